@@ -1,0 +1,246 @@
+/*
+ * rscd.h - MIRI reset switch charge decay (RSCD) correction on raw ramp buffers.
+ *
+ * Plain C99, no Python, no global state, no I/O: every function may be called
+ * from several threads at once as long as the arrays they are given differ.
+ *
+ * Array contract (JWST RampModel layout, C order, no padding):
+ *
+ *   data    SCI     float32 [nints][ngroups][nrows][ncols]   DN
+ *   groupdq GROUPDQ uint8   [nints][ngroups][nrows][ncols]   bit flags per group
+ *   pixeldq PIXELDQ uint32  [nrows][ncols]                   bit flags per pixel
+ *
+ *   element (i, g, y, x) of a cube is at  ((i*ngroups + g)*nrows + y)*ncols + x
+ *   element (y, x) of PIXELDQ is at       y*ncols + x
+ *
+ * SCI may be stored in the opposite byte order of the host (a memory-mapped
+ * FITS cube is big-endian); set rscd_ramp.data_byteorder to RSCD_SWAPPED and the
+ * core reads and writes the values where they lie, swapping each one on load
+ * and store, instead of needing a native copy of the cube.
+ *
+ * Every argument is validated before the first write: a call that returns a
+ * negative status has left all arrays untouched.
+ */
+#ifndef RSCD_H
+#define RSCD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(RSCD_BUILD_DLL)
+#define RSCD_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define RSCD_API __attribute__((visibility("default")))
+#else
+#define RSCD_API
+#endif
+
+/* The one version source: setup.py and the Python package read these lines. */
+#define RSCD_VERSION_MAJOR 0
+#define RSCD_VERSION_MINOR 1
+#define RSCD_VERSION_PATCH 0
+
+/* Status codes. 0 is success, negative an error (nothing was changed),
+ * positive a skip or a warning that still lets the caller use the result. */
+enum rscd_status {
+    RSCD_OK = 0,
+    RSCD_SKIP_FEW_GROUPS = 1,      /* too few groups: nothing changed */
+    RSCD_WARN_NO_SKIP1 = 2,        /* flag: skip_int1 < 0 (deprecated reference form), 1 used */
+    RSCD_INFO_ONE_INT = 3,         /* decay: a single integration, nothing to correct */
+    RSCD_INFO_FIRST_INT_LEFT = 4,  /* decay: segment without its previous integration; first
+                                      integration of the buffer left as it is */
+    RSCD_ERR_NULL = -1,            /* a required pointer is NULL */
+    RSCD_ERR_DIMS = -2,            /* a dimension is negative or the cube size overflows */
+    RSCD_ERR_RANGE = -3,           /* integration_start / nints_exposure / first_row invalid */
+    RSCD_ERR_SKIP = -4,            /* flag: skip_int2p < 0 */
+    RSCD_ERR_COEFFS = -5,          /* decay: tau or param3 not finite and positive */
+    RSCD_ERR_NOMEM = -6,           /* scratch memory could not be allocated */
+    RSCD_ERR_BYTEORDER = -7        /* data_byteorder is neither RSCD_NATIVE nor RSCD_SWAPPED */
+};
+
+/* Byte order of SCI relative to the host. */
+enum rscd_byteorder {
+    RSCD_NATIVE = 0,
+    RSCD_SWAPPED = 1
+};
+
+/* A view of one file's (or one segment's) ramp data; the caller owns every buffer. */
+typedef struct rscd_ramp {
+    float *data;                 /* SCI [nints][ngroups][nrows][ncols], DN; only read or written
+                                    by rscd_decay (rscd_flag accepts NULL) */
+    uint8_t *groupdq;            /* GROUPDQ [nints][ngroups][nrows][ncols]; changed by rscd_flag */
+    uint32_t *pixeldq;           /* PIXELDQ [nrows][ncols]; changed by rscd_flag */
+    ptrdiff_t nints;             /* integrations held in these buffers */
+    ptrdiff_t ngroups;           /* groups per integration */
+    ptrdiff_t nrows;             /* rows (y) */
+    ptrdiff_t ncols;             /* columns (x) */
+    int data_byteorder;          /* RSCD_NATIVE or RSCD_SWAPPED: byte order of SCI */
+    ptrdiff_t integration_start; /* 1-based exposure number of integration 0 here (INTSTART) */
+    ptrdiff_t nints_exposure;    /* integrations in the whole exposure (NINTS); 0 means
+                                    integration_start - 1 + nints */
+    ptrdiff_t first_row;         /* 1-based detector row of array row 0 (SUBSTRT2) */
+} rscd_ramp;
+
+/* Settings shared by both methods. Fill with rscd_params_init(); new fields
+ * are only ever appended. */
+typedef struct rscd_params {
+    uint8_t dq_do_not_use;       /* GROUPDQ DO_NOT_USE bit (JWST: 1) */
+    uint8_t dq_saturated;        /* GROUPDQ SATURATED bit (JWST: 2) */
+    uint32_t dq_flux_estimated;  /* PIXELDQ FLUX_ESTIMATED bit (JWST: 2**28) */
+    uint32_t dq_reference_pixel; /* PIXELDQ REFERENCE_PIXEL bit (JWST: 2**31) */
+    int nthreads;                /* OpenMP threads; <= 0: the OpenMP default. Results never
+                                    depend on it; ignored when built without OpenMP */
+} rscd_params;
+
+/* What rscd_flag did (SPEC section 2); -1 where the rule did not run. */
+typedef struct rscd_flag_stats {
+    ptrdiff_t ngroups_skip_int1;            /* final skip of integration 1 (INT1SKIP) */
+    ptrdiff_t ngroups_skip_int2p;           /* final skip of integrations 2+ (INT2SKIP) */
+    ptrdiff_t keep_bright_firstgroup_int1;  /* pixels left with group 0 only (INT1UGP1) */
+    ptrdiff_t keep_bright_firstgroup_int2p; /* (INT2UGP1) */
+    ptrdiff_t keep_groups_saturation_int1;  /* pixels backed off for saturation (INT1BORS) */
+    ptrdiff_t keep_groups_saturation_int2p; /* (INT2BORS) */
+} rscd_flag_stats;
+
+/* The 14 decay parameters of one row parity (the seed-era RSCD table). */
+typedef struct rscd_decay_coeffs {
+    double tau;          /* e-folding of the decay, in groups; finite, > 0 */
+    double ascale;       /* amplitude scale */
+    double pow;          /* power of the signal above crossopt */
+    double illum_zp;     /* amplitude vs ngroups: zero point */
+    double illum_slope;  /*   linear term */
+    double illum2;       /*   quadratic term */
+    double param3;       /* signal scale of the 1/(exp(c/param3)-1) roll-off; finite, > 0 */
+    double crossopt;     /* signal (DN) below which nothing is corrected */
+    double sat_zp;       /* saturated branch vs ngroups: zero point */
+    double sat_slope;    /*   linear term */
+    double sat_2;        /*   quadratic term */
+    double sat_mzp;      /*   amplitude offset */
+    double sat_rowterm;  /*   row term added to sat_final */
+    double sat_scale;    /*   scale of the fitted signal */
+} rscd_decay_coeffs;
+
+/* The previous integration of a segmented exposure (the last integration of
+ * the previous segment file), uncorrected, native byte order. */
+typedef struct rscd_prev_int {
+    const float *data;       /* SCI [ngroups][nrows][ncols], DN */
+    const uint8_t *groupdq;  /* GROUPDQ [ngroups][nrows][ncols] */
+} rscd_prev_int;
+
+/* What rscd_decay did. Counts are of (integration, pixel) pairs. */
+typedef struct rscd_decay_stats {
+    ptrdiff_t nints_corrected;     /* integrations of the buffer that received a correction */
+    ptrdiff_t first_int_left;      /* 1 when integration 0 was left uncorrected (segment
+                                      without rscd_prev_int), else 0 */
+    ptrdiff_t npix_corrected;      /* pairs that received a finite, non-zero correction */
+    ptrdiff_t npix_saturated;      /* of those, pairs corrected by the saturated branch */
+    ptrdiff_t npix_nonfinite;      /* pairs left alone because a term was not finite */
+} rscd_decay_stats;
+
+/*
+ * rscd_version - the library version as "MAJOR.MINOR.PATCH".
+ *
+ * Returned (function value): a static string.
+ */
+RSCD_API const char *rscd_version(void);
+
+/*
+ * rscd_strerror - a static, human-readable message for a status code.
+ *
+ * Given:    status  int  a value returned by a function of this library
+ * Returned (function value): a static string (never NULL)
+ */
+RSCD_API const char *rscd_strerror(int status);
+
+/*
+ * rscd_params_init - fill the JWST default DQ bits and threads = 0.
+ *
+ * Given and returned: params  rscd_params*  (NULL is ignored)
+ */
+RSCD_API void rscd_params_init(rscd_params *params);
+
+/*
+ * rscd_flag_range - flag one range of integrations with one skip value
+ *                   (SPEC section 2, rules 7 and 8).
+ *
+ * Given and returned:
+ *   ramp      const rscd_ramp*   groupdq and pixeldq are changed (data is not used)
+ * Given:
+ *   int_first ptrdiff_t          first integration index of the range (0-based)
+ *   int_count ptrdiff_t          integrations in the range (0 is an empty range)
+ *   skip      ptrdiff_t          groups to flag DO_NOT_USE, >= 0, skip + 1 < ngroups
+ *   params    const rscd_params* DQ bits and threads
+ * Returned:
+ *   backed_off ptrdiff_t*        pixels backed off for saturation (may be NULL)
+ *   one_group  ptrdiff_t*        pixels left with group 0 only (may be NULL)
+ * Returned (function value):
+ *   RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_DIMS, RSCD_ERR_RANGE (range outside the
+ *   buffer), RSCD_ERR_SKIP (skip < 0 or skip + 1 >= ngroups), RSCD_ERR_NOMEM
+ * Notes:
+ *   The back-off visits group levels skip+1, skip, ..., 1 and stops at the first
+ *   level where no (integration, pixel) of the whole range is a problem
+ *   (SATURATED at that level, not SATURATED in group 0). Scratch memory is one
+ *   byte per pixel of a frame.
+ */
+RSCD_API int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                             ptrdiff_t skip, const rscd_params *params,
+                             ptrdiff_t *backed_off, ptrdiff_t *one_group);
+
+/*
+ * rscd_flag - the `flag` method of the current JWST pipeline (SPEC section 2).
+ *
+ * Given and returned:
+ *   ramp        const rscd_ramp*   groupdq and pixeldq are changed (data is not used)
+ * Given:
+ *   skip_int1   ptrdiff_t          groups to flag in integration 1 (reference
+ *                                  group_skip1); < 0: column absent, 1 is used
+ *   skip_int2p  ptrdiff_t          groups to flag in integrations 2+ (group_skip), >= 0
+ *   params      const rscd_params* DQ bits and threads
+ * Returned:
+ *   stats       rscd_flag_stats*   the six statistics, -1 where not set
+ * Returned (function value):
+ *   RSCD_OK, RSCD_WARN_NO_SKIP1 (done, with skip_int1 = 1),
+ *   RSCD_SKIP_FEW_GROUPS (ngroups < 3, nothing changed), or an error.
+ * Notes:
+ *   Integration 1 of the exposure is flagged only when integration_start == 1;
+ *   integrations 2+ only when the exposure has more than one integration.
+ */
+RSCD_API int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
+                       const rscd_params *params, rscd_flag_stats *stats);
+
+/*
+ * rscd_decay - the decay correction of the seed document (SPEC section 3).
+ *
+ * Given and returned:
+ *   ramp    const rscd_ramp*          data is changed; groupdq and pixeldq only read
+ * Given:
+ *   even    const rscd_decay_coeffs*  parameters for even detector rows
+ *   odd     const rscd_decay_coeffs*  parameters for odd detector rows
+ *                                     (parity of first_row + y, 1-based)
+ *   prev    const rscd_prev_int*      previous integration of a segmented exposure, used
+ *                                     to correct integration 0; NULL when there is none
+ *   params  const rscd_params*        DQ bits and threads
+ * Returned:
+ *   stats   rscd_decay_stats*
+ * Returned (function value):
+ *   RSCD_OK, RSCD_SKIP_FEW_GROUPS (ngroups < 4), RSCD_INFO_ONE_INT (one integration
+ *   and no prev: nothing to correct), RSCD_INFO_FIRST_INT_LEFT (integration_start > 1
+ *   without prev: integrations 1+ corrected, 0 left), or an error.
+ * Notes:
+ *   Every correction is computed from the uncorrected previous integration.
+ *   Computation is in double precision; results are stored as float32 in the
+ *   buffer's byte order. Pixels where L is 0 or any term is not finite get nothing.
+ */
+RSCD_API int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
+                        const rscd_decay_coeffs *odd, const rscd_prev_int *prev,
+                        const rscd_params *params, rscd_decay_stats *stats);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RSCD_H */

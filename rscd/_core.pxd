@@ -1,0 +1,70 @@
+# Declarations of csrc/rscd.h, the only place the Cython layer learns the C API.
+from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport uint8_t, uint32_t
+
+cdef extern from "rscd.h" nogil:
+    int RSCD_VERSION_MAJOR
+    int RSCD_VERSION_MINOR
+    int RSCD_VERSION_PATCH
+
+    cpdef enum rscd_status:
+        RSCD_OK
+        RSCD_SKIP_FEW_GROUPS
+        RSCD_WARN_NO_SKIP1
+        RSCD_INFO_ONE_INT
+        RSCD_INFO_FIRST_INT_LEFT
+        RSCD_ERR_NULL
+        RSCD_ERR_DIMS
+        RSCD_ERR_RANGE
+        RSCD_ERR_SKIP
+        RSCD_ERR_COEFFS
+        RSCD_ERR_NOMEM
+        RSCD_ERR_BYTEORDER
+
+    cpdef enum rscd_byteorder:
+        RSCD_NATIVE
+        RSCD_SWAPPED
+
+    ctypedef struct rscd_ramp:
+        float *data
+        uint8_t *groupdq
+        uint32_t *pixeldq
+        ptrdiff_t nints, ngroups, nrows, ncols
+        int data_byteorder
+        ptrdiff_t integration_start, nints_exposure, first_row
+
+    ctypedef struct rscd_params:
+        uint8_t dq_do_not_use
+        uint8_t dq_saturated
+        uint32_t dq_flux_estimated
+        uint32_t dq_reference_pixel
+        int nthreads
+
+    ctypedef struct rscd_flag_stats:
+        ptrdiff_t ngroups_skip_int1, ngroups_skip_int2p
+        ptrdiff_t keep_bright_firstgroup_int1, keep_bright_firstgroup_int2p
+        ptrdiff_t keep_groups_saturation_int1, keep_groups_saturation_int2p
+
+    ctypedef struct rscd_decay_coeffs:
+        double tau, ascale, pow, illum_zp, illum_slope, illum2, param3, crossopt
+        double sat_zp, sat_slope, sat_2, sat_mzp, sat_rowterm, sat_scale
+
+    ctypedef struct rscd_prev_int:
+        const float *data
+        const uint8_t *groupdq
+
+    ctypedef struct rscd_decay_stats:
+        ptrdiff_t nints_corrected, first_int_left
+        ptrdiff_t npix_corrected, npix_saturated, npix_nonfinite
+
+    const char *rscd_version() noexcept
+    const char *rscd_strerror(int status) noexcept
+    void rscd_params_init(rscd_params *params) noexcept
+    int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                        ptrdiff_t skip, const rscd_params *params,
+                        ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept
+    int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
+                  const rscd_params *params, rscd_flag_stats *stats) noexcept
+    int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
+                   const rscd_decay_coeffs *odd, const rscd_prev_int *prev,
+                   const rscd_params *params, rscd_decay_stats *stats) noexcept

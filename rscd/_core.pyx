@@ -1,0 +1,149 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: freethreading_compatible=True
+"""Thin adapter over csrc/rscd.h: fills the C structs, releases the GIL around
+one C call, and maps the status code. Argument checks with friendly messages
+happen in rscd.correct before these functions are called; the C core checks
+again and never writes before its checks pass."""
+
+from libc.stddef cimport ptrdiff_t
+from libc.stdint cimport uint8_t, uint32_t
+
+# Stands in for the pointer of a zero-sized array: the core never reads it.
+cdef uint8_t _empty_u8[1]
+cdef uint32_t _empty_u32[1]
+cdef float _empty_f4[1]
+
+VERSION = rscd_version().decode()
+
+
+class RSCDError(ValueError):
+    """The C core refused its arguments (the message says why)."""
+
+
+cdef int _check(int status) except -1:
+    if status == RSCD_ERR_NOMEM:
+        raise MemoryError(rscd_strerror(status).decode())
+    if status < 0:
+        raise RSCDError(rscd_strerror(status).decode())
+    return status
+
+
+def strerror(int status):
+    """The C core's message for a status code."""
+    return rscd_strerror(status).decode()
+
+
+cdef uint8_t *_u8(uint8_t[:, :, :, ::1] a):
+    return &a[0, 0, 0, 0] if a.size else _empty_u8
+
+
+cdef uint32_t *_u32(uint32_t[:, ::1] a):
+    return &a[0, 0] if a.size else _empty_u32
+
+
+cdef void _fill_ramp(rscd_ramp *r, uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
+                     ptrdiff_t integration_start, ptrdiff_t nints_exposure,
+                     ptrdiff_t first_row):
+    r.data = NULL
+    r.data_byteorder = RSCD_NATIVE
+    r.groupdq = _u8(groupdq)
+    r.pixeldq = _u32(pixeldq)
+    r.nints = groupdq.shape[0]
+    r.ngroups = groupdq.shape[1]
+    r.nrows = groupdq.shape[2]
+    r.ncols = groupdq.shape[3]
+    r.integration_start = integration_start
+    r.nints_exposure = nints_exposure
+    r.first_row = first_row
+
+
+cdef void _fill_params(rscd_params *p, int nthreads):
+    rscd_params_init(p)
+    p.nthreads = nthreads
+
+
+def flag(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t skip_int1,
+         ptrdiff_t skip_int2p, ptrdiff_t integration_start=1, ptrdiff_t nints_exposure=0,
+         int nthreads=0):
+    """Run rscd_flag; returns (status, dict of the six statistics, -1 where unset)."""
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef rscd_flag_stats stats
+    cdef int status
+    _fill_ramp(&ramp, groupdq, pixeldq, integration_start, nints_exposure, 1)
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_flag(&ramp, skip_int1, skip_int2p, &params, &stats)
+    _check(status)
+    return status, stats
+
+
+def flag_range(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t int_first,
+               ptrdiff_t int_count, ptrdiff_t skip, int nthreads=0):
+    """Run rscd_flag_range; returns (backed_off, one_group)."""
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef ptrdiff_t backed_off = 0, one_group = 0
+    cdef int status
+    _fill_ramp(&ramp, groupdq, pixeldq, 1, 0, 1)
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_flag_range(&ramp, int_first, int_count, skip, &params,
+                                 &backed_off, &one_group)
+    _check(status)
+    return backed_off, one_group
+
+
+cdef rscd_decay_coeffs _coeffs(dict c) except *:
+    cdef rscd_decay_coeffs out
+    out.tau = c["tau"]
+    out.ascale = c["ascale"]
+    out.pow = c["pow"]
+    out.illum_zp = c["illum_zp"]
+    out.illum_slope = c["illum_slope"]
+    out.illum2 = c["illum2"]
+    out.param3 = c["param3"]
+    out.crossopt = c["crossopt"]
+    out.sat_zp = c["sat_zp"]
+    out.sat_slope = c["sat_slope"]
+    out.sat_2 = c["sat_2"]
+    out.sat_mzp = c["sat_mzp"]
+    out.sat_rowterm = c["sat_rowterm"]
+    out.sat_scale = c["sat_scale"]
+    return out
+
+
+def decay(float[::1] data_flat, bint data_swapped, uint8_t[:, :, :, ::1] groupdq,
+          uint32_t[:, ::1] pixeldq, dict even, dict odd, ptrdiff_t integration_start=1,
+          ptrdiff_t nints_exposure=0, ptrdiff_t first_row=1,
+          const float[:, :, ::1] prev_data=None, const uint8_t[:, :, ::1] prev_groupdq=None,
+          int nthreads=0):
+    """Run rscd_decay on SCI given as a flat native-dtype view of the caller's bytes.
+
+    data_swapped tells the core those bytes are in the opposite byte order.
+    Returns (status, stats)."""
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef rscd_decay_coeffs c_even = _coeffs(even), c_odd = _coeffs(odd)
+    cdef rscd_prev_int prev
+    cdef rscd_prev_int *prev_ptr = NULL
+    cdef rscd_decay_stats stats
+    cdef int status
+    if data_flat.shape[0] != groupdq.size:
+        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
+    _fill_ramp(&ramp, groupdq, pixeldq, integration_start, nints_exposure, first_row)
+    ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
+    ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    if prev_data is not None:
+        if prev_groupdq is None or prev_data.size != ramp.ngroups * ramp.nrows * ramp.ncols \
+                or prev_groupdq.size != prev_data.size:
+            raise ValueError("the previous integration must have SCI and GROUPDQ of shape "
+                             "(ngroups, nrows, ncols)")
+        prev.data = &prev_data[0, 0, 0] if prev_data.size else _empty_f4
+        prev.groupdq = &prev_groupdq[0, 0, 0] if prev_groupdq.size else _empty_u8
+        prev_ptr = &prev
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_decay(&ramp, &c_even, &c_odd, prev_ptr, &params, &stats)
+    _check(status)
+    return status, stats
