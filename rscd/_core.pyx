@@ -147,3 +147,6 @@ def decay(float[::1] data_flat, bint data_swapped, uint8_t[:, :, :, ::1] groupdq
         status = rscd_decay(&ramp, &c_even, &c_odd, prev_ptr, &params, &stats)
     _check(status)
     return status, stats
+
+
+Status = rscd_status

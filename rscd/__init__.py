@@ -1,0 +1,15 @@
+"""rscd: the JWST MIRI reset switch charge decay (RSCD) correction, fast and in place.
+
+    >>> import rscd
+    >>> res = rscd.apply(data, groupdq, pixeldq, "my_rscd.fits",
+    ...                  readpatt="FAST", subarray="FULL")       # doctest: +SKIP
+"""
+from ._core import VERSION as __version__
+from ._core import RSCDError
+from .correct import Result, RSCDWarning, apply
+from .reference import (DecayCoeffs, DecayRow, Reference, ReferenceFileError, SkipRow,
+                        read_reference, write_decay_reference, write_flag_reference)
+
+__all__ = ["__version__", "apply", "Result", "RSCDWarning", "RSCDError", "Reference",
+           "ReferenceFileError", "SkipRow", "DecayRow", "DecayCoeffs", "read_reference",
+           "write_flag_reference", "write_decay_reference"]
