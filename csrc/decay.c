@@ -1,10 +1,402 @@
-/* decay.c - placeholder until the decay method lands (issue 3). */
+/* decay.c - the `decay` method of the seed document (jwst <= 0.13, 2019):
+ * add to every group of an integration a decaying exponential whose
+ * amplitude depends on the signal the pixel reached in the previous
+ * integration, with separate parameters for odd and even detector rows and a
+ * separate branch when the previous integration saturated (SPEC section 3).
+ * SCI is changed in place, in its own byte order; GROUPDQ and PIXELDQ are
+ * only read.
+ *
+ * Memory: the correction of row y of integration i needs only row y of
+ * integration i-1. Rows are therefore independent, and each row is walked
+ * through the integrations from the last to the second, so integration i-1
+ * is still uncorrected when integration i reads it. Scratch is a few
+ * row-length arrays per thread plus the per-group decay factors: never a
+ * frame, never a copy of the cube. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "rscd_internal.h"
 
+/* Row-length scratch arrays of one thread. */
+#define NSCRATCH_D 6 /* L, n, sum x, sum y, sum xy, sum xx */
+
+/* The parameters of one row parity after everything that depends only on
+ * ngroups has been folded in. */
+typedef struct parity_coeffs {
+    double b1;        /* ascale * (illum_zp + illum_slope*N + illum2*N^2) */
+    double sat_final; /* sat_zp + sat_slope*N + sat_2*N^2 + sat_rowterm */
+    double pow_;      /* power of the signal above crossopt */
+    double param3;    /* roll-off scale */
+    double crossopt;  /* signal below which nothing is corrected */
+    double sat_mzp;   /* saturated branch: amplitude offset */
+    double sat_scale; /* saturated branch: scale of the fitted signal */
+    const double *efac; /* [ngroups] exp(-(j+1)/tau) */
+} parity_coeffs;
+
+/* Counts gathered by one thread; integers, so their sum over threads does not
+ * depend on how the rows were shared out. */
+typedef struct pix_counts {
+    ptrdiff_t corrected;
+    ptrdiff_t saturated;
+    ptrdiff_t nonfinite;
+} pix_counts;
+
+/* Where one row of the previous integration lies. */
+typedef struct src_row {
+    const float *data;    /* group 0 of the row; group g at data + g*frame */
+    int swapped;          /* values stored in the opposite byte order */
+    const uint8_t *gdq;   /* group 0 of the row in GROUPDQ */
+} src_row;
+
+/*----------------------------------------------------------------------
+ * Byte order. memcpy through a uint32_t is the aliasing-safe way to
+ * reinterpret a float; compilers turn it into one register move, and the
+ * shifts into one bswap instruction.
+ *--------------------------------------------------------------------*/
+static float swap_f32(float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    u = (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+static double load_f32(const float *p, int swapped)
+{
+    return swapped ? (double)swap_f32(*p) : (double)*p;
+}
+
+static int coeffs_ok(const rscd_decay_coeffs *c)
+{
+    /* The negated comparisons are also true for NaN. */
+    return isfinite(c->tau) && c->tau > 0.0 && isfinite(c->param3) && c->param3 > 0.0;
+}
+
+static void fold_coeffs(const rscd_decay_coeffs *c, ptrdiff_t ngroups, double *efac,
+                        parity_coeffs *out)
+{
+    const double n = (double)ngroups, n2 = n * n;
+    ptrdiff_t j;
+
+    out->b1 = c->ascale * (c->illum_zp + c->illum_slope * n + c->illum2 * n2);
+    out->sat_final = c->sat_zp + c->sat_slope * n + c->sat_2 * n2 + c->sat_rowterm;
+    out->pow_ = c->pow;
+    out->param3 = c->param3;
+    out->crossopt = c->crossopt;
+    out->sat_mzp = c->sat_mzp;
+    out->sat_scale = c->sat_scale;
+    /* T = j + 1: group j is read j+1 frame times after the reset. */
+    for (j = 0; j < ngroups; j++)
+        efac[j] = exp(-(double)(j + 1) / c->tau);
+    out->efac = efac;
+}
+
+/*----------------------------------------------------------------------
+ * row_amplitudes - amp[x] = L * a * 0.01 for one row, from the
+ * uncorrected previous integration (SPEC section 3); 0 where nothing is to
+ * be added (L == 0, reference pixel, non-finite term).
+ *
+ * Given:
+ *   src      src_row*          the row in the previous integration
+ *   frame    ptrdiff_t         nrows * ncols (distance between groups)
+ *   ngroups  ptrdiff_t         N >= 4
+ *   ncols    ptrdiff_t         pixels in the row
+ *   pdq      const uint32_t*   PIXELDQ of the row
+ *   c        parity_coeffs*    the row's parameters
+ *   satbit   uint8_t           GROUPDQ SATURATED bit
+ *   refbit   uint32_t          PIXELDQ REFERENCE_PIXEL bit
+ *   work     double*           scratch, NSCRATCH_D * ncols
+ *   satm     uint8_t*          scratch, ncols
+ * Returned:
+ *   amp      double*           [ncols]
+ *   cnt      pix_counts*       incremented
+ *--------------------------------------------------------------------*/
+static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroups,
+                           ptrdiff_t ncols, const uint32_t *pdq, const parity_coeffs *c,
+                           uint8_t satbit, uint32_t refbit, double *work, uint8_t *satm,
+                           double *amp, pix_counts *cnt)
+{
+    double *lf = work, *sn = work + ncols, *sx = work + 2 * ncols;
+    double *sy = work + 3 * ncols, *sxy = work + 4 * ncols, *sxx = work + 5 * ncols;
+    const float *d2 = src->data + (ngroups - 2) * frame;
+    const float *d3 = src->data + (ngroups - 3) * frame;
+    const double n = (double)ngroups;
+    ptrdiff_t x, g;
+    uint8_t anysat = 0;
+
+    /* L: the last frame suffers from the last-frame effect, so it is
+     * extrapolated from the second and third to last groups. */
+    for (x = 0; x < ncols; x++) {
+        double v2 = load_f32(d2 + x, src->swapped), v3 = load_f32(d3 + x, src->swapped);
+        lf[x] = v2 + (v2 - v3);
+    }
+
+    /* Saturation anywhere in groups 1 .. N-2 of the previous integration
+     * (a bit test: other flags such as JUMP_DET may be set too). */
+    for (x = 0; x < ncols; x++)
+        satm[x] = 0;
+    for (g = 1; g <= ngroups - 2; g++) {
+        const uint8_t *q = src->gdq + g * frame;
+        for (x = 0; x < ncols; x++)
+            satm[x] |= (uint8_t)(q[x] & satbit);
+    }
+    for (x = 0; x < ncols; x++)
+        anysat |= satm[x];
+
+    /* The least-squares sums are needed only by the saturated branch, so a
+     * row without saturation skips this second pass over the groups. */
+    if (anysat) {
+        for (x = 0; x < ncols; x++)
+            sn[x] = sx[x] = sy[x] = sxy[x] = sxx[x] = 0.0;
+        for (g = 1; g <= ngroups - 2; g++) {
+            const float *d = src->data + g * frame;
+            const uint8_t *q = src->gdq + g * frame;
+            const double xg = (double)(g - 1); /* x = 0 .. N-3 */
+            for (x = 0; x < ncols; x++) {
+                double v;
+                if (!satm[x] || (q[x] & satbit))
+                    continue;
+                v = load_f32(d + x, src->swapped);
+                sn[x] += 1.0;
+                sx[x] += xg;
+                sy[x] += v;
+                sxy[x] += xg * v;
+                sxx[x] += xg * xg;
+            }
+        }
+    }
+
+    for (x = 0; x < ncols; x++) {
+        double l = lf[x], a, av;
+
+        amp[x] = 0.0;
+        /* Reference pixels: L = fit = 0, so nothing is added (the 2019 code
+         * produced NaN here when pow < 0: 0^pow * 0). */
+        if (pdq[x] & refbit)
+            continue;
+        if (l == 0.0)
+            continue;
+        if (!isfinite(l)) {
+            cnt->nonfinite++;
+            continue;
+        }
+        if (satm[x]) {
+            /* Extrapolate the ramp of the unsaturated groups to group N:
+             * an estimate of the signal saturation hid. */
+            double slope = 0.0, icpt = 0.0, fit;
+            if (sn[x] >= 3.0) {
+                double den = sn[x] * sxx[x] - sx[x] * sx[x];
+                slope = (sn[x] * sxy[x] - sx[x] * sy[x]) / den;
+                icpt = (sxx[x] * sy[x] - sx[x] * sxy[x]) / den;
+            }
+            fit = slope == 0.0 ? l : slope * n + icpt;
+            a = c->sat_final * (fit * c->sat_scale) + c->sat_mzp;
+        } else {
+            double c2 = l - c->crossopt, f2 = 0.0;
+            if (!(c2 > 0.0))
+                c2 = 0.0; /* also when crossopt is such that c2 is NaN */
+            if (c2 > 0.0)
+                f2 = 1.0 / (exp(c2 / c->param3) - 1.0);
+            /* f2 is 0 when exp overflowed: the roll-off has killed the term. */
+            a = f2 > 0.0 ? c->b1 * pow(c2, c->pow_) * f2 : 0.0;
+        }
+        av = l * a * 0.01;
+        if (!isfinite(av)) {
+            cnt->nonfinite++;
+            continue;
+        }
+        if (av == 0.0)
+            continue;
+        amp[x] = av;
+        cnt->corrected++;
+        if (satm[x])
+            cnt->saturated++;
+    }
+}
+
+/* Add amp[x] * efac[j] to group j of one row of the integration being
+ * corrected, in double precision, rounding once to float32. */
+static void row_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups,
+                      ptrdiff_t ncols, const double *amp, const double *efac)
+{
+    ptrdiff_t j, x;
+
+    for (j = 0; j < ngroups; j++) {
+        float *d = dst + j * frame;
+        const double e = efac[j];
+        /* Two loops so the native one carries no byte-order test. Where amp
+         * is 0 the value is left alone rather than having 0.0 added, which
+         * would turn -0.0 into +0.0. */
+        if (swapped) {
+            for (x = 0; x < ncols; x++)
+                if (amp[x] != 0.0)
+                    d[x] = swap_f32((float)((double)swap_f32(d[x]) + amp[x] * e));
+        } else {
+            for (x = 0; x < ncols; x++)
+                if (amp[x] != 0.0)
+                    d[x] = (float)((double)d[x] + amp[x] * e);
+        }
+    }
+}
+
+/*
+ * rscd_decay - see rscd.h for the contract.
+ *
+ * Notes:
+ * 1) Rows are the unit of work (and of OpenMP sharing): for row y, the
+ *    integrations are visited from the last to the second, each corrected
+ *    from row y of the one before it, which is still uncorrected; then
+ *    integration 0 from the previous segment's integration when given.
+ *    Nothing is summed across threads but integer counts, so the result
+ *    does not depend on the number of threads.
+ * 2) All allocation happens before the first write: a failure leaves the
+ *    arrays untouched.
+ */
 int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                const rscd_decay_coeffs *odd, const rscd_prev_int *prev,
                const rscd_params *params, rscd_decay_stats *stats)
 {
-    (void)ramp; (void)even; (void)odd; (void)prev; (void)params; (void)stats;
-    return RSCD_ERR_NULL;
+    int status, result, nthr = 1;
+    ptrdiff_t ngroups, nrows, ncols, nints, frame, cube, y, i_first;
+    ptrdiff_t ncorr = 0, nsat = 0, nnonf = 0;
+    double *efac = NULL, *dwork = NULL;
+    uint8_t *bwork = NULL;
+    parity_coeffs pc[2]; /* [0] even rows, [1] odd rows */
+    uint8_t satbit;
+    uint32_t refbit;
+    size_t per_thread_d, per_thread_b;
+
+    /* ---- validation: nothing is written before all of it has passed ---- */
+    if (!even || !odd || !params || !stats)
+        return RSCD_ERR_NULL;
+    status = rscd_check_ramp(ramp, 1);
+    if (status != RSCD_OK)
+        return status;
+    if (prev && (!prev->data || !prev->groupdq))
+        return RSCD_ERR_NULL;
+    if (!coeffs_ok(even) || !coeffs_ok(odd))
+        return RSCD_ERR_COEFFS;
+    /* Integration 1 of an exposure has no previous integration. */
+    if (prev && ramp->integration_start == 1)
+        return RSCD_ERR_RANGE;
+
+    memset(stats, 0, sizeof *stats);
+    ngroups = ramp->ngroups;
+    nrows = ramp->nrows;
+    ncols = ramp->ncols;
+    nints = ramp->nints;
+
+    /* L needs groups N-3 and N-2, the fit groups 1 .. N-2. */
+    if (ngroups < 4)
+        return RSCD_SKIP_FEW_GROUPS;
+
+    result = RSCD_OK;
+    i_first = 1; /* lowest integration index of the buffer to correct */
+    if (prev) {
+        i_first = 0;
+    } else if (ramp->integration_start > 1 && nints >= 1) {
+        stats->first_int_left = 1;
+        result = RSCD_INFO_FIRST_INT_LEFT;
+    } else if (nints <= 1) {
+        result = RSCD_INFO_ONE_INT;
+    }
+    if (nints - i_first <= 0 || nrows == 0 || ncols == 0)
+        return result;
+
+    frame = nrows * ncols;
+    cube = frame * ngroups;
+    satbit = params->dq_saturated;
+    refbit = params->dq_reference_pixel;
+
+#ifdef _OPENMP
+    nthr = params->nthreads > 0 ? params->nthreads : omp_get_max_threads();
+    if (nthr > nrows)
+        nthr = (int)nrows;
+    if (nthr < 1)
+        nthr = 1;
+#endif
+
+    /* Scratch sizes: check the products before allocating (ncols is
+     * bounded by the cube check, nthr by int). */
+    per_thread_d = (size_t)ncols * (NSCRATCH_D + 1); /* + amp */
+    per_thread_b = (size_t)ncols;
+    if (per_thread_d > SIZE_MAX / sizeof(double) / (size_t)nthr) {
+        status = RSCD_ERR_NOMEM;
+        goto cleanup;
+    }
+    efac = (double *)malloc(2 * (size_t)ngroups * sizeof(double));
+    dwork = (double *)malloc(per_thread_d * (size_t)nthr * sizeof(double));
+    bwork = (uint8_t *)malloc(per_thread_b * (size_t)nthr);
+    if (!efac || !dwork || !bwork) {
+        status = RSCD_ERR_NOMEM;
+        goto cleanup;
+    }
+    /* The decay factors depend only on the parity: computed once each. */
+    fold_coeffs(even, ngroups, efac, &pc[0]);
+    fold_coeffs(odd, ngroups, efac + ngroups, &pc[1]);
+
+    /* ---- the writes ---- */
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthr) schedule(static) \
+    reduction(+ : ncorr, nsat, nnonf) if (nthr > 1)
+#endif
+    for (y = 0; y < nrows; y++) {
+        int t = 0;
+        double *work, *amp;
+        uint8_t *satm;
+        /* Detector row first_row + y (1-based); odd rows use `odd`. Tested
+         * bit-wise so first_row + y cannot overflow. */
+        const parity_coeffs *c = &pc[((ramp->first_row & 1) ^ (y & 1)) ? 1 : 0];
+        const uint32_t *pdq = ramp->pixeldq + y * ncols;
+        pix_counts cnt = {0, 0, 0};
+        src_row src;
+        ptrdiff_t i;
+
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+#endif
+        work = dwork + (size_t)t * per_thread_d;
+        amp = work + NSCRATCH_D * ncols;
+        satm = bwork + (size_t)t * per_thread_b;
+
+        /* Last to second (or first, with prev): integration i-1 is read
+         * before integration i-1 itself is corrected. */
+        for (i = nints - 1; i >= i_first; i--) {
+            float *dst = ramp->data + i * cube + y * ncols;
+            if (i > 0) {
+                src.data = ramp->data + (i - 1) * cube + y * ncols;
+                src.swapped = ramp->data_byteorder == RSCD_SWAPPED;
+                src.gdq = ramp->groupdq + (i - 1) * cube + y * ncols;
+            } else {
+                src.data = prev->data + y * ncols;
+                src.swapped = 0; /* prev is native by contract */
+                src.gdq = prev->groupdq + y * ncols;
+            }
+            row_amplitudes(&src, frame, ngroups, ncols, pdq, c, satbit, refbit, work, satm,
+                           amp, &cnt);
+            row_apply(dst, ramp->data_byteorder == RSCD_SWAPPED, frame, ngroups, ncols, amp,
+                      c->efac);
+        }
+        ncorr += cnt.corrected;
+        nsat += cnt.saturated;
+        nnonf += cnt.nonfinite;
+    }
+
+    stats->nints_corrected = nints - i_first;
+    stats->npix_corrected = ncorr;
+    stats->npix_saturated = nsat;
+    stats->npix_nonfinite = nnonf;
+    status = result;
+
+cleanup:
+    free(efac);
+    free(dwork);
+    free(bwork);
+    return status;
 }

@@ -144,14 +144,19 @@ class _RampStub:
         return _RampStub(self.data.copy(), self.groupdq.copy(), self.pixeldq.copy())
 
 
-def legacy_decay(data, groupdq, pixeldq, even, odd, param_dtype=np.float32):
+def legacy_decay(data, groupdq, pixeldq, even, odd, param_dtype=np.float32,
+                 data_dtype=np.float32):
     """Run jwst 0.17.1's correction_decay_function on copies of the arrays.
 
     even, odd: dicts with our 14 parameter names (`sat_2` is `sat2` there).
     param_dtype: the values are handed over as numpy scalars of this type,
     as the 2019 code read them from the float32 columns of the RSCD table.
+    data_dtype: the dtype SCI is handed over in. float32 is what the 2019 code
+    ran on (a RampModel); float64 runs the same numpy code without its float32
+    intermediates (its `exp(c2/param3) - 1` in float32 loses digits when
+    c2 << param3), isolating the algorithm from that rounding.
     The 2019 code knows no SUBSTRT2: its array row 0 is always odd.
-    Returns (new native float32 SCI, cal_step status string).
+    Returns (new native SCI rounded to float32, cal_step status string).
     """
     mod = load()
 
@@ -161,7 +166,7 @@ def legacy_decay(data, groupdq, pixeldq, even, odd, param_dtype=np.float32):
             out["sat2" if k == "sat_2" else k] = param_dtype(v)
         return out
 
-    model = _RampStub(np.ascontiguousarray(data, dtype=np.float32),
+    model = _RampStub(np.ascontiguousarray(data, dtype=data_dtype),
                       np.ascontiguousarray(groupdq, dtype=np.uint8),
                       np.ascontiguousarray(pixeldq, dtype=np.uint32))
     with warnings.catch_warnings(), np.errstate(all="ignore"):

@@ -1,0 +1,473 @@
+"""FITS ramp files: ``rscd.apply_file`` (SPEC section 5).
+
+A ramp file is what the JWST pipeline writes for a ``RampModel``: a primary header with the
+exposure keywords, image extensions SCI (float32, BITPIX -32), PIXELDQ (uint32 stored as int32
+with BZERO = 2**31) and GROUPDQ (uint8), and usually an ASDF extension and others. Two modes:
+
+new file (default)
+    The input is copied byte for byte to a temporary file in the target folder, that copy is
+    corrected exactly as in place (below), and the copy is renamed to the output name at the
+    end. Every other HDU is carried over unchanged, the input is only read, and no partial
+    file ever appears under the output name. When the RSCD keywords would not fit in the
+    primary header's padding, the copy gets one more 2880-byte header block (blank cards
+    before END); the other HDUs' bytes are the same.
+
+in place (``inplace=True``)
+    The file is opened memory-mapped in update mode with image scaling turned off, so SCI
+    and GROUPDQ are corrected where they lie on disk (SCI big-endian, no copy of either
+    cube). PIXELDQ is then raw int32 holding ``uint32 XOR 2**31``: it is read into a small
+    native uint32 frame, corrected, and only the words that changed are written back. The
+    file keeps its size and inode. Two refusals protect it:
+
+    * header room: the keywords to write are laid out on a copy of the primary header first;
+      if they need more cards than the header's padding holds, astropy would silently
+      rewrite the whole file, so the run is refused (:class:`RampFileError`) before anything
+      is touched, with a message suggesting a new-file run.
+    * ``decay`` is not idempotent: a file whose S_RSCD is COMPLETE is refused unless
+      ``force``; and S_RSCD = 'RUNNING' is written and flushed before the data are touched,
+      so a run that dies half-way leaves a file that the next run refuses (any method, both
+      modes) with a message saying what to do. ``flag`` is idempotent and needs no marker.
+"""
+import datetime
+import logging
+import os
+import re
+import shutil
+import uuid
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.io import fits
+
+from .correct import METHODS, STAT_KEYWORDS, apply
+from .reference import Reference, read_reference
+
+__all__ = ["RampFileError", "apply_file", "output_path", "RAMP_SUFFIXES"]
+
+log = logging.getLogger("rscd")
+
+#: Step suffixes of ramp-stage products that the output name replaces by ``_rscd``
+#: (jwst's ``jwst.lib.suffix`` names of the detector1 steps, with and without "step").
+RAMP_SUFFIXES = (
+    "uncal", "dq_init", "dqinit", "dqinitstep", "emicorr", "emicorrstep", "saturation",
+    "saturationstep", "superbias", "superbiasstep", "refpix", "refpixstep", "reset",
+    "resetstep", "firstframe", "firstframestep", "lastframe", "lastframestep", "linearity",
+    "linearitystep", "dark", "dark_current", "darkcurrent", "darkcurrentstep", "rscd",
+    "rscdstep", "group_scale", "groupscale", "groupscalestep", "ipc", "ipcstep",
+    "persistence", "persistencestep", "charge_migration", "chargemigrationstep", "picture_frame",
+    "pictureframestep", "clean_flicker_noise", "cleanflickernoisestep", "ramp",
+)
+_SUFFIX_RE = re.compile(
+    "_(?:" + "|".join(sorted(RAMP_SUFFIXES, key=len, reverse=True)) + ")$", re.IGNORECASE)
+_FITS_EXT_RE = re.compile(r"\.(fits|fit|fts)$", re.IGNORECASE)
+
+#: Value of S_RSCD while an in-place ``decay`` run is changing the data.
+RUNNING = "RUNNING"
+
+_COMMENTS = {
+    "S_RSCD": "RSCD Correction",
+    "R_RSCD": "RSCD reference file name",
+    "INT1SKIP": "RSCD: groups flagged in integration 1",
+    "INT2SKIP": "RSCD: groups flagged in integrations 2+",
+    "INT1UGP1": "RSCD: int 1 pixels left with one group",
+    "INT2UGP1": "RSCD: int 2+ pixels left with one group",
+    "INT1BORS": "RSCD: int 1 pixels backed off (saturation)",
+    "INT2BORS": "RSCD: int 2+ pixels backed off (saturation)",
+}
+_BLOCK = 2880
+_REFERENCE_XOR = np.uint32(0x80000000)
+
+
+class RampFileError(ValueError):
+    """A ramp file cannot be corrected; the message names the file, the extension or
+    keyword, and what to do."""
+
+
+def output_path(path, output_dir=None):
+    """The new-file output name: a trailing ramp-step suffix (``_uncal``, ``_linearity``,
+    ``_ramp``, ...) replaced by ``_rscd``, else ``_rscd`` appended; in ``output_dir`` when
+    given, else next to the input.
+
+    >>> output_path("/data/jw01_mirimage_linearity.fits")
+    '/data/jw01_mirimage_rscd.fits'
+    """
+    path = os.fspath(path)
+    folder, name = os.path.split(path)
+    match = _FITS_EXT_RE.search(name)
+    stem, ext = (name[:match.start()], name[match.start():]) if match else (name, "")
+    stem = _SUFFIX_RE.sub("", stem) + "_rscd"
+    return os.path.join(folder if output_dir is None else os.fspath(output_dir), stem + ext)
+
+
+@dataclass
+class _Layout:
+    """What ``_inspect`` learnt about a ramp file without changing it."""
+    path: str
+    header: fits.Header          # primary header (a copy)
+    header_size: int             # bytes of the primary header on disk
+    sci: int                     # HDU indices
+    groupdq: int
+    pixeldq: int
+    shape: tuple                 # (nints, ngroups, nrows, ncols)
+    pixeldq_bzero: int           # 2**31 (uint32 convention) or 0
+    detector: str
+    readpatt: str
+    subarray: str
+    nints: int
+    integration_start: int
+    substrt2: int
+    status: str                  # S_RSCD as found, or None
+
+
+def _hdu_index(hdul, extname):
+    for i, hdu in enumerate(hdul):
+        if i and hdu.name.upper() == extname:
+            return i
+    return None
+
+
+def _int_keyword(path, header, key, default):
+    value = header.get(key, default)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise RampFileError(f"{path}: primary header keyword {key} = {value!r} is not an integer")
+    if value < 1:
+        raise RampFileError(f"{path}: primary header keyword {key} = {value} must be >= 1")
+    return int(value)
+
+
+def _str_keyword(path, header, key):
+    if key not in header:
+        raise RampFileError(f"{path}: primary header lacks the required keyword {key}")
+    value = header[key]
+    if not isinstance(value, str):
+        raise RampFileError(f"{path}: primary header keyword {key} = {value!r} is not a string")
+    return value.strip()
+
+
+def _image_hdu(path, hdul, extname, bitpix, naxis, warned):
+    index = _hdu_index(hdul, extname)
+    if index is None:
+        hint = f" (astropy: {warned[0]})" if warned else ""
+        raise RampFileError(f"{path}: no {extname} extension; extensions present: "
+                            f"{', '.join(h.name for h in hdul[1:]) or 'none'}{hint}")
+    hdu = hdul[index]
+    if isinstance(hdu, fits.CompImageHDU) or not isinstance(hdu, fits.ImageHDU):
+        raise RampFileError(f"{path}: extension {extname} is a {type(hdu).__name__}, "
+                            "expected an uncompressed image extension")
+    header = hdu.header
+    if header.get("BITPIX") != bitpix:
+        raise RampFileError(f"{path}: extension {extname} has BITPIX = {header.get('BITPIX')}, "
+                            f"expected {bitpix}")
+    if header.get("NAXIS") != naxis:
+        raise RampFileError(f"{path}: extension {extname} has NAXIS = {header.get('NAXIS')}, "
+                            f"expected {naxis}")
+    if header.get("BSCALE", 1) != 1:
+        raise RampFileError(f"{path}: extension {extname} has BSCALE = {header['BSCALE']}; "
+                            "scaled data are not supported")
+    shape = tuple(int(header[f"NAXIS{i}"]) for i in range(naxis, 0, -1))
+    return index, shape
+
+
+def _inspect(path):
+    """Open ``path`` read-only and check everything before anything is written."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(6)
+            size = os.fstat(f.fileno()).st_size
+    except IsADirectoryError:
+        raise RampFileError(f"{path}: is a directory, not a FITS file") from None
+    if start != b"SIMPLE":
+        kind = ("a compressed file; decompress it first" if start[:2] == b"\x1f\x8b"
+                or start[:3] == b"BZh" or start[:2] == b"PK" else "not a FITS file")
+        raise RampFileError(f"{path}: {kind} (it does not start with SIMPLE)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            hdul = fits.open(path, memmap=True, do_not_scale_image_data=True)
+        except Exception as exc:  # astropy raises OSError, ValueError, VerifyError on garbage
+            raise RampFileError(f"{path}: not a readable FITS file ({exc})") from exc
+        try:
+            try:
+                hdul.readall()
+            except Exception as exc:
+                raise RampFileError(f"{path}: not a readable FITS file ({exc})") from exc
+            return _check_layout(path, hdul, size, [" ".join(str(w.message).split())
+                                                    for w in caught])
+        finally:
+            hdul.close()
+
+
+def _check_layout(path, hdul, size, warned):
+    corrupt = [w for w in warned if "truncated" in w or "corrupt" in w]
+    sci, shape = _image_hdu(path, hdul, "SCI", -32, 4, corrupt)
+    gdq, gdq_shape = _image_hdu(path, hdul, "GROUPDQ", 8, 4, corrupt)
+    pdq, pdq_shape = _image_hdu(path, hdul, "PIXELDQ", 32, 2, corrupt)
+    if corrupt:
+        raise RampFileError(f"{path}: damaged FITS file ({corrupt[0]})")
+    for w in warned:
+        log.debug("%s: astropy: %s", path, w)
+    if hdul[sci].header.get("BZERO", 0) != 0 or hdul[gdq].header.get("BZERO", 0) != 0:
+        raise RampFileError(f"{path}: SCI and GROUPDQ must not have a BZERO offset")
+    bzero = hdul[pdq].header.get("BZERO", 0)
+    if bzero not in (0, 2**31):
+        raise RampFileError(f"{path}: extension PIXELDQ has BZERO = {bzero}; expected "
+                            "2147483648 (uint32) or none")
+    if gdq_shape != shape:
+        raise RampFileError(f"{path}: extension GROUPDQ has shape {gdq_shape} but SCI "
+                            f"{shape}; both must be (nints, ngroups, nrows, ncols)")
+    if pdq_shape != shape[2:]:
+        raise RampFileError(f"{path}: extension PIXELDQ has shape {pdq_shape}; expected "
+                            f"(nrows, ncols) = {shape[2:]} from SCI {shape}")
+    for i in range(len(hdul)):
+        info = hdul.fileinfo(i)
+        if info["datLoc"] + hdul[i].size > size:
+            raise RampFileError(
+                f"{path}: truncated: HDU {i} ({hdul[i].name}) needs "
+                f"{info['datLoc'] + hdul[i].size} bytes, the file has {size}")
+
+    header = hdul[0].header
+    nints_file, ngroups = shape[:2]
+    ngroups_hdr = header.get("NGROUPS")
+    if ngroups_hdr is not None and _int_keyword(path, header, "NGROUPS", 1) != ngroups:
+        raise RampFileError(f"{path}: primary header NGROUPS = {ngroups_hdr} but SCI has "
+                            f"{ngroups} groups")
+    start = _int_keyword(path, header, "INTSTART", 1)
+    least = start - 1 + nints_file
+    nints = _int_keyword(path, header, "NINTS", least)
+    if nints < least:
+        raise RampFileError(f"{path}: primary header NINTS = {nints} but the file holds "
+                            f"integrations {start}..{least} (INTSTART = {start}, "
+                            f"{nints_file} in SCI)")
+    status = header.get("S_RSCD")
+    return _Layout(
+        path=path, header=header.copy(), header_size=hdul.fileinfo(0)["datLoc"],
+        sci=sci, groupdq=gdq, pixeldq=pdq, shape=shape, pixeldq_bzero=int(bzero),
+        detector=_str_keyword(path, header, "DETECTOR"),
+        readpatt=_str_keyword(path, header, "READPATT"),
+        subarray=_str_keyword(path, header, "SUBARRAY"),
+        nints=nints, integration_start=start,
+        substrt2=_int_keyword(path, header, "SUBSTRT2", 1),
+        status=status.strip() if isinstance(status, str) else None)
+
+
+def _set_keywords(header, keywords, history):
+    """Write our keywords the same way for the dry run (room check) and the real one."""
+    for key, value in keywords.items():
+        if key in header:
+            header[key] = value
+        else:
+            comment = _COMMENTS.get(key, "")
+            if isinstance(value, str) and len(value) > 40:
+                comment = ""
+            header.set(key, value, comment)
+    if history:
+        header.add_history(history)
+
+
+def _all_keywords(reference_name):
+    """Every keyword a run may write, with values of the widest form."""
+    keywords = {"S_RSCD": "COMPLETE", "R_RSCD": reference_name or "N/A"}
+    keywords.update({key: 0 for key in STAT_KEYWORDS.values()})
+    return keywords
+
+
+def _extra_blocks(layout, reference_name, history):
+    """Header blocks to add so every keyword fits; 0 when the padding is enough."""
+    trial = layout.header.copy()
+    _set_keywords(trial, _all_keywords(reference_name), history)
+    grow = len(trial.tostring()) - layout.header_size
+    return max(0, grow) // _BLOCK
+
+
+def _history(result_method, reference_name):
+    from . import __version__
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"rscd {__version__} {now} RSCD {result_method} with {reference_name or 'N/A'}"[:72]
+
+
+def _check_state(layout, method, force):
+    path = layout.path
+    if layout.status == RUNNING and not force:
+        raise RampFileError(
+            f"{path}: S_RSCD = 'RUNNING': an earlier in-place decay run was interrupted, so "
+            "the SCI data may be partly corrected. Restore the file (e.g. rerun the pipeline "
+            "step that made it) and run rscd again; --force (force=True) accepts the data "
+            "as they are")
+    if method == "decay" and layout.status == "COMPLETE" and not force:
+        raise RampFileError(
+            f"{path}: S_RSCD = 'COMPLETE': the RSCD step already ran on this file and decay "
+            "is not idempotent; --force (force=True) applies it again")
+
+
+def _fsync(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _correct(path, layout, ref, method, threads, history, marker):
+    """Correct ``path`` in place; ``layout`` comes from ``_inspect`` of the same bytes."""
+    before = os.stat(path)
+    try:
+        hdul = fits.open(path, mode="update", memmap=True, do_not_scale_image_data=True,
+                         save_backup=False)
+    except PermissionError as exc:
+        raise RampFileError(f"{path}: cannot open for update ({exc.strerror})") from exc
+    try:
+        header = hdul[0].header
+        trial = header.copy()
+        _set_keywords(trial, _all_keywords(ref.name), history)
+        if len(trial.tostring()) != hdul.fileinfo(0)["datLoc"]:  # _inspect checked; be sure
+            raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
+        previous = header.get("S_RSCD")
+        if marker:
+            _set_keywords(header, {"S_RSCD": RUNNING}, None)
+            hdul.flush()
+            _fsync(path)
+        sci = hdul[layout.sci].data
+        groupdq = hdul[layout.groupdq].data
+        raw = hdul[layout.pixeldq].data.view(">u4")      # stored bits, BZERO not applied
+        xor = _REFERENCE_XOR if layout.pixeldq_bzero else np.uint32(0)
+        pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)  # native uint32 frame (small)
+        original = pixeldq.copy()
+        try:
+            result = apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
+                           subarray=layout.subarray, detector=layout.detector,
+                           nints=layout.nints, integration_start=layout.integration_start,
+                           substrt2=layout.substrt2, method=method, threads=threads)
+        except (TypeError, ValueError, MemoryError):
+            # apply validates before writing: the data are untouched, take the marker back.
+            if marker:
+                if previous is None:
+                    del header["S_RSCD"]
+                else:
+                    header["S_RSCD"] = previous
+            raise
+        changed = pixeldq != original
+        if changed.any():
+            raw[changed] = pixeldq[changed] ^ xor
+        del sci, groupdq, raw
+        hdul.flush()          # data pages first, then the keywords that say they are done
+        _set_keywords(header, result.header_keywords(), history)
+    finally:
+        hdul.close()
+    after = os.stat(path)
+    if (after.st_ino, after.st_size) != (before.st_ino, before.st_size):  # never expected
+        log.error("%s: the file was rewritten (size %d -> %d)", path, before.st_size,
+                  after.st_size)
+    return result
+
+
+def _copy_with_room(src, dst, header_size, extra_blocks):
+    """Copy ``src`` to the new file ``dst`` (created exclusively), moving the primary
+    header's END card ``extra_blocks`` blocks later (blank cards in between)."""
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+        if extra_blocks:
+            head = fin.read(header_size)
+            for pos in range(0, len(head), 80):
+                if head[pos:pos + 8] == b"END     ":
+                    break
+            else:
+                raise RampFileError(f"{src}: primary header has no END card")
+            fout.write(head[:pos] + b" " * (_BLOCK * extra_blocks) + head[pos:])
+        shutil.copyfileobj(fin, fout, 1 << 23)
+
+
+def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, method="auto",
+               overwrite=False, force=False, threads=None):
+    """Apply the RSCD correction to a FITS ramp file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A ramp file as the JWST pipeline writes it (SCI, PIXELDQ, GROUPDQ extensions;
+        DETECTOR, READPATT, SUBARRAY and optionally NINTS, NGROUPS, INTSTART, SUBSTRT2 in the
+        primary header).
+    reference : str, os.PathLike or Reference
+        The RSCD reference file or one parsed by :func:`rscd.read_reference`.
+    output : str or os.PathLike, optional
+        Name of the new file; default :func:`output_path` (in ``output_dir`` if given).
+    inplace : bool
+        Correct ``path`` itself through a memory map (see the module notes).
+    method : {"auto", "flag", "decay"}
+    overwrite : bool
+        Replace an existing output file.
+    force : bool
+        Run ``decay`` on a file whose S_RSCD is COMPLETE, or on one left 'RUNNING' by an
+        interrupted in-place run.
+    threads : int, optional
+        Threads for the C core.
+
+    Returns
+    -------
+    Result
+        As :func:`rscd.apply`; S_RSCD, R_RSCD, the statistics keywords and a HISTORY card
+        are written to the primary header.
+
+    Raises
+    ------
+    RampFileError
+        The file is not a readable ramp file (names the extension or keyword), the
+        keywords do not fit its header for an in-place run, or the decay refusal rules.
+    ReferenceFileError
+        The reference file is malformed.
+    FileExistsError
+        The output exists and ``overwrite`` is false.
+    """
+    path = os.fspath(path)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if inplace and (output is not None or output_dir is not None):
+        raise ValueError("inplace=True writes no new file: do not give output or output_dir")
+    ref = reference if isinstance(reference, Reference) else read_reference(reference)
+    layout = _inspect(path)
+    chosen = ref.default_method() if method == "auto" else method
+    _check_state(layout, chosen, force)
+    history = _history(chosen, ref.name)
+    extra = _extra_blocks(layout, ref.name, history)
+
+    if inplace:
+        if extra:
+            raise RampFileError(
+                f"{path}: the RSCD keywords do not fit in the primary header's free space, "
+                "and adding a header block would make astropy rewrite the whole file; "
+                "run without --in-place (inplace=False) to write a new file instead")
+        result = _correct(path, layout, ref, method, threads, history, chosen == "decay")
+        log.info("%s: corrected in place", path)
+        return result
+
+    out = os.fspath(output) if output is not None else output_path(path, output_dir)
+    if os.path.exists(out):
+        if os.path.samefile(out, path):
+            raise RampFileError(f"{path}: the output name is the input itself; give another "
+                                "output name or output folder, or correct in place")
+        if not overwrite:
+            raise FileExistsError(f"{out} exists; use --overwrite (overwrite=True) to "
+                                  "replace it")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"output folder {folder} does not exist")
+    tmp = os.path.join(folder, f".{os.path.basename(out)}.{uuid.uuid4().hex[:12]}.tmp")
+    try:
+        _copy_with_room(path, tmp, layout.header_size, extra)
+        if extra:
+            layout = _inspect(tmp)
+        result = _correct(tmp, layout, ref, method, threads, history, False)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.remove(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    log.info("%s: wrote %s", path, out)
+    return result

@@ -1,0 +1,43 @@
+"""The sdist holds everything needed to build, and a wheel built from it works."""
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "setup.py")),
+                                reason="needs the source tree (setup.py)")
+
+
+def test_sdist_builds_a_working_wheel(tmp_path):
+    pytest.importorskip("Cython", reason="building from the sdist needs Cython")
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(dist)], cwd=ROOT,
+                   check=True, capture_output=True)
+    (sdist,) = dist.glob("rscd-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
+    for needed in ("setup.py", "pyproject.toml", "csrc/rscd.h", "csrc/rscd_internal.h",
+                   "csrc/common.c", "csrc/flag.c", "csrc/decay.c", "rscd/_core.pyx",
+                   "rscd/_core.pxd", "tests/c/test_rscd.c", "README.md"):
+        assert needed in names, f"{needed} missing from {sdist.name}"
+    assert "rscd/_core.c" not in names
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(wheels), str(sdist)], check=True, capture_output=True)
+    (wheel,) = wheels.glob("rscd-*.whl")
+    target = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(target)
+    code = ("import numpy as np, rscd, sys; "
+            "assert rscd.__file__.startswith(sys.argv[1]), rscd.__file__; "
+            "ref = rscd.Reference(name='r', skip_rows=(rscd.SkipRow('FULL','FAST',1,2),)); "
+            "g = np.zeros((2, 6, 2, 2), np.uint8); "
+            "r = rscd.apply(np.zeros(g.shape, np.float32), g, np.zeros((2, 2), np.uint32), ref, "
+            "readpatt='FAST', subarray='FULL'); "
+            "assert r.status == 'COMPLETE' and g[1, :2].all() and not g[1, 2:].any()")
+    subprocess.run([sys.executable, "-c", code, str(target)], cwd=str(tmp_path), check=True,
+                   env=dict(os.environ, PYTHONPATH=str(target)))
