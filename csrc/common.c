@@ -2,6 +2,10 @@
  * shared by both methods. */
 #include "rscd_internal.h"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #define RSCD_STR_(x) #x
 #define RSCD_STR(x) RSCD_STR_(x)
 
@@ -76,4 +80,14 @@ ptrdiff_t rscd_nints_exposure(const rscd_ramp *ramp)
 {
     return ramp->nints_exposure > 0 ? ramp->nints_exposure
                                     : ramp->integration_start - 1 + ramp->nints;
+}
+
+int rscd_threads(const rscd_params *params)
+{
+#ifdef _OPENMP
+    return params->nthreads > 0 ? params->nthreads : omp_get_max_threads();
+#else
+    (void)params;
+    return 1;
+#endif
 }

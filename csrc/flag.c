@@ -2,28 +2,32 @@
  * DO_NOT_USE on the first groups of each integration, backed off per pixel
  * where the pixel saturates soon after (SPEC section 2). GROUPDQ and PIXELDQ
  * are changed; SCI is never read. */
-#include <stdlib.h>
 #include <string.h>
 
 #include "rscd_internal.h"
 
-/* Per-pixel marks gathered over the integrations of a range. */
-#define MARK_BACKED_OFF 1u /* k < skip in some integration */
-#define MARK_ONE_GROUP 2u  /* k == 0 in some integration */
+/* Pixels handled together: small enough that the per-pixel counters of a chunk
+ * stay in the L1 cache, large enough that every plane is read in long runs. */
+#define CHUNK 4096
 
 /* Is any (integration, pixel) of the range a "problem" at group level `level`:
  * SATURATED there and not SATURATED in group 0? */
 static int any_problem(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_count,
-                       ptrdiff_t level, uint8_t sat)
+                       ptrdiff_t level, uint8_t sat, int nthreads)
 {
     const ptrdiff_t frame = r->nrows * r->ncols;
-    ptrdiff_t i, p;
+    ptrdiff_t i;
 
+    (void)nthreads;
     for (i = int_first; i < int_first + int_count; i++) {
         const uint8_t *g0 = r->groupdq + (i * r->ngroups) * frame;
         const uint8_t *gl = r->groupdq + (i * r->ngroups + level) * frame;
+        ptrdiff_t p;
         /* Branch-free OR over the frame, then one test: vectorises well. */
         uint8_t acc = 0;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(nthreads) reduction(| : acc) if (frame > 4 * CHUNK)
+#endif
         for (p = 0; p < frame; p++)
             acc |= (uint8_t)(gl[p] & (uint8_t)~g0[p]);
         if (acc & sat)
@@ -32,14 +36,64 @@ static int any_problem(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
     return 0;
 }
 
+/* Flag pixels [p0, p1) of every integration of the range once the back-off has
+ * found that levels lowest..skip+1 are processed (none when lowest > skip+1).
+ * k = skip minus the processed levels at which the sample is a problem, floored
+ * at 0; DO_NOT_USE goes on groups 0..k-1. Counts the chunk's backed-off and
+ * one-group pixels, and sets FLUX_ESTIMATED on the backed-off ones. */
+static void flag_chunk(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_count,
+                       ptrdiff_t skip, ptrdiff_t lowest, const rscd_params *params,
+                       ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t *nback, ptrdiff_t *none)
+{
+    const ptrdiff_t frame = r->nrows * r->ncols, n = p1 - p0;
+    const uint8_t sat = params->dq_saturated, dnu = params->dq_do_not_use;
+    /* k >= skip - (skip + 1) = -1 before the floor, and skip < INT32_MAX
+     * (checked by the caller): 32 bits suffice and vectorise. */
+    int32_t k[CHUNK];
+    const int32_t skip32 = (int32_t)skip;
+    uint8_t backed[CHUNK], single[CHUNK];
+    ptrdiff_t i, g, p;
+
+    memset(backed, 0, (size_t)n);
+    memset(single, 0, (size_t)n);
+    for (i = int_first; i < int_first + int_count; i++) {
+        uint8_t *gi = r->groupdq + i * r->ngroups * frame + p0;
+        for (p = 0; p < n; p++)
+            k[p] = skip32;
+        for (g = lowest; g <= skip + 1; g++) {
+            const uint8_t *gl = gi + g * frame;
+            /* Group 0 saturated: never a problem, k stays at skip. */
+            for (p = 0; p < n; p++)
+                k[p] -= ((gl[p] & (uint8_t)~gi[p]) & sat) != 0;
+        }
+        for (p = 0; p < n; p++) {
+            k[p] = k[p] < 0 ? 0 : k[p];
+            backed[p] |= k[p] < skip32;
+            single[p] |= k[p] == 0;
+        }
+        for (g = 0; g < skip; g++) {
+            uint8_t *gg = gi + g * frame;
+            for (p = 0; p < n; p++)
+                gg[p] |= (uint8_t)(dnu & (uint8_t)-(uint8_t)((int32_t)g < k[p]));
+        }
+    }
+    if (lowest <= skip + 1) {
+        for (p = 0; p < n; p++) {
+            if (backed[p]) {
+                r->pixeldq[p0 + p] |= params->dq_flux_estimated;
+                (*nback)++;
+            }
+            *none += single[p];
+        }
+    }
+}
+
 int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
                     ptrdiff_t skip, const rscd_params *params,
                     ptrdiff_t *backed_off, ptrdiff_t *one_group)
 {
     int status;
-    ptrdiff_t frame, i, p, level, lowest_level, nback = 0, none = 0;
-    uint8_t *marks = NULL;
-    uint8_t sat, dnu;
+    ptrdiff_t frame, chunk, nchunks, level, lowest, nback = 0, none = 0;
 
     if (!params)
         return RSCD_ERR_NULL;
@@ -48,80 +102,36 @@ int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_co
         return status;
     if (int_first < 0 || int_count < 0 || int_first > ramp->nints - int_count)
         return RSCD_ERR_RANGE;
-    if (skip < 0 || skip + 1 >= ramp->ngroups)
+    if (skip < 0 || skip + 1 >= ramp->ngroups || skip >= INT32_MAX)
         return RSCD_ERR_SKIP;
 
-    frame = ramp->nrows * ramp->ncols;
-    sat = params->dq_saturated;
-    dnu = params->dq_do_not_use;
-
     /* The back-off visits levels skip+1, skip, ..., 1 and stops at the first
-     * level with no problem anywhere in the range. Every level above the stop
-     * lowers k of its problem samples by one, so find the stop first. */
-    lowest_level = skip + 2; /* "no level was processed" */
+     * level with no problem anywhere in the range (a global stop). Each level
+     * above the stop lowers k of its problem samples by one, so find the stop
+     * first; then every pixel is independent. */
+    lowest = skip + 2; /* no level processed: no back-off */
     for (level = skip + 1; level >= 1; level--) {
-        if (!any_problem(ramp, int_first, int_count, level, sat))
+        if (!any_problem(ramp, int_first, int_count, level, params->dq_saturated,
+                         rscd_threads(params)))
             break;
-        lowest_level = level;
+        lowest = level;
     }
 
-    if (lowest_level > skip + 1) {
-        /* No back-off: every sample gets DO_NOT_USE on groups 0 .. skip-1. */
-        for (i = int_first; i < int_first + int_count; i++) {
-            for (level = 0; level < skip; level++) {
-                uint8_t *g = ramp->groupdq + (i * ramp->ngroups + level) * frame;
-                for (p = 0; p < frame; p++)
-                    g[p] |= dnu;
-            }
-        }
-    } else {
-        if (frame > 0) {
-            marks = (uint8_t *)calloc((size_t)frame, 1);
-            if (!marks) {
-                status = RSCD_ERR_NOMEM;
-                goto cleanup;
-            }
-        }
-        for (i = int_first; i < int_first + int_count; i++) {
-            uint8_t *gi = ramp->groupdq + (i * ramp->ngroups) * frame;
-            for (p = 0; p < frame; p++) {
-                /* Group 0 saturated: never a problem, k stays at skip. */
-                ptrdiff_t k = skip, g;
-                if (!(gi[p] & sat)) {
-                    for (level = lowest_level; level <= skip + 1; level++)
-                        if (gi[level * frame + p] & sat)
-                            k--;
-                    if (k < 0)
-                        k = 0;
-                }
-                for (g = 0; g < k; g++)
-                    gi[g * frame + p] |= dnu;
-                if (k < skip)
-                    marks[p] |= MARK_BACKED_OFF;
-                if (k == 0)
-                    marks[p] |= MARK_ONE_GROUP;
-            }
-        }
-        for (p = 0; p < frame; p++) {
-            if (marks[p] & MARK_BACKED_OFF) {
-                ramp->pixeldq[p] |= params->dq_flux_estimated;
-                nback++;
-            }
-            if (marks[p] & MARK_ONE_GROUP)
-                none++;
-        }
+    frame = ramp->nrows * ramp->ncols;
+    nchunks = (frame + CHUNK - 1) / CHUNK;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads(rscd_threads(params)) reduction(+ : nback, none) \
+    schedule(static) if (nchunks > 4)
+#endif
+    for (chunk = 0; chunk < nchunks; chunk++) {
+        ptrdiff_t p0 = chunk * CHUNK, p1 = p0 + CHUNK < frame ? p0 + CHUNK : frame;
+        flag_chunk(ramp, int_first, int_count, skip, lowest, params, p0, p1, &nback, &none);
     }
-    status = RSCD_OK;
-
-cleanup:
-    free(marks);
-    if (status == RSCD_OK) {
-        if (backed_off)
-            *backed_off = nback;
-        if (one_group)
-            *one_group = none;
-    }
-    return status;
+    if (backed_off)
+        *backed_off = nback;
+    if (one_group)
+        *one_group = none;
+    return RSCD_OK;
 }
 
 int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,

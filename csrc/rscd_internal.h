@@ -12,4 +12,8 @@ int rscd_check_ramp(const rscd_ramp *ramp, int need_data);
 /* Integrations in the whole exposure (nints_exposure, or its default). */
 ptrdiff_t rscd_nints_exposure(const rscd_ramp *ramp);
 
+/* Threads to use: params->nthreads, or the OpenMP default when it is <= 0
+ * (1 without OpenMP). */
+int rscd_threads(const rscd_params *params);
+
 #endif

@@ -1,0 +1,156 @@
+"""Speed of rscd against its baselines, measured in one process (SPEC section 6).
+
+    python benchmarks/bench.py            # arrays: flag and decay
+    python benchmarks/bench.py --files    # also files of 5 x 40 full frames (~1 GB)
+    python benchmarks/bench.py --quick    # smaller, for a smoke run
+
+Every figure is the best of several runs on the same arrays (fresh copies made
+outside the timing); ratios compare runs of this process only. Baselines that
+are not installed (jwst 3.0.0, the 2019 implementation) are reported as such.
+"""
+import argparse
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+import rscd
+from rscd.reference import DecayCoeffs, DecayRow, Reference, SkipRow
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # the 2019 loader
+
+SATURATED = 2
+FLAG_REF = Reference(name="bench", skip_rows=(SkipRow("FULL", "FAST", 2, 4),))
+COEFFS = dict(tau=1.7, ascale=0.25, pow=0.9, illum_zp=1.2, illum_slope=0.02, illum2=-1e-4,
+              param3=2.5e4, crossopt=300.0, sat_zp=0.04, sat_slope=1e-3, sat_2=0.0,
+              sat_mzp=0.01, sat_rowterm=0.0, sat_scale=1.2e-4)
+DECAY_REF = Reference(name="bench", decay_rows=(DecayRow(
+    "FULL", "FAST", DecayCoeffs(**COEFFS), DecayCoeffs(**dict(COEFFS, tau=2.1))),))
+
+
+def make_ramps(nints, ngroups, nrows, ncols, seed=1):
+    """Ramps with a 0.5-20 DN/group spread, 2 % of pixels saturating at 60000 DN."""
+    rng = np.random.default_rng(seed)
+    rate = rng.uniform(0.5, 20, (nrows, ncols)).astype(np.float32)
+    bright = rng.random((nrows, ncols)) < 0.02
+    rate[bright] = rng.uniform(3000, 60000, int(bright.sum()))
+    groups = np.arange(1, ngroups + 1, dtype=np.float32)[:, None, None]
+    one = 10000 + rate[None] * groups
+    data = np.empty((nints, ngroups, nrows, ncols), np.float32)
+    data[:] = one
+    groupdq = np.zeros(data.shape, np.uint8)
+    groupdq[data >= 60000] = SATURATED
+    pixeldq = np.zeros((nrows, ncols), np.uint32)
+    pixeldq[:, :4] = pixeldq[:, -4:] = np.uint32(1 << 31)
+    return data, groupdq, pixeldq
+
+
+def best(fn, prepare, repeats):
+    """Best wall time of fn(*prepare()) over repeats; prepare runs outside the timing."""
+    times = []
+    for _ in range(repeats):
+        args = prepare()
+        t0 = time.perf_counter()
+        fn(*args)
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def row(label, seconds, base=None, note=""):
+    ratio = f"{base / seconds:8.1f}x" if base else " " * 9
+    print(f"  {label:<52} {seconds * 1e3:9.1f} ms {ratio} {note}")
+
+
+def bench_flag(shape, repeats):
+    data, gdq0, pdq0 = make_ramps(*shape)
+    print(f"\nflag, {shape[0]} ints x {shape[1]} groups x {shape[2]}x{shape[3]}"
+          f" (GROUPDQ {gdq0.nbytes / 1e6:.0f} MB)")
+    fresh = lambda: (gdq0.copy(), pdq0.copy())  # noqa: E731
+    times = {}
+    for threads in (1, 2):
+        times[threads] = best(lambda g, p, t=threads: rscd.apply(
+            data, g, p, FLAG_REF, readpatt="FAST", subarray="FULL", threads=t),
+            fresh, repeats)
+    numpy_pass = best(lambda g, p: np.bitwise_or(g, 0, out=g), fresh, repeats)
+    row("rscd.apply(method='flag'), 1 thread", times[1])
+    row("rscd.apply(method='flag'), 2 threads", times[2], times[1], "speed-up vs 1 thread")
+    row("numpy: np.bitwise_or(gdq, 0, out=gdq)", numpy_pass, None,
+        f"rscd is {numpy_pass / times[1]:.2f}x its speed")
+    try:
+        from jwst_flag import reference_model, run_jwst  # noqa: F401
+        from stdatamodels.jwst import datamodels
+        from jwst.rscd import rscd_sub
+    except Exception as exc:  # pytest.skip raises a BaseException subclass
+        print(f"  jwst 3.0.0 do_correction: not available ({type(exc).__name__})")
+        return
+    ref_model = reference_model([("FULL", "FAST", 2, 4)])
+    model = datamodels.RampModel(data=data, groupdq=gdq0.copy(), pixeldq=pdq0.copy())
+    exposure = model.meta.exposure
+    exposure.readpatt, exposure.ngroups, exposure.nints = "FAST", shape[1], shape[0]
+    exposure.integration_start = 1
+    model.meta.subarray.name = "FULL"
+
+    def prepare():
+        model.groupdq = gdq0.copy()
+        model.pixeldq = pdq0.copy()
+        return (model,)
+    jw = best(lambda m: rscd_sub.do_correction(m, ref_model), prepare, max(1, repeats // 2))
+    row("jwst 3.0.0 rscd_sub.do_correction", jw, None,
+        f"rscd is {jw / times[1]:.0f}x faster")
+
+
+def bench_decay(shape, repeats):
+    data0, gdq, pdq = make_ramps(*shape)
+    print(f"\ndecay, {shape[0]} ints x {shape[1]} groups x {shape[2]}x{shape[3]}"
+          f" (SCI {data0.nbytes / 1e6:.0f} MB)")
+    times = {}
+    for threads in (1, 2):
+        times[threads] = best(lambda d, t=threads: rscd.apply(
+            d, gdq, pdq, DECAY_REF, readpatt="FAST", subarray="FULL", threads=t),
+            lambda: (data0.copy(),), repeats)
+    big = data0.astype(">f4")
+    swapped = best(lambda d: rscd.apply(d, gdq, pdq, DECAY_REF, readpatt="FAST",
+                                        subarray="FULL", threads=1),
+                   lambda: (big.copy(),), repeats)
+    numpy_pass = best(lambda d: np.add(d[1:], 0.5, out=d[1:]), lambda: (data0.copy(),),
+                      repeats)
+    row("rscd.apply(method='decay'), 1 thread", times[1])
+    row("rscd.apply(method='decay'), 2 threads", times[2], times[1], "speed-up vs 1 thread")
+    row("rscd.apply(method='decay'), big-endian SCI, 1 thread", swapped, None,
+        f"{swapped / times[1]:.2f}x the native time")
+    row("numpy: np.add(d[1:], 0.5, out=d[1:])", numpy_pass, None,
+        f"rscd takes {times[1] / numpy_pass:.2f}x its time")
+    try:
+        from legacy_2019 import legacy_decay, load
+        load()
+    except Exception as exc:
+        print(f"  2019 implementation (jwst 0.17.1): not available ({exc})")
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        old = best(lambda d: legacy_decay(d, gdq, pdq, COEFFS, dict(COEFFS, tau=2.1)),
+                   lambda: (data0,), max(1, repeats // 2))
+    row("2019 implementation (jwst 0.17.1 correction_decay_function)", old, None,
+        f"rscd is {old / times[1]:.0f}x faster")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small arrays, few repeats")
+    parser.add_argument("--files", action="store_true", help="also the file-level benchmark")
+    args = parser.parse_args(argv)
+    shape = (4, 20, 256, 258) if args.quick else (4, 20, 1024, 1032)
+    repeats = 3 if args.quick else 7
+    print(f"rscd {rscd.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs")
+    bench_flag(shape, repeats)
+    bench_decay(shape, repeats)
+    if args.files:
+        from files import bench_files
+        bench_files(quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
