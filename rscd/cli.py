@@ -1,0 +1,218 @@
+"""The ``rscd`` command (also ``python -m rscd``).
+
+    rscd INPUT.fits [INPUT2.fits ...] --reference REF.fits [options]
+    rscd demo [DIR]
+
+A first argument naming a subcommand (see ``SUBCOMMANDS``) selects it; anything else is an
+input file. (A file literally called ``demo`` is reached as ``./demo``.)
+"""
+import argparse
+import logging
+import os
+import sys
+import traceback
+import warnings
+
+log = logging.getLogger("rscd")
+
+EXIT_OK = 0
+EXIT_FAILED = 1      # at least one file could not be corrected
+EXIT_USAGE = 2       # bad command line or reference file: nothing was done
+
+_DESCRIPTION = """\
+Apply the JWST MIRI reset switch charge decay (RSCD) correction to ramp files
+(SCI, PIXELDQ, GROUPDQ extensions, as the JWST pipeline writes them).
+
+Each INPUT is written to a new file named after it with its step suffix
+(_linearity, _uncal, _ramp, ...) replaced by _rscd, next to it or in
+--output-dir; the input is never changed. With --in-place the input itself is
+corrected through a memory map instead."""
+
+_EPILOG = """\
+methods:
+  flag    set DO_NOT_USE on the first groups of each integration, as the JWST
+          pipeline (jwst 3.0.0) does; needs an RSCD_GROUP_SKIP reference table
+  decay   subtract the 2019 pipeline's exponential decay model from integrations
+          2 and later; needs a seed-era RSCD reference table (not idempotent: a
+          file already marked S_RSCD = COMPLETE is refused without --force)
+  auto    flag if the reference file has RSCD_GROUP_SKIP, else decay
+
+subcommands:
+  rscd demo [DIR]   write a simulated MIRI exposure and example reference files
+                    into DIR (default ./rscd_demo) and correct it both ways
+
+exit status: 0 when every file was corrected or skipped, 1 when any file
+failed, 2 for a bad command line or reference file.
+
+examples:
+  rscd jw01234_mirimage_linearity.fits --reference jwst_miri_rscd_0017.fits
+  rscd *_linearity.fits --override_rscd my_rscd.fits --output-dir out/
+  rscd big_ramp.fits --reference my_rscd.fits --in-place"""
+
+
+def _version():
+    from . import __version__
+    return __version__
+
+
+def _demo(argv):
+    parser = argparse.ArgumentParser(
+        prog="rscd demo",
+        description="Write a small simulated MIRI imager exposure and example RSCD reference "
+                    "files of both forms into DIR, correct the exposure with both methods into "
+                    "new files, and show what changed. The reference files are examples "
+                    "(PEDIGREE = DUMMY), not calibration data.")
+    parser.add_argument("directory", nargs="?", default="rscd_demo", metavar="DIR",
+                        help="folder to write into (created if needed; default: %(default)s)")
+    args = parser.parse_args(argv)
+    from .demo import run_demo
+    try:
+        run_demo(args.directory)
+    except OSError as exc:
+        _fail(f"demo: {_error_text(exc)}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+#: First-argument subcommands: name -> function(argv) -> exit status.
+SUBCOMMANDS = {"demo": _demo}
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="rscd", description=_DESCRIPTION, epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("inputs", nargs="+", metavar="INPUT.fits", help="ramp files to correct")
+    parser.add_argument("-r", "--reference", "--override_rscd", "--override-rscd",
+                        dest="reference", required=True, metavar="REF.fits",
+                        help="RSCD reference file (--override_rscd is the JWST pipeline's name)")
+    parser.add_argument("-m", "--method", choices=("auto", "flag", "decay"), default="auto",
+                        help="correction method (default: %(default)s; see below)")
+    parser.add_argument("-o", "--output-dir", metavar="DIR",
+                        help="write the new files here instead of next to the inputs")
+    parser.add_argument("--in-place", action="store_true",
+                        help="correct the input files themselves (memory-mapped; refused when "
+                             "the keywords do not fit in the header's free space)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing output files")
+    parser.add_argument("--force", action="store_true",
+                        help="run decay on files already marked S_RSCD = COMPLETE, or left "
+                             "marked RUNNING by an interrupted in-place run")
+    parser.add_argument("-j", "--threads", type=int, metavar="N",
+                        help="threads for the correction (default: all cores)")
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("-v", "--verbose", action="count", default=0,
+                       help="say more (-vv for debug messages)")
+    noise.add_argument("-q", "--quiet", action="store_true",
+                       help="print errors only, no summary lines or warnings")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of each error")
+    parser.add_argument("-V", "--version", action="version",
+                        version=f"%(prog)s {_version()}")
+    return parser
+
+
+def _setup_logging(verbose, quiet):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rscd: %(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.propagate = False
+    log.setLevel(logging.ERROR if quiet else
+                 logging.WARNING if not verbose else
+                 logging.INFO if verbose == 1 else logging.DEBUG)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    log.warning("%s", " ".join(str(message).split()))
+
+
+def _error_text(exc):
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        text = f"{exc.filename}: {exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _fail(text):
+    print(f"rscd: error: {text}", file=sys.stderr)
+
+
+def _expected_errors():
+    from .fits import RampFileError
+    from .reference import ReferenceFileError
+    from . import RSCDError
+    return (RampFileError, ReferenceFileError, RSCDError, OSError, ValueError, TypeError,
+            MemoryError)
+
+
+def _run(args):
+    from .fits import apply_file, output_path
+    from .reference import read_reference
+
+    if args.in_place and args.output_dir:
+        _fail("--in-place writes no new files: drop --output-dir")
+        return EXIT_USAGE
+    if args.threads is not None and args.threads < 1:
+        _fail(f"--threads must be >= 1, not {args.threads}")
+        return EXIT_USAGE
+    if args.output_dir and not os.path.isdir(args.output_dir):
+        _fail(f"--output-dir {args.output_dir}: no such folder")
+        return EXIT_USAGE
+    expected = _expected_errors()
+    try:
+        reference = read_reference(args.reference)
+    except expected as exc:
+        if args.debug:
+            traceback.print_exc()
+        _fail(_error_text(exc))
+        return EXIT_USAGE
+
+    total = len(args.inputs)
+    failed = 0
+    for n, path in enumerate(args.inputs, 1):
+        progress = f"[{n}/{total}] " if total > 1 else ""
+        try:
+            result = apply_file(path, reference, output_dir=args.output_dir,
+                                inplace=args.in_place, method=args.method,
+                                overwrite=args.overwrite, force=args.force,
+                                threads=args.threads)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            failed += 1
+            if args.debug:
+                traceback.print_exc()
+            if not isinstance(exc, expected):
+                _fail(f"{path}: internal error: {type(exc).__name__}: {_error_text(exc)} "
+                      "(run with --debug for the traceback)")
+            else:
+                _fail(_error_text(exc))
+            continue
+        where = "in place" if args.in_place else f"-> {output_path(path, args.output_dir)}"
+        if not args.quiet:
+            print(f"{progress}{path} {where}: {result.summary()}", flush=True)
+    if failed and total > 1:
+        _fail(f"{failed} of {total} files failed")
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def main(argv=None):
+    """Entry point of the ``rscd`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
+    args = _parser().parse_args(argv)
+    saved = log.handlers[:], log.propagate, log.level    # main() may be called from Python
+    _setup_logging(args.verbose, args.quiet)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = _show_warning
+            return _run(args)
+    except KeyboardInterrupt:
+        _fail("interrupted")
+        return 130
+    finally:
+        log.handlers[:], log.propagate = saved[0], saved[1]
+        log.setLevel(saved[2])

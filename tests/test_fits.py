@@ -1,0 +1,466 @@
+"""rscd.apply_file: new-file and in-place runs on FITS ramp files (SPEC section 5)."""
+import os
+import shutil
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import rscd
+from rscd.fits import RampFileError, apply_file, output_path
+from fitsfiles import (DO_NOT_USE, FLUX_ESTIMATED, REFERENCE_PIXEL, decay_reference,
+                       flag_reference, leftovers, ramp_arrays, segments, sha256, write_astropy,
+                       write_datamodel)
+
+METHODS = ("flag", "decay")
+
+
+@pytest.fixture
+def refs(tmp_path):
+    return {"flag": flag_reference(str(tmp_path / "ref_flag.fits")),
+            "decay": decay_reference(str(tmp_path / "ref_decay.fits"))}
+
+
+def expected(method, ref, data, groupdq, pixeldq, **kw):
+    """The array API on in-memory copies: what the file must hold afterwards."""
+    d, g, p = data.copy(), groupdq.copy(), pixeldq.copy()
+    res = rscd.apply(d, g, p, ref, readpatt="FAST", subarray="FULL", method=method, **kw)
+    return res, d, g, p
+
+
+def read(path):
+    with fits.open(path) as hdul:
+        return (hdul["SCI"].data.astype(np.float32), hdul["GROUPDQ"].data.copy(),
+                hdul["PIXELDQ"].data.astype(np.uint32), hdul[0].header.copy())
+
+
+def assert_keywords(header, result):
+    for key, value in result.header_keywords().items():
+        assert header[key] == value, key
+    assert any("rscd" in str(h) for h in header["HISTORY"])
+
+
+# --- output names ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, out", [
+    ("jw01_mirimage_linearity.fits", "jw01_mirimage_rscd.fits"),
+    ("jw01_mirimage_linearitystep.fits", "jw01_mirimage_rscd.fits"),
+    ("a_uncal.fits", "a_rscd.fits"), ("a_dq_init.fits", "a_rscd.fits"),
+    ("a_saturation.fits", "a_rscd.fits"), ("a_ramp.fits", "a_rscd.fits"),
+    ("a_dark.fits", "a_rscd.fits"), ("a_refpix.fits", "a_rscd.fits"),
+    ("a_lastframe.fits", "a_rscd.fits"), ("a_firstframe.fits", "a_rscd.fits"),
+    ("a_reset.fits", "a_rscd.fits"), ("a_emicorr.fits", "a_rscd.fits"),
+    ("a_rscd.fits", "a_rscd.fits"), ("plain.fits", "plain_rscd.fits"),
+    ("plain.FITS", "plain_rscd.FITS"), ("noext", "noext_rscd"),
+    ("a_rate.fits", "a_rate_rscd.fits"), ("linearity.fits", "linearity_rscd.fits"),
+])
+def test_output_name(name, out):
+    assert output_path(os.path.join("d", name)) == os.path.join("d", out)
+    assert output_path(os.path.join("d", name), "o") == os.path.join("o", out)
+
+
+# --- new file ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", METHODS)
+def test_new_file_plain_astropy(tmp_path, refs, method):
+    data, gdq, pdq = ramp_arrays()
+    extra = fits.BinTableHDU.from_columns([fits.Column("x", "J", array=[1, 2, 3])], name="ASDF")
+    src = write_astropy(str(tmp_path / "x_linearity.fits"), data, gdq, pdq, extra_hdus=[extra])
+    before = sha256(src)
+    res = apply_file(src, refs[method], method=method)
+    out = str(tmp_path / "x_rscd.fits")
+    assert sha256(src) == before                       # input only read
+    want, d, g, p = expected(method, refs[method], data, gdq, pdq)
+    assert res == want
+    sci, groupdq, pixeldq, header = read(out)
+    np.testing.assert_array_equal(sci, d)
+    np.testing.assert_array_equal(groupdq, g)
+    np.testing.assert_array_equal(pixeldq, p)
+    assert_keywords(header, res)
+    assert header["R_RSCD"] == "ref_%s.fits" % method
+    # every other HDU byte for byte
+    a, b = segments(src), segments(out)
+    assert [s[0] for s in a] == [s[0] for s in b]
+    assert a[-1] == b[-1]
+    assert leftovers(tmp_path) == []
+
+
+def test_new_file_refuses_existing_output(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    out = tmp_path / "x_rscd.fits"
+    out.write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        apply_file(src, refs["flag"])
+    assert out.read_bytes() == b"keep me"
+    apply_file(src, refs["flag"], overwrite=True)
+    assert read(str(out))[3]["S_RSCD"] == "COMPLETE"
+
+
+def test_new_file_output_dir_and_name(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    (tmp_path / "o").mkdir()
+    apply_file(src, refs["flag"], output_dir=str(tmp_path / "o"))
+    assert (tmp_path / "o" / "x_rscd.fits").exists()
+    apply_file(src, refs["flag"], output=str(tmp_path / "named.fits"))
+    assert (tmp_path / "named.fits").exists()
+
+
+def test_output_equal_to_input_refused(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_rscd.fits"), *ramp_arrays())
+    before = sha256(src)
+    with pytest.raises(RampFileError, match="input itself"):
+        apply_file(src, refs["flag"], overwrite=True)
+    assert sha256(src) == before
+
+
+def test_failure_removes_temporary_file(tmp_path, refs, monkeypatch):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+    monkeypatch.setattr(rscd.fits, "apply", boom)
+    with pytest.raises(RuntimeError):
+        apply_file(src, refs["flag"])
+    assert sorted(os.listdir(tmp_path)) == ["ref_decay.fits", "ref_flag.fits", "x_uncal.fits"]
+
+
+# --- in place ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", METHODS)
+def test_in_place_equals_new_file(tmp_path, refs, method):
+    data, gdq, pdq = ramp_arrays(seed=3)
+    src = write_astropy(str(tmp_path / "x_ramp.fits"), data, gdq, pdq)
+    inplace = str(tmp_path / "copy.fits")
+    shutil.copyfile(src, inplace)
+    res_new = apply_file(src, refs[method], method=method)
+    st = os.stat(inplace)
+    old = segments(inplace)
+    res_in = apply_file(inplace, refs[method], method=method, inplace=True)
+    assert res_new == res_in
+    new = read(str(tmp_path / "x_rscd.fits"))
+    got = read(inplace)
+    for a, b in zip(new[:3], got[:3]):
+        np.testing.assert_array_equal(a, b)
+    after = os.stat(inplace)
+    assert (after.st_ino, after.st_size) == (st.st_ino, st.st_size)
+    # only the primary header and the data of the HDUs the method changes differ
+    changed = {"decay": {"SCI"}, "flag": {"GROUPDQ", "PIXELDQ"}}[method]
+    for (name, h0, d0), (name1, h1, d1) in zip(old, segments(inplace)):
+        assert name == name1
+        assert (h0 == h1) == (name != "PRIMARY"), name
+        assert (d0 == d1) == (name not in changed), name
+    assert_keywords(got[3], res_in)
+
+
+def test_in_place_datamodel_file_big_endian_sci(tmp_path, refs):
+    pytest.importorskip("stdatamodels", reason="stdatamodels is not installed")
+    data, gdq, pdq = ramp_arrays(nints=4, seed=5)
+    path = write_datamodel(str(tmp_path / "m_linearity.fits"), data, gdq, pdq)
+    with fits.open(path, memmap=True, do_not_scale_image_data=True) as hdul:
+        assert hdul["SCI"].data.dtype.str == ">f4"
+    res = apply_file(path, refs["decay"], inplace=True)
+    want, d, g, p = expected("decay", refs["decay"], data, gdq, pdq)
+    assert res == want and res.method == "decay"
+    sci, groupdq, pixeldq, header = read(path)
+    np.testing.assert_array_equal(sci, d)
+    np.testing.assert_array_equal(groupdq, gdq)
+    np.testing.assert_array_equal(pixeldq, pdq)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_pixeldq_reference_pixel_survives(tmp_path, inplace):
+    """Bit 31 is stored inverted (int32 with BZERO 2**31): FLUX_ESTIMATED must be ORed in
+    without touching it, on pixels with and without REFERENCE_PIXEL."""
+    nints, ngroups, nrows, ncols = 2, 8, 4, 6
+    data = np.ones((nints, ngroups, nrows, ncols), np.float32)
+    gdq = np.zeros(data.shape, np.uint8)
+    gdq[:, 3:] = 2                                   # saturates at group 3: back-off everywhere
+    pdq = np.zeros((nrows, ncols), np.uint32)
+    pdq[:, :3] = REFERENCE_PIXEL
+    pdq[0] |= 5
+    pdq[1, 1] |= FLUX_ESTIMATED
+    ref = flag_reference(str(tmp_path / "r.fits"), skip1=3, skip2p=3)
+    src = write_astropy(str(tmp_path / "p_uncal.fits"), data, gdq, pdq)
+    res = apply_file(src, ref, inplace=inplace)
+    assert res.keep_groups_saturation_int1 == nrows * ncols
+    path = src if inplace else str(tmp_path / "p_rscd.fits")
+    with fits.open(path) as hdul:
+        got = hdul["PIXELDQ"].data
+        assert got.dtype == np.uint32
+        np.testing.assert_array_equal(got, pdq | FLUX_ESTIMATED)
+    with fits.open(path, do_not_scale_image_data=True) as hdul:
+        assert hdul["PIXELDQ"].header["BZERO"] == 2**31
+        assert hdul["PIXELDQ"].header["BITPIX"] == 32
+
+
+def test_in_place_header_overflow_refused_new_file_grows(tmp_path, refs):
+    """A primary header with no free card: in place would make astropy rewrite the file."""
+    data, gdq, pdq = ramp_arrays()
+    src = str(tmp_path / "full_uncal.fits")
+    write_astropy(src, data, gdq, pdq)
+    with fits.open(src) as hdul:
+        hdr = hdul[0].header
+        n = 0
+        while len(hdr) + 1 < 36 * (len(hdr.tostring()) // 2880):
+            hdr[f"PAD{n}"] = n
+            n += 1
+        hdul.writeto(src, overwrite=True)
+    with fits.open(src) as hdul:
+        assert len(hdul[0].header.tostring()) == 2880 and len(hdul[0].header) == 35
+    before = sha256(src)
+    with pytest.raises(RampFileError, match="without --in-place"):
+        apply_file(src, refs["flag"], inplace=True)
+    assert sha256(src) == before
+    res = apply_file(src, refs["flag"])
+    out = str(tmp_path / "full_rscd.fits")
+    assert sha256(src) == before
+    old, new = segments(src), segments(out)
+    assert len(new[0][1]) == len(old[0][1]) + 2880
+    assert old[1:] != new[1:] and [s[1] for s in old[1:]] == [s[1] for s in new[1:]]
+    assert_keywords(read(out)[3], res)
+    # the grown output has room now: a second run in place fits and matches
+    st = os.stat(out)
+    assert apply_file(out, refs["flag"], inplace=True) == res
+    assert os.stat(out).st_size == st.st_size
+
+
+# --- decay refusal and the in-progress marker ---------------------------------------------
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_decay_refuses_complete_file(tmp_path, refs, inplace):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays(), S_RSCD="COMPLETE")
+    before = sha256(src)
+    with pytest.raises(RampFileError, match="not idempotent"):
+        apply_file(src, refs["decay"], inplace=inplace)
+    assert sha256(src) == before
+    assert apply_file(src, refs["decay"], inplace=inplace, force=True).status == "COMPLETE"
+    # flag is idempotent: no refusal
+    assert apply_file(src, refs["flag"], inplace=True).status == "COMPLETE"
+
+
+def test_decay_twice_in_place_refused(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    apply_file(src, refs["decay"], inplace=True)
+    with pytest.raises(RampFileError, match="COMPLETE"):
+        apply_file(src, refs["decay"], inplace=True)
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def test_interrupted_run_detected(tmp_path, refs, monkeypatch):
+    data, gdq, pdq = ramp_arrays()
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), data, gdq, pdq)
+    real_apply = rscd.fits.apply
+    seen = {}
+
+    def dies_half_way(sci, *args, **kwargs):
+        # the marker is on disk (flushed) before the data are touched
+        seen["marker"] = fits.getval(src, "S_RSCD")
+        sci[1, 0] += 1.0
+        raise Interrupted()
+    monkeypatch.setattr(rscd.fits, "apply", dies_half_way)
+    with pytest.raises(Interrupted):
+        apply_file(src, refs["decay"], inplace=True)
+    assert seen["marker"] == "RUNNING"
+    monkeypatch.setattr(rscd.fits, "apply", real_apply)
+    assert fits.getval(src, "S_RSCD") == "RUNNING"
+    for method in METHODS:
+        for inplace in (False, True):
+            with pytest.raises(RampFileError, match="interrupted"):
+                apply_file(src, refs[method], method=method, inplace=inplace)
+    assert not (tmp_path / "x_rscd.fits").exists()
+    assert apply_file(src, refs["decay"], inplace=True, force=True).status == "COMPLETE"
+    assert fits.getval(src, "S_RSCD") == "COMPLETE"
+
+
+def test_simulated_marker_refused(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays(), S_RSCD="RUNNING")
+    with pytest.raises(RampFileError, match="S_RSCD = 'RUNNING'.*--force"):
+        apply_file(src, refs["decay"], inplace=True)
+
+
+def test_marker_taken_back_when_apply_refuses(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    before = sha256(src)
+    with pytest.raises(ValueError, match="threads"):
+        apply_file(src, refs["decay"], inplace=True, threads=0)
+    assert sha256(src) == before
+
+
+# --- jwst compatibility ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("integration_start", [1, 3])
+@pytest.mark.parametrize("skips", [(1, 3), (2, 4), (0, 1)])
+def test_jwst_reads_output_as_do_correction_makes_it(tmp_path, integration_start, skips):
+    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels",
+                                     reason="stdatamodels is not installed")
+    rscd_sub = pytest.importorskip("jwst.rscd.rscd_sub", reason="jwst is not installed")
+    data, gdq, pdq = ramp_arrays(nints=4, ngroups=9, seed=sum(skips) + integration_start)
+    ref = flag_reference(str(tmp_path / "jwst_miri_rscd_test.fits"), *skips)
+    src = write_datamodel(str(tmp_path / "m_linearity.fits"), data, gdq, pdq,
+                          integration_start=integration_start, nints=integration_start + 5)
+    res = apply_file(src, ref)
+    with datamodels.RampModel(src) as model, datamodels.RSCDModel(ref) as refmodel:
+        theirs = rscd_sub.do_correction(model, refmodel)
+        with datamodels.RampModel(str(tmp_path / "m_rscd.fits")) as ours:
+            np.testing.assert_array_equal(ours.groupdq, theirs.groupdq)
+            np.testing.assert_array_equal(ours.pixeldq, theirs.pixeldq)
+            np.testing.assert_array_equal(ours.data, theirs.data)
+            assert ours.meta.cal_step.rscd == theirs.meta.cal_step.rscd == "COMPLETE"
+            assert ours.meta.ref_file.rscd.name == "jwst_miri_rscd_test.fits"
+            for name in ("ngroups_skip_int1", "ngroups_skip_int2p",
+                         "keep_bright_firstgroup_int1", "keep_bright_firstgroup_int2p",
+                         "keep_groups_saturation_int1", "keep_groups_saturation_int2p"):
+                assert getattr(ours.meta.rscd, name) == getattr(theirs.meta.rscd, name), name
+                assert getattr(ours.meta.rscd, name) == getattr(res, name), name
+    assert segments(src)[-1] == segments(str(tmp_path / "m_rscd.fits"))[-1]   # ASDF
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_datamodel_in_place_keywords_win(tmp_path, inplace):
+    datamodels = pytest.importorskip("stdatamodels.jwst.datamodels",
+                                     reason="stdatamodels is not installed")
+    data, gdq, pdq = ramp_arrays(nints=3, ngroups=10)
+    ref = flag_reference(str(tmp_path / "r.fits"), 2, 3)
+    src = write_datamodel(str(tmp_path / "m_uncal.fits"), data, gdq, pdq)
+    res = apply_file(src, ref, inplace=inplace)
+    with datamodels.RampModel(src if inplace else str(tmp_path / "m_rscd.fits")) as model:
+        assert model.meta.cal_step.rscd == "COMPLETE"
+        assert model.meta.rscd.ngroups_skip_int1 == res.ngroups_skip_int1 == 2
+        assert model.meta.rscd.ngroups_skip_int2p == 3
+        assert model.meta.ref_file.rscd.name == "r.fits"
+        assert (model.groupdq[1, :3] & DO_NOT_USE).any()
+
+
+# --- skipped runs still write their status ---------------------------------------------------
+
+def test_non_miri_skipped(tmp_path, refs):
+    data, gdq, pdq = ramp_arrays()
+    src = write_astropy(str(tmp_path / "n_uncal.fits"), data, gdq, pdq, DETECTOR="NRCA1")
+    res = apply_file(src, refs["flag"])
+    assert res.status == "SKIPPED" and "MIRI" in res.reason
+    sci, g, p, header = read(str(tmp_path / "n_rscd.fits"))
+    assert header["S_RSCD"] == "SKIPPED"
+    np.testing.assert_array_equal(g, gdq)
+
+
+def test_no_matching_row_skipped(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "n_uncal.fits"), *ramp_arrays(), READPATT="SLOW")
+    with pytest.warns(rscd.RSCDWarning, match="READPATT=SLOW"):
+        res = apply_file(src, refs["flag"], inplace=True)
+    assert res.status == "SKIPPED"
+    assert fits.getval(src, "S_RSCD") == "SKIPPED"
+
+
+# --- bad input: a clear error, nothing written ------------------------------------------------
+
+def _broken(tmp_path, kind):
+    data, gdq, pdq = ramp_arrays()
+    path = str(tmp_path / "bad_uncal.fits")
+    if kind == "garbage":
+        with open(path, "wb") as f:
+            f.write(os.urandom(5000))
+        return path, "not a FITS file"
+    if kind == "gzip":
+        with open(path, "wb") as f:
+            f.write(b"\x1f\x8b" + os.urandom(100))
+        return path, "compressed"
+    if kind == "empty":
+        open(path, "wb").close()
+        return path, "not a FITS file"
+    if kind == "header_only":
+        with open(path, "wb") as f:
+            f.write(b"SIMPLE  =                    T" + b" " * 50 + b"garbage" * 10)
+        return path, "not a readable FITS file"
+    write_astropy(path, data, gdq, pdq)
+    with open(path, "rb") as f:
+        raw = f.read()
+    if kind in ("truncated_data", "truncated_header"):
+        with fits.open(path) as hdul:
+            cut = hdul.fileinfo(3)["datLoc"] + (100 if kind == "truncated_data" else -1000)
+        with open(path, "wb") as f:
+            f.write(raw[:cut])
+        return path, "truncated|damaged|GROUPDQ"
+    with fits.open(path) as hdul:
+        hdus = [h.copy() for h in hdul]
+    if kind == "no_sci":
+        hdus = [h for h in hdus if h.name != "SCI"]
+        match = "no SCI extension"
+    elif kind == "groupdq_shape":
+        hdus[3] = fits.ImageHDU(gdq[:, :-1], name="GROUPDQ")
+        match = "GROUPDQ has shape"
+    elif kind == "pixeldq_shape":
+        hdus[2] = fits.ImageHDU(pdq[:-1], name="PIXELDQ")
+        match = "PIXELDQ has shape"
+    elif kind == "sci_dtype":
+        hdus[1] = fits.ImageHDU(data.astype(np.float64), name="SCI")
+        match = "SCI has BITPIX = -64"
+    elif kind == "groupdq_dtype":
+        hdus[3] = fits.ImageHDU(gdq.astype(np.int16), name="GROUPDQ")
+        match = "GROUPDQ has BITPIX = 16"
+    elif kind == "sci_table":
+        hdus[1] = fits.BinTableHDU.from_columns([fits.Column("a", "J", array=[1])], name="SCI")
+        match = "SCI is a BinTableHDU"
+    elif kind == "no_detector":
+        del hdus[0].header["DETECTOR"]
+        match = "lacks the required keyword DETECTOR"
+    elif kind == "bad_nints":
+        hdus[0].header["NINTS"] = "three"
+        match = "NINTS = 'three' is not an integer"
+    elif kind == "ngroups_mismatch":
+        hdus[0].header["NGROUPS"] = 99
+        match = "NGROUPS = 99 but SCI has 8 groups"
+    elif kind == "nints_too_small":
+        hdus[0].header["NINTS"] = 2
+        match = "NINTS = 2"
+    fits.HDUList(hdus).writeto(path, overwrite=True)
+    return path, match
+
+
+BROKEN = ["garbage", "gzip", "empty", "header_only", "truncated_data", "truncated_header",
+          "no_sci", "groupdq_shape", "pixeldq_shape", "sci_dtype", "groupdq_dtype", "sci_table",
+          "no_detector", "bad_nints", "ngroups_mismatch", "nints_too_small"]
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("kind", BROKEN)
+def test_bad_ramp_file(tmp_path, refs, kind, inplace):
+    path, match = _broken(tmp_path, kind)
+    before = sha256(path)
+    names = sorted(os.listdir(tmp_path))
+    with pytest.raises(RampFileError, match=match) as info:
+        apply_file(path, refs["flag"], inplace=inplace)
+    assert path in str(info.value)
+    assert sha256(path) == before
+    assert sorted(os.listdir(tmp_path)) == names
+
+
+def test_reference_not_fits(tmp_path):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    ref = tmp_path / "ref.fits"
+    ref.write_text("not a FITS file at all\n" * 200)
+    with pytest.raises(rscd.ReferenceFileError, match="ref.fits"):
+        apply_file(src, str(ref))
+    assert not (tmp_path / "x_rscd.fits").exists()
+
+
+def test_reference_without_table_for_method(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    with pytest.raises(rscd.ReferenceFileError, match="RSCD_GROUP_SKIP"):
+        apply_file(src, refs["decay"], method="flag")
+    assert leftovers(tmp_path) == [] and not (tmp_path / "x_rscd.fits").exists()
+
+
+def test_missing_input(tmp_path, refs):
+    with pytest.raises(FileNotFoundError):
+        apply_file(str(tmp_path / "nope.fits"), refs["flag"])
+
+
+def test_argument_errors(tmp_path, refs):
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    with pytest.raises(ValueError, match="method"):
+        apply_file(src, refs["flag"], method="fast")
+    with pytest.raises(ValueError, match="inplace"):
+        apply_file(src, refs["flag"], inplace=True, output_dir=str(tmp_path))
