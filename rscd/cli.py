@@ -32,7 +32,7 @@ _EPILOG = """\
 methods:
   flag    set DO_NOT_USE on the first groups of each integration, as the JWST
           pipeline (jwst 3.0.0) does; needs an RSCD_GROUP_SKIP reference table
-  decay   subtract the 2019 pipeline's exponential decay model from integrations
+  decay   add the 2019 pipeline's exponential decay function to integrations
           2 and later; needs a seed-era RSCD reference table (not idempotent: a
           file already marked S_RSCD = COMPLETE is refused without --force)
   auto    flag if the reference file has RSCD_GROUP_SKIP, else decay
@@ -40,6 +40,8 @@ methods:
 subcommands:
   rscd demo [DIR]   write a simulated MIRI exposure and example reference files
                     into DIR (default ./rscd_demo) and correct it both ways
+  rscd plot IN OUT  the ramp of one pixel before and after, as a PNG figure
+                    (pip install "rscd[plot]"; see rscd plot -h)
 
 exit status: 0 when every file was corrected or skipped, 1 when any file
 failed, 2 for a bad command line or reference file.
@@ -74,8 +76,13 @@ def _demo(argv):
     return EXIT_OK
 
 
+def _plot(argv):
+    from .plot import main as plot_main
+    return plot_main(argv)
+
+
 #: First-argument subcommands: name -> function(argv) -> exit status.
-SUBCOMMANDS = {"demo": _demo}
+SUBCOMMANDS = {"demo": _demo, "plot": _plot}
 
 
 def _parser():

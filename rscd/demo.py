@@ -156,6 +156,14 @@ def run_demo(directory="rscd_demo", out=print):
                     f"{_diff(sci, py, px)}; mean of {int(wings.sum())} pixels brighter than "
                     f"30000 DN: before {_diff(data, *wings.nonzero())}, after "
                     f"{_diff(sci, *wings.nonzero())}")
+    try:
+        from .plot import demo_figures
+        figs = demo_figures(directory, exposure, paths["flag"], paths["decay"])
+        out(f"figures of pixel {figs['pixel']}, last integration: {figs['flag']}, "
+            f"{figs['decay']}")
+        paths.update(flag_figure=figs["flag"], decay_figure=figs["decay"])
+    except ImportError as exc:
+        out(f"no figures: {exc}")
     out(f"done; the files are in {directory}")
     return paths
 

@@ -1,0 +1,351 @@
+"""rscd.plot: the seed's ramp figure (before/after and ratio) for both methods."""
+import builtins
+import sys
+import types
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import rscd
+from rscd import plot
+from rscd.reference import DecayCoeffs, DecayRow, Reference, SkipRow
+
+DO_NOT_USE, SATURATED, REFERENCE_PIXEL = 1, 2, 1 << 31
+NINTS, NGROUPS, NROWS, NCOLS = 3, 8, 10, 14
+SKIP1, SKIP2P = 1, 2
+BRIGHT = (6, 9)          # the brightest pixel that does not saturate
+STAR = (3, 6)            # saturates early in every integration
+
+FLAG_REF = Reference(name="r", skip_rows=(SkipRow("FULL", "FAST", SKIP1, SKIP2P),))
+_COEFFS = dict(tau=1.5, ascale=3e-7, pow=1.0, illum_zp=1.0, illum_slope=0.0, illum2=0.0,
+               param3=1e7, crossopt=0.0, sat_zp=1.0, sat_slope=0.0, sat_2=0.0, sat_mzp=3.0,
+               sat_rowterm=0.0, sat_scale=0.0)
+DECAY_REF = Reference(name="d", decay_rows=(DecayRow(
+    "FULL", "FAST", DecayCoeffs(**_COEFFS), DecayCoeffs(**{**_COEFFS, "ascale": 2.5e-7})),))
+
+
+def exposure():
+    """Ramps of a faint sky, one bright unsaturated pixel, one saturating pixel and 4
+    reference columns on each side (REFERENCE_PIXEL), with an RSCD-like deficit in the
+    first groups of integrations 2+."""
+    rng = np.random.default_rng(7)
+    rate = 20 + 5 * rng.random((NROWS, NCOLS))
+    rate[BRIGHT] = 4000.0
+    rate[STAR] = 30000.0
+    groups = np.arange(1, NGROUPS + 1)[:, None, None]
+    data = np.empty((NINTS, NGROUPS, NROWS, NCOLS), np.float32)
+    groupdq = np.zeros(data.shape, np.uint8)
+    for i in range(NINTS):
+        ramp = 8000 + rate * groups
+        if i:
+            ramp = ramp - 0.03 * data[i - 1, -1] * np.exp(-groups / 1.5)
+        sat = ramp >= 60000
+        ramp[sat] = 60000
+        data[i] = ramp
+        groupdq[i][sat] = SATURATED
+    data[:, :, :, :4] = data[:, :, :, -4:] = 8000.0
+    pixeldq = np.zeros((NROWS, NCOLS), np.uint32)
+    pixeldq[:, :4] = pixeldq[:, -4:] = REFERENCE_PIXEL
+    return data, groupdq, pixeldq
+
+
+def corrected(method):
+    """(before, after) tuples of (data, groupdq, pixeldq), after = rscd.apply(method)."""
+    before = exposure()
+    after = tuple(a.copy() for a in before)
+    res = rscd.apply(*after, FLAG_REF if method == "flag" else DECAY_REF,
+                     readpatt="FAST", subarray="FULL", method=method)
+    assert res.status == "COMPLETE"
+    return before, after
+
+
+@pytest.fixture
+def mpl():
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    import matplotlib.pyplot as plt
+    yield mpl
+    plt.close("all")
+
+
+def write_ramp(path, data, groupdq, pixeldq):
+    primary = fits.PrimaryHDU()
+    primary.header.update(DETECTOR="MIRIMAGE", READPATT="FAST", SUBARRAY="FULL",
+                          NINTS=data.shape[0], NGROUPS=data.shape[1])
+    fits.HDUList([primary, fits.ImageHDU(data, name="SCI"),
+                  fits.ImageHDU(pixeldq, name="PIXELDQ"),     # uint32: BZERO = 2**31
+                  fits.ImageHDU(groupdq, name="GROUPDQ")]).writeto(path)
+    return str(path)
+
+
+def legend_texts(ax):
+    legend = ax.get_legend()
+    assert legend is not None, "the top panel has no legend"
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def check_png(path, dpi):
+    import matplotlib.image
+    assert path.is_file()
+    assert path.stat().st_size > 8_000
+    image = matplotlib.image.imread(path)
+    width, height = plot._FIGURE_KW["figsize"]
+    assert image.shape == (round(height * dpi), round(width * dpi), 4)
+    assert image[..., :3].std() > 0.05          # not blank
+
+
+# ----------------------------------------------------------------------- pick_pixel
+
+
+@pytest.mark.parametrize("method", ["flag", "decay"])
+def test_pick_pixel_picks_a_changed_bright_science_pixel(method):
+    (data, gdq, pdq), (data2, gdq2, pdq2) = corrected(method)
+    y, x = plot.pick_pixel((data, gdq, pdq), (data2, gdq2, pdq2))
+    assert not pdq[y, x] & REFERENCE_PIXEL
+    if method == "decay":
+        assert np.any(data2[-1, :, y, x] != data[-1, :, y, x])
+    else:
+        assert np.any((gdq2[-1, :, y, x] & DO_NOT_USE) & ~(gdq[-1, :, y, x] & DO_NOT_USE))
+    assert (y, x) == BRIGHT
+
+
+def test_pick_pixel_decay_is_the_largest_change_and_other_integrations():
+    before, after = corrected("decay")
+    change = np.abs(after[0][1].astype(float) - before[0][1]).max(axis=0)
+    unsat = ~(before[1][1] & SATURATED).any(axis=0)
+    expected = np.unravel_index(np.argmax(np.where(unsat, change, -1)), change.shape)
+    assert plot.pick_pixel(before, after, integration=1) == tuple(int(v) for v in expected)
+
+
+def test_pick_pixel_avoids_reference_pixels_even_when_they_changed_most():
+    before = exposure()
+    data2 = before[0].copy()
+    data2[-1, 0, 2, 0] += 1e6               # a reference pixel "changed" a lot
+    data2[-1, 0, 5, 7] += 10.0              # a science pixel a little
+    assert plot.pick_pixel(before, (data2, before[1], before[2])) == (5, 7)
+    # without PIXELDQ, MIRI's reference columns (detector columns 1-4) are avoided
+    assert plot.pick_pixel(before[:2], (data2, before[1])) == (5, 7)
+
+
+def test_pick_pixel_flag_prefers_full_skip_over_backed_off():
+    before, after = corrected("flag")
+    y, x = plot.pick_pixel(before, after, integration=-1)
+    newly = ((after[1][-1, :, y, x] & DO_NOT_USE) != 0).sum()
+    assert newly == SKIP2P
+    assert plot.pick_pixel(before, after, integration=0) == BRIGHT     # int 1: SKIP1 groups
+
+
+def test_pick_pixel_needs_no_matplotlib(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    before, after = corrected("decay")
+    assert plot.pick_pixel(before, after) == BRIGHT
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(integration=3), ValueError, r"integration index 3 is out of range.*3 integration"),
+    (dict(integration=-4), ValueError, "out of range"),
+    (dict(integration=1.0), TypeError, "integration must be an integer"),
+])
+def test_pick_pixel_bad_arguments(kwargs, error, message):
+    before, after = corrected("flag")
+    with pytest.raises(error, match=message):
+        plot.pick_pixel(before, after, **kwargs)
+
+
+def test_inputs_must_agree_and_be_understood():
+    before, after = corrected("flag")
+    with pytest.raises(ValueError, match="before and after differ in shape"):
+        plot.pick_pixel(before, tuple(a[:2] if a.ndim == 4 else a for a in after[:2]))
+    with pytest.raises(TypeError, match="before must be a FITS file path"):
+        plot.pick_pixel(42, after)
+    with pytest.raises(ValueError, match="GROUPDQ has shape"):
+        plot.pick_pixel((before[0], before[1][:, :2]), after)
+
+
+# ----------------------------------------------------------------------- figures
+
+
+def test_flag_figure_marks_do_not_use_groups(mpl):
+    before, after = corrected("flag")
+    fig = plot.ramp(before, after, pixel=BRIGHT)
+    top, bottom = fig.axes
+    assert len(fig.axes) == 2
+    assert top.get_shared_x_axes().joined(top, bottom)
+    texts = legend_texts(top)
+    assert any("DO_NOT_USE set by RSCD (groups 1\u20132)" in t for t in texts), texts
+    assert any("SCI unchanged" in t for t in texts), texts
+    # the flagged groups are shaded (axvspan) and drawn with open markers
+    spans = [p for p in top.patches if p.get_alpha() and p.get_alpha() < 1]
+    assert spans, "no shaded band for the flagged groups"
+    open_markers = [ln for ln in top.lines if ln.get_markerfacecolor() in ("white", "w")
+                    or tuple(ln.get_markerfacecolor()) == (1.0, 1.0, 1.0, 1.0)]
+    assert open_markers
+    assert list(open_markers[0].get_xdata()) == list(range(1, SKIP2P + 1))
+    assert "integration 3 of 3" in fig._suptitle.get_text()
+    assert "(6, 9)" in fig._suptitle.get_text()
+    assert bottom.get_xlabel() == "group number"
+    assert "DN" in top.get_ylabel()
+    assert "ratio" in bottom.get_ylabel()
+
+
+def test_decay_figure_shows_both_ramps_and_ratio(mpl):
+    before, after = corrected("decay")
+    fig = plot.ramp(before, after)                # pixel chosen automatically
+    top, bottom = fig.axes
+    texts = legend_texts(top)
+    assert texts[:2] == ["input ramp", "RSCD corrected ramp"]
+    assert not any("DO_NOT_USE" in t for t in texts)
+    assert "RSCD correction (decay)" in fig._suptitle.get_text()
+    ratio = [ln for ln in bottom.lines if ln.get_label() == "input / corrected"][0]
+    values = np.asarray(ratio.get_ydata())
+    assert values[0] < 0.99 and abs(values[-1] - 1) < 1e-3   # first groups were low
+
+
+def test_ramp_draws_into_given_axes(mpl):
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(2, 1, sharex=True)
+    before, after = corrected("decay")
+    assert plot.ramp(before, after, pixel=(5, 7), axes=axes, title="mine") is fig
+    assert axes[0].get_title() == "mine"
+    with pytest.raises(ValueError, match="axes must be two Axes"):
+        plot.ramp(before, after, axes=axes[:1])
+
+
+def test_ramp_accepts_a_rampmodel_like_object(mpl):
+    before, after = corrected("flag")
+    model = types.SimpleNamespace(data=after[0], groupdq=after[1], pixeldq=after[2])
+    fig = plot.ramp(before, model, pixel=BRIGHT, integration=0)
+    assert any("group 1)" in t for t in legend_texts(fig.axes[0]))
+
+
+@pytest.mark.parametrize("method", ["flag", "decay"])
+def test_save_figure_png(mpl, tmp_path, method):
+    before, after = corrected(method)
+    path = tmp_path / f"{method}.png"
+    assert plot.save_figure(before, after, path, dpi=60) == BRIGHT
+    check_png(path, 60)
+
+
+def test_save_figure_of_a_saturating_pixel(mpl, tmp_path):
+    before, after = corrected("flag")
+    path = tmp_path / "star.png"
+    plot.save_figure(before, after, path, pixel=STAR, dpi=40)
+    check_png(path, 40)
+
+
+def test_bad_pixel_is_refused(mpl):
+    before, after = corrected("flag")
+    with pytest.raises(ValueError, match=r"pixel \(y, x\) = \(10, 0\) is outside the 10 x 14"):
+        plot.ramp(before, after, pixel=(10, 0))
+    with pytest.raises(TypeError, match="pixel must be a pair"):
+        plot.ramp(before, after, pixel=5)
+
+
+# ----------------------------------------------------------------------- files, CLI, demo
+
+
+@pytest.fixture
+def files(tmp_path):
+    paths = {"input": write_ramp(tmp_path / "x_linearity.fits", *exposure())}
+    for method in ("flag", "decay"):
+        _, after = corrected(method)
+        paths[method] = write_ramp(tmp_path / f"x_{method}_rscd.fits", *after)
+    return paths
+
+
+def test_files_are_read_with_pixeldq_unscaled_correctly(files):
+    # PIXELDQ is stored int32 + BZERO: the reference columns must still be recognised
+    with plot._Ramps(files["input"], "input") as r:
+        mask = r.reference_mask()
+    assert mask[:, :4].all() and mask[:, -4:].all() and not mask[:, 4:-4].any()
+    assert plot.pick_pixel(files["input"], files["decay"]) == BRIGHT
+    assert plot.pick_pixel(files["input"], files["flag"]) == BRIGHT
+
+
+def test_cli_writes_the_figure(mpl, files, tmp_path, capsys):
+    out = tmp_path / "fig.png"
+    assert plot.main([files["input"], files["flag"], "--pixel", "6", "9",
+                      "--integration", "2", "-o", str(out), "--dpi", "50"]) == 0
+    assert capsys.readouterr().out.strip() == \
+        f"wrote {out}: pixel (y, x) = (6, 9), integration 2 of 3"
+    check_png(out, 50)
+    assert plot.main([files["input"], files["decay"], "--dpi", "40"]) == 0
+    default = tmp_path / "x_decay_rscd_ramp.png"
+    assert "pixel (y, x) = (6, 9), integration 3 of 3" in capsys.readouterr().out
+    check_png(default, 40)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--integration", "4"], r"--integration 4: .* holds 3 integration\(s\); give 1 \.\.\. 3"),
+    (["--integration", "0"], "--integration 0"),
+    (["--pixel", "99", "0"], r"pixel \(y, x\) = \(99, 0\) is outside"),
+])
+def test_cli_errors_are_one_line(mpl, files, tmp_path, capsys, extra, message):
+    import re
+    assert plot.main([files["input"], files["flag"], "-o", str(tmp_path / "f.png")]
+                     + extra) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rscd plot: error: ")
+    assert re.search(message, err), err
+
+
+def test_cli_missing_and_non_fits_files(mpl, files, tmp_path, capsys):
+    assert plot.main([str(tmp_path / "nope.fits"), files["flag"]]) == 1
+    assert "nope.fits: no such file" in capsys.readouterr().err
+    junk = tmp_path / "junk.fits"
+    junk.write_text("not fits")
+    assert plot.main([str(junk), files["flag"]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("rscd plot: error: ") and err.count("\n") == 1
+    empty = tmp_path / "empty.fits"
+    fits.PrimaryHDU().writeto(empty)
+    assert plot.main([str(empty), files["flag"]]) == 1
+    assert "no SCI extension" in capsys.readouterr().err
+
+
+def test_cli_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        plot.main(["only_one.fits"])
+    assert exc.value.code == 2
+    assert "usage: rscd plot" in capsys.readouterr().err
+
+
+def test_demo_figures(mpl, files, tmp_path):
+    out = plot.demo_figures(tmp_path, files["input"], files["flag"], files["decay"])
+    assert out["pixel"] == BRIGHT
+    for method in ("flag", "decay"):
+        assert out[method] == str(tmp_path / f"x_{method}_rscd_ramp.png")
+        check_png(tmp_path / f"x_{method}_rscd_ramp.png", 150)
+
+
+# ----------------------------------------------------------------------- no matplotlib
+
+
+def _hide_matplotlib(monkeypatch):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+
+
+def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path, files, capsys):
+    _hide_matplotlib(monkeypatch)
+    before, after = corrected("flag")
+    for call in (lambda: plot.ramp(before, after),
+                 lambda: plot.save_figure(before, after, tmp_path / "f.png"),
+                 lambda: plot.demo_figures(tmp_path, files["input"], files["flag"],
+                                           files["decay"])):
+        with pytest.raises(ImportError, match=r'pip install "rscd\[plot\]"'):
+            call()
+    assert plot.main([files["input"], files["flag"]]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install "rscd[plot]"' in err
+    assert not (tmp_path / "f.png").exists()
