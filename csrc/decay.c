@@ -159,15 +159,16 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
             const uint8_t *q = src->gdq + g * frame;
             const double xg = (double)(g - 1); /* x = 0 .. N-3 */
             for (x = 0; x < ncols; x++) {
-                double v;
-                if (!satm[x] || (q[x] & satbit))
-                    continue;
-                v = load_f32(d + x, src->swapped);
-                sn[x] += 1.0;
-                sx[x] += xg;
+                /* Selects rather than branches (vectorisable); a select, not a
+                 * multiplication by 0, so a NaN in an excluded group stays out. */
+                const int use = satm[x] && !(q[x] & satbit);
+                const double w = use ? 1.0 : 0.0;
+                const double v = use ? load_f32(d + x, src->swapped) : 0.0;
+                sn[x] += w;
+                sx[x] += w * xg;
                 sy[x] += v;
                 sxy[x] += xg * v;
-                sxx[x] += xg * xg;
+                sxx[x] += w * xg * xg;
             }
         }
     }
@@ -226,21 +227,33 @@ static void row_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroup
                       ptrdiff_t ncols, const double *amp, const double *efac)
 {
     ptrdiff_t j, x;
+    int any = 0;
 
+    /* A row that gets nothing is not written at all (no dirtied pages in a
+     * memory-mapped file). */
+    for (x = 0; x < ncols; x++)
+        any |= amp[x] != 0.0;
+    if (!any)
+        return;
     for (j = 0; j < ngroups; j++) {
         float *d = dst + j * frame;
         const double e = efac[j];
         /* Two loops so the native one carries no byte-order test. Where amp
          * is 0 the value is left alone rather than having 0.0 added, which
-         * would turn -0.0 into +0.0. */
+         * would turn -0.0 into +0.0; a select (not a branch) keeps the loop
+         * vectorisable. */
         if (swapped) {
-            for (x = 0; x < ncols; x++)
-                if (amp[x] != 0.0)
-                    d[x] = swap_f32((float)((double)swap_f32(d[x]) + amp[x] * e));
+            for (x = 0; x < ncols; x++) {
+                float v = swap_f32(d[x]);
+                float w = (float)((double)v + amp[x] * e);
+                d[x] = swap_f32(amp[x] != 0.0 ? w : v);
+            }
         } else {
-            for (x = 0; x < ncols; x++)
-                if (amp[x] != 0.0)
-                    d[x] = (float)((double)d[x] + amp[x] * e);
+            for (x = 0; x < ncols; x++) {
+                float v = d[x];
+                float w = (float)((double)v + amp[x] * e);
+                d[x] = amp[x] != 0.0 ? w : v;
+            }
         }
     }
 }

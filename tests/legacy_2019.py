@@ -71,6 +71,7 @@ def _fetch_source():
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, target)
+    os.remove(sdist)  # only the one file is needed; the 13 MB sdist goes
     return target
 
 
