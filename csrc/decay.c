@@ -23,7 +23,7 @@
 #include "rscd_internal.h"
 
 /* Row-length scratch arrays of one thread. */
-#define NSCRATCH_D 6 /* L, n, sum x, sum y, sum xy, sum xx */
+#define NSCRATCH_D 1 /* L */
 
 /* The parameters of one row parity after everything that depends only on
  * ngroups has been folded in. */
@@ -97,10 +97,40 @@ static void fold_coeffs(const rscd_decay_coeffs *c, ptrdiff_t ngroups, double *e
     out->efac = efac;
 }
 
+/* The least-squares line through the groups 1 .. N-2 of one pixel that are
+ * not SATURATED (x = 0 .. N-3), evaluated at x = N; `l` when fewer than 3
+ * groups are left or the slope is 0 (SPEC section 3). Only saturated pixels
+ * need it, a few per cent of a frame, so it reads them one by one. */
+static double fit_unsaturated(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroups,
+                              ptrdiff_t x, uint8_t satbit, double l)
+{
+    double sn = 0.0, sx = 0.0, sy = 0.0, sxy = 0.0, sxx = 0.0, den, slope, icpt;
+    ptrdiff_t g;
+
+    for (g = 1; g <= ngroups - 2; g++) {
+        if (!(src->gdq[g * frame + x] & satbit)) {
+            const double xg = (double)(g - 1), v = load_f32(src->data + g * frame + x,
+                                                            src->swapped);
+            sn += 1.0;
+            sx += xg;
+            sy += v;
+            sxy += xg * v;
+            sxx += xg * xg;
+        }
+    }
+    if (sn < 3.0)
+        return l; /* slope = intercept = 0 */
+    den = sn * sxx - sx * sx;
+    slope = (sn * sxy - sx * sy) / den;
+    icpt = (sxx * sy - sx * sxy) / den;
+    return slope == 0.0 ? l : slope * (double)ngroups + icpt;
+}
+
 /*----------------------------------------------------------------------
  * row_amplitudes - amp[x] = L * a * 0.01 for one row, from the
- * uncorrected previous integration (SPEC section 3); 0 where nothing is to
- * be added (L == 0, reference pixel, non-finite term).
+ * uncorrected previous integration (SPEC section 3); -0.0 where nothing is
+ * to be added (L == 0, reference pixel, non-finite term): v + -0.0 is v for
+ * every float v, -0.0 and NaN included, so row_apply needs no test.
  *
  * Given:
  *   src      src_row*          the row in the previous integration
@@ -122,13 +152,10 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
                            uint8_t satbit, uint32_t refbit, double *work, uint8_t *satm,
                            double *amp, pix_counts *cnt)
 {
-    double *lf = work, *sn = work + ncols, *sx = work + 2 * ncols;
-    double *sy = work + 3 * ncols, *sxy = work + 4 * ncols, *sxx = work + 5 * ncols;
+    double *lf = work;
     const float *d2 = src->data + (ngroups - 2) * frame;
     const float *d3 = src->data + (ngroups - 3) * frame;
-    const double n = (double)ngroups;
     ptrdiff_t x, g;
-    uint8_t anysat = 0;
 
     /* L: the last frame suffers from the last-frame effect, so it is
      * extrapolated from the second and third to last groups. */
@@ -146,37 +173,11 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
         for (x = 0; x < ncols; x++)
             satm[x] |= (uint8_t)(q[x] & satbit);
     }
-    for (x = 0; x < ncols; x++)
-        anysat |= satm[x];
-
-    /* The least-squares sums are needed only by the saturated branch, so a
-     * row without saturation skips this second pass over the groups. */
-    if (anysat) {
-        for (x = 0; x < ncols; x++)
-            sn[x] = sx[x] = sy[x] = sxy[x] = sxx[x] = 0.0;
-        for (g = 1; g <= ngroups - 2; g++) {
-            const float *d = src->data + g * frame;
-            const uint8_t *q = src->gdq + g * frame;
-            const double xg = (double)(g - 1); /* x = 0 .. N-3 */
-            for (x = 0; x < ncols; x++) {
-                /* Selects rather than branches (vectorisable); a select, not a
-                 * multiplication by 0, so a NaN in an excluded group stays out. */
-                const int use = satm[x] && !(q[x] & satbit);
-                const double w = use ? 1.0 : 0.0;
-                const double v = use ? load_f32(d + x, src->swapped) : 0.0;
-                sn[x] += w;
-                sx[x] += w * xg;
-                sy[x] += v;
-                sxy[x] += xg * v;
-                sxx[x] += w * xg * xg;
-            }
-        }
-    }
 
     for (x = 0; x < ncols; x++) {
         double l = lf[x], a, av;
 
-        amp[x] = 0.0;
+        amp[x] = -0.0;
         /* Reference pixels: L = fit = 0, so nothing is added (the 2019 code
          * produced NaN here when pow < 0: 0^pow * 0). */
         if (pdq[x] & refbit)
@@ -190,13 +191,7 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
         if (satm[x]) {
             /* Extrapolate the ramp of the unsaturated groups to group N:
              * an estimate of the signal saturation hid. */
-            double slope = 0.0, icpt = 0.0, fit;
-            if (sn[x] >= 3.0) {
-                double den = sn[x] * sxx[x] - sx[x] * sx[x];
-                slope = (sn[x] * sxy[x] - sx[x] * sy[x]) / den;
-                icpt = (sxx[x] * sy[x] - sx[x] * sxy[x]) / den;
-            }
-            fit = slope == 0.0 ? l : slope * n + icpt;
+            double fit = fit_unsaturated(src, frame, ngroups, x, satbit, l);
             a = c->sat_final * (fit * c->sat_scale) + c->sat_mzp;
         } else {
             double c2 = l - c->crossopt, f2 = 0.0;
@@ -238,22 +233,13 @@ static void row_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroup
     for (j = 0; j < ngroups; j++) {
         float *d = dst + j * frame;
         const double e = efac[j];
-        /* Two loops so the native one carries no byte-order test. Where amp
-         * is 0 the value is left alone rather than having 0.0 added, which
-         * would turn -0.0 into +0.0; a select (not a branch) keeps the loop
-         * vectorisable. */
+        /* Two loops so the native one carries no byte-order test. */
         if (swapped) {
-            for (x = 0; x < ncols; x++) {
-                float v = swap_f32(d[x]);
-                float w = (float)((double)v + amp[x] * e);
-                d[x] = swap_f32(amp[x] != 0.0 ? w : v);
-            }
+            for (x = 0; x < ncols; x++)
+                d[x] = swap_f32((float)((double)swap_f32(d[x]) + amp[x] * e));
         } else {
-            for (x = 0; x < ncols; x++) {
-                float v = d[x];
-                float w = (float)((double)v + amp[x] * e);
-                d[x] = amp[x] != 0.0 ? w : v;
-            }
+            for (x = 0; x < ncols; x++)
+                d[x] = (float)((double)d[x] + amp[x] * e);
         }
     }
 }
