@@ -148,6 +148,7 @@ def main(argv=None):
     bench_flag(shape, repeats)
     bench_decay(shape, repeats)
     if args.files:
+        sys.path.insert(0, HERE)
         from files import bench_files
         bench_files(quick=args.quick)
 

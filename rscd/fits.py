@@ -13,11 +13,13 @@ new file (default)
     before END); the other HDUs' bytes are the same.
 
 in place (``inplace=True``)
-    The file is opened memory-mapped in update mode with image scaling turned off, so SCI
-    and GROUPDQ are corrected where they lie on disk (SCI big-endian, no copy of either
-    cube). PIXELDQ is then raw int32 holding ``uint32 XOR 2**31``: it is read into a small
-    native uint32 frame, corrected, and only the words that changed are written back. The
-    file keeps its size and inode. Two refusals protect it:
+    SCI, GROUPDQ and PIXELDQ are memory-mapped with numpy at the data offsets astropy
+    reports, so SCI and GROUPDQ are corrected where they lie on disk (SCI big-endian, no
+    copy of either cube), and the primary header is rewritten over its own bytes. PIXELDQ
+    is raw int32 holding ``uint32 XOR 2**31``: it is read into a small native uint32 frame,
+    corrected, and only the words that changed are written back. The file keeps its size
+    and inode; the data reach the disk (msync) before the keywords that say they are done.
+    Two refusals protect it:
 
     * header room: the keywords to write are laid out on a copy of the primary header first;
       if they need more cards than the header's padding holds, astropy would silently
@@ -33,6 +35,8 @@ import logging
 import os
 import re
 import shutil
+import socket
+import sys
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -109,6 +113,7 @@ class _Layout:
     sci: int                     # HDU indices
     groupdq: int
     pixeldq: int
+    offsets: tuple               # byte offsets of the SCI, GROUPDQ, PIXELDQ data
     shape: tuple                 # (nints, ngroups, nrows, ncols)
     pixeldq_bzero: int           # 2**31 (uint32 convention) or 0
     detector: str
@@ -127,12 +132,18 @@ def _hdu_index(hdul, extname):
     return None
 
 
+_MAX_KEYWORD = 2**31 - 1
+
+
 def _int_keyword(path, header, key, default):
     value = header.get(key, default)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise RampFileError(f"{path}: primary header keyword {key} = {value!r} is not an integer")
     if value < 1:
         raise RampFileError(f"{path}: primary header keyword {key} = {value} must be >= 1")
+    if value > _MAX_KEYWORD:   # beyond any exposure; would overflow the C core (issue 9)
+        raise RampFileError(f"{path}: primary header keyword {key} = {value} is too large "
+                            f"(at most {_MAX_KEYWORD})")
     return int(value)
 
 
@@ -152,6 +163,9 @@ def _image_hdu(path, hdul, extname, bitpix, naxis, warned):
         raise RampFileError(f"{path}: no {extname} extension; extensions present: "
                             f"{', '.join(h.name for h in hdul[1:]) or 'none'}{hint}")
     hdu = hdul[index]
+    count = sum(1 for h in hdul[1:] if h.name.upper() == extname)
+    if count > 1:   # which one would jwst read? refuse rather than guess (issue 9)
+        raise RampFileError(f"{path}: {count} {extname} extensions; a ramp file has one")
     if isinstance(hdu, fits.CompImageHDU) or not isinstance(hdu, fits.ImageHDU):
         raise RampFileError(f"{path}: extension {extname} is a {type(hdu).__name__}, "
                             "expected an uncompressed image extension")
@@ -243,6 +257,7 @@ def _check_layout(path, hdul, size, warned):
     return _Layout(
         path=path, header=header.copy(), header_size=hdul.fileinfo(0)["datLoc"],
         sci=sci, groupdq=gdq, pixeldq=pdq, shape=shape, pixeldq_bzero=int(bzero),
+        offsets=tuple(hdul.fileinfo(i)["datLoc"] for i in (sci, gdq, pdq)),
         detector=_str_keyword(path, header, "DETECTOR"),
         readpatt=_str_keyword(path, header, "READPATT"),
         subarray=_str_keyword(path, header, "SUBARRAY"),
@@ -300,41 +315,54 @@ def _check_state(layout, method, force):
             "is not idempotent; --force (force=True) applies it again")
 
 
-def _fsync(path):
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _write_header(fh, header, size):
+    """Write the primary header over its old bytes (it fills exactly ``size`` bytes)."""
+    text = header.tostring().encode("ascii")
+    if len(text) != size:   # _inspect checked the room; never expected
+        raise RampFileError(f"{fh.name}: the RSCD keywords do not fit in the primary header")
+    fh.seek(0)
+    fh.write(text)
+    fh.flush()
 
 
-def _correct(path, layout, ref, method, threads, history, marker):
-    """Correct ``path`` in place; ``layout`` comes from ``_inspect`` of the same bytes."""
+def _map(fh, dtype, offset, shape):
+    """A writeable view of one HDU's data where it lies in the file."""
+    if 0 in shape:
+        return np.zeros(shape, dtype)       # nothing to map, nothing to write
+    return np.memmap(fh, dtype=dtype, mode="r+", offset=offset, shape=shape)
+
+
+def _correct(path, layout, ref, method, threads, history, marker, durable=True,
+             previous=None):
+    """Correct ``path`` in place; ``layout`` comes from ``_inspect`` of the same bytes.
+
+    The data are changed through numpy memory maps at the offsets ``_inspect`` found and
+    the primary header is rewritten over its own bytes, so the file keeps its size and
+    inode and only changed pages are written. ``durable``: flush the data to disk
+    (msync) before the keywords that say they are done, and fsync at the end; a new
+    file's temporary copy needs neither (it is renamed only when complete, and forcing
+    a freshly copied file to disk would cost more than the correction).
+    """
     before = os.stat(path)
+    header = layout.header.copy()
+    trial = header.copy()
+    _set_keywords(trial, _all_keywords(ref.name), history)
+    if len(trial.tostring()) != layout.header_size:   # _inspect checked; be sure
+        raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
     try:
-        hdul = fits.open(path, mode="update", memmap=True, do_not_scale_image_data=True,
-                         save_backup=False)
+        fh = open(path, "r+b")
     except PermissionError as exc:
         raise RampFileError(f"{path}: cannot open for update ({exc.strerror})") from exc
-    try:
-        header = hdul[0].header
-        trial = header.copy()
-        _set_keywords(trial, _all_keywords(ref.name), history)
-        if len(trial.tostring()) != hdul.fileinfo(0)["datLoc"]:  # _inspect checked; be sure
-            raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
-        previous = header.get("S_RSCD")
+    with fh:
         if marker:
-            _set_keywords(header, {"S_RSCD": RUNNING}, None)
-            hdul.flush()
-            _fsync(path)
-        sci = hdul[layout.sci].data
-        groupdq = hdul[layout.groupdq].data
-        raw = hdul[layout.pixeldq].data.view(">u4")      # stored bits, BZERO not applied
+            running = header.copy()
+            _set_keywords(running, {"S_RSCD": RUNNING}, None)
+            _write_header(fh, running, layout.header_size)
+            os.fsync(fh.fileno())
+        sci_at, gdq_at, pdq_at = layout.offsets
+        sci = _map(fh, ">f4", sci_at, layout.shape)
+        groupdq = _map(fh, "u1", gdq_at, layout.shape)
+        raw = _map(fh, ">u4", pdq_at, layout.shape[2:])   # stored bits, BZERO not applied
         xor = _REFERENCE_XOR if layout.pixeldq_bzero else np.uint32(0)
         pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)  # native uint32 frame (small)
         original = pixeldq.copy()
@@ -342,23 +370,25 @@ def _correct(path, layout, ref, method, threads, history, marker):
             result = apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
                            subarray=layout.subarray, detector=layout.detector,
                            nints=layout.nints, integration_start=layout.integration_start,
-                           substrt2=layout.substrt2, method=method, threads=threads)
-        except (TypeError, ValueError, MemoryError):
+                           substrt2=layout.substrt2, method=method, threads=threads,
+                           previous=previous)
+        except (TypeError, ValueError, ArithmeticError, MemoryError):
             # apply validates before writing: the data are untouched, take the marker back.
             if marker:
-                if previous is None:
-                    del header["S_RSCD"]
-                else:
-                    header["S_RSCD"] = previous
+                _write_header(fh, header, layout.header_size)
             raise
         changed = pixeldq != original
         if changed.any():
             raw[changed] = pixeldq[changed] ^ xor
+        if durable:     # data pages first, then the keywords that say they are done
+            for view in (sci, groupdq, raw):
+                if isinstance(view, np.memmap):
+                    view.flush()
         del sci, groupdq, raw
-        hdul.flush()          # data pages first, then the keywords that say they are done
         _set_keywords(header, result.header_keywords(), history)
-    finally:
-        hdul.close()
+        _write_header(fh, header, layout.header_size)
+        if durable:
+            os.fsync(fh.fileno())
     after = os.stat(path)
     if (after.st_ino, after.st_size) != (before.st_ino, before.st_size):  # never expected
         log.error("%s: the file was rewritten (size %d -> %d)", path, before.st_size,
@@ -379,11 +409,76 @@ def _copy_with_room(src, dst, header_size, extra_blocks):
             else:
                 raise RampFileError(f"{src}: primary header has no END card")
             fout.write(head[:pos] + b" " * (_BLOCK * extra_blocks) + head[pos:])
-        shutil.copyfileobj(fin, fout, 1 << 23)
+        _copy_rest(fin, fout, header_size if extra_blocks else 0)
+
+
+def _copy_rest(fin, fout, start):
+    """Append the bytes of ``fin`` from ``start`` on to ``fout``: inside the kernel where
+    it can (Linux copy_file_range, no round trip through Python), else in 8 MB chunks."""
+    fout.flush()
+    out_at = fout.tell()
+    size = os.fstat(fin.fileno()).st_size
+    if hasattr(os, "copy_file_range"):
+        src, dst = start, out_at
+        try:
+            while src < size:
+                n = os.copy_file_range(fin.fileno(), fout.fileno(), size - src, src, dst)
+                if n == 0:
+                    break
+                src, dst = src + n, dst + n
+        except OSError:   # not supported here (old kernel, some file systems)
+            pass
+        if src == size:
+            return
+    fin.seek(start)       # start again the portable way
+    fout.seek(out_at)
+    fout.truncate()
+    shutil.copyfileobj(fin, fout, 1 << 23)
+
+
+def _temp_name(name):
+    """``.NAME.HOST.PID.RANDOM.tmp``: hidden, named after the output and after the process
+    writing it, so a later run can tell a temp file left by a killed process."""
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+    return f".{name}.{host}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True      # exists (another user's) or cannot tell: keep its file
+    return True
+
+
+def _remove_stale_temps(folder, name):
+    """Delete temp files of output ``name`` left in ``folder`` by a process of this host
+    that no longer runs (SIGKILL, power cut of the process...): a new-file run removes its
+    temp file on every error, but a killed process cannot. Files of live processes and of
+    other hosts (a shared folder) are left alone."""
+    if not hasattr(os, "kill") or sys.platform == "win32":
+        return
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+    pattern = re.compile(r"\." + re.escape(name) + r"\." + re.escape(host)
+                         + r"\.(\d+)\.[0-9a-f]{12}\.tmp$")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for entry in names:
+        match = pattern.match(entry)
+        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
+            try:
+                os.remove(os.path.join(folder, entry))
+                log.info("removed %s, left by an interrupted run", entry)
+            except OSError:
+                pass
 
 
 def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, method="auto",
-               overwrite=False, force=False, threads=None):
+               overwrite=False, force=False, threads=None, previous=None):
     """Apply the RSCD correction to a FITS ramp file.
 
     Parameters
@@ -406,6 +501,10 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
         interrupted in-place run.
     threads : int, optional
         Threads for the C core.
+    previous : tuple of two arrays, optional
+        ``decay`` of a segment file (INTSTART > 1): SCI and GROUPDQ of the previous
+        segment's last integration, uncorrected, as for :func:`rscd.apply`
+        (:mod:`rscd.segments` does this for a whole exposure).
 
     Returns
     -------
@@ -441,7 +540,8 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
                 f"{path}: the RSCD keywords do not fit in the primary header's free space, "
                 "and adding a header block would make astropy rewrite the whole file; "
                 "run without --in-place (inplace=False) to write a new file instead")
-        result = _correct(path, layout, ref, method, threads, history, chosen == "decay")
+        result = _correct(path, layout, ref, method, threads, history, chosen == "decay",
+                          previous=previous)
         log.info("%s: corrected in place", path)
         return result
 
@@ -456,12 +556,14 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"output folder {folder} does not exist")
-    tmp = os.path.join(folder, f".{os.path.basename(out)}.{uuid.uuid4().hex[:12]}.tmp")
+    _remove_stale_temps(folder, os.path.basename(out))
+    tmp = os.path.join(folder, _temp_name(os.path.basename(out)))
     try:
         _copy_with_room(path, tmp, layout.header_size, extra)
         if extra:
             layout = _inspect(tmp)
-        result = _correct(tmp, layout, ref, method, threads, history, False)
+        result = _correct(tmp, layout, ref, method, threads, history, False, durable=False,
+                          previous=previous)
         os.replace(tmp, out)
     except BaseException:
         try:

@@ -464,3 +464,25 @@ def test_argument_errors(tmp_path, refs):
         apply_file(src, refs["flag"], method="fast")
     with pytest.raises(ValueError, match="inplace"):
         apply_file(src, refs["flag"], inplace=True, output_dir=str(tmp_path))
+
+
+def test_new_file_copy_falls_back_when_the_kernel_cannot_copy(tmp_path, monkeypatch):
+    # copy_file_range is refused on some file systems: the portable copy must give the
+    # same file, also when part of the kernel copy had happened already.
+    data, groupdq, pixeldq = ramp_arrays()
+    src = write_astropy(tmp_path / "x_linearity.fits", data, groupdq, pixeldq)
+    ref = flag_reference(tmp_path / "ref.fits")
+    expected = rscd.apply_file(src, ref, output=tmp_path / "kernel.fits")
+    real = getattr(os, "copy_file_range", None)
+    calls = []
+
+    def flaky(fd_in, fd_out, count, offset_src=None, offset_dst=None):
+        calls.append(count)
+        if len(calls) > 1 or real is None:
+            raise OSError(18, "Invalid cross-device link")
+        return real(fd_in, fd_out, min(count, 5000), offset_src, offset_dst)
+
+    monkeypatch.setattr(os, "copy_file_range", flaky, raising=False)
+    got = rscd.apply_file(src, ref, output=tmp_path / "fallback.fits")
+    assert calls and got == expected
+    assert sha256(tmp_path / "kernel.fits") == sha256(tmp_path / "fallback.fits")
