@@ -8,9 +8,10 @@ from ._core import VERSION as __version__
 from ._core import RSCDError
 from .correct import Result, RSCDWarning, apply
 from .fits import RampFileError, apply_file, output_path
+from .model import apply_model
 from .reference import (DecayCoeffs, DecayRow, Reference, ReferenceFileError, SkipRow,
                         read_reference, write_decay_reference, write_flag_reference)
 
-__all__ = ["__version__", "apply", "apply_file", "output_path", "RampFileError", "Result", "RSCDWarning", "RSCDError", "Reference",
+__all__ = ["__version__", "apply", "apply_file", "apply_model", "output_path", "RampFileError", "Result", "RSCDWarning", "RSCDError", "Reference",
            "ReferenceFileError", "SkipRow", "DecayRow", "DecayCoeffs", "read_reference",
            "write_flag_reference", "write_decay_reference"]

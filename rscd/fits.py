@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
-from .correct import METHODS, STAT_KEYWORDS, apply
+from .correct import METHODS, STAT_KEYWORDS, Result, apply
 from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "RAMP_SUFFIXES"]
@@ -93,6 +93,7 @@ def output_path(path, output_dir=None):
     ``_ramp``, ...) replaced by ``_rscd``, else ``_rscd`` appended; in ``output_dir`` when
     given, else next to the input.
 
+    >>> from rscd import output_path
     >>> output_path("/data/jw01_mirimage_linearity.fits")
     '/data/jw01_mirimage_rscd.fits'
     """
@@ -487,8 +488,10 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
         A ramp file as the JWST pipeline writes it (SCI, PIXELDQ, GROUPDQ extensions;
         DETECTOR, READPATT, SUBARRAY and optionally NINTS, NGROUPS, INTSTART, SUBSTRT2 in the
         primary header).
-    reference : str, os.PathLike or Reference
-        The RSCD reference file or one parsed by :func:`rscd.read_reference`.
+    reference : str, os.PathLike, Reference or None
+        The RSCD reference file or one parsed by :func:`rscd.read_reference`; None asks
+        CRDS for the exposure's file (needs CRDS_PATH / CRDS_SERVER_URL; raises
+        :class:`rscd.crds.CRDSError` saying what to set when CRDS is not available).
     output : str or os.PathLike, optional
         Name of the new file; default :func:`output_path` (in ``output_dir`` if given).
     inplace : bool
@@ -527,6 +530,12 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if inplace and (output is not None or output_dir is not None):
         raise ValueError("inplace=True writes no new file: do not give output or output_dir")
+    if reference is None:      # ask CRDS, as the pipeline does without an override
+        from .crds import find_reference
+        reference = find_reference(path)
+        if reference is None:
+            return Result("SKIPPED", reason="CRDS has no RSCD reference file for this "
+                          "exposure (N/A, or not MIRI data); nothing written")
     ref = reference if isinstance(reference, Reference) else read_reference(reference)
     layout = _inspect(path)
     chosen = ref.default_method() if method == "auto" else method

@@ -1,0 +1,161 @@
+"""Find the RSCD reference file of an exposure in CRDS (optional: needs ``crds``).
+
+    >>> path = rscd.crds.find_reference("jw..._linearity.fits")    # doctest: +SKIP
+
+CRDS is configured by environment variables: ``CRDS_PATH`` (the local cache, where
+files are downloaded to and looked up) and ``CRDS_SERVER_URL`` (for JWST
+``https://jwst-crds.stsci.edu``). With a filled cache, ``CRDS_PATH`` alone works
+offline. Without either, CRDS falls back to an STScI-internal path and gives up.
+"""
+import os
+
+__all__ = ["find_reference", "crds_parameters", "CRDSError", "CRDSUnavailable",
+           "CRDSLookupError"]
+
+#: Primary-header keywords passed to CRDS, as the flattened datamodel names CRDS uses
+#: for JWST. The RSCD rules select on INSTRUME, then DETECTOR and DATE-OBS/TIME-OBS;
+#: the rest are there so that other rules would work too.
+KEYWORDS = {
+    "TELESCOP": "meta.telescope",
+    "INSTRUME": "meta.instrument.name",
+    "DETECTOR": "meta.instrument.detector",
+    "FILTER": "meta.instrument.filter",
+    "BAND": "meta.instrument.band",
+    "CHANNEL": "meta.instrument.channel",
+    "DATE-OBS": "meta.observation.date",
+    "TIME-OBS": "meta.observation.time",
+    "EXP_TYPE": "meta.exposure.type",
+    "READPATT": "meta.exposure.readpatt",
+    "SUBARRAY": "meta.subarray.name",
+}
+
+_HOW_TO = ("set CRDS_PATH to a CRDS cache folder and CRDS_SERVER_URL to "
+           "https://jwst-crds.stsci.edu (CRDS_PATH alone works offline with a filled "
+           "cache), or give the reference file yourself (--reference REF.fits, "
+           "reference=... in Python)")
+
+
+class CRDSError(RuntimeError):
+    """CRDS could not provide the RSCD reference file."""
+
+
+class CRDSUnavailable(CRDSError):
+    """crds is not installed, not configured, or its server and cache cannot be reached.
+    The message says what to set."""
+
+
+class CRDSLookupError(CRDSError):
+    """CRDS works but has no RSCD reference for this exposure (e.g. a DATE-OBS before
+    every USEAFTER)."""
+
+
+def _header(path_or_header):
+    if isinstance(path_or_header, (str, os.PathLike)):
+        from astropy.io import fits
+        return fits.getheader(os.fspath(path_or_header), 0), os.fspath(path_or_header)
+    return path_or_header, "header"
+
+
+def crds_parameters(path_or_header):
+    """The CRDS matching parameters of an exposure, from its primary header.
+
+    Parameters
+    ----------
+    path_or_header : str, os.PathLike, astropy.io.fits.Header or mapping
+        A FITS file (its primary header is read) or the header itself.
+
+    Returns
+    -------
+    dict
+        ``{"meta.instrument.name": "MIRI", "meta.instrument.detector": ...}`` for
+        the keywords present.
+    """
+    header, _ = _header(path_or_header)
+    params = {}
+    for key, name in KEYWORDS.items():
+        value = header.get(key)
+        if value is not None:
+            params[name] = str(value).strip() if isinstance(value, str) else value
+    return params
+
+
+def find_reference(path_or_header, *, context=None):
+    """Ask CRDS for the RSCD reference file of an exposure.
+
+    Parameters
+    ----------
+    path_or_header : str, os.PathLike, astropy.io.fits.Header or mapping
+        The exposure (FITS file) or its primary header. INSTRUME, DETECTOR,
+        DATE-OBS and TIME-OBS are needed.
+    context : str, optional
+        A CRDS context such as "jwst_1234.pmap"; default: ``CRDS_CONTEXT`` or the
+        operational context.
+
+    Returns
+    -------
+    str or None
+        Local path of the reference file (downloaded into ``CRDS_PATH`` when needed),
+        or None when the exposure needs none: not MIRI data, or CRDS says "N/A" for
+        it. The caller then skips, as the pipeline does.
+
+    Raises
+    ------
+    ValueError
+        INSTRUME, DETECTOR or DATE-OBS missing from the header.
+    CRDSUnavailable
+        crds is not installed or not configured, or its server/cache failed; the
+        message says what to set. (CRDS exits the process on a failed cache load;
+        that ``SystemExit`` is caught and turned into this error.)
+    CRDSLookupError
+        CRDS has no RSCD rule matching the exposure.
+    """
+    header, where = _header(path_or_header)
+    params = crds_parameters(header)
+    instrument = str(params.get("meta.instrument.name", "")).upper()
+    if not instrument:
+        raise ValueError(f"{where}: no INSTRUME keyword in the primary header; CRDS "
+                         "needs it to choose a reference file")
+    if instrument != "MIRI":
+        return None
+    missing = [k for k in ("DETECTOR", "DATE-OBS") if KEYWORDS[k] not in params]
+    if missing:
+        raise ValueError(f"{where}: no {' or '.join(missing)} keyword in the primary header; "
+                         "CRDS needs DETECTOR, DATE-OBS and TIME-OBS to choose the RSCD file")
+    params.setdefault("meta.observation.time", "00:00:00")
+
+    try:
+        import crds
+        from crds.core.exceptions import CrdsError, CrdsLookupError
+    except ImportError as exc:
+        raise CRDSUnavailable(f"CRDS is not installed ({exc}): pip install crds and "
+                              f"{_HOW_TO}") from None
+
+    if not os.environ.get("CRDS_PATH") and not os.environ.get("CRDS_SERVER_URL"):
+        raise CRDSUnavailable(f"CRDS is not configured (neither CRDS_PATH nor "
+                              f"CRDS_SERVER_URL is set): {_HOW_TO}")
+
+    try:
+        found = crds.getreferences(params, reftypes=["rscd"], context=context,
+                                   observatory="jwst")
+    except CrdsLookupError as exc:
+        raise CRDSLookupError(f"{where}: CRDS has no RSCD reference for DETECTOR="
+                              f"{params.get('meta.instrument.detector')}, DATE-OBS="
+                              f"{params.get('meta.observation.date')} ({exc}); "
+                              "give the reference file yourself") from None
+    except SystemExit as exc:
+        # CRDS calls sys.exit when it can reach neither its server nor its cache.
+        raise CRDSUnavailable(
+            f"CRDS failed to load its configuration (exit status {exc.code}; "
+            f"CRDS_PATH={os.environ.get('CRDS_PATH', 'unset')}, CRDS_SERVER_URL="
+            f"{os.environ.get('CRDS_SERVER_URL', 'unset')}): {_HOW_TO}") from None
+    except (CrdsError, OSError) as exc:
+        raise CRDSUnavailable(f"CRDS failed: {exc}; {_HOW_TO}") from None
+
+    path = found.get("rscd") if isinstance(found, dict) else None
+    if path is None:
+        raise CRDSLookupError(f"{where}: CRDS returned no RSCD entry ({found!r})")
+    if "NOT FOUND" in str(path).upper():
+        if "N/A" in str(path).upper():
+            return None
+        raise CRDSLookupError(f"{where}: CRDS: {path}")
+    return str(path)

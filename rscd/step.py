@@ -1,0 +1,160 @@
+"""stpipe integration: ``RscdFastStep``, a drop-in for jwst's ``RscdStep``, and a
+``calwebb_detector1`` pipeline that uses it.
+
+Needs the optional extra ``rscd[jwst]``; this is the only module of the package that
+imports jwst. Registered with stpipe through the ``stpipe.steps`` entry point
+(:mod:`rscd._integration`), so both of these work::
+
+    strun rscd_fast jw..._linearity.fits --override_rscd my_rscd.fits
+    strun rscd.step.RscdFastStep jw..._linearity.fits --method decay
+
+and in Python ``RscdFastStep.call(model_or_path, override_rscd="my_rscd.fits")``.
+"""
+import logging
+import os
+import warnings
+
+from stdatamodels.jwst import datamodels
+
+from jwst.pipeline import Detector1Pipeline
+from jwst.stpipe import Step
+
+from .correct import RSCDWarning
+from .model import apply_model
+from .reference import Reference, SkipRow, canonical_subarray, read_reference
+
+__all__ = ["RscdFastStep", "RscdFastDetector1Pipeline"]
+
+log = logging.getLogger(__name__)
+
+
+def _reference_from_model(ref_model):
+    """A ``Reference`` from an already open stdatamodels ``RSCDModel`` (stpipe passes
+    one through when ``override_rscd`` is a datamodel rather than a path)."""
+    table = getattr(ref_model, "rscd_group_skip_table", None)
+    if table is None:
+        raise TypeError(f"override_rscd: {type(ref_model).__name__} has no "
+                        "rscd_group_skip_table; pass a reference file path instead")
+    names = {n.lower(): n for n in table.dtype.names}
+    rows = []
+    for row in table:
+        text = [v.decode() if isinstance(v, bytes) else str(v)
+                for v in (row[names["subarray"]], row[names["readpatt"]])]
+        skip1 = int(row[names["group_skip1"]]) if "group_skip1" in names else -1
+        rows.append(SkipRow(canonical_subarray(text[0]), text[1].rstrip(), skip1,
+                            int(row[names["group_skip"]])))
+    filename = getattr(ref_model.meta, "filename", None) or "RSCDModel"
+    return Reference(name=os.path.basename(filename), detector=ref_model.meta.instrument.detector,
+                     skip_rows=tuple(rows))
+
+
+class RscdFastStep(Step):
+    """Flag (or, with ``method=decay``, correct) the RSCD-affected groups of MIRI ramps.
+
+    The same job, inputs, outputs and metadata as jwst's ``RscdStep`` (``method=flag``
+    is bit for bit identical to it), done by rscd's C core. ``method=decay`` applies
+    the earlier pipeline's exponential-decay correction to the SCI data instead; it
+    needs a reference file with an ``RSCD`` decay table.
+    """
+
+    class_alias = "rscd_fast"
+
+    spec = """
+    method = option('auto', 'flag', 'decay', default='auto')  # auto: flag when the reference has RSCD_GROUP_SKIP, else decay
+    threads = integer(min=1, default=None)  # OpenMP threads for the C core (default: OpenMP's choice)
+    """  # noqa: E501
+
+    reference_file_types = ["rscd"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.parent is not None:
+            # stpipe records a skipped step as meta.cal_step.<class_alias>; inside a
+            # pipeline this step stands for "rscd", so a skip must land in S_RSCD too.
+            self.class_alias = "rscd"
+
+    #: The ``rscd.Result`` of the last ``process`` call (None before, or when skipped
+    #: without looking at the data).
+    rscd_result = None
+
+    @classmethod
+    def _get_config_from_parameters(cls, crds_parameters, crds_observatory):
+        # CRDS has no parameter reference (pars-rscdfaststep) for this step: asking for
+        # one only makes CRDS log an "Unknown reference type" error.
+        return cls._empty_config()
+
+    @staticmethod
+    def get_stpipe_loggers():
+        """jwst's loggers plus ``rscd``, so strun shows and records our messages."""
+        return Step.get_stpipe_loggers() + ("rscd",)
+
+    def default_suffix(self):
+        """Outputs are named ``*_rscd.fits``, like the pipeline's rscd step inside
+        ``calwebb_detector1`` (a suffix jwst knows how to replace)."""
+        return "rscd"
+
+    def process(self, step_input):
+        """Flag or correct the RSCD-affected groups.
+
+        Parameters
+        ----------
+        step_input : str or stdatamodels.jwst.datamodels.RampModel
+            Ramp file or model (after the linearity step in calwebb_detector1).
+
+        Returns
+        -------
+        stdatamodels.jwst.datamodels.RampModel
+            The corrected model, ``meta.cal_step.rscd`` set as jwst's step sets it.
+        """
+        result = self.prepare_output(step_input, open_as_type=datamodels.RampModel)
+        self.rscd_result = None
+
+        detector = result.meta.instrument.detector
+        if not str(detector).startswith("MIR"):
+            log.warning("RSCD correction is only for MIRI data")
+            log.warning("RSCD step will be skipped")
+            result.meta.cal_step.rscd = "SKIPPED"
+            return result
+
+        ref_name = self.get_reference_file(result, "rscd")
+        log.info("Using RSCD reference file %s", ref_name)
+        if isinstance(ref_name, str) and ref_name == "N/A":
+            log.warning("No RSCD reference file found")
+            log.warning("RSCD step will be skipped")
+            result.meta.cal_step.rscd = "SKIPPED"
+            return result
+
+        reference = (read_reference(ref_name) if isinstance(ref_name, (str, os.PathLike))
+                     else _reference_from_model(ref_name))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RSCDWarning)
+            res = apply_model(result, reference, method=self.method, threads=self.threads)
+        for w in caught:
+            if issubclass(w.category, RSCDWarning):
+                log.warning("%s", w.message)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        self.rscd_result = res
+        log.info("RSCD %s", res.summary())
+        return result
+
+
+class RscdFastDetector1Pipeline(Detector1Pipeline):
+    """``calwebb_detector1`` with ``RscdFastStep`` as its ``rscd`` step.
+
+    Everything else (steps, order, parameters, outputs) is jwst's Detector1Pipeline;
+    the ``rscd`` step accepts the extra ``method`` and ``threads`` parameters.
+    Select it with ``strun calwebb_detector1_rscd_fast`` or with
+    ``class: rscd.step.RscdFastDetector1Pipeline`` in a parameter file.
+    """
+
+    class_alias = "calwebb_detector1_rscd_fast"
+
+    get_stpipe_loggers = RscdFastStep.get_stpipe_loggers
+
+    @classmethod
+    def get_config_reftype(cls):
+        """CRDS parameters of calwebb_detector1 (pars-detector1pipeline) apply unchanged."""
+        return Detector1Pipeline.get_config_reftype()
+
+    step_defs = {**Detector1Pipeline.step_defs, "rscd": RscdFastStep}

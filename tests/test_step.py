@@ -1,0 +1,393 @@
+"""The stpipe step (rscd.step.RscdFastStep) against jwst 3.0.0's RscdStep, strun, the next
+pipeline step, and calwebb_detector1 with our step in place of the pipeline's.
+
+Runs offline: CRDS_PATH points to a fake cache holding only config/jwst/server_config,
+CRDS_SERVER_URL is unset and CRDS parameter references are disabled (ECOSYSTEM.md
+section 3); every reference file is an override made here.
+"""
+import gc
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+pytest.importorskip("jwst", reason="jwst not installed (pip install rscd[jwst])")
+
+from jwst.dark_current import DarkCurrentStep  # noqa: E402
+from jwst.pipeline import Detector1Pipeline  # noqa: E402
+from jwst.rscd import RscdStep  # noqa: E402
+from stdatamodels.jwst import datamodels  # noqa: E402
+from stpipe import Step  # noqa: E402
+
+import rscd  # noqa: E402
+from fitsfiles import decay_reference, flag_reference, ramp_arrays, write_datamodel  # noqa: E402
+from rscd._integration import get_steps  # noqa: E402
+from rscd.step import RscdFastDetector1Pipeline, RscdFastStep  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = ("S_RSCD", "R_RSCD", "INT1SKIP", "INT2SKIP", "INT1UGP1", "INT2UGP1", "INT1BORS",
+        "INT2BORS")
+SERVER_CONFIG = repr({
+    "observatory": "jwst", "operational_context": "jwst_0001.pmap",
+    "edit_context": "jwst_0001.pmap", "bad_files": "", "bad_files_list": [],
+    "force_remote_mode": False, "last_synced": "2024-01-01 00:00:00",
+    "reference_url": {}, "mapping_url": {}})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fast_gc():
+    # stpipe runs gc.collect() for every step; with jwst imported the heap is large and
+    # a 20-step pipeline spends most of its time there. Frozen objects are not scanned.
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.fixture(autouse=True)
+def offline_crds(tmp_path_factory, monkeypatch):
+    cache = tmp_path_factory.getbasetemp() / "crds_cache"
+    config = cache / "config" / "jwst"
+    if not config.is_dir():
+        config.mkdir(parents=True)
+        (config / "server_config").write_text(SERVER_CONFIG)
+    monkeypatch.setenv("CRDS_PATH", str(cache))
+    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "True")
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    from crds.core import utils
+    utils.clear_function_caches()
+    return cache
+
+
+def ramp_file(path, nints=3, ngroups=10, seed=0, **kw):
+    """A RampModel file with the exposure keywords later pipeline steps read."""
+    data, gdq, pdq = ramp_arrays(nints=nints, ngroups=ngroups, nrows=8, ncols=8, seed=seed)
+    write_datamodel(path, data, gdq, pdq, **kw)
+    with datamodels.RampModel(path) as model:
+        exp = model.meta.exposure
+        exp.nframes, exp.groupgap = 1, 0
+        exp.frame_time = exp.group_time = 2.775
+        exp.integration_time = 2.775 * ngroups
+        sub = model.meta.subarray
+        sub.xstart, sub.xsize, sub.ysize = 1, 8, 8
+        model.meta.instrument.filter = "F770W"
+        model.meta.observation.date = "2024-01-01"
+        model.meta.observation.time = "00:00:00"
+        model.save(path)
+    return path
+
+
+def outputs(folder):
+    found = sorted(Path(folder).glob("*.fits"))
+    assert len(found) == 1, found
+    return found[0]
+
+
+def compare_files(ours, theirs):
+    with fits.open(ours) as a, fits.open(theirs) as b:
+        for ext in ("SCI", "GROUPDQ", "PIXELDQ"):
+            np.testing.assert_array_equal(a[ext].data, b[ext].data, err_msg=ext)
+        for key in KEYS:
+            assert a[0].header.get(key) == b[0].header.get(key), key
+    with datamodels.RampModel(ours) as a, datamodels.RampModel(theirs) as b:
+        assert a.meta.cal_step.rscd == b.meta.cal_step.rscd
+        assert a.meta.ref_file.rscd.name == b.meta.ref_file.rscd.name
+        assert a.meta.rscd.instance == b.meta.rscd.instance
+
+
+CASES = {
+    # name: (ramp_file kwargs, reference kwargs or "N/A")
+    "flag": (dict(seed=1), dict(skip1=2, skip2p=4)),
+    "backoff": (dict(seed=2, ngroups=12), dict(skip1=5, skip2p=7)),
+    "segment": (dict(seed=3, integration_start=4, nints=9), dict(skip1=2, skip2p=4)),
+    "one_int": (dict(seed=4, nints=1), dict(skip1=3, skip2p=4)),
+    "five_groups": (dict(seed=5, ngroups=5), dict(skip1=3, skip2p=4)),
+    "too_few_groups": (dict(seed=6, ngroups=2), dict(skip1=1, skip2p=1)),
+    "no_match": (dict(seed=7, subarray="BRIGHTSKY"), dict(skip1=2, skip2p=4)),
+    "override_na": (dict(seed=8), "N/A"),
+    "non_miri": (dict(seed=9, detector="NRCA1"), dict(skip1=2, skip2p=4)),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_same_as_jwst_rscd_step(tmp_path, name):
+    ramp_kw, ref_kw = CASES[name]
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", **ramp_kw)
+    ref = ref_kw if ref_kw == "N/A" else str(flag_reference(tmp_path / "ref.fits", **ref_kw))
+    for cls, out in ((RscdStep, "jwst"), (RscdFastStep, "ours")):
+        result = cls.call(str(path), override_rscd=ref, save_results=True,
+                          output_dir=str(tmp_path / out))
+        result.close()
+    compare_files(outputs(tmp_path / "ours"), outputs(tmp_path / "jwst"))
+    with fits.open(outputs(tmp_path / "ours")) as hdul:
+        expect = {"flag": "COMPLETE", "backoff": "COMPLETE", "segment": "COMPLETE",
+                  "one_int": "COMPLETE", "five_groups": "COMPLETE"}.get(name, "SKIPPED")
+        assert hdul[0].header["S_RSCD"] == expect
+
+
+def test_returns_the_model_and_the_result(tmp_path):
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=11)
+    ref = flag_reference(tmp_path / "ref.fits", skip1=2, skip2p=4)
+    step = RscdFastStep(override_rscd=str(ref))
+    with datamodels.RampModel(path) as model:
+        result = step.run(model)
+        assert isinstance(result, datamodels.RampModel) and result is not model
+        assert model.meta.cal_step.rscd is None           # the input is left alone
+    data, gdq, pdq = ramp_arrays(nints=3, ngroups=10, nrows=8, ncols=8, seed=11)
+    want = rscd.apply(data, gdq, pdq, ref, readpatt="FAST", subarray="FULL")
+    assert step.rscd_result == want
+    np.testing.assert_array_equal(result.groupdq, gdq)
+    assert result.meta.ref_file.rscd.name == str(ref.resolve())
+
+
+def test_override_as_datamodel(tmp_path):
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=12, ngroups=12)
+    ref = flag_reference(tmp_path / "ref.fits", skip1=5, skip2p=7)
+    by_path = RscdFastStep.call(str(path), override_rscd=str(ref))
+    with datamodels.RSCDModel(ref) as ref_model:
+        by_model = RscdFastStep.call(str(path), override_rscd=ref_model)
+    np.testing.assert_array_equal(by_model.groupdq, by_path.groupdq)
+    np.testing.assert_array_equal(by_model.pixeldq, by_path.pixeldq)
+    assert by_model.meta.rscd.instance == by_path.meta.rscd.instance
+
+
+def test_decay_method_parameter(tmp_path):
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=13, ngroups=8)
+    ref = decay_reference(tmp_path / "decay.fits")
+    result = RscdFastStep.call(str(path), override_rscd=str(ref), method="decay")
+    data, gdq, pdq = ramp_arrays(nints=3, ngroups=8, nrows=8, ncols=8, seed=13)
+    want = rscd.apply(data, gdq, pdq, ref, readpatt="FAST", subarray="FULL")
+    assert want.method == "decay" and want.npix_corrected > 0
+    np.testing.assert_array_equal(result.data, data)
+    assert result.meta.cal_step.rscd == "COMPLETE"
+
+
+def test_cmdline_output_name_and_suffix(tmp_path):
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=14)
+    ref = flag_reference(tmp_path / "ref.fits")
+    Step.from_cmdline(["rscd.step.RscdFastStep", str(path), "--override_rscd", str(ref),
+                       "--output_dir", str(tmp_path / "a"), "--method", "flag"])
+    assert outputs(tmp_path / "a").name == "jw_t_rscd.fits"
+    Step.from_cmdline(["rscd.step.RscdFastStep", str(path), f"--override_rscd={ref}",
+                       f"--output_dir={tmp_path / 'b'}", "--suffix=myrscd", "--threads=2"])
+    assert outputs(tmp_path / "b").name == "jw_t_myrscd.fits"
+    with fits.open(outputs(tmp_path / "b")) as hdul:
+        assert hdul[0].header["S_RSCD"] == "COMPLETE"
+        assert hdul[0].header["R_RSCD"] == str(ref.resolve())
+
+
+def test_cmdline_help(capsys):
+    with pytest.raises(SystemExit) as exc:
+        Step.from_cmdline(["rscd.step.RscdFastStep", "-h"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--method", "--threads", "--override_rscd", "--save_results",
+                   "--output_dir", "--suffix"):
+        assert option in out
+    assert "'flag'" in out and "'decay'" in out
+
+
+def test_bad_method_is_rejected(tmp_path):
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=15)
+    with pytest.raises(Exception, match="method"):
+        Step.from_cmdline(["rscd.step.RscdFastStep", str(path), "--method", "fast"])
+
+
+def _installed_entry_point():
+    from importlib.metadata import entry_points
+    return any(ep.value.startswith("rscd._integration")
+               for ep in entry_points(group="stpipe.steps"))
+
+
+def stand_in_distribution(folder):
+    """Until rscd is installed (pip install -e .), a dist-info folder declaring the same
+    stpipe.steps entry point as pyproject.toml, to put on sys.path."""
+    if _installed_entry_point():
+        return []
+    info = folder / "site" / "rscd-0.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rscd\nVersion: 0.0\n")
+    (info / "entry_points.txt").write_text(
+        "[stpipe.steps]\nrscd = rscd._integration:get_steps\n")
+    return [str(folder / "site")]
+
+
+def test_strun_command(tmp_path):
+    """The real ``strun`` executable with our alias (the stpipe.steps entry point)."""
+    strun = shutil.which("strun", path=str(Path(sys.executable).parent)) or shutil.which("strun")
+    if strun is None:
+        pytest.skip("no strun executable next to this Python")
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=16)
+    ref = flag_reference(tmp_path / "ref.fits")
+    # The rscd this process imported (source tree with an in-place build, or the installed
+    # package), after the stand-in entry point so that it shadows a bare rscd.egg-info.
+    extra = stand_in_distribution(tmp_path) + [str(Path(rscd.__file__).parent.parent)]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        extra + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    proc = subprocess.run([strun, "rscd_fast", path.name, "--override_rscd", str(ref)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with fits.open(tmp_path / "jw_t_rscd.fits") as hdul:
+        assert hdul[0].header["S_RSCD"] == "COMPLETE"
+    assert "RSCD flag COMPLETE" in proc.stdout + proc.stderr     # our log reaches strun's
+
+
+def test_output_opens_in_dark_current(tmp_path):
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=17)
+    ref = flag_reference(tmp_path / "ref.fits")
+    RscdFastStep.call(str(path), override_rscd=str(ref), save_results=True,
+                      output_dir=str(tmp_path))
+    dark = make_dark(tmp_path / "dark.fits", ngroups=10)
+    out = DarkCurrentStep.call(str(tmp_path / "jw_t_rscd.fits"), override_dark=str(dark))
+    assert out.meta.cal_step.dark_sub == "COMPLETE"
+    assert out.meta.cal_step.rscd == "COMPLETE"
+    with datamodels.RampModel(tmp_path / "jw_t_rscd.fits") as before:
+        np.testing.assert_allclose(out.data, before.data - 1.0)
+        np.testing.assert_array_equal(out.groupdq, before.groupdq)
+
+
+def _reference_meta(model, reftype):
+    meta = model.meta
+    meta.instrument.name = "MIRI"
+    meta.instrument.detector = "MIRIMAGE"
+    meta.subarray.name = "FULL"
+    meta.subarray.xstart = meta.subarray.ystart = 1
+    meta.subarray.xsize = model.data.shape[-1]
+    meta.subarray.ysize = model.data.shape[-2]
+    meta.reftype = reftype
+    meta.description = f"tiny {reftype} for rscd tests"
+    meta.author = "rscd tests"
+    meta.pedigree = "DUMMY"
+    meta.useafter = "2000-01-01T00:00:00"
+
+
+def make_dark(path, ngroups, nrows=8, ncols=8):
+    shape = (2, ngroups, nrows, ncols)
+    dark = datamodels.DarkMIRIModel(data=np.ones(shape, np.float32),
+                                    dq=np.zeros(shape, np.uint32))
+    _reference_meta(dark, "DARK")
+    dark.meta.exposure.readpatt = "FAST"
+    dark.meta.exposure.nframes = 1
+    dark.meta.exposure.groupgap = 0
+    dark.meta.exposure.ngroups = ngroups
+    dark.save(path)
+    return path
+
+
+def make_gain_readnoise(folder, nrows=8, ncols=8):
+    paths = []
+    for cls, name, value in ((datamodels.GainModel, "GAIN", 5.5),
+                             (datamodels.ReadnoiseModel, "READNOISE", 20.0)):
+        model = cls(data=np.full((nrows, ncols), value, np.float32))
+        _reference_meta(model, name)
+        model.save(folder / f"{name.lower()}.fits")
+        paths.append(folder / f"{name.lower()}.fits")
+    return paths
+
+
+def pipeline_exposure(path, nints=3, ngroups=10):
+    ramp_file(path, nints=nints, ngroups=ngroups, seed=18)
+    with datamodels.RampModel(path) as model:
+        model.data[...] = 1000 + 40 * np.arange(ngroups)[None, :, None, None]
+        model.save(path)
+    return path
+
+
+#: Steps that need reference files we do not make offline; the run keeps group flagging
+#: (rscd), dark subtraction, ramp fitting and gain scaling.
+SKIPPED = [name for name in Detector1Pipeline.step_defs
+           if name not in ("rscd", "dark_current", "ramp_fit", "gain_scale")]
+
+
+def doc_parameter_file(folder):
+    """The parameter-file example of docs/pipeline.md, exactly as documented."""
+    text = (ROOT / "docs" / "pipeline.md").read_text()
+    block = re.search(r"<!-- pipeline-parameter-file:[^>]*-->\s*```yaml\n(.*?)```", text,
+                      re.S).group(1)
+    path = folder / "detector1_rscd_fast.asdf"
+    path.write_text(block)
+    return path
+
+
+def test_detector1_with_our_step(tmp_path):
+    uncal = pipeline_exposure(tmp_path / "jw_p_uncal.fits")
+    ref = flag_reference(tmp_path / "ref.fits", skip1=2, skip2p=4)
+    dark = make_dark(tmp_path / "dark.fits", ngroups=10)
+    gain, readnoise = make_gain_readnoise(tmp_path)
+    overrides = {"rscd": {"override_rscd": str(ref)},
+                 "dark_current": {"override_dark": str(dark)},
+                 "ramp_fit": {"override_gain": str(gain), "override_readnoise": str(readnoise)},
+                 "gain_scale": {"override_gain": str(gain)}}
+    args = [f"--steps.{s}.{k}={v}" for s, kv in overrides.items() for k, v in kv.items()]
+    args += [f"--steps.{s}.skip=true" for s in SKIPPED]
+
+    # Ours, from the documented parameter file.
+    step = Step.from_cmdline([str(doc_parameter_file(tmp_path)), str(uncal),
+                              f"--output_dir={tmp_path / 'ours'}"] + args)
+    assert isinstance(step, RscdFastDetector1Pipeline)
+    assert isinstance(step.rscd, RscdFastStep) and step.rscd.method == "flag"
+    # jwst's own pipeline, same settings.
+    steps = {s: dict(kv) for s, kv in overrides.items()}
+    steps.update({s: {"skip": True} for s in SKIPPED})
+    Detector1Pipeline.call(str(uncal), steps=steps, save_results=True,
+                           output_dir=str(tmp_path / "jwst")).close()
+
+    for product in ("rate", "rateints"):
+        ours, theirs = (tmp_path / d / f"jw_p_{product}.fits" for d in ("ours", "jwst"))
+        with datamodels.open(ours) as a, datamodels.open(theirs) as b:
+            assert a.meta.cal_step.rscd == b.meta.cal_step.rscd == "COMPLETE"
+            assert a.meta.cal_step.dark_sub == "COMPLETE"
+            assert a.meta.cal_step.ramp_fit == "COMPLETE"
+            assert a.meta.ref_file.rscd.name == b.meta.ref_file.rscd.name == str(ref.resolve())
+            assert a.meta.rscd.instance == b.meta.rscd.instance
+            np.testing.assert_array_equal(a.data, b.data)
+            np.testing.assert_array_equal(a.dq, b.dq)
+
+
+def test_detector1_python_call(tmp_path):
+    """The Python form documented: RscdFastDetector1Pipeline.call(..., steps={...})."""
+    uncal = pipeline_exposure(tmp_path / "jw_p_uncal.fits")
+    ref = flag_reference(tmp_path / "ref.fits", skip1=2, skip2p=4)
+    steps = {s: {"skip": True} for s in Detector1Pipeline.step_defs if s != "rscd"}
+    steps["rscd"] = {"override_rscd": str(ref), "method": "flag"}
+    result = RscdFastDetector1Pipeline.call(str(uncal), steps=steps)
+    assert isinstance(result, datamodels.RampModel)     # ramp_fit skipped: the ramp
+    assert result.meta.cal_step.rscd == "COMPLETE"
+    assert result.meta.rscd.ngroups_skip_int2p == 4
+
+
+def test_detector1_rscd_skipped_is_recorded_as_rscd(tmp_path):
+    uncal = pipeline_exposure(tmp_path / "jw_p_uncal.fits")
+    steps = {s: {"skip": True} for s in Detector1Pipeline.step_defs}
+    result = RscdFastDetector1Pipeline.call(str(uncal), steps=steps)
+    assert result.meta.cal_step.rscd == "SKIPPED"
+    assert RscdFastStep.class_alias == "rscd_fast"       # the class keeps its alias
+
+
+def test_entry_point_function():
+    steps = get_steps()
+    assert ("rscd.step.RscdFastStep", "rscd_fast", False) in steps
+    for class_path, alias, is_pipeline in steps:
+        module, _, name = class_path.rpartition(".")
+        cls = getattr(__import__(module, fromlist=[name]), name)
+        assert cls.class_alias == alias
+        assert alias != "rscd"
+        assert issubclass(cls, Detector1Pipeline) == is_pipeline
+
+
+def test_aliases_resolve(tmp_path, monkeypatch):
+    from stpipe.utilities import resolve_step_class_alias
+    for entry in stand_in_distribution(tmp_path):
+        monkeypatch.syspath_prepend(entry)
+    assert resolve_step_class_alias("rscd_fast") == "rscd.step.RscdFastStep"
+    assert resolve_step_class_alias("rscd::rscd_fast") == "rscd.step.RscdFastStep"
+    assert resolve_step_class_alias("rscd") == "jwst.step.RscdStep"      # no collision
+    assert (resolve_step_class_alias("calwebb_detector1_rscd_fast")
+            == "rscd.step.RscdFastDetector1Pipeline")
