@@ -2,7 +2,7 @@
 import logging
 import os
 import warnings
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -124,11 +124,19 @@ def _as_reference(reference):
                     f"not {type(reference).__name__}")
 
 
-def _positive_int(value, name, minimum=1):
+#: Upper bound of integration numbers and rows: far beyond any exposure, and small enough
+#: that the C core's sums of them cannot overflow ptrdiff_t (larger values raised
+#: OverflowError from the wrapper; issue 9).
+MAX_INDEX = 2**31 - 1
+
+
+def _positive_int(value, name, minimum=1, maximum=MAX_INDEX):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, not {value}")
+    if value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, not {value}")
     return int(value)
 
 
@@ -234,11 +242,25 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
                         previous, nthreads)
 
 
+def _skip_value(value, name, ref):
+    """A SkipRow count as the C core takes it. Counts beyond MAX_INDEX behave as
+    MAX_INDEX (rule 4 lowers both to ngroups - 3), so clamping keeps the result and
+    keeps hand-made References from overflowing the wrapper."""
+    if value is None and name == "skip_int1":
+        return -1
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"reference {ref.name}: SkipRow.{name} must be an integer, "
+                        f"not {type(value).__name__}")
+    return max(-1, min(int(value), MAX_INDEX))
+
+
 def _apply_flag(groupdq, pixeldq, row, ref, integration_start, nints, nthreads):
-    if row.skip_int1 < 0:
+    skip1 = _skip_value(row.skip_int1, "skip_int1", ref)
+    skip2p = _skip_value(row.skip_int2p, "skip_int2p", ref)
+    if skip1 < 0:
         warnings.warn(f"RSCD reference file {ref.name} is of a deprecated form without "
                       "group_skip1: 1 group flagged in integration 1", RSCDWarning, stacklevel=3)
-    status, stats = _core.flag(groupdq, pixeldq, row.skip_int1, row.skip_int2p,
+    status, stats = _core.flag(groupdq, pixeldq, skip1, skip2p,
                                integration_start, nints, nthreads)
     if status == _core.Status.RSCD_SKIP_FEW_GROUPS:
         return Result("SKIPPED", method="flag", reference=ref.name,
@@ -297,7 +319,3 @@ def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, sub
                   npix_saturated=int(stats["npix_saturated"]),
                   npix_nonfinite=int(stats["npix_nonfinite"]),
                   first_int_left=bool(stats["first_int_left"]), notes=tuple(notes))
-
-
-# Keep the dataclass field list handy for callers that build keywords themselves.
-RESULT_FIELDS = tuple(f.name for f in fields(Result))
