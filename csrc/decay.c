@@ -7,11 +7,11 @@
  * only read.
  *
  * Memory: the correction of row y of integration i needs only row y of
- * integration i-1. Rows are therefore independent, and each row is walked
- * through the integrations from the last to the second, so integration i-1
- * is still uncorrected when integration i reads it. Scratch is a few
- * row-length arrays per thread plus the per-group decay factors: never a
- * frame, never a copy of the cube. */
+ * integration i-1. Rows are therefore independent; each block of a few rows
+ * is walked through the integrations from the last to the second, so
+ * integration i-1 is still uncorrected when integration i reads it. Scratch
+ * is a few row-length arrays per thread plus the per-group decay factors:
+ * never a frame, never a copy of the cube. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,30 +216,41 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
     }
 }
 
-/* Add amp[x] * efac[j] to group j of one row of the integration being
- * corrected, in double precision, rounding once to float32. */
-static void row_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups,
-                      ptrdiff_t ncols, const double *amp, const double *efac)
+/* Rows handled together: a block is nrows_blk * ncols contiguous values in
+ * each group plane (about 33 KB for a MIRI row), long enough runs for the
+ * hardware prefetcher, which stops at every jump to the next group's plane. */
+#define ROWS_PER_BLOCK 8
+
+/* Add amp[r*ncols + x] * efac[r][j] to group j of rows y0 .. y0+nrows_blk-1 of
+ * the integration being corrected (dst points at row y0 of group 0), in
+ * double precision, rounding once to float32. */
+static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups,
+                        ptrdiff_t ncols, ptrdiff_t nrows_blk, const double *amp,
+                        const double *const *efac)
 {
-    ptrdiff_t j, x;
+    const ptrdiff_t n = nrows_blk * ncols;
+    ptrdiff_t j, r, x;
     int any = 0;
 
-    /* A row that gets nothing is not written at all (no dirtied pages in a
+    /* A block that gets nothing is not written at all (no dirtied pages in a
      * memory-mapped file). */
-    for (x = 0; x < ncols; x++)
+    for (x = 0; x < n; x++)
         any |= amp[x] != 0.0;
     if (!any)
         return;
     for (j = 0; j < ngroups; j++) {
-        float *d = dst + j * frame;
-        const double e = efac[j];
-        /* Two loops so the native one carries no byte-order test. */
-        if (swapped) {
-            for (x = 0; x < ncols; x++)
-                d[x] = swap_f32((float)((double)swap_f32(d[x]) + amp[x] * e));
-        } else {
-            for (x = 0; x < ncols; x++)
-                d[x] = (float)((double)d[x] + amp[x] * e);
+        for (r = 0; r < nrows_blk; r++) {
+            float *d = dst + j * frame + r * ncols;
+            const double *a = amp + r * ncols;
+            const double e = efac[r][j];
+            /* Two loops so the native one carries no byte-order test. */
+            if (swapped) {
+                for (x = 0; x < ncols; x++)
+                    d[x] = swap_f32((float)((double)swap_f32(d[x]) + a[x] * e));
+            } else {
+                for (x = 0; x < ncols; x++)
+                    d[x] = (float)((double)d[x] + a[x] * e);
+            }
         }
     }
 }
@@ -248,9 +259,10 @@ static void row_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroup
  * rscd_decay - see rscd.h for the contract.
  *
  * Notes:
- * 1) Rows are the unit of work (and of OpenMP sharing): for row y, the
- *    integrations are visited from the last to the second, each corrected
- *    from row y of the one before it, which is still uncorrected; then
+ * 1) Blocks of ROWS_PER_BLOCK rows are the unit of work (and of OpenMP
+ *    sharing): for each block, the integrations are visited from the last to
+ *    the second, each corrected from the same rows of the one before it,
+ *    which are still uncorrected; then
  *    integration 0 from the previous segment's integration when given.
  *    Nothing is summed across threads but integer counts, so the result
  *    does not depend on the number of threads.
@@ -262,7 +274,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                const rscd_params *params, rscd_decay_stats *stats)
 {
     int status, result, nthr = 1;
-    ptrdiff_t ngroups, nrows, ncols, nints, frame, cube, y, i_first;
+    ptrdiff_t ngroups, nrows, ncols, nints, frame, cube, blk, i_first;
     ptrdiff_t ncorr = 0, nsat = 0, nnonf = 0;
     double *efac = NULL, *dwork = NULL;
     uint8_t *bwork = NULL;
@@ -323,7 +335,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
 
     /* Scratch sizes: check the products before allocating (ncols is
      * bounded by the cube check, nthr by int). */
-    per_thread_d = (size_t)ncols * (NSCRATCH_D + 1); /* + amp */
+    per_thread_d = (size_t)ncols * (NSCRATCH_D + ROWS_PER_BLOCK); /* + amp of a block */
     per_thread_b = (size_t)ncols;
     if (per_thread_d > SIZE_MAX / sizeof(double) / (size_t)nthr) {
         status = RSCD_ERR_NOMEM;
@@ -345,17 +357,17 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
 #pragma omp parallel for num_threads(nthr) schedule(static) \
     reduction(+ : ncorr, nsat, nnonf) if (nthr > 1)
 #endif
-    for (y = 0; y < nrows; y++) {
+    for (blk = 0; blk < (nrows + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK; blk++) {
+        const ptrdiff_t y0 = blk * ROWS_PER_BLOCK;
+        const ptrdiff_t nblk = nrows - y0 < ROWS_PER_BLOCK ? nrows - y0 : ROWS_PER_BLOCK;
+        const parity_coeffs *c[ROWS_PER_BLOCK];
+        const double *efac_row[ROWS_PER_BLOCK];
         int t = 0;
         double *work, *amp;
         uint8_t *satm;
-        /* Detector row first_row + y (1-based); odd rows use `odd`. Tested
-         * bit-wise so first_row + y cannot overflow. */
-        const parity_coeffs *c = &pc[((ramp->first_row & 1) ^ (y & 1)) ? 1 : 0];
-        const uint32_t *pdq = ramp->pixeldq + y * ncols;
         pix_counts cnt = {0, 0, 0};
         src_row src;
-        ptrdiff_t i;
+        ptrdiff_t i, r;
 
 #ifdef _OPENMP
         t = omp_get_thread_num();
@@ -363,24 +375,33 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
         work = dwork + (size_t)t * per_thread_d;
         amp = work + NSCRATCH_D * ncols;
         satm = bwork + (size_t)t * per_thread_b;
+        for (r = 0; r < nblk; r++) {
+            /* Detector row first_row + y (1-based); odd rows use `odd`. Tested
+             * bit-wise so first_row + y cannot overflow. */
+            c[r] = &pc[((ramp->first_row & 1) ^ ((y0 + r) & 1)) ? 1 : 0];
+            efac_row[r] = c[r]->efac;
+        }
 
         /* Last to second (or first, with prev): integration i-1 is read
          * before integration i-1 itself is corrected. */
         for (i = nints - 1; i >= i_first; i--) {
-            float *dst = ramp->data + i * cube + y * ncols;
-            if (i > 0) {
-                src.data = ramp->data + (i - 1) * cube + y * ncols;
-                src.swapped = ramp->data_byteorder == RSCD_SWAPPED;
-                src.gdq = ramp->groupdq + (i - 1) * cube + y * ncols;
-            } else {
-                src.data = prev->data + y * ncols;
-                src.swapped = 0; /* prev is native by contract */
-                src.gdq = prev->groupdq + y * ncols;
+            for (r = 0; r < nblk; r++) {
+                const ptrdiff_t y = y0 + r;
+                if (i > 0) {
+                    src.data = ramp->data + (i - 1) * cube + y * ncols;
+                    src.swapped = ramp->data_byteorder == RSCD_SWAPPED;
+                    src.gdq = ramp->groupdq + (i - 1) * cube + y * ncols;
+                } else {
+                    src.data = prev->data + y * ncols;
+                    src.swapped = 0; /* prev is native by contract */
+                    src.gdq = prev->groupdq + y * ncols;
+                }
+                row_amplitudes(&src, frame, ngroups, ncols, ramp->pixeldq + y * ncols, c[r],
+                               satbit, refbit, work, satm, amp + r * ncols, &cnt);
             }
-            row_amplitudes(&src, frame, ngroups, ncols, pdq, c, satbit, refbit, work, satm,
-                           amp, &cnt);
-            row_apply(dst, ramp->data_byteorder == RSCD_SWAPPED, frame, ngroups, ncols, amp,
-                      c->efac);
+            block_apply(ramp->data + i * cube + y0 * ncols,
+                        ramp->data_byteorder == RSCD_SWAPPED, frame, ngroups, ncols, nblk, amp,
+                        efac_row);
         }
         ncorr += cnt.corrected;
         nsat += cnt.saturated;
