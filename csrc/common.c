@@ -70,6 +70,10 @@ int rscd_check_ramp(const rscd_ramp *ramp, int need_data)
         return RSCD_ERR_BYTEORDER;
     if (ramp->integration_start < 1 || ramp->first_row < 1)
         return RSCD_ERR_RANGE;
+    /* integration_start - 1 + nints must not overflow (rscd_nints_exposure
+     * computes it); nints is bounded above, so subtract instead of adding. */
+    if (ramp->integration_start - 1 > PTRDIFF_MAX - ramp->nints)
+        return RSCD_ERR_RANGE;
     if (ramp->nints_exposure != 0 &&
         ramp->nints_exposure < ramp->integration_start - 1 + ramp->nints)
         return RSCD_ERR_RANGE;

@@ -47,10 +47,13 @@ static void flag_chunk(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
 {
     const ptrdiff_t frame = r->nrows * r->ncols, n = p1 - p0;
     const uint8_t sat = params->dq_saturated, dnu = params->dq_do_not_use;
-    /* k >= skip - (skip + 1) = -1 before the floor, and skip < INT32_MAX
-     * (checked by the caller): 32 bits suffice and vectorise. */
-    int32_t k[CHUNK];
-    const int32_t skip32 = (int32_t)skip;
+    /* cnt = processed levels at which the sample is a problem, so
+     * k = max(skip - cnt, 0). cnt <= skip + 1 <= RSCD_MAX_SKIP + 1 fits 16 bits,
+     * which keeps eight pixels per SSE2 vector. In terms of cnt: the pixel is
+     * backed off when cnt > 0 (and skip > 0), left with one group when
+     * cnt >= skip, and group g < skip is flagged when cnt < skip - g. */
+    uint16_t cnt[CHUNK];
+    const uint16_t skip16 = (uint16_t)skip;
     uint8_t backed[CHUNK], single[CHUNK];
     ptrdiff_t i, g, p;
 
@@ -58,23 +61,22 @@ static void flag_chunk(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
     memset(single, 0, (size_t)n);
     for (i = int_first; i < int_first + int_count; i++) {
         uint8_t *gi = r->groupdq + i * r->ngroups * frame + p0;
-        for (p = 0; p < n; p++)
-            k[p] = skip32;
+        memset(cnt, 0, (size_t)n * sizeof cnt[0]);
         for (g = lowest; g <= skip + 1; g++) {
             const uint8_t *gl = gi + g * frame;
             /* Group 0 saturated: never a problem, k stays at skip. */
             for (p = 0; p < n; p++)
-                k[p] -= ((gl[p] & (uint8_t)~gi[p]) & sat) != 0;
+                cnt[p] = (uint16_t)(cnt[p] + (((gl[p] & (uint8_t)~gi[p]) & sat) != 0));
         }
         for (p = 0; p < n; p++) {
-            k[p] = k[p] < 0 ? 0 : k[p];
-            backed[p] |= k[p] < skip32;
-            single[p] |= k[p] == 0;
+            backed[p] |= (cnt[p] != 0) & (skip16 != 0);
+            single[p] |= cnt[p] >= skip16;
         }
         for (g = 0; g < skip; g++) {
             uint8_t *gg = gi + g * frame;
+            const uint16_t limit = (uint16_t)(skip - g);
             for (p = 0; p < n; p++)
-                gg[p] |= (uint8_t)(dnu & (uint8_t)-(uint8_t)((int32_t)g < k[p]));
+                gg[p] |= (uint8_t)(dnu & (uint8_t)-(uint8_t)(cnt[p] < limit));
         }
     }
     if (lowest <= skip + 1) {
@@ -88,34 +90,13 @@ static void flag_chunk(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
     }
 }
 
-int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                    ptrdiff_t skip, const rscd_params *params,
-                    ptrdiff_t *backed_off, ptrdiff_t *one_group)
+/* Rules 7-8 once the stop level is known: levels skip+1 .. stop+1 are processed. */
+static void flag_from(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                      ptrdiff_t skip, ptrdiff_t stop, const rscd_params *params,
+                      ptrdiff_t *backed_off, ptrdiff_t *one_group)
 {
-    int status;
-    ptrdiff_t frame, chunk, nchunks, level, lowest, nback = 0, none = 0;
-
-    if (!params)
-        return RSCD_ERR_NULL;
-    status = rscd_check_ramp(ramp, 0);
-    if (status != RSCD_OK)
-        return status;
-    if (int_first < 0 || int_count < 0 || int_first > ramp->nints - int_count)
-        return RSCD_ERR_RANGE;
-    if (skip < 0 || skip + 1 >= ramp->ngroups || skip >= INT32_MAX)
-        return RSCD_ERR_SKIP;
-
-    /* The back-off visits levels skip+1, skip, ..., 1 and stops at the first
-     * level with no problem anywhere in the range (a global stop). Each level
-     * above the stop lowers k of its problem samples by one, so find the stop
-     * first; then every pixel is independent. */
-    lowest = skip + 2; /* no level processed: no back-off */
-    for (level = skip + 1; level >= 1; level--) {
-        if (!any_problem(ramp, int_first, int_count, level, params->dq_saturated,
-                         rscd_threads(params)))
-            break;
-        lowest = level;
-    }
+    ptrdiff_t frame, chunk, nchunks, nback = 0, none = 0;
+    const ptrdiff_t lowest = stop + 1; /* lowest processed level; skip+2: none */
 
     frame = ramp->nrows * ramp->ncols;
     nchunks = (frame + CHUNK - 1) / CHUNK;
@@ -131,6 +112,63 @@ int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_co
         *backed_off = nback;
     if (one_group)
         *one_group = none;
+}
+
+static int check_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                       ptrdiff_t skip, const rscd_params *params)
+{
+    int status;
+
+    if (!params)
+        return RSCD_ERR_NULL;
+    status = rscd_check_ramp(ramp, 0);
+    if (status != RSCD_OK)
+        return status;
+    if (int_first < 0 || int_count < 0 || int_first > ramp->nints - int_count)
+        return RSCD_ERR_RANGE;
+    if (skip < 0 || skip >= ramp->ngroups - 1 || skip > RSCD_MAX_SKIP)
+        return RSCD_ERR_SKIP;
+    return RSCD_OK;
+}
+
+int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                    ptrdiff_t skip, const rscd_params *params,
+                    ptrdiff_t *backed_off, ptrdiff_t *one_group)
+{
+    int status;
+    ptrdiff_t level, stop;
+
+    status = check_range(ramp, int_first, int_count, skip, params);
+    if (status != RSCD_OK)
+        return status;
+
+    /* The back-off visits levels skip+1, skip, ..., 1 and stops at the first
+     * level with no problem anywhere in the range (a global stop). Each level
+     * above the stop lowers k of its problem samples by one, so find the stop
+     * first; then every pixel is independent. */
+    stop = 0; /* every level had a problem */
+    for (level = skip + 1; level >= 1; level--) {
+        if (!any_problem(ramp, int_first, int_count, level, params->dq_saturated,
+                         rscd_threads(params))) {
+            stop = level;
+            break;
+        }
+    }
+    flag_from(ramp, int_first, int_count, skip, stop, params, backed_off, one_group);
+    return RSCD_OK;
+}
+
+int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                         ptrdiff_t skip, ptrdiff_t stop, const rscd_params *params,
+                         ptrdiff_t *backed_off, ptrdiff_t *one_group)
+{
+    int status = check_range(ramp, int_first, int_count, skip, params);
+
+    if (status != RSCD_OK)
+        return status;
+    if (stop < 0 || stop > skip + 1)
+        return RSCD_ERR_RANGE;
+    flag_from(ramp, int_first, int_count, skip, stop, params, backed_off, one_group);
     return RSCD_OK;
 }
 
@@ -164,9 +202,10 @@ int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
     if (ngroups <= 5) /* rule 3 */
         skip_int1 = skip_int2p = 1;
     /* rule 4: leave at least 3 groups */
-    if (ngroups < skip_int1 + 3)
+    /* (ngroups < skip + 3, written so a huge skip cannot overflow) */
+    if (skip_int1 > ngroups - 3)
         skip_int1 = ngroups - 3 > 0 ? ngroups - 3 : 0;
-    if (nints_exp > 1 && ngroups < skip_int2p + 3)
+    if (nints_exp > 1 && skip_int2p > ngroups - 3)
         skip_int2p = ngroups - 3 > 0 ? ngroups - 3 : 0;
 
     first = 0;

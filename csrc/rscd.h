@@ -44,6 +44,10 @@ extern "C" {
 #define RSCD_VERSION_MINOR 1
 #define RSCD_VERSION_PATCH 0
 
+/* Largest number of groups rscd_flag_range flags (the back-off counts in 16
+ * bits); a larger skip that survives the clamping of rscd_flag is RSCD_ERR_SKIP. */
+#define RSCD_MAX_SKIP 65534
+
 /* Status codes. 0 is success, negative an error (nothing was changed),
  * positive a skip or a warning that still lets the caller use the result. */
 enum rscd_status {
@@ -172,7 +176,8 @@ RSCD_API void rscd_params_init(rscd_params *params);
  * Given:
  *   int_first ptrdiff_t          first integration index of the range (0-based)
  *   int_count ptrdiff_t          integrations in the range (0 is an empty range)
- *   skip      ptrdiff_t          groups to flag DO_NOT_USE, >= 0, skip + 1 < ngroups
+ *   skip      ptrdiff_t          groups to flag DO_NOT_USE, >= 0, skip + 1 < ngroups,
+ *                                <= RSCD_MAX_SKIP
  *   params    const rscd_params* DQ bits and threads
  * Returned:
  *   backed_off ptrdiff_t*        pixels backed off for saturation (may be NULL)
@@ -238,6 +243,36 @@ RSCD_API int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t ski
 RSCD_API int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                         const rscd_decay_coeffs *odd, const rscd_prev_int *prev,
                         const rscd_params *params, rscd_decay_stats *stats);
+
+/*
+ * rscd_flag_range_stop - rscd_flag_range with the back-off stop level given
+ *                        (appended in 0.1: for callers that split a range into
+ *                        blocks of pixels, such as rscd.dask).
+ *
+ * Given and returned:
+ *   ramp      const rscd_ramp*   groupdq and pixeldq are changed (data is not used)
+ * Given:
+ *   int_first, int_count, skip, params   as for rscd_flag_range
+ *   stop      ptrdiff_t          the level at which the back-off of the whole range
+ *                                stopped: the first of skip+1, skip, ..., 1 with no
+ *                                problem anywhere in the range, 0 when every level had
+ *                                one; 0 <= stop <= skip + 1 (skip + 1: no back-off)
+ * Returned:
+ *   backed_off, one_group        as for rscd_flag_range, counted over this buffer
+ * Returned (function value):
+ *   as rscd_flag_range; RSCD_ERR_RANGE also for stop outside 0..skip+1.
+ * Notes:
+ *   The back-off stop is global over a range (SPEC section 2, rule 7), so a block of
+ *   the pixels of a range cannot find it alone: the caller ORs, over all blocks, for
+ *   each level L = 1..skip+1 whether any sample has SATURATED in group L and not in
+ *   group 0, and derives stop from that. Given the stop, every pixel is independent:
+ *   the blocks' results are those of one call on the whole range, and their counts
+ *   add up to its counts (pixels are disjoint).
+ */
+RSCD_API int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first,
+                                  ptrdiff_t int_count, ptrdiff_t skip, ptrdiff_t stop,
+                                  const rscd_params *params, ptrdiff_t *backed_off,
+                                  ptrdiff_t *one_group);
 
 #ifdef __cplusplus
 }

@@ -68,3 +68,6 @@ cdef extern from "rscd.h" nogil:
     int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                    const rscd_decay_coeffs *odd, const rscd_prev_int *prev,
                    const rscd_params *params, rscd_decay_stats *stats) noexcept
+    int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                             ptrdiff_t skip, ptrdiff_t stop, const rscd_params *params,
+                             ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept

@@ -149,4 +149,22 @@ def decay(float[::1] data_flat, bint data_swapped, uint8_t[:, :, :, ::1] groupdq
     return status, stats
 
 
+
+def flag_range_stop(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
+                    ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t skip, ptrdiff_t stop,
+                    int nthreads=0):
+    """Run rscd_flag_range_stop (back-off stop level given); returns (backed_off, one_group)."""
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef ptrdiff_t backed_off = 0, one_group = 0
+    cdef int status
+    _fill_ramp(&ramp, groupdq, pixeldq, 1, 0, 1)
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_flag_range_stop(&ramp, int_first, int_count, skip, stop, &params,
+                                      &backed_off, &one_group)
+    _check(status)
+    return backed_off, one_group
+
+
 Status = rscd_status
