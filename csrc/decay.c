@@ -203,7 +203,11 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
             a = f2 > 0.0 ? c->b1 * pow(c2, c->pow_) * f2 : 0.0;
         }
         av = l * a * 0.01;
-        if (!isfinite(av)) {
+        /* A correction of 2^103 DN or more is counted with the non-finite
+         * ones and not added: below it, v + av*e rounds to at most FLT_MAX in
+         * magnitude for every finite float v (the float32 ulp at FLT_MAX is
+         * 2^104), so a correction never turns finite data into inf. */
+        if (!(fabs(av) < 0x1p103)) {
             cnt->nonfinite++;
             continue;
         }

@@ -86,7 +86,9 @@ def pixel_amplitude(prev_ramp, prev_dq, refpix, c, ngroups):
         f2 = 1.0 / (_exp(c2 / c["param3"]) - 1.0) if c2 > 0.0 else 0.0
         a = b1 * _pow(c2, c["pow"]) * f2 if f2 > 0.0 else 0.0
     amp = lf * a * 0.01
-    if not _finite(amp):
+    # A correction of 2**103 DN or more cannot be stored without risking float32
+    # overflow of finite data: it counts as non-finite (SPEC 3, "any term not finite").
+    if not _finite(amp) or abs(amp) >= 2.0**103:
         return 0.0, "nonfinite"
     if amp == 0.0:
         return 0.0, "none"
