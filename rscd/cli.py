@@ -49,7 +49,9 @@ failed, 2 for a bad command line or reference file.
 examples:
   rscd jw01234_mirimage_linearity.fits --reference jwst_miri_rscd_0017.fits
   rscd *_linearity.fits --override_rscd my_rscd.fits --output-dir out/
-  rscd big_ramp.fits --reference my_rscd.fits --in-place"""
+  rscd big_ramp.fits --reference my_rscd.fits --in-place
+  rscd *_linearity.fits -r my_rscd.fits --jobs 4 --resume
+  rscd jw*-seg00?_mirimage_linearity.fits -r my_rscd.fits --segments"""
 
 
 def _version():
@@ -107,6 +109,19 @@ def _parser():
                              "marked RUNNING by an interrupted in-place run")
     parser.add_argument("-j", "--threads", type=int, metavar="N",
                         help="threads for the correction (default: all cores)")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="files corrected at once, each in its own process (default: "
+                             "the number of cores when there are several files)")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip files already done (in place: S_RSCD = COMPLETE; new "
+                             "files: the output exists), so an interrupted run can be repeated")
+    parser.add_argument("--summary", action="store_true", default=None,
+                        help="print a table of all files at the end (default: when several "
+                             "files and the output is a terminal)")
+    parser.add_argument("--segments", action="store_true",
+                        help="the inputs are the segment files (_seg001, _seg002, ...) of one "
+                             "exposure, in any order: decay corrects each segment's first "
+                             "integration from the previous segment's last one")
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("-v", "--verbose", action="count", default=0,
                        help="say more (-vv for debug messages)")
@@ -154,7 +169,6 @@ def _expected_errors():
 
 
 def _run(args):
-    from .fits import apply_file, output_path
     from .reference import read_reference
 
     if args.in_place and args.output_dir:
@@ -175,33 +189,61 @@ def _run(args):
         _fail(_error_text(exc))
         return EXIT_USAGE
 
+    if args.jobs is not None and args.jobs < 1:
+        _fail(f"--jobs must be >= 1, not {args.jobs}")
+        return EXIT_USAGE
+    if args.segments:
+        return _run_segments(args, reference, expected)
+    from .batch import apply_files
+
     total = len(args.inputs)
-    failed = 0
-    for n, path in enumerate(args.inputs, 1):
-        progress = f"[{n}/{total}] " if total > 1 else ""
-        try:
-            result = apply_file(path, reference, output_dir=args.output_dir,
-                                inplace=args.in_place, method=args.method,
-                                overwrite=args.overwrite, force=args.force,
-                                threads=args.threads)
-        except KeyboardInterrupt:
-            raise
-        except Exception as exc:
-            failed += 1
-            if args.debug:
-                traceback.print_exc()
-            if not isinstance(exc, expected):
-                _fail(f"{path}: internal error: {type(exc).__name__}: {_error_text(exc)} "
-                      "(run with --debug for the traceback)")
-            else:
-                _fail(_error_text(exc))
-            continue
-        where = "in place" if args.in_place else f"-> {output_path(path, args.output_dir)}"
-        if not args.quiet:
-            print(f"{progress}{path} {where}: {result.summary()}", flush=True)
+
+    def report(index, done, write):
+        if done.status == "FAILED":
+            if args.debug and done.traceback:
+                write(done.traceback.rstrip(), file=sys.stderr)
+            write(f"rscd: error: {done.error}", file=sys.stderr)
+        elif not args.quiet:
+            progress = f"[{index + 1}/{total}] " if total > 1 else ""
+            write(progress + done.line(args.in_place))
+
+    batch = apply_files(args.inputs, reference, jobs=args.jobs, resume=args.resume,
+                        output_dir=args.output_dir, inplace=args.in_place,
+                        method=args.method, overwrite=args.overwrite, force=args.force,
+                        threads=args.threads, on_result=report, progress=not args.quiet)
+    summary = args.summary if args.summary is not None else sys.stdout.isatty()
+    if total > 1 and summary and not args.quiet:
+        print(batch.table(), flush=True)
+    failed = batch.failed
     if failed and total > 1:
         _fail(f"{failed} of {total} files failed")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _run_segments(args, reference, expected):
+    from .segments import apply_segments
+    try:
+        results = apply_segments(args.inputs, reference, output_dir=args.output_dir,
+                                 inplace=args.in_place, method=args.method,
+                                 overwrite=args.overwrite, force=args.force,
+                                 threads=args.threads)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        if args.debug:
+            traceback.print_exc()
+        if not isinstance(exc, expected):
+            _fail(f"internal error: {type(exc).__name__}: {_error_text(exc)} "
+                  "(run with --debug for the traceback)")
+        else:
+            _fail(_error_text(exc))
+        return EXIT_FAILED
+    if not args.quiet:
+        for n, seg in enumerate(results, 1):
+            where = "in place" if args.in_place else f"-> {seg.output}"
+            print(f"[segment {n}/{len(results)}, integrations {seg.first}..{seg.last}] "
+                  f"{seg.path} {where}: {seg.result.summary()}", flush=True)
+    return EXIT_OK
 
 
 def main(argv=None):

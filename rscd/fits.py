@@ -93,9 +93,25 @@ def output_path(path, output_dir=None):
     ``_ramp``, ...) replaced by ``_rscd``, else ``_rscd`` appended; in ``output_dir`` when
     given, else next to the input.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The input ramp file.
+    output_dir : str or os.PathLike, optional
+        Folder of the output; default: the input's folder.
+
+    Returns
+    -------
+    str
+        The output path (the file is not created).
+
+    Examples
+    --------
     >>> from rscd import output_path
     >>> output_path("/data/jw01_mirimage_linearity.fits")
     '/data/jw01_mirimage_rscd.fits'
+    >>> output_path("jw01_mirimage_uncal.fits", output_dir="out")
+    'out/jw01_mirimage_rscd.fits'
     """
     path = os.fspath(path)
     folder, name = os.path.split(path)
@@ -207,8 +223,16 @@ def _inspect(path):
                 hdul.readall()
             except Exception as exc:
                 raise RampFileError(f"{path}: not a readable FITS file ({exc})") from exc
-            return _check_layout(path, hdul, size, [" ".join(str(w.message).split())
-                                                    for w in caught])
+            try:
+                return _check_layout(path, hdul, size, [" ".join(str(w.message).split())
+                                                        for w in caught])
+            except RampFileError:
+                raise
+            except (fits.VerifyError, ValueError, TypeError, KeyError, IndexError) as exc:
+                # astropy parses cards lazily: a garbled EXTNAME, NAXISn, BITPIX... raises
+                # here, on first use (found by fuzz/fuzz_ramp_header.py, issue 9).
+                raise RampFileError(f"{path}: damaged FITS header "
+                                    f"({type(exc).__name__}: {exc})") from exc
         finally:
             hdul.close()
 
@@ -494,9 +518,13 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
         :class:`rscd.crds.CRDSError` saying what to set when CRDS is not available).
     output : str or os.PathLike, optional
         Name of the new file; default :func:`output_path` (in ``output_dir`` if given).
+    output_dir : str or os.PathLike, optional
+        Folder for the new file (it must exist); default: next to the input.
     inplace : bool
         Correct ``path`` itself through a memory map (see the module notes).
     method : {"auto", "flag", "decay"}
+        As for :func:`rscd.apply`: "auto" picks "flag" when the reference file has an
+        RSCD_GROUP_SKIP table, else "decay".
     overwrite : bool
         Replace an existing output file.
     force : bool
@@ -524,6 +552,15 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
         The reference file is malformed.
     FileExistsError
         The output exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> res = rscd.apply_file("rscd_demo/demo_mirimage_linearity.fits",
+    ...                       "rscd_demo/example_rscd_flag.fits", output_dir=".")
+    >>> res.status, res.method, res.ngroups_skip_int2p
+    ('COMPLETE', 'flag', 3)
+    >>> fits.getval("demo_mirimage_rscd.fits", "S_RSCD")
+    'COMPLETE'
     """
     path = os.fspath(path)
     if method not in METHODS:

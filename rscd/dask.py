@@ -1,0 +1,530 @@
+"""The RSCD correction on dask arrays (``pip install "rscd[dask]"``).
+
+    >>> import rscd.dask
+    >>> out = rscd.dask.apply(sci, groupdq, pixeldq, "my_rscd.fits",
+    ...                       readpatt="FAST", subarray="FULL")        # doctest: +SKIP
+    >>> sci2, groupdq2, pixeldq2, result = rscd.dask.compute(out)       # doctest: +SKIP
+    >>> result = rscd.dask.apply_file("big_ramp.fits", "my_rscd.fits")  # doctest: +SKIP
+
+Arrays are chunked along rows and columns only (one chunk along nints and ngroups:
+every block holds whole ramps); each block is corrected by the C core on its own, with its
+absolute first detector row (``substrt2`` + the block's row offset) for the decay row
+parity. The results equal :func:`rscd.apply` on the whole arrays, bit for bit, with any
+chunking:
+
+decay
+    Every pixel is independent given its row parity: blocks are exact.
+flag
+    The back-off stop is global over all pixels of a range of integrations (SPEC section
+    2, rule 7): a block alone would stop at its own first clean level. So ``apply`` first
+    computes, with one cheap dask reduction over groups 0..skip+1 of GROUPDQ, for each
+    level whether any sample of the whole range is a problem; that gives the global stop
+    level of each range, and each block is then flagged with it by the C function
+    ``rscd_flag_range_stop``. This reduction runs when ``apply`` is called (it reads a
+    small part of GROUPDQ): the stop levels are plain numbers in the graph, so the
+    corrected blocks do not wait on a barrier that would make the scheduler hold whole
+    GROUPDQ blocks in memory.
+
+The statistics are global too: the per-block pixel counts add up exactly (the blocks'
+pixels are disjoint). They are a small dask array computed in the same pass as the data,
+so use :func:`compute` or :func:`store` (one graph), not separate ``.compute()`` calls,
+which would run the correction once per call.
+
+Blocks are copies (dask never lets a task change its input): the corrected blocks are
+new arrays, written back with :func:`store` (``da.store``) or :func:`apply_file`.
+Everything here is picklable and runs unchanged on ``dask.distributed``;
+:func:`apply_file` reads and writes the file through small picklable memory-map regions
+opened by each task, so process workers on the same filesystem work too.
+"""
+import dataclasses
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+try:
+    import dask
+    import dask.array as da
+except ImportError as exc:      # pragma: no cover - exercised only without dask
+    raise ImportError("rscd.dask needs dask: pip install \"rscd[dask]\" "
+                      "(or pip install \"dask[array]\")") from exc
+
+from . import _core
+from .correct import METHODS, Result, _as_reference, _positive_int, apply as _apply
+
+__all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected",
+           "MemmapRegion"]
+
+_SAT = 2
+_FLAG_STATS = ("keep_groups_saturation_int1", "keep_bright_firstgroup_int1",
+               "keep_groups_saturation_int2p", "keep_bright_firstgroup_int2p")
+_DECAY_STATS = ("npix_corrected", "npix_saturated", "npix_nonfinite", "nints_corrected",
+                "first_int_left")
+
+
+@dataclass(frozen=True)
+class Corrected:
+    """What :func:`apply` returns: the corrected arrays (lazy) and their statistics.
+
+    ``sci``, ``groupdq``, ``pixeldq`` are dask arrays (the input itself where the
+    method does not change it: SCI for flag, GROUPDQ and PIXELDQ for decay).
+    ``stats`` is a small int64 dask array of per-block counts (or None when nothing
+    is computed), turned into a :class:`rscd.Result` by :meth:`result_from`.
+    """
+    sci: object
+    groupdq: object
+    pixeldq: object
+    stats: object
+    base: Result
+
+    def result_from(self, stats):
+        """The global :class:`rscd.Result` from the computed ``stats`` (numpy)."""
+        if self.stats is None:
+            return self.base
+        width = _FLAG_STATS if self.base.method == "flag" else _DECAY_STATS
+        stats = np.asarray(stats).reshape(-1, len(width))
+        if self.base.method == "flag":
+            total = stats.sum(axis=0)
+            values = {}
+            for n, name in enumerate(_FLAG_STATS):
+                if getattr(self.base, name) is not None:
+                    values[name] = int(total[n])
+            return dataclasses.replace(self.base, **values)
+        total, most = stats.sum(axis=0), stats.max(axis=0)
+        return dataclasses.replace(self.base, npix_corrected=int(total[0]),
+                                   npix_saturated=int(total[1]),
+                                   npix_nonfinite=int(total[2]),
+                                   nints_corrected=int(most[3]),
+                                   first_int_left=bool(most[4]))
+
+
+def _check_dask(arr, name, dtype, ndim, any_byteorder):
+    if isinstance(arr, np.ndarray):
+        arr = da.from_array(arr, chunks=arr.shape[:arr.ndim - 2] + ("auto",) * 2)
+    if not isinstance(arr, da.Array):
+        raise TypeError(f"{name} must be a dask array, not {type(arr).__name__}")
+    want = np.dtype(dtype)
+    got = arr.dtype
+    if (got.newbyteorder("=") if any_byteorder else got) != want:
+        raise TypeError(f"{name} must have dtype {want.name}, not {got.str}; use "
+                        f"{name}.astype(np.{want.name})")
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, not {arr.ndim} "
+                         f"(shape {arr.shape})")
+    return arr
+
+
+def _whole_ramps(arr, name, rechunk):
+    if len(arr.chunks[0]) <= 1 and len(arr.chunks[1]) <= 1:
+        return arr
+    if rechunk:
+        return arr.rechunk({0: -1, 1: -1})
+    raise ValueError(f"{name} is chunked along nints or ngroups (chunks {arr.chunksize}); "
+                     "rscd needs whole ramps in every block: chunk along rows and columns "
+                     f"only, e.g. {name}.rechunk({{0: -1, 1: -1}}), or pass rechunk=True")
+
+
+def _skips(row, ngroups, nints, start):
+    """SPEC section 2 rules 1-6 on the reference row: (skip1 or None, skip2p or None)."""
+    skip1, skip2p = row.skip_int1, row.skip_int2p
+    if skip1 < 0:
+        skip1 = 1
+    if ngroups <= 5:
+        skip1 = skip2p = 1
+    if skip1 > ngroups - 3:
+        skip1 = max(0, ngroups - 3)
+    if nints > 1 and skip2p > ngroups - 3:
+        skip2p = max(0, ngroups - 3)
+    return (skip1 if start == 1 else None), (skip2p if nints > 1 else None)
+
+
+def _ranges(nints_file, start, skip1, skip2p):
+    """[(int_first, int_count, skip)] of the two flag ranges (None where absent)."""
+    first = 1 if start == 1 else 0
+    r1 = (0, min(1, nints_file), skip1) if skip1 is not None else None
+    r2 = (min(first, nints_file), max(0, nints_file - first), skip2p) \
+        if skip2p is not None else None
+    return r1, r2
+
+
+def _problem_levels(gdq, ranges=None, block_info=None):
+    """Per block: for each range and level L = 1..skip+1, any problem sample?"""
+    out = []
+    for rng in ranges:
+        if rng is None:
+            continue
+        i0, count, skip = rng
+        g = gdq[i0:i0 + count]
+        not0 = ~g[:, 0]
+        out.extend(bool(np.any((g[:, level] & not0) & _SAT)) for level in range(1, skip + 2))
+    return np.array(out, dtype=bool).reshape(1, 1, -1)
+
+
+def _stop(problems, skip):
+    """First level of skip+1, ..., 1 without a problem; 0 when all had one."""
+    for level in range(skip + 1, 0, -1):
+        if not problems[level - 1]:
+            return level
+    return 0
+
+
+def _flag_block(gdq, pdq, ranges=None, stops=None, threads=1):
+    gdq = np.array(gdq, dtype=np.uint8, order="C")          # a new block, never the input
+    pdq = np.array(pdq, dtype=np.uint32, order="C")
+    stats = np.zeros(len(_FLAG_STATS), np.int64)
+    for n, (rng, stop) in enumerate(zip(ranges, stops)):
+        if rng is not None:
+            stats[2 * n:2 * n + 2] = _core.flag_range_stop(gdq, pdq, rng[0], rng[1], rng[2],
+                                                           stop, threads)
+    return gdq, pdq, stats
+
+
+def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, substrt2=1,
+                 block_info=None):
+    import warnings
+    y0 = block_info[0]["array-location"][2][0]       # absolute first row of this block
+    sci = np.array(sci, dtype=np.float32, order="C")        # native copy of the block
+    if not (gdq.flags.writeable and gdq.flags.c_contiguous):
+        gdq = np.array(gdq, order="C")                      # only read by decay
+    pdq = np.ascontiguousarray(pdq, dtype=np.uint32)
+    previous = (np.asarray(prev[0]), np.asarray(prev[1])) if prev else None
+    with warnings.catch_warnings():      # apply() on the whole arrays warned already
+        warnings.simplefilter("ignore")
+        res = _apply(sci, gdq, pdq, reference, substrt2=substrt2 + y0, previous=previous,
+                     **options)
+    stats = np.array([res.npix_corrected, res.npix_saturated, res.npix_nonfinite,
+                      res.nints_corrected, res.first_int_left], np.int64)
+    return sci, stats
+
+
+def _pick(block, n):
+    return block[n]
+
+
+def _pick_frame(block, n):
+    return block[n][None, None]
+
+
+def _pick_stats(block):
+    return block[-1].reshape(1, 1, 1, -1)
+
+
+def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIRIMAGE",
+          nints=None, integration_start=1, substrt2=1, method="auto", previous=None,
+          threads=1, rechunk=False):
+    """The RSCD correction of dask arrays; returns new (lazy) arrays and statistics.
+
+    Parameters
+    ----------
+    sci : dask.array.Array, float32 (either byte order), (nints, ngroups, nrows, ncols)
+    groupdq : dask.array.Array, uint8, same shape
+    pixeldq : dask.array.Array or numpy.ndarray, uint32, (nrows, ncols)
+        Chunked along rows and columns only; the three arrays are aligned to common
+        row/column chunks by dask.
+    reference, readpatt, subarray, detector, nints, integration_start, substrt2, method
+        As for :func:`rscd.apply`; ``substrt2`` is the detector row of array row 0.
+    previous : pair of arrays, optional
+        decay of a segment: SCI and GROUPDQ (ngroups, nrows, ncols) of the previous
+        segment's last integration, uncorrected (numpy or dask).
+    threads : int
+        C-core threads per block (dask runs blocks in parallel already).
+    rechunk : bool
+        Rechunk arrays chunked along nints or ngroups instead of raising ValueError.
+
+    Returns
+    -------
+    Corrected
+        ``sci``, ``groupdq``, ``pixeldq`` (dask arrays, native byte order where new),
+        ``stats``; :func:`compute` or :func:`store` them in one pass.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`rscd.apply`, and for arrays chunked along nints or ngroups.
+
+    Warns
+    -----
+    RSCDWarning
+        As :func:`rscd.apply` (no reference row, deprecated form, other detector).
+    """
+    import warnings
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    sci = _whole_ramps(_check_dask(sci, "sci", np.float32, 4, True), "sci", rechunk)
+    groupdq = _whole_ramps(_check_dask(groupdq, "groupdq", np.uint8, 4, False), "groupdq",
+                           rechunk)
+    pixeldq = _check_dask(pixeldq, "pixeldq", np.uint32, 2, True)
+    if sci.shape != groupdq.shape:
+        raise ValueError(f"sci has shape {sci.shape} but groupdq {groupdq.shape}; both must "
+                         "be (nints, ngroups, nrows, ncols)")
+    if pixeldq.shape != groupdq.shape[2:]:
+        raise ValueError(f"pixeldq has shape {pixeldq.shape}; expected (nrows, ncols) = "
+                         f"{groupdq.shape[2:]}")
+    # Common row/column chunks (those of SCI), so block n of every array covers the
+    # same pixels; a no-op when they already agree.
+    groupdq = groupdq.rechunk(sci.chunks)
+    pixeldq = pixeldq.rechunk(sci.chunks[2:])
+    nints_file, ngroups = groupdq.shape[:2]
+    start = _positive_int(integration_start, "integration_start")
+    substrt2 = _positive_int(substrt2, "substrt2")
+    threads = _positive_int(threads, "threads")
+    least = start - 1 + nints_file
+    nints = least if nints is None else _positive_int(nints, "nints")
+    if nints < least:
+        raise ValueError(f"nints = {nints} but the arrays hold integrations "
+                         f"{start}..{least} of the exposure")
+
+    # The checks, reference lookup and skips of rscd.apply, run once on a tiny
+    # stand-in (one pixel), so messages, warnings and SKIPPED results are the same.
+    ref = _as_reference(reference)
+    chosen = ref.default_method() if method == "auto" else method
+    tiny = (np.zeros((nints_file, ngroups, 1, 1), np.float32),
+            np.zeros((nints_file, ngroups, 1, 1), np.uint8), np.zeros((1, 1), np.uint32))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        base = _apply(*tiny, ref, readpatt=readpatt, subarray=subarray, detector=detector,
+                      nints=nints, integration_start=start, substrt2=substrt2,
+                      method=chosen, threads=1,
+                      previous=(None if previous is None or chosen != "decay" else
+                                (np.zeros((ngroups, 1, 1), np.float32),
+                                 np.zeros((ngroups, 1, 1), np.uint8))))
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=2)
+    if base.status != "COMPLETE" or nints_file == 0 or 0 in groupdq.shape[2:]:
+        return Corrected(sci, groupdq, pixeldq, None, base)
+
+    if chosen == "flag":
+        row = ref.lookup(readpatt, subarray, "flag")
+        skip1, skip2p = _skips(row, ngroups, nints, start)
+        ranges = _ranges(nints_file, start, skip1, skip2p)
+        nlev = sum(r[2] + 1 for r in ranges if r is not None)
+        if nlev:
+            top = max(r[2] for r in ranges if r is not None) + 2
+            head = groupdq[:, :top]          # only groups 0..skip+1 are read
+            per_block = head.map_blocks(
+                _problem_levels, ranges=ranges, drop_axis=[0, 1], new_axis=[2],
+                chunks=((1,) * len(head.chunks[2]), (1,) * len(head.chunks[3]), (nlev,)),
+                dtype=bool, meta=np.empty((0, 0, 0), bool))
+            problems = per_block.any(axis=(0, 1)).compute()
+        stops, pos = [], 0
+        for rng in ranges:
+            if rng is None:
+                stops.append(None)
+                continue
+            stops.append(_stop(problems[pos:pos + rng[2] + 1], rng[2]))
+            pos += rng[2] + 1
+        packed = da.map_blocks(_flag_block, groupdq, pixeldq, ranges=ranges, stops=stops,
+                               threads=threads, dtype=object,
+                               meta=np.empty((0, 0, 0, 0), object))
+        gdq_out = packed.map_blocks(_pick, 0, dtype=np.uint8,
+                                    meta=np.empty((0, 0, 0, 0), np.uint8))
+        # (Axes are never dropped from ``packed``: dask would try to concatenate the
+        # per-block tuples along them.) PIXELDQ comes out as (1, 1, nrows, ncols).
+        pdq_out = packed.map_blocks(_pick_frame, 1, dtype=np.uint32,
+                                    chunks=((1,), (1,)) + packed.chunks[2:],
+                                    meta=np.empty((0, 0, 0, 0), np.uint32))[0, 0]
+        stats = _stats_array(packed, len(_FLAG_STATS))
+        return Corrected(sci, gdq_out, pdq_out, stats, base)
+
+    options = dict(readpatt=readpatt, subarray=subarray, detector=detector, nints=nints,
+                   integration_start=start, method="decay", threads=threads)
+    prev = ()
+    if previous is not None:
+        prev = tuple(_check_dask(a, name, dt, 3, True)
+                     for a, name, dt in zip(previous, ("previous sci", "previous groupdq"),
+                                            (np.float32, np.uint8)))
+        if any(a.shape != sci.shape[1:] for a in prev):
+            raise ValueError(f"previous arrays must have shape (ngroups, nrows, ncols) = "
+                             f"{sci.shape[1:]}")
+        prev = tuple(a.rechunk(sci.chunks[1:]) for a in prev)
+    packed = da.map_blocks(_decay_block, sci, groupdq, pixeldq, *prev, reference=ref,
+                           options=options, substrt2=substrt2, dtype=object,
+                           meta=np.empty((0, 0, 0, 0), object))
+    sci_out = packed.map_blocks(_pick, 0, dtype=np.float32,
+                                meta=np.empty((0, 0, 0, 0), np.float32))
+    stats = _stats_array(packed, len(_DECAY_STATS))
+    return Corrected(sci_out, groupdq, pixeldq, stats, base)
+
+
+def _stats_array(packed, n):
+    """Per-block counts as an int64 array (1, 1, block rows, block columns * n)."""
+    return packed.map_blocks(
+        _pick_stats,
+        chunks=((1,), (1,), (1,) * len(packed.chunks[2]), (n,) * len(packed.chunks[3])),
+        dtype=np.int64, meta=np.empty((0, 0, 0, 0), np.int64))
+
+
+def compute(corrected, **kwargs):
+    """Compute everything in one pass: (sci, groupdq, pixeldq, Result) as numpy."""
+    if corrected.stats is None:
+        sci, gdq, pdq = dask.compute(corrected.sci, corrected.groupdq, corrected.pixeldq,
+                                     **kwargs)
+        return sci, gdq, pdq, corrected.base
+    sci, gdq, pdq, stats = dask.compute(corrected.sci, corrected.groupdq,
+                                        corrected.pixeldq, corrected.stats, **kwargs)
+    return sci, gdq, pdq, corrected.result_from(stats)
+
+
+def store(corrected, sci=None, groupdq=None, pixeldq=None, *, lock=False, **kwargs):
+    """Write the corrected arrays into targets (``da.store``) in one pass; return the Result.
+
+    Targets take ``target[region] = block`` (numpy arrays, ``np.memmap`` views of a
+    FITS file, zarr/h5py datasets, :class:`MemmapRegion`). Give only those the method
+    changes (SCI for decay, GROUPDQ and PIXELDQ for flag); ``None`` skips one.
+    """
+    sources, targets = [], []
+    for src, dst in ((corrected.sci, sci), (corrected.groupdq, groupdq),
+                     (corrected.pixeldq, pixeldq)):
+        if dst is not None:
+            sources.append(src)
+            targets.append(dst)
+    # The statistics come back as a computed array, not through a target: a numpy
+    # target would be filled in a worker's copy on dask.distributed. Both in one
+    # dask.compute, so each block is corrected once.
+    stored = da.store(sources, targets, lock=lock, compute=False) if sources else None
+    if corrected.stats is None:
+        if stored is not None:
+            dask.compute(stored, **kwargs)
+        return corrected.base
+    _, stats = dask.compute(stored, corrected.stats, **kwargs)
+    return corrected.result_from(stats)
+
+
+@dataclass(frozen=True)
+class MemmapRegion:
+    """An array in a file at a byte offset, opened by each read or write (picklable:
+    only the path travels to a worker, never the data).
+
+    ``xor`` is applied on read and write (PIXELDQ stored as int32 with BZERO = 2**31
+    holds ``uint32 XOR 2**31``). Reads return native-byte-order copies.
+    """
+    path: str
+    offset: int
+    stored: str          # dtype in the file, e.g. ">f4"
+    shape: tuple
+    xor: int = 0
+
+    @property
+    def dtype(self):
+        """The dtype of what reads return: the stored one in native byte order."""
+        return np.dtype(self.stored).newbyteorder("=")
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def _map(self, mode):
+        return np.memmap(self.path, dtype=self.stored, mode=mode, offset=self.offset,
+                         shape=self.shape)
+
+    def __getitem__(self, index):
+        out = np.array(self._map("r")[index], dtype=self.dtype)
+        if self.xor:
+            out ^= out.dtype.type(self.xor)
+        return out
+
+    def __setitem__(self, index, value):
+        mm = self._map("r+")
+        value = np.asarray(value)
+        if self.xor:
+            value = value ^ value.dtype.type(self.xor)
+        mm[index] = value
+        mm.flush()
+        del mm
+
+
+def open_file(path, chunks=(256, 256)):
+    """A ramp file as dask arrays read through :class:`MemmapRegion` (no data loaded).
+
+    Returns ``(sci, groupdq, pixeldq, meta, regions)``: the arrays chunked (whole ramps,
+    ``chunks`` rows and columns), the exposure keywords for :func:`apply`, and the
+    three regions (targets for :func:`store` to write back in place).
+    """
+    from .fits import _inspect
+    layout = _inspect(os.fspath(path))
+    return _open_layout(layout, chunks)
+
+
+def _open_layout(layout, chunks):
+    sci_at, gdq_at, pdq_at = _offsets(layout)
+    shape = layout.shape
+    regions = (MemmapRegion(layout.path, sci_at, ">f4", shape),
+               MemmapRegion(layout.path, gdq_at, "u1", shape),
+               MemmapRegion(layout.path, pdq_at, ">u4", shape[2:],
+                            xor=0x80000000 if layout.pixeldq_bzero else 0))
+    full = (shape[0], shape[1]) + tuple(chunks)
+    arrays = (da.from_array(regions[0], chunks=full, asarray=False, name=False),
+              da.from_array(regions[1], chunks=full, asarray=False, name=False),
+              da.from_array(regions[2], chunks=tuple(chunks), asarray=False, name=False))
+    meta = dict(readpatt=layout.readpatt, subarray=layout.subarray,
+                detector=layout.detector, nints=layout.nints,
+                integration_start=layout.integration_start, substrt2=layout.substrt2)
+    return arrays + (meta, regions)
+
+
+def _offsets(layout):
+    offsets = getattr(layout, "offsets", None)
+    if offsets is not None:
+        return offsets
+    from astropy.io import fits
+    with fits.open(layout.path, memmap=True, do_not_scale_image_data=True) as hdul:
+        return tuple(hdul.fileinfo(i)["datLoc"]
+                     for i in (layout.sci, layout.groupdq, layout.pixeldq))
+
+
+def _write_header(path, header, size):
+    text = header.tostring().encode("ascii")
+    if len(text) != size:
+        from .fits import RampFileError
+        raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
+    with open(path, "r+b") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def apply_file(path, reference, *, chunks=(256, 256), method="auto", force=False,
+               threads=1, **compute_kwargs):
+    """Correct a FITS ramp file in place with dask (any scheduler, distributed included).
+
+    The file is read and written block by block through :class:`MemmapRegion`; the
+    same refusals as :func:`rscd.apply_file` with ``inplace=True`` apply (header room,
+    decay on a COMPLETE file, an interrupted run), and for decay S_RSCD = 'RUNNING' is
+    written before the data are touched. ``compute_kwargs`` go to ``da.store``
+    (e.g. ``scheduler="threads"``). Returns the :class:`rscd.Result`.
+    """
+    from .fits import (RampFileError, _all_keywords, _check_state, _extra_blocks,
+                       _history, _inspect, _set_keywords)
+    path = os.fspath(path)
+    ref = _as_reference(reference)
+    layout = _inspect(path)
+    chosen = ref.default_method() if method == "auto" else method
+    _check_state(layout, chosen, force)
+    history = _history(chosen, ref.name)
+    if _extra_blocks(layout, ref.name, history):
+        raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header's "
+                            "free space; use rscd.apply_file without inplace")
+    trial = layout.header.copy()
+    _set_keywords(trial, _all_keywords(ref.name), history)
+    sci, gdq, pdq, meta, regions = _open_layout(layout, chunks)
+    if chosen == "decay":
+        running = layout.header.copy()
+        _set_keywords(running, {"S_RSCD": "RUNNING"}, None)
+        _write_header(path, running, layout.header_size)
+    try:
+        out = apply(sci, gdq, pdq, ref, method=chosen, threads=threads, **meta)
+    except Exception:
+        if chosen == "decay":
+            _write_header(path, layout.header, layout.header_size)
+        raise
+    if out.stats is None:
+        result = out.base
+    elif chosen == "decay":
+        result = store(out, sci=regions[0], **compute_kwargs)
+    else:
+        result = store(out, groupdq=regions[1], pixeldq=regions[2], **compute_kwargs)
+    header = layout.header.copy()
+    _set_keywords(header, result.header_keywords(), history)
+    _write_header(path, header, layout.header_size)
+    return result
+

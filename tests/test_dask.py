@@ -1,0 +1,229 @@
+"""rscd.dask: the blockwise correction equals rscd.apply on the whole arrays, for any
+chunking, including flag's global back-off stop; file round trip; dask.distributed."""
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array", reason="dask is not installed (pip install "
+                                               "\"rscd[dask]\" to run the dask tests)")
+import dask  # noqa: E402
+
+import rscd  # noqa: E402
+import rscd.dask as rdask  # noqa: E402
+from fitsfiles import (SATURATED, decay_reference, flag_reference, ramp_arrays,  # noqa: E402
+                       write_astropy)
+
+CHUNKINGS = [
+    (7, 5),                 # blocks starting on rows 0, 7 (even offset)
+    (4, -1),                # whole rows
+    (1, 2),                 # one row per block
+    ((3, 4, 5), (10,)),     # irregular: first rows 0, 3, 7
+]
+
+
+@pytest.fixture(scope="module")
+def refs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("refs")
+    return {"flag": rscd.read_reference(flag_reference(str(d / "f.fits"))),
+            "decay": rscd.read_reference(decay_reference(str(d / "d.fits")))}
+
+
+def _dask(data, gdq, pdq, chunks):
+    rows, cols = chunks
+    return (da.from_array(data, chunks=(-1, -1, rows, cols)),
+            da.from_array(gdq, chunks=(-1, -1, rows, cols)),
+            da.from_array(pdq, chunks=(rows, cols)))
+
+
+def _both(arrays, ref, chunks, **kw):
+    data, gdq, pdq = (a.copy() for a in arrays)
+    want = rscd.apply(data, gdq, pdq, ref, readpatt="FAST", subarray="FULL", **kw)
+    out = rdask.apply(*_dask(*arrays, chunks), ref, readpatt="FAST", subarray="FULL", **kw)
+    got = rdask.compute(out, scheduler="threads")
+    return (data, gdq, pdq, want), got
+
+
+def _assert_same(want, got):
+    for w, g in zip(want[:3], got[:3]):
+        assert g.dtype.newbyteorder("=") == w.dtype.newbyteorder("=")
+        np.testing.assert_array_equal(g, w)
+    assert got[3] == want[3]
+
+
+@pytest.mark.parametrize("chunks", CHUNKINGS)
+@pytest.mark.parametrize("method", ["flag", "decay"])
+@pytest.mark.parametrize("substrt2", [1, 2])
+def test_equals_apply(refs, chunks, method, substrt2):
+    arrays = ramp_arrays(nints=4, ngroups=8, nrows=12, ncols=10, seed=7)
+    arrays = (arrays[0].astype(">f4"),) + arrays[1:]          # as memory-mapped from FITS
+    want, got = _both(arrays, refs[method], chunks, substrt2=substrt2)
+    _assert_same(want, got)
+    if method == "decay":
+        assert got[0].dtype == np.float32                     # new blocks: native order
+        assert want[3].npix_corrected > 0
+    else:
+        assert want[3].keep_groups_saturation_int2p > 0
+
+
+def _nonmonotone(nrows=12, ncols=10):
+    """GROUPDQ where block-local back-off stops differ from the global stop.
+
+    skip2p = 3: levels 4, 3, 2, 1. Pixel (0, 0) (top block) has SATURATED in groups
+    4 and 3 only; pixel (11, 9) (bottom block) in group 2 only. Globally levels 4 and 3
+    have problems and the back-off reaches level 2 (pixel (11, 9) backed off), stopping
+    at level 1. The bottom block alone has no problem at level 4 and stops at once.
+    """
+    data, gdq, pdq = ramp_arrays(nints=3, ngroups=9, nrows=nrows, ncols=ncols, seed=2)
+    gdq &= ~np.uint8(SATURATED)
+    gdq[1:, 4, 0, 0] |= SATURATED
+    gdq[1:, 3, 0, 0] |= SATURATED
+    gdq[2, 2, nrows - 1, ncols - 1] |= SATURATED
+    return data, gdq, pdq
+
+
+def test_flag_global_backoff_stop(refs):
+    arrays = _nonmonotone()
+    chunks = (6, 5)
+    want, got = _both(arrays, refs["flag"], chunks)
+    _assert_same(want, got)
+    assert want[3].keep_groups_saturation_int2p == 2
+    # a naive per-block run (each block its own rscd.apply) is not the same
+    _, gdq, pdq = (a.copy() for a in arrays)
+    for y in (slice(0, 6), slice(6, 12)):
+        for x in (slice(0, 5), slice(5, 10)):
+            g, p = np.ascontiguousarray(gdq[:, :, y, x]), np.ascontiguousarray(pdq[y, x])
+            rscd.apply(np.zeros(g.shape, np.float32), g, p, refs["flag"], readpatt="FAST",
+                       subarray="FULL")
+            gdq[:, :, y, x], pdq[y, x] = g, p
+    assert not np.array_equal(gdq, want[1])
+
+
+def test_flag_kernel_runs_once_per_block(refs, monkeypatch):
+    calls = []
+    original = rdask._flag_block
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(rdask, "_flag_block", counting)
+    arrays = ramp_arrays(nints=3, ngroups=8, nrows=12, ncols=10, seed=1)
+    out = rdask.apply(*_dask(*arrays, (6, 5)), refs["flag"], readpatt="FAST",
+                      subarray="FULL")
+    rdask.compute(out, scheduler="threads")
+    assert len(calls) == 4
+
+
+def test_segment_previous(refs):
+    data, gdq, pdq = ramp_arrays(nints=5, ngroups=7, nrows=10, ncols=8, seed=4)
+    whole = data.copy()
+    rscd.apply(whole, gdq.copy(), pdq.copy(), refs["decay"], readpatt="FAST",
+               subarray="FULL")
+    seg = (data[2:].copy(), gdq[2:].copy(), pdq)
+    out = rdask.apply(*_dask(*seg, (3, 4)), refs["decay"], readpatt="FAST", subarray="FULL",
+                      integration_start=3, nints=5, previous=(data[1], gdq[1]))
+    sci, _, _, res = rdask.compute(out, scheduler="threads")
+    np.testing.assert_array_equal(sci, whole[2:])
+    assert res.first_int_left is False and res.nints_corrected == 3
+
+
+def test_chunked_along_integrations(refs):
+    arrays = ramp_arrays(nints=4, ngroups=8, nrows=8, ncols=8)
+    sci = da.from_array(arrays[0], chunks=(2, -1, 4, 4))
+    gdq = da.from_array(arrays[1], chunks=(-1, 4, 4, 4))
+    with pytest.raises(ValueError, match=r"chunked along nints or ngroups.*rechunk"):
+        rdask.apply(sci, gdq, arrays[2], refs["decay"], readpatt="FAST", subarray="FULL")
+    out = rdask.apply(sci, gdq, arrays[2], refs["decay"], readpatt="FAST", subarray="FULL",
+                      rechunk=True)
+    want = arrays[0].copy()
+    rscd.apply(want, arrays[1].copy(), arrays[2].copy(), refs["decay"], readpatt="FAST",
+               subarray="FULL")
+    np.testing.assert_array_equal(rdask.compute(out)[0], want)
+
+
+def test_guards_and_skips(refs):
+    data, gdq, pdq = _dask(*ramp_arrays(nints=2, ngroups=6, nrows=6, ncols=6), (3, 3))
+    with pytest.raises(TypeError, match="uint8"):
+        rdask.apply(data, data, pdq, refs["flag"], readpatt="FAST", subarray="FULL")
+    with pytest.raises(ValueError, match="pixeldq has shape"):
+        rdask.apply(data, gdq, pdq[:3], refs["flag"], readpatt="FAST", subarray="FULL")
+    with pytest.warns(rscd.RSCDWarning, match="READPATT=SLOW"):
+        out = rdask.apply(data, gdq, pdq, refs["flag"], readpatt="SLOW", subarray="FULL")
+    assert out.sci is data and out.groupdq is gdq and out.stats is None
+    assert rdask.compute(out)[3].status == "SKIPPED"
+    out = rdask.apply(data, gdq, pdq, refs["flag"], readpatt="FAST", subarray="FULL",
+                      detector="NRCA1")
+    assert rdask.compute(out)[3].reason.startswith("only for MIRI")
+
+
+def test_store_into_memmaps(refs, tmp_path):
+    arrays = ramp_arrays(nints=3, ngroups=8, nrows=12, ncols=10, seed=5)
+    data, gdq, pdq = (a.copy() for a in arrays)
+    want = rscd.apply(data, gdq, pdq, refs["flag"], readpatt="FAST", subarray="FULL")
+    g_mm = np.memmap(tmp_path / "g.bin", dtype=np.uint8, mode="w+", shape=gdq.shape)
+    p_mm = np.memmap(tmp_path / "p.bin", dtype=np.uint32, mode="w+", shape=pdq.shape)
+    out = rdask.apply(*_dask(*arrays, (5, 5)), refs["flag"], readpatt="FAST",
+                      subarray="FULL")
+    res = rdask.store(out, groupdq=g_mm, pixeldq=p_mm, scheduler="threads")
+    assert res == want
+    np.testing.assert_array_equal(g_mm, gdq)
+    np.testing.assert_array_equal(p_mm, pdq)
+
+
+def _file_case(tmp_path, name, method, refs):
+    arrays = ramp_arrays(nints=3, ngroups=8, nrows=14, ncols=12, seed=6)
+    a = write_astropy(str(tmp_path / f"a_{name}.fits"), *arrays)
+    b = write_astropy(str(tmp_path / f"b_{name}.fits"), *arrays)
+    want = rscd.apply_file(a, refs[method], inplace=True)
+    return a, b, want
+
+
+@pytest.mark.parametrize("method", ["flag", "decay"])
+def test_apply_file_in_place(refs, tmp_path, method):
+    a, b, want = _file_case(tmp_path, method, method, refs)
+    got = rdask.apply_file(b, refs[method], chunks=(5, 7), scheduler="threads")
+    assert got == want
+    _same_hdus(a, b)
+    if method == "decay":
+        with pytest.raises(rscd.RampFileError, match="COMPLETE"):
+            rdask.apply_file(b, refs[method])
+
+
+def _same_hdus(a, b):
+    from astropy.io import fits
+    with fits.open(a) as ha, fits.open(b) as hb:
+        for x, y in zip(ha, hb):
+            if x.data is not None:
+                np.testing.assert_array_equal(x.data, y.data)
+        ka = {k: v for k, v in ha[0].header.items() if k != "HISTORY"}
+        kb = {k: v for k, v in hb[0].header.items() if k != "HISTORY"}
+        assert ka == kb
+
+
+@pytest.fixture(scope="module")
+def client():
+    distributed = pytest.importorskip("distributed", reason="dask.distributed is not "
+                                      "installed (pip install distributed)")
+    with dask.config.set({"distributed.worker.daemon": False}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                           processes=True, dashboard_address=None,
+                                           silence_logs=50)
+    with cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+@pytest.mark.parametrize("method", ["flag", "decay"])
+def test_distributed_two_process_workers(refs, client, tmp_path, method):
+    """Unchanged on a LocalCluster of 2 process workers: arrays, and a file in place
+    (the memory-map regions travel as paths, each worker opens the file itself)."""
+    arrays = ramp_arrays(nints=3, ngroups=8, nrows=16, ncols=12, seed=8)
+    data, gdq, pdq = (a.copy() for a in arrays)
+    want = rscd.apply(data, gdq, pdq, refs[method], readpatt="FAST", subarray="FULL")
+    out = rdask.apply(*_dask(*arrays, (5, 6)), refs[method], readpatt="FAST",
+                      subarray="FULL")
+    got = rdask.compute(out)              # the client is the default scheduler
+    _assert_same((data, gdq, pdq, want), got)
+    assert len(client.scheduler_info()["workers"]) == 2
+
+    a, b, want = _file_case(tmp_path, "dist", method, refs)
+    assert rdask.apply_file(b, refs[method], chunks=(4, 12)) == want
+    _same_hdus(a, b)
