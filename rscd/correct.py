@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
-from .reference import Reference, ReferenceFileError, read_reference
+from .reference import Reference, read_reference
 
 __all__ = ["apply", "Result", "RSCDWarning", "METHODS"]
 
@@ -58,7 +58,19 @@ class Result:
     notes: tuple = ()
 
     def header_keywords(self):
-        """FITS keywords for what was set: S_RSCD, R_RSCD and the statistics."""
+        """FITS keywords for what was set: S_RSCD, R_RSCD and the statistics.
+
+        Returns
+        -------
+        dict of str to str or int
+            S_RSCD always; R_RSCD when a reference file was read; INT1SKIP ...
+            INT2BORS for the statistics that are not None.
+
+        Examples
+        --------
+        >>> rscd.Result("SKIPPED", reason="only for MIRI data").header_keywords()
+        {'S_RSCD': 'SKIPPED'}
+        """
         out = {"S_RSCD": self.status}
         if self.reference:
             out["R_RSCD"] = self.reference
@@ -69,7 +81,13 @@ class Result:
         return out
 
     def summary(self):
-        """One line for a person: method, status and what was flagged or corrected."""
+        """One line for a person: method, status and what was flagged or corrected.
+
+        Examples
+        --------
+        >>> rscd.Result("SKIPPED", method="flag", reason="too few groups (2 < 3)").summary()
+        'flag SKIPPED: too few groups (2 < 3)'
+        """
         head = f"{self.method or '-'} {self.status}"
         if self.status != "COMPLETE":
             return f"{head}: {self.reason}"
@@ -196,6 +214,19 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
     RSCDWarning
         No reference row for READPATT/SUBARRAY (then SKIPPED), a reference of the
         deprecated form, a reference for another detector.
+
+    Examples
+    --------
+    >>> import numpy as np, rscd
+    >>> ref = rscd.Reference(name="r", skip_rows=(rscd.SkipRow("FULL", "FAST", 1, 3),))
+    >>> data = np.zeros((2, 8, 4, 5), np.float32)      # (nints, ngroups, nrows, ncols), DN
+    >>> groupdq = np.zeros(data.shape, np.uint8)
+    >>> pixeldq = np.zeros((4, 5), np.uint32)
+    >>> res = rscd.apply(data, groupdq, pixeldq, ref, readpatt="FAST", subarray="FULL")
+    >>> res.status, res.ngroups_skip_int1, res.ngroups_skip_int2p
+    ('COMPLETE', 1, 3)
+    >>> groupdq[1, :, 0, 0].tolist()                     # DO_NOT_USE = 1, set in place
+    [1, 1, 1, 0, 0, 0, 0, 0]
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")

@@ -13,6 +13,7 @@ A file may hold both. Everything is read once into a frozen :class:`Reference`.
 import dataclasses
 import math
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -124,6 +125,8 @@ def _table_hdu(hdul, extname, path):
     matches = [h for h in hdul if h.name.upper() == extname]
     if not matches:
         return None
+    if len(matches) > 1:   # which one would CRDS users mean? refuse rather than guess
+        raise ReferenceFileError(f"{path}: {len(matches)} {extname} extensions; expected one")
     hdu = matches[0]
     if not isinstance(hdu, fits.BinTableHDU):
         raise ReferenceFileError(f"{path}: extension {extname} is not a binary table")
@@ -133,6 +136,11 @@ def _table_hdu(hdul, extname, path):
 def _columns(hdu, path, required, optional=()):
     """Map lower-case column names to numpy arrays; complain about missing ones."""
     names = {c.name.lower(): c.name for c in hdu.columns}
+    if len(names) != len(hdu.columns):   # "subarray" and "SUBARRAY": which one?
+        seen = [c.name.lower() for c in hdu.columns]
+        twice = sorted({n for n in seen if seen.count(n) > 1})
+        raise ReferenceFileError(f"{path}: table {hdu.name} has column(s) {', '.join(twice)} "
+                                 "more than once (names are case-insensitive)")
     missing = [c for c in required if c not in names]
     if missing:
         raise ReferenceFileError(
@@ -250,6 +258,27 @@ def read_reference(path):
     SkipRow(subarray='FULL', readpatt='FAST', skip_int1=1, skip_int2p=2)
     """
     path = os.fspath(path)
+    # astropy only warns about a truncated file (and reads what is there); a truncated
+    # reference file is malformed, whatever the caller's warning filters (issue 9).
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            ref = _read_reference(path)
+            error = None
+        except ReferenceFileError as exc:
+            ref, error = None, exc
+    truncated = [" ".join(str(w.message).split()) for w in caught
+                 if "truncated" in str(w.message)]
+    if truncated:
+        raise ReferenceFileError(f"{path}: truncated FITS file ({truncated[0]})") from error
+    if error is not None:
+        raise error
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return ref
+
+
+def _read_reference(path):
     try:
         with fits.open(path, memmap=False) as hdul:
             hdul.verify("exception")
@@ -307,9 +336,27 @@ def write_flag_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD group
 
     Parameters
     ----------
+    path : str or os.PathLike
+        The FITS file to write (written to a temporary name, then renamed).
     rows : iterable of SkipRow or (subarray, readpatt, skip_int1, skip_int2p)
-        When every ``skip_int1`` is negative or None, the ``group_skip1`` column is
-        left out (the deprecated form).
+        Groups to flag in integration 1 and in integrations 2+ (integers >= 0) for each
+        SUBARRAY/READPATT pair. When every ``skip_int1`` is negative or None, the
+        ``group_skip1`` column is left out (the deprecated form).
+    detector, descrip, pedigree, author : str
+        Primary header keywords DETECTOR, DESCRIP, PEDIGREE and AUTHOR.
+    overwrite : bool
+        Replace an existing file.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> rscd.write_flag_reference("my_rscd.fits", [("FULL", "FAST", 1, 3)], overwrite=True)
+    >>> rscd.read_reference("my_rscd.fits").lookup("FAST", "FULL")
+    SkipRow(subarray='FULL', readpatt='FAST', skip_int1=1, skip_int2p=3)
     """
     rows = [r if isinstance(r, SkipRow) else SkipRow(*r) for r in rows]
     with_skip1 = any(r.skip_int1 is not None and r.skip_int1 >= 0 for r in rows)
@@ -325,7 +372,35 @@ def write_flag_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD group
 
 def write_decay_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD decay parameters",
                           pedigree="DUMMY", author="rscd", overwrite=False):
-    """Write a seed-era ``RSCD`` reference file: an EVEN and an ODD row per DecayRow."""
+    """Write a seed-era ``RSCD`` reference file: an EVEN and an ODD row per DecayRow.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FITS file to write (written to a temporary name, then renamed).
+    rows : iterable of DecayRow
+        SUBARRAY, READPATT and the 14 parameters (:class:`DecayCoeffs`) of the even and
+        the odd detector rows.
+    detector, descrip, pedigree, author : str
+        Primary header keywords DETECTOR, DESCRIP, PEDIGREE and AUTHOR.
+    overwrite : bool
+        Replace an existing file.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+
+    Examples
+    --------
+    >>> c = dict(tau=1.5, ascale=3e-7, pow=1.0, illum_zp=1.0, illum_slope=0.0, illum2=0.0,
+    ...          param3=1e7, crossopt=0.0, sat_zp=1.0, sat_slope=0.0, sat_2=0.0,
+    ...          sat_mzp=3.0, sat_rowterm=0.0, sat_scale=0.0)
+    >>> row = rscd.DecayRow("FULL", "FAST", rscd.DecayCoeffs(**c), rscd.DecayCoeffs(**c))
+    >>> rscd.write_decay_reference("my_decay.fits", [row], overwrite=True)
+    >>> rscd.read_reference("my_decay.fits").default_method()
+    'decay'
+    """
     rows = list(rows)
     flat = [(r, parity, coeffs) for r in rows
             for parity, coeffs in (("EVEN", r.even), ("ODD", r.odd))]

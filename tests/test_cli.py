@@ -1,13 +1,11 @@
 """The ``rscd`` command: exit codes, messages, subcommands."""
 import os
-import subprocess
-import tempfile
-import sys
 
 import pytest
 from astropy.io import fits
 
 import rscd
+from children import run_rscd
 from rscd.cli import main
 from fitsfiles import decay_reference, flag_reference, ramp_arrays, sha256, write_astropy
 
@@ -24,12 +22,7 @@ def files(tmp_path):
 
 
 def run_module(*args, cwd=None):
-    """`python -m rscd ...` importing the same rscd as this test process: its folder goes
-    first on the path, and the working folder is never the source tree (whose rscd/ has
-    no compiled core when the package is installed)."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "rscd", *args], capture_output=True,
-                          text=True, env=env, cwd=cwd or tempfile.gettempdir(), timeout=120)
+    return run_rscd(*args, cwd=cwd)
 
 
 def test_version_and_help_subprocess():
