@@ -39,6 +39,33 @@ def synthetic_exposure(nints=3, ngroups=10, nrows=64, ncols=72, seed=1, saturati
     no signal), and in integrations 2+ an RSCD-like deficit in the first groups: 1% (even
     rows) or 2.5% (odd rows) of the previous integration's last frame, decaying with
     exp(-(j+1)/1.5). Saturated samples are clipped and get SATURATED in GROUPDQ.
+
+    Parameters
+    ----------
+    nints, ngroups, nrows, ncols : int
+        Shape of the cubes.
+    seed : int
+        Seed of ``numpy.random.default_rng``: the same seed gives the same exposure.
+    saturation : float
+        Saturation level in DN.
+
+    Returns
+    -------
+    data : numpy.ndarray, float32, shape (nints, ngroups, nrows, ncols)
+        SCI in DN.
+    groupdq : numpy.ndarray, uint8, shape (nints, ngroups, nrows, ncols)
+        SATURATED (2) where clipped.
+    pixeldq : numpy.ndarray, uint32, shape (nrows, ncols)
+        REFERENCE_PIXEL (2**31) on the 4 columns at each side.
+    keywords : dict
+        Primary header keywords of a MIRIMAGE FASTR1 full-frame ramp file.
+
+    Examples
+    --------
+    >>> from rscd.demo import synthetic_exposure
+    >>> data, groupdq, pixeldq, keywords = synthetic_exposure(nints=2, ngroups=6)
+    >>> data.shape, keywords["READPATT"], int(pixeldq[0, 0]) == 2**31
+    ((2, 6, 64, 72), 'FASTR1', True)
     """
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:nrows, 0:ncols]
@@ -85,7 +112,28 @@ def synthetic_exposure(nints=3, ngroups=10, nrows=64, ncols=72, seed=1, saturati
 
 def write_ramp_file(path, data, groupdq, pixeldq, keywords, *, overwrite=False):
     """Write ramps the way stdatamodels lays out a RampModel: keywords in the primary
-    header, SCI float32, PIXELDQ uint32 (stored int32 with BZERO = 2**31), GROUPDQ uint8."""
+    header, SCI float32, PIXELDQ uint32 (stored int32 with BZERO = 2**31), GROUPDQ uint8.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FITS file to write.
+    data : array_like, float32, shape (nints, ngroups, nrows, ncols)
+        SCI in DN.
+    groupdq : array_like, uint8, shape (nints, ngroups, nrows, ncols)
+    pixeldq : array_like, uint32, shape (nrows, ncols)
+    keywords : dict
+        Primary header keywords (DETECTOR, READPATT, SUBARRAY, NINTS ...).
+    overwrite : bool
+        Replace an existing file.
+
+    Examples
+    --------
+    >>> from rscd.demo import synthetic_exposure, write_ramp_file
+    >>> write_ramp_file("ramp.fits", *synthetic_exposure(), overwrite=True)
+    >>> [fits.getval("ramp.fits", "EXTNAME", ext=i) for i in (1, 2, 3)]
+    ['SCI', 'PIXELDQ', 'GROUPDQ']
+    """
     primary = fits.PrimaryHDU()
     for key, value in keywords.items():
         primary.header[key] = value
@@ -99,7 +147,30 @@ def write_ramp_file(path, data, groupdq, pixeldq, keywords, *, overwrite=False):
 
 
 def write_example_references(directory, *, overwrite=True):
-    """Write ``example_rscd_flag.fits`` and ``example_rscd_decay.fits``; return their paths."""
+    """Write ``example_rscd_flag.fits`` and ``example_rscd_decay.fits``; return their paths.
+
+    Both cover the MIRI imager subarrays and FAST, FASTR1, SLOW, SLOWR1 read patterns and
+    are marked as examples (PEDIGREE = 'DUMMY'): they are not calibration data.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        An existing folder.
+    overwrite : bool
+        Replace existing files.
+
+    Returns
+    -------
+    (str, str)
+        Paths of the ``flag`` (RSCD_GROUP_SKIP) and ``decay`` (RSCD) reference files.
+
+    Examples
+    --------
+    >>> from rscd.demo import write_example_references
+    >>> flag_ref, decay_ref = write_example_references(".")
+    >>> rscd.read_reference(flag_ref).lookup("FASTR1", "FULL").skip_int2p
+    3
+    """
     flag_path = os.path.join(directory, "example_rscd_flag.fits")
     decay_path = os.path.join(directory, "example_rscd_decay.fits")
     note = "EXAMPLE ONLY - not calibration data (rscd demo)"
@@ -114,7 +185,30 @@ def write_example_references(directory, *, overwrite=True):
 
 def run_demo(directory="rscd_demo", out=print):
     """Write the demo exposure and references into ``directory``, correct the exposure
-    with both methods into new files, and report through ``out``. Returns the paths."""
+    with both methods into new files, and report through ``out``. Returns the paths.
+
+    This is ``rscd demo DIR``. The figures are drawn when matplotlib is installed.
+
+    Parameters
+    ----------
+    directory : str or os.PathLike
+        Created if needed.
+    out : callable
+        Called with each line of the report (default: ``print``).
+
+    Returns
+    -------
+    dict of str to str
+        Paths: "exposure", "flag_reference", "decay_reference", "flag", "decay" (the
+        corrected files) and, with matplotlib, "flag_figure" and "decay_figure".
+
+    Examples
+    --------
+    >>> from rscd.demo import run_demo
+    >>> paths = run_demo("demo_here", out=lambda line: None)
+    >>> sorted(paths)[:5]
+    ['decay', 'decay_figure', 'decay_reference', 'exposure', 'flag']
+    """
     os.makedirs(directory, exist_ok=True)
     data, groupdq, pixeldq, keywords = synthetic_exposure()
     exposure = os.path.join(directory, "demo_mirimage_linearity.fits")

@@ -315,16 +315,35 @@ def pick_pixel(before, after, integration=-1):
     are never chosen unless the array holds nothing else; among the candidates, pixels
     that do not saturate in this integration are preferred, so the ramp is not clipped.
 
-    * SCI changed (``decay``): the pixel whose SCI changed most, largest |after - before|
-      over the groups.
+    * SCI changed (``decay``): the pixel whose SCI changed most, largest
+      ``|after - before|`` over the groups.
     * Otherwise, DO_NOT_USE newly set (``flag``): among the pixels with the most newly
       flagged groups (the step's full skip, not backed off for saturation), the brightest,
       largest rise of the ramp in the integration: there the RSCD offset of the first
       groups is largest, which is why they are flagged.
     * Nothing changed in this integration: the brightest pixel.
 
-    ``before``/``after``: file paths, ``(data, groupdq[, pixeldq])`` tuples or RampModels
-    (see the module documentation); ``integration``: Python index, -1 for the last.
+    Parameters
+    ----------
+    before, after : path, tuple of arrays or RampModel
+        File paths, ``(data, groupdq[, pixeldq])`` tuples or RampModels (see the module
+        documentation).
+    integration : int
+        Python index of the integration, -1 for the last.
+
+    Returns
+    -------
+    (int, int)
+        The pixel (y, x), array indices from 0.
+
+    Examples
+    --------
+    >>> import numpy as np, rscd.plot
+    >>> before = np.zeros((2, 5, 3, 10), np.float32)   # (nints, ngroups, nrows, ncols)
+    >>> after = before.copy()
+    >>> after[1, :, 2, 6] += 7.0            # SCI changed at (y, x) = (2, 6)
+    >>> rscd.plot.pick_pixel((before,), (after,))
+    (2, 6)
     """
     b, a = _pair(before, after)
     with b, a:
@@ -559,7 +578,41 @@ _FIGURE_KW = dict(figsize=(9, 7), gridspec_kw=dict(height_ratios=(2.3, 1), hspac
 def save_figure(before, after, path, pixel=None, integration=-1, *, dpi=150, **kwargs):
     """Draw :func:`ramp` on a figure of its own (no pyplot, no display: Agg) and save it to
     ``path`` (format from the extension: .png, .pdf, .svg ...). Returns the pixel drawn.
-    Extra keyword arguments go to :func:`ramp`."""
+    Extra keyword arguments go to :func:`ramp`.
+
+    Parameters
+    ----------
+    before, after : path, tuple of arrays or RampModel
+        The ramps before and after the correction (see the module documentation).
+    path : str or os.PathLike
+        The figure file to write.
+    pixel : (y, x), optional
+        Array row and column, from 0. Default: :func:`pick_pixel`.
+    integration : int
+        Python index of the integration (0 first, -1 last).
+    dpi : int
+        Resolution of raster formats.
+
+    Returns
+    -------
+    (int, int)
+        The pixel (y, x) drawn.
+
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed.
+    ValueError, TypeError
+        Shapes that differ, a pixel or integration out of range, unknown keywords.
+
+    Examples
+    --------
+    >>> import rscd.plot
+    >>> _ = rscd.apply_file(ramp_path, "rscd_demo/example_rscd_decay.fits",
+    ...                     output="decay_rscd.fits", overwrite=True)
+    >>> rscd.plot.save_figure(ramp_path, "decay_rscd.fits", "ramp.png")
+    (25, 41)
+    """
     _matplotlib()
     from matplotlib.figure import Figure
 

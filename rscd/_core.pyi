@@ -1,0 +1,129 @@
+"""Type stub of the compiled module ``rscd._core`` (rscd/_core.pyx over csrc/rscd.h).
+
+Private: use :func:`rscd.apply`. Arrays must already have the exact dtype, shape and
+C-contiguity named here (``rscd.correct`` checks them with friendly messages first).
+"""
+import enum
+from typing import Optional, TypedDict, type_check_only
+
+import numpy as np
+import numpy.typing as npt
+
+__test__: dict[str, str]
+
+VERSION: str
+"""``rscd_version()``: "MAJOR.MINOR.PATCH" from RSCD_VERSION_* in csrc/rscd.h."""
+
+class RSCDError(ValueError):
+    """The C core refused its arguments (the message says why)."""
+
+class rscd_status(enum.IntEnum):
+    RSCD_OK = 0
+    RSCD_SKIP_FEW_GROUPS = 1
+    RSCD_WARN_NO_SKIP1 = 2
+    RSCD_INFO_ONE_INT = 3
+    RSCD_INFO_FIRST_INT_LEFT = 4
+    RSCD_ERR_NULL = -1
+    RSCD_ERR_DIMS = -2
+    RSCD_ERR_RANGE = -3
+    RSCD_ERR_SKIP = -4
+    RSCD_ERR_COEFFS = -5
+    RSCD_ERR_NOMEM = -6
+    RSCD_ERR_BYTEORDER = -7
+
+Status = rscd_status
+
+class rscd_byteorder(enum.IntEnum):
+    RSCD_NATIVE = 0
+    RSCD_SWAPPED = 1
+
+@type_check_only
+class FlagStats(TypedDict):
+    """``rscd_flag_stats``; -1 where a rule did not run."""
+    ngroups_skip_int1: int
+    ngroups_skip_int2p: int
+    keep_bright_firstgroup_int1: int
+    keep_bright_firstgroup_int2p: int
+    keep_groups_saturation_int1: int
+    keep_groups_saturation_int2p: int
+
+@type_check_only
+class DecayStats(TypedDict):
+    """``rscd_decay_stats``: counts of (integration, pixel) pairs."""
+    nints_corrected: int
+    first_int_left: int
+    npix_corrected: int
+    npix_saturated: int
+    npix_nonfinite: int
+
+@type_check_only
+class DecayCoeffsDict(TypedDict):
+    """The 14 decay parameters of one row parity (``rscd.DecayCoeffs.as_dict()``)."""
+    tau: float
+    ascale: float
+    pow: float
+    illum_zp: float
+    illum_slope: float
+    illum2: float
+    param3: float
+    crossopt: float
+    sat_zp: float
+    sat_slope: float
+    sat_2: float
+    sat_mzp: float
+    sat_rowterm: float
+    sat_scale: float
+
+def strerror(status: int) -> str:
+    """The C core's message for a status code (``rscd_strerror``)."""
+
+def flag(
+    groupdq: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    skip_int1: int,
+    skip_int2p: int,
+    integration_start: int = 1,
+    nints_exposure: int = 0,
+    nthreads: int = 0,
+) -> tuple[int, FlagStats]:
+    """``rscd_flag`` on groupdq (nints, ngroups, nrows, ncols) and pixeldq (nrows, ncols),
+    both C-contiguous and writeable; returns (status, statistics)."""
+
+def flag_range(
+    groupdq: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    int_first: int,
+    int_count: int,
+    skip: int,
+    nthreads: int = 0,
+) -> tuple[int, int]:
+    """``rscd_flag_range``; returns (backed_off, one_group)."""
+
+def flag_range_stop(
+    groupdq: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    int_first: int,
+    int_count: int,
+    skip: int,
+    stop: int,
+    nthreads: int = 0,
+) -> tuple[int, int]:
+    """``rscd_flag_range_stop`` (back-off stop level given); returns (backed_off, one_group)."""
+
+def decay(
+    data_flat: npt.NDArray[np.float32],
+    data_swapped: bool,
+    groupdq: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    even: DecayCoeffsDict,
+    odd: DecayCoeffsDict,
+    integration_start: int = 1,
+    nints_exposure: int = 0,
+    first_row: int = 1,
+    prev_data: Optional[npt.NDArray[np.float32]] = None,
+    prev_groupdq: Optional[npt.NDArray[np.uint8]] = None,
+    nthreads: int = 0,
+) -> tuple[int, DecayStats]:
+    """``rscd_decay`` on SCI given as a flat native-dtype view of the caller's bytes
+    (``data_swapped``: those bytes are in the opposite byte order); returns
+    (status, statistics)."""
