@@ -165,10 +165,11 @@ def _already_done(path, output, inplace):
 
 def _expected_errors():
     from . import RSCDError
+    from .crds import CRDSError
     from .fits import RampFileError
     from .reference import ReferenceFileError
-    return (RampFileError, ReferenceFileError, RSCDError, OSError, ValueError, TypeError,
-            MemoryError)
+    return (RampFileError, ReferenceFileError, RSCDError, CRDSError, OSError, ValueError,
+            TypeError, MemoryError)
 
 
 def error_text(exc):
@@ -281,7 +282,8 @@ def apply_files(paths, reference, *, jobs=None, resume=False, output_dir=None,
     ----------
     paths : sequence of str or os.PathLike
         Ramp files; each is handled as :func:`rscd.apply_file` would.
-    reference : str, os.PathLike or Reference
+    reference : str, os.PathLike, Reference or None
+        None asks CRDS for each file's reference (see :func:`rscd.apply_file`).
         Parsed once here (a malformed file raises before any work starts).
     jobs : int, optional
         Worker processes; default :func:`default_jobs` (the cores, at most one per
@@ -319,7 +321,7 @@ def apply_files(paths, reference, *, jobs=None, resume=False, output_dir=None,
         raise ValueError("inplace=True writes no new file: do not give output_dir")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be an integer >= 1, not {jobs!r}")
-    ref = _as_reference(reference)
+    ref = None if reference is None else _as_reference(reference)   # None: CRDS per file
     jobs = default_jobs(len(paths)) if jobs is None else min(jobs, max(1, len(paths)))
     if threads is None and jobs > 1:
         threads = max(1, _cores() // jobs)

@@ -1,6 +1,6 @@
 """The ``rscd`` command (also ``python -m rscd``).
 
-    rscd INPUT.fits [INPUT2.fits ...] --reference REF.fits [options]
+    rscd INPUT.fits [INPUT2.fits ...] [--reference REF.fits] [options]
     rscd demo [DIR]
 
 A first argument naming a subcommand (see ``SUBCOMMANDS``) selects it; anything else is an
@@ -93,8 +93,10 @@ def _parser():
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="INPUT.fits", help="ramp files to correct")
     parser.add_argument("-r", "--reference", "--override_rscd", "--override-rscd",
-                        dest="reference", required=True, metavar="REF.fits",
-                        help="RSCD reference file (--override_rscd is the JWST pipeline's name)")
+                        dest="reference", metavar="REF.fits",
+                        help="RSCD reference file (--override_rscd is the JWST pipeline's "
+                             "name); without it CRDS is asked for each file's reference "
+                             "(needs CRDS_PATH, and CRDS_SERVER_URL to download)")
     parser.add_argument("-m", "--method", choices=("auto", "flag", "decay"), default="auto",
                         help="correction method (default: %(default)s; see below)")
     parser.add_argument("-o", "--output-dir", metavar="DIR",
@@ -161,11 +163,12 @@ def _fail(text):
 
 
 def _expected_errors():
+    from . import RSCDError
+    from .crds import CRDSError
     from .fits import RampFileError
     from .reference import ReferenceFileError
-    from . import RSCDError
-    return (RampFileError, ReferenceFileError, RSCDError, OSError, ValueError, TypeError,
-            MemoryError)
+    return (RampFileError, ReferenceFileError, RSCDError, CRDSError, OSError, ValueError,
+            TypeError, MemoryError)
 
 
 def _run(args):
@@ -182,7 +185,7 @@ def _run(args):
         return EXIT_USAGE
     expected = _expected_errors()
     try:
-        reference = read_reference(args.reference)
+        reference = None if args.reference is None else read_reference(args.reference)
     except expected as exc:
         if args.debug:
             traceback.print_exc()
@@ -193,6 +196,9 @@ def _run(args):
         _fail(f"--jobs must be >= 1, not {args.jobs}")
         return EXIT_USAGE
     if args.segments:
+        if reference is None:
+            _fail("--segments needs --reference (one reference file for the exposure)")
+            return EXIT_USAGE
         return _run_segments(args, reference, expected)
     from .batch import apply_files
 

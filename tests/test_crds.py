@@ -223,3 +223,33 @@ def test_apply_file_without_reference_asks_crds(crds_cache, tmp_path):
     assert res == expected and res.status == "COMPLETE"
     with fits.open(tmp_path / "jw_d_rscd.fits") as hdul:
         assert hdul[0].header["R_RSCD"] == os.path.basename(str(crds_cache))
+
+
+def _crds_ready_file(tmp_path, name):
+    data, gdq, pdq = ramp_arrays(seed=3)
+    path = write_astropy(tmp_path / name, data, gdq, pdq)
+    with fits.open(path, mode="update") as hdul:
+        hdul[0].header.update({k: v for k, v in header().items()
+                               if k in ("INSTRUME", "DATE-OBS", "TIME-OBS")})
+    return path
+
+
+def test_command_without_reference_asks_crds(crds_cache, tmp_path, capsys):
+    from rscd.cli import main
+    path = _crds_ready_file(tmp_path, "jw_e_linearity.fits")
+    assert main([str(path)]) == 0
+    assert "COMPLETE" in capsys.readouterr().out
+    with fits.open(tmp_path / "jw_e_rscd.fits") as hdul:
+        assert hdul[0].header["S_RSCD"] == "COMPLETE"
+
+
+def test_command_without_reference_or_crds_says_what_to_set(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("crds", reason="crds not installed")
+    from rscd.cli import main
+    monkeypatch.delenv("CRDS_PATH", raising=False)
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+    path = _crds_ready_file(tmp_path, "jw_f_linearity.fits")
+    assert main([str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "CRDS_PATH" in err and "--reference" in err and "Traceback" not in err
+    assert not (tmp_path / "jw_f_rscd.fits").exists()
