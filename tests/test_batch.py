@@ -8,6 +8,7 @@ import pytest
 from astropy.io import fits
 
 import rscd
+from children import child_env
 from rscd.batch import apply_files
 from rscd.cli import main
 from fitsfiles import decay_reference, flag_reference, ramp_arrays, segments, write_astropy
@@ -175,8 +176,8 @@ def test_in_place_file_larger_than_memory_limit(tmp_path):
     headroom = sci_bytes // 2
     assert os.path.getsize(path) > 2 * headroom
     proc = subprocess.run([sys.executable, "-c", CHILD, path, ref, str(headroom)],
-                          capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, OMP_NUM_THREADS="2"))
+                          capture_output=True, text=True, timeout=120, cwd=str(tmp_path),
+                          env=dict(child_env(), OMP_NUM_THREADS="2"))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("copy refused\ndecay COMPLETE: 1 integration(s) corrected")
     rscd.apply_file(twin, ref, inplace=True)                  # no limit here
