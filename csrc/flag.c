@@ -80,13 +80,21 @@ static void flag_chunk(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
         }
     }
     if (lowest <= skip + 1) {
+        /* Local sums: through the pointers, every pixel would cost a store the
+         * compiler cannot drop (they might alias PIXELDQ). */
+        uint32_t *pdq = r->pixeldq + p0;
+        ptrdiff_t nb = 0, no = 0;
         for (p = 0; p < n; p++) {
-            if (backed[p]) {
-                r->pixeldq[p0 + p] |= params->dq_flux_estimated;
-                (*nback)++;
-            }
-            *none += single[p];
+            nb += backed[p];
+            no += single[p];
         }
+        if (nb) { /* branch-free: backed pixels are scattered, a test would mispredict */
+            const uint32_t flux = params->dq_flux_estimated;
+            for (p = 0; p < n; p++)
+                pdq[p] |= flux & (uint32_t)-(uint32_t)backed[p];
+        }
+        *nback += nb;
+        *none += no;
     }
 }
 
