@@ -163,7 +163,8 @@ def _already_done(path, output, inplace):
     return os.path.exists(output) and _status_of(output) in ("COMPLETE", "SKIPPED")
 
 
-def _expected_errors():
+def expected_errors():
+    """The exception types that mean bad input (one line, no traceback), not a bug."""
     from . import RSCDError
     from .crds import CRDSError
     from .fits import RampFileError
@@ -217,7 +218,7 @@ def _run_one(path, reference, options, resume):
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
-                if isinstance(exc, _expected_errors()):
+                if isinstance(exc, expected_errors()):
                     text = error_text(exc)
                 else:
                     text = (f"{path}: internal error: {type(exc).__name__}: "

@@ -13,6 +13,8 @@ import sys
 import traceback
 import warnings
 
+from .batch import error_text, expected_errors
+
 log = logging.getLogger("rscd")
 
 EXIT_OK = 0
@@ -73,7 +75,7 @@ def _demo(argv):
     try:
         run_demo(args.directory)
     except OSError as exc:
-        _fail(f"demo: {_error_text(exc)}")
+        _fail(f"demo: {error_text(exc)}")
         return EXIT_FAILED
     return EXIT_OK
 
@@ -150,25 +152,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     log.warning("%s", " ".join(str(message).split()))
 
 
-def _error_text(exc):
-    if isinstance(exc, OSError) and exc.strerror and exc.filename:
-        text = f"{exc.filename}: {exc.strerror}"
-    else:
-        text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
-
-
 def _fail(text):
     print(f"rscd: error: {text}", file=sys.stderr)
-
-
-def _expected_errors():
-    from . import RSCDError
-    from .crds import CRDSError
-    from .fits import RampFileError
-    from .reference import ReferenceFileError
-    return (RampFileError, ReferenceFileError, RSCDError, CRDSError, OSError, ValueError,
-            TypeError, MemoryError)
 
 
 def _run(args):
@@ -183,13 +168,13 @@ def _run(args):
     if args.output_dir and not os.path.isdir(args.output_dir):
         _fail(f"--output-dir {args.output_dir}: no such folder")
         return EXIT_USAGE
-    expected = _expected_errors()
+    expected = expected_errors()
     try:
         reference = None if args.reference is None else read_reference(args.reference)
     except expected as exc:
         if args.debug:
             traceback.print_exc()
-        _fail(_error_text(exc))
+        _fail(error_text(exc))
         return EXIT_USAGE
 
     if args.jobs is not None and args.jobs < 1:
@@ -239,10 +224,10 @@ def _run_segments(args, reference, expected):
         if args.debug:
             traceback.print_exc()
         if not isinstance(exc, expected):
-            _fail(f"internal error: {type(exc).__name__}: {_error_text(exc)} "
+            _fail(f"internal error: {type(exc).__name__}: {error_text(exc)} "
                   "(run with --debug for the traceback)")
         else:
-            _fail(_error_text(exc))
+            _fail(error_text(exc))
         return EXIT_FAILED
     if not args.quiet:
         for n, seg in enumerate(results, 1):

@@ -158,6 +158,20 @@ def _positive_int(value, name, minimum=1, maximum=MAX_INDEX):
     return int(value)
 
 
+def exposure_numbers(nints_file, nints, integration_start, substrt2, threads):
+    """Checked (nints, integration_start, substrt2, nthreads) of an exposure whose
+    arrays hold ``nints_file`` integrations; nthreads 0 means OpenMP's default."""
+    integration_start = _positive_int(integration_start, "integration_start")
+    substrt2 = _positive_int(substrt2, "substrt2")
+    least = integration_start - 1 + nints_file
+    nints = least if nints is None else _positive_int(nints, "nints")
+    if nints < least:
+        raise ValueError(f"nints = {nints} but the arrays hold integrations "
+                         f"{integration_start}..{least} of the exposure")
+    nthreads = 0 if threads is None else _positive_int(threads, "threads")
+    return nints, integration_start, substrt2, nthreads
+
+
 def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIRIMAGE",
           nints=None, integration_start=1, substrt2=1, method="auto", threads=None,
           previous=None):
@@ -239,15 +253,8 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
     if pixeldq.shape != groupdq.shape[2:]:
         raise ValueError(f"pixeldq has shape {pixeldq.shape}; expected (nrows, ncols) = "
                          f"{groupdq.shape[2:]} from groupdq {groupdq.shape}")
-    nints_file, ngroups, nrows, ncols = groupdq.shape
-    integration_start = _positive_int(integration_start, "integration_start")
-    substrt2 = _positive_int(substrt2, "substrt2")
-    least = integration_start - 1 + nints_file
-    nints = least if nints is None else _positive_int(nints, "nints")
-    if nints < least:
-        raise ValueError(f"nints = {nints} but the arrays hold integrations "
-                         f"{integration_start}..{least} of the exposure")
-    nthreads = 0 if threads is None else _positive_int(threads, "threads")
+    nints, integration_start, substrt2, nthreads = exposure_numbers(
+        groupdq.shape[0], nints, integration_start, substrt2, threads)
 
     if not str(detector).upper().startswith("MIR"):
         log.warning("RSCD correction is only for MIRI data: %s skipped", detector)

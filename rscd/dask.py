@@ -50,7 +50,7 @@ except ImportError as exc:      # pragma: no cover - exercised only without dask
                       "(or pip install \"dask[array]\")") from exc
 
 from . import _core
-from .correct import METHODS, Result, _as_reference, _positive_int, apply as _apply
+from .correct import METHODS, Result, _as_reference, exposure_numbers, apply as _apply
 
 __all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected",
            "MemmapRegion"]
@@ -265,14 +265,8 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
     groupdq = groupdq.rechunk(sci.chunks)
     pixeldq = pixeldq.rechunk(sci.chunks[2:])
     nints_file, ngroups = groupdq.shape[:2]
-    start = _positive_int(integration_start, "integration_start")
-    substrt2 = _positive_int(substrt2, "substrt2")
-    threads = _positive_int(threads, "threads")
-    least = start - 1 + nints_file
-    nints = least if nints is None else _positive_int(nints, "nints")
-    if nints < least:
-        raise ValueError(f"nints = {nints} but the arrays hold integrations "
-                         f"{start}..{least} of the exposure")
+    nints, start, substrt2, threads = exposure_numbers(nints_file, nints, integration_start,
+                                                       substrt2, threads)
 
     # The checks, reference lookup and skips of rscd.apply, run once on a tiny
     # stand-in (one pixel), so messages, warnings and SKIPPED results are the same.
