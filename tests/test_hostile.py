@@ -57,14 +57,18 @@ BAD_DTYPES = [np.float16, np.float32, np.float64, np.longdouble, np.int8, np.uin
               np.dtype("U1"), np.dtype("M8[s]"), np.dtype(">u1"), np.dtype(">u4")]
 
 
+def _accepted(which, dtype):
+    """SCI takes float32 in either byte order; the DQ arrays their own native dtype."""
+    dtype = np.dtype(dtype)
+    return dtype.newbyteorder("=") == np.dtype(WANTED[which]) and (which == 0 or dtype.isnative)
+
+
 @pytest.mark.parametrize("method, ref", METHODS)
-@pytest.mark.parametrize("which", range(3))
-@pytest.mark.parametrize("dtype", BAD_DTYPES, ids=str)
+@pytest.mark.parametrize("which, dtype", [(w, d) for w in range(3) for d in BAD_DTYPES
+                                          if not _accepted(w, d)], ids=str)
 def test_every_wrong_dtype(method, ref, which, dtype):
     arrs = arrays()
     want = np.dtype(WANTED[which])
-    if np.dtype(dtype).newbyteorder("=") == want and (which == 0 or np.dtype(dtype).isnative):
-        pytest.skip("an accepted dtype")
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")          # uint32 2**31 overflows float16: fine here
         if np.dtype(dtype).kind == "M":
