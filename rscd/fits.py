@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply
 from .reference import Reference, read_reference
 
@@ -212,6 +213,10 @@ def _inspect(path):
         kind = ("a compressed file; decompress it first" if start[:2] == b"\x1f\x8b"
                 or start[:3] == b"BZh" or start[:2] == b"PK" else "not a FITS file")
         raise RampFileError(f"{path}: {kind} (it does not start with SIMPLE)")
+    try:
+        check_structure(path)
+    except ValueError as exc:
+        raise RampFileError(f"{path}: not a readable FITS file ({exc})") from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from ._fitsscan import check_structure
+
 __all__ = ["ReferenceFileError", "Reference", "SkipRow", "DecayRow", "DecayCoeffs",
            "DECAY_PARAMETERS", "read_reference", "write_flag_reference",
            "write_decay_reference"]
@@ -280,6 +282,7 @@ def read_reference(path):
 
 def _read_reference(path):
     try:
+        check_structure(path)   # astropy would loop for ever on some damaged headers
         with fits.open(path, memmap=False) as hdul:
             hdul.verify("exception")
             detector = hdul[0].header.get("DETECTOR")

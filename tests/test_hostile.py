@@ -5,6 +5,8 @@ already hold the basic cases); this module goes wider."""
 import gzip
 import os
 import stat
+import subprocess
+import sys
 import threading
 import warnings
 
@@ -13,7 +15,7 @@ import pytest
 from astropy.io import fits
 
 import rscd
-from children import run_rscd
+from children import child_env, run_rscd
 from rscd import _core
 from rscd.reference import DecayRow, Reference, SkipRow
 
@@ -777,3 +779,30 @@ def test_input_is_a_directory_or_missing(tmp_path, refs):
     with pytest.raises(FileNotFoundError):
         rscd.apply_file(str(tmp_path / "nope.fits"), refs["flag"], inplace=True)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("key", [b"NAXIS4  ", b"GCOUNT  "])
+def test_negative_data_size_is_refused_not_an_endless_loop(tmp_path, key):
+    # astropy loops for ever over the HDU list when a header gives a negative data size
+    # (found by fuzz_ramp_header); rscd must refuse such files at once. Run in a child
+    # with a time limit, so that a regression fails instead of hanging the suite.
+    data, gdq, pdq = ramp_arrays()
+    path = write_astropy(str(tmp_path / "neg_uncal.fits"), data, gdq, pdq)
+    with open(path, "rb") as f:
+        raw = bytearray(f.read())
+    at = raw.find(key + b"=")
+    assert at > 0
+    raw[at:at + 30] = key + b"= " + b"-1".rjust(20)
+    with open(path, "wb") as f:
+        f.write(bytes(raw))
+    ref = str(flag_reference(str(tmp_path / "ref.fits")))
+    code = ("import sys, rscd\n"
+            "try:\n    rscd.apply_file(sys.argv[1], sys.argv[2])\n"
+            "except rscd.RampFileError as e:\n    print(e)\n"
+            "try:\n    rscd.read_reference(sys.argv[1])\n"
+            "except rscd.ReferenceFileError as e:\n    print(e)\n")
+    proc = subprocess.run([sys.executable, "-c", code, path, ref], capture_output=True,
+                          text=True, timeout=60, env=child_env(), cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and all("is negative" in line and path in line for line in lines)
