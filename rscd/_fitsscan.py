@@ -16,12 +16,13 @@ _SIZING = ("BITPIX", "NAXIS", "PCOUNT", "GCOUNT")
 
 
 def _header_cards(f, start, size, where):
-    """The sizing cards of the header at byte ``start``; returns (cards, data start)."""
+    """The sizing cards of the header at byte ``start``: (cards, data start), or None
+    when no END card comes before the end of the file."""
     cards = {}
     pos = start
     while True:
         if pos + BLOCK > size:
-            raise ValueError(f"{where}: truncated header (no END card before byte {size})")
+            return None
         f.seek(pos)
         block = f.read(BLOCK)
         pos += BLOCK
@@ -60,12 +61,14 @@ def check_structure(path):
         pos, count = 0, 0
         while pos < size:
             where = f"HDU {count}"
-            f.seek(pos)
-            if count and f.read(8) != b"XTENSION":
-                break       # not an extension header: what follows is astropy's to judge
             if count == MAX_HDUS:
                 raise ValueError(f"more than {MAX_HDUS} HDUs")
-            cards, data_at = _header_cards(f, pos, size, where)
+            found = _header_cards(f, pos, size, where)
+            if found is None:
+                if count == 0:
+                    raise ValueError(f"{where}: no END card before byte {size}")
+                break   # no complete header left: nothing astropy could loop on
+            cards, data_at = found
             naxis = cards.get("NAXIS", 0)
             dims = [cards.get(f"NAXIS{k}", 0) for k in range(1, naxis + 1)] if naxis > 0 else []
             for key in ("NAXIS", "PCOUNT", "GCOUNT") + tuple(f"NAXIS{k}" for k in
