@@ -158,6 +158,17 @@ def _positive_int(value, name, minimum=1, maximum=MAX_INDEX):
     return int(value)
 
 
+def check_shapes(data_shape, groupdq_shape, pixeldq_shape, data_name="data"):
+    """SCI and GROUPDQ (nints, ngroups, nrows, ncols), PIXELDQ (nrows, ncols): agree or
+    raise ValueError saying which array has which shape."""
+    if tuple(data_shape) != tuple(groupdq_shape):
+        raise ValueError(f"{data_name} has shape {tuple(data_shape)} but groupdq "
+                         f"{tuple(groupdq_shape)}; both must be (nints, ngroups, nrows, ncols)")
+    if tuple(pixeldq_shape) != tuple(groupdq_shape[2:]):
+        raise ValueError(f"pixeldq has shape {tuple(pixeldq_shape)}; expected (nrows, ncols) "
+                         f"= {tuple(groupdq_shape[2:])} from groupdq {tuple(groupdq_shape)}")
+
+
 def exposure_numbers(nints_file, nints, integration_start, substrt2, threads):
     """Checked (nints, integration_start, substrt2, nthreads) of an exposure whose
     arrays hold ``nints_file`` integrations; nthreads 0 means OpenMP's default."""
@@ -247,12 +258,7 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
     _check_array(groupdq, "groupdq", np.uint8, 4)
     _check_array(pixeldq, "pixeldq", np.uint32, 2)
     _check_array(data, "data", np.float32, 4, writeable=False, any_byteorder=True)
-    if data.shape != groupdq.shape:
-        raise ValueError(f"data has shape {data.shape} but groupdq {groupdq.shape}; "
-                         "both must be (nints, ngroups, nrows, ncols)")
-    if pixeldq.shape != groupdq.shape[2:]:
-        raise ValueError(f"pixeldq has shape {pixeldq.shape}; expected (nrows, ncols) = "
-                         f"{groupdq.shape[2:]} from groupdq {groupdq.shape}")
+    check_shapes(data.shape, groupdq.shape, pixeldq.shape)
     nints, integration_start, substrt2, nthreads = exposure_numbers(
         groupdq.shape[0], nints, integration_start, substrt2, threads)
 

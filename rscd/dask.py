@@ -38,6 +38,7 @@ opened by each task, so process workers on the same filesystem work too.
 """
 import dataclasses
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,8 @@ except ImportError as exc:      # pragma: no cover - exercised only without dask
                       "(or pip install \"dask[array]\")") from exc
 
 from . import _core
-from .correct import METHODS, Result, _as_reference, exposure_numbers, apply as _apply
+from .correct import (METHODS, Result, _as_reference, apply as _apply, check_shapes,
+                      exposure_numbers)
 
 __all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected",
            "MemmapRegion"]
@@ -181,7 +183,6 @@ def _flag_block(gdq, pdq, ranges=None, stops=None, threads=1):
 
 def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, substrt2=1,
                  block_info=None):
-    import warnings
     y0 = block_info[0]["array-location"][2][0]       # absolute first row of this block
     sci = np.array(sci, dtype=np.float32, order="C")        # native copy of the block
     if not (gdq.flags.writeable and gdq.flags.c_contiguous):
@@ -247,19 +248,13 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
     RSCDWarning
         As :func:`rscd.apply` (no reference row, deprecated form, other detector).
     """
-    import warnings
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     sci = _whole_ramps(_check_dask(sci, "sci", np.float32, 4, True), "sci", rechunk)
     groupdq = _whole_ramps(_check_dask(groupdq, "groupdq", np.uint8, 4, False), "groupdq",
                            rechunk)
     pixeldq = _check_dask(pixeldq, "pixeldq", np.uint32, 2, True)
-    if sci.shape != groupdq.shape:
-        raise ValueError(f"sci has shape {sci.shape} but groupdq {groupdq.shape}; both must "
-                         "be (nints, ngroups, nrows, ncols)")
-    if pixeldq.shape != groupdq.shape[2:]:
-        raise ValueError(f"pixeldq has shape {pixeldq.shape}; expected (nrows, ncols) = "
-                         f"{groupdq.shape[2:]}")
+    check_shapes(sci.shape, groupdq.shape, pixeldq.shape, "sci")
     # Common row/column chunks (those of SCI), so block n of every array covers the
     # same pixels; a no-op when they already agree.
     groupdq = groupdq.rechunk(sci.chunks)
