@@ -8,32 +8,50 @@
 
 /* Pixels handled together: small enough that the per-pixel counters of a chunk
  * stay in the L1 cache, large enough that every plane is read in long runs. */
-#define CHUNK 4096
+#define CHUNK 256
 
 /* Is any (integration, pixel) of the range a "problem" at group level `level`:
- * SATURATED there and not SATURATED in group 0? */
+ * SATURATED there and not SATURATED in group 0? Usually yes, and the first
+ * problem lies near the start of the frame: the scan goes chunk by chunk and
+ * stops at the first chunk with a problem, so only the level where the
+ * back-off stops is read whole. */
 static int any_problem(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_count,
                        ptrdiff_t level, uint8_t sat, int nthreads)
 {
-    const ptrdiff_t frame = r->nrows * r->ncols;
-    ptrdiff_t i;
+    const ptrdiff_t frame = r->nrows * r->ncols, nchunks = (frame + CHUNK - 1) / CHUNK;
+    ptrdiff_t i, c;
+    int found = 0;
 
     (void)nthreads;
-    for (i = int_first; i < int_first + int_count; i++) {
+    for (i = int_first; i < int_first + int_count && !found; i++) {
         const uint8_t *g0 = r->groupdq + (i * r->ngroups) * frame;
         const uint8_t *gl = r->groupdq + (i * r->ngroups + level) * frame;
-        ptrdiff_t p;
-        /* Branch-free OR over the frame, then one test: vectorises well. */
-        uint8_t acc = 0;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(nthreads) reduction(| : acc) if (frame > 4 * CHUNK)
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nchunks > 4)
 #endif
-        for (p = 0; p < frame; p++)
-            acc |= (uint8_t)(gl[p] & (uint8_t)~g0[p]);
-        if (acc & sat)
-            return 1;
+        for (c = 0; c < nchunks; c++) {
+            const ptrdiff_t p1 = (c + 1) * CHUNK < frame ? (c + 1) * CHUNK : frame;
+            ptrdiff_t p;
+            uint8_t acc = 0;
+            int seen;
+#ifdef _OPENMP
+#pragma omp atomic read
+#endif
+            seen = found;
+            if (seen)
+                continue; /* another chunk has answered the question */
+            /* Branch-free OR over the chunk, then one test: vectorises well. */
+            for (p = c * CHUNK; p < p1; p++)
+                acc |= (uint8_t)(gl[p] & (uint8_t)~g0[p]);
+            if (acc & sat) {
+#ifdef _OPENMP
+#pragma omp atomic write
+#endif
+                found = 1;
+            }
+        }
     }
-    return 0;
+    return found;
 }
 
 /* Flag pixels [p0, p1) of every integration of the range once the back-off has
