@@ -20,10 +20,26 @@
 #include <omp.h>
 #endif
 
+#include "fastamp.h"
 #include "rscd_internal.h"
 
-/* Row-length scratch arrays of one thread. */
-#define NSCRATCH_D 1 /* L */
+/* Rows handled together: a block is nrows_blk * ncols contiguous values in
+ * each group plane (about 33 KB for a MIRI row), long enough runs for the
+ * hardware prefetcher, which stops at every jump to the next group's plane. */
+#define ROWS_PER_BLOCK 8
+
+/* Scratch of one thread: block-length arrays of doubles (L, alo, ahi), one
+ * row-length array of doubles (c2 for the vector path) and two row-length
+ * byte arrays (saturation mask, elements to redo). */
+#define NSCRATCH_BLOCK 3
+#define NSCRATCH_ROW 1
+#define NSCRATCH_BYTES 2
+
+/* Scale of the error bound of vector amplitudes; the C tests build with a
+ * huge value to send every element of the vector path to libm. */
+#ifndef RSCD_TOL_SCALE
+#define RSCD_TOL_SCALE 1.0
+#endif
 
 /* The parameters of one row parity after everything that depends only on
  * ngroups has been folded in. */
@@ -126,11 +142,37 @@ static double fit_unsaturated(const src_row *src, ptrdiff_t frame, ptrdiff_t ngr
     return slope == 0.0 ? l : slope * (double)ngroups + icpt;
 }
 
+/* a of an unsaturated pixel from c2 = L - crossopt (SPEC section 3), with
+ * libm: the reference the vector path is checked against. */
+static double unsat_a(double c2, const parity_coeffs *c)
+{
+    double f2 = 0.0;
+    if (!(c2 > 0.0))
+        c2 = 0.0; /* also when crossopt is such that c2 is NaN */
+    if (c2 > 0.0)
+        f2 = 1.0 / (exp(c2 / c->param3) - 1.0);
+    /* f2 is 0 when exp overflowed: the roll-off has killed the term. */
+    return f2 > 0.0 ? c->b1 * pow(c2, c->pow_) * f2 : 0.0;
+}
+
+/* Scratch arrays of one row (see NSCRATCH_*). */
+typedef struct row_scratch {
+    double *c2;    /* [ncols] inputs of the vector path */
+    uint8_t *satm; /* [ncols] saturated in groups 1 .. N-2 */
+} row_scratch;
+
 /*----------------------------------------------------------------------
- * row_amplitudes - amp[x] = L * a * 0.01 for one row, from the
+ * row_amplitudes - amp = L * a * 0.01 of each pixel of one row, from the
  * uncorrected previous integration (SPEC section 3); -0.0 where nothing is
  * to be added (L == 0, reference pixel, non-finite term): v + -0.0 is v for
- * every float v, -0.0 and NaN included, so row_apply needs no test.
+ * every float v, -0.0 and NaN included.
+ *
+ * The amplitude is given as an interval [alo, ahi] that holds the value of
+ * the libm path (most of the time spent on this method went into libm exp
+ * and pow). With `fast`, unsaturated pixels take the vector value of
+ * rscd_fast_amp widened by its error bound; every other pixel has the libm
+ * value itself, alo == ahi. row_apply stores a float only where the whole
+ * interval gives the same one.
  *
  * Given:
  *   src      src_row*          the row in the previous integration
@@ -141,20 +183,21 @@ static double fit_unsaturated(const src_row *src, ptrdiff_t frame, ptrdiff_t ngr
  *   c        parity_coeffs*    the row's parameters
  *   satbit   uint8_t           GROUPDQ SATURATED bit
  *   refbit   uint32_t          PIXELDQ REFERENCE_PIXEL bit
- *   work     double*           scratch, NSCRATCH_D * ncols
- *   satm     uint8_t*          scratch, ncols
+ *   fast     int               use the vector path
+ *   rs       row_scratch*      scratch
  * Returned:
- *   amp      double*           [ncols]
+ *   lf       double*           [ncols] L
+ *   alo, ahi double*           [ncols] the interval of amp
  *   cnt      pix_counts*       incremented
  *--------------------------------------------------------------------*/
 static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroups,
                            ptrdiff_t ncols, const uint32_t *pdq, const parity_coeffs *c,
-                           uint8_t satbit, uint32_t refbit, double *work, uint8_t *satm,
-                           double *amp, pix_counts *cnt)
+                           uint8_t satbit, uint32_t refbit, int fast, const row_scratch *rs,
+                           double *lf, double *alo, double *ahi, pix_counts *cnt)
 {
-    double *lf = work;
     const float *d2 = src->data + (ngroups - 2) * frame;
     const float *d3 = src->data + (ngroups - 3) * frame;
+    uint8_t *satm = rs->satm;
     ptrdiff_t x, g;
 
     /* L: the last frame suffers from the last-frame effect, so it is
@@ -174,10 +217,19 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
             satm[x] |= (uint8_t)(q[x] & satbit);
     }
 
+    /* Vector a of the whole row (into alo, their bounds into ahi); the
+     * pixels it cannot vouch for come back as NaN and go through libm. */
+    if (fast) {
+        for (x = 0; x < ncols; x++)
+            rs->c2[x] = lf[x] - c->crossopt;
+        rscd_fast_amp(rs->c2, ncols, c->b1, c->pow_, c->param3, alo, ahi);
+    }
+
     for (x = 0; x < ncols; x++) {
         double l = lf[x], a, av;
+        const double fa = fast ? alo[x] : NAN, fe = fast ? ahi[x] : NAN;
 
-        amp[x] = -0.0;
+        alo[x] = ahi[x] = -0.0;
         /* Reference pixels: L = fit = 0, so nothing is added (the 2019 code
          * produced NaN here when pow < 0: 0^pow * 0). */
         if (pdq[x] & refbit)
@@ -194,13 +246,21 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
             double fit = fit_unsaturated(src, frame, ngroups, x, satbit, l);
             a = c->sat_final * (fit * c->sat_scale) + c->sat_mzp;
         } else {
-            double c2 = l - c->crossopt, f2 = 0.0;
-            if (!(c2 > 0.0))
-                c2 = 0.0; /* also when crossopt is such that c2 is NaN */
-            if (c2 > 0.0)
-                f2 = 1.0 / (exp(c2 / c->param3) - 1.0);
-            /* f2 is 0 when exp overflowed: the roll-off has killed the term. */
-            a = f2 > 0.0 ? c->b1 * pow(c2, c->pow_) * f2 : 0.0;
+            /* The vector value where it is far from every limit below (so
+             * the libm value takes the same branches); libm otherwise. */
+            av = l * fa * 0.01;
+            if (fabs(av) < 0x1p100 && fabs(av) > 0x1p-900) {
+                /* |l| * 0.01 * fe bounds the difference before the
+                 * roundings of l * a * 0.01 on each side and of av -+ tol
+                 * (2^-50 |av| covers them). */
+                const double tol = RSCD_TOL_SCALE * (fabs(l) * 0.01 * fe * (1.0 + 0x1p-50) +
+                                                     fabs(av) * 0x1p-50);
+                alo[x] = av - tol;
+                ahi[x] = av + tol;
+                cnt->corrected++;
+                continue;
+            }
+            a = unsat_a(l - c->crossopt, c);
         }
         av = l * a * 0.01;
         /* A correction of 2^103 DN or more is counted with the non-finite
@@ -213,24 +273,90 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
         }
         if (av == 0.0)
             continue;
-        amp[x] = av;
+        alo[x] = ahi[x] = av;
         cnt->corrected++;
         if (satm[x])
             cnt->saturated++;
     }
 }
 
-/* Rows handled together: a block is nrows_blk * ncols contiguous values in
- * each group plane (about 33 KB for a MIRI row), long enough runs for the
- * hardware prefetcher, which stops at every jump to the next group's plane. */
-#define ROWS_PER_BLOCK 8
+/* Inlined into the two builds of block_apply below, each compiled for its
+ * own instruction set. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
 
-/* Add amp[r*ncols + x] * efac[r][j] to group j of rows y0 .. y0+nrows_blk-1 of
- * the integration being corrected (dst points at row y0 of group 0), in
- * double precision, rounding once to float32. */
-static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups,
-                        ptrdiff_t ncols, ptrdiff_t nrows_blk, const double *amp,
-                        const double *const *efac)
+/*----------------------------------------------------------------------
+ * row_apply - d[x] += amp * e for one row of one group, in double
+ * precision, rounded once to float32; returns nonzero when some element
+ * is left for the libm path (redo[x] = 1, d[x] unchanged).
+ *
+ * The libm path's amplitude lies in [alo[x], ahi[x]]. Rounding is monotonic
+ * in every step of old + amp*e and of the conversion to float, so when both
+ * ends give the same float, the libm path gives it too. Where the amplitude
+ * is libm's own, alo == ahi and the test always passes; NaN data give NaN
+ * at both ends and are stored as they are.
+ *--------------------------------------------------------------------*/
+static ALWAYS_INLINE int row_apply(float *d, int swapped, ptrdiff_t ncols, const double *alo,
+                                   const double *ahi, double e, uint8_t *redo)
+{
+    ptrdiff_t x;
+    int any = 0;
+
+    /* Two loops so the native one carries no byte-order test. */
+    if (swapped) {
+        for (x = 0; x < ncols; x++) {
+            const float old = swap_f32(d[x]);
+            const float lo = (float)((double)old + alo[x] * e);
+            const float hi = (float)((double)old + ahi[x] * e);
+            const int bad = lo < hi || lo > hi;
+            d[x] = swap_f32(bad ? old : lo);
+            redo[x] = (uint8_t)bad;
+            any |= bad;
+        }
+    } else {
+        for (x = 0; x < ncols; x++) {
+            const float old = d[x];
+            const float lo = (float)((double)old + alo[x] * e);
+            const float hi = (float)((double)old + ahi[x] * e);
+            const int bad = lo < hi || lo > hi;
+            d[x] = bad ? old : lo;
+            redo[x] = (uint8_t)bad;
+            any |= bad;
+        }
+    }
+    return any;
+}
+
+/* The elements row_apply left: their pixel's amplitude is recomputed with
+ * libm (and kept for the later groups); then the element is corrected. */
+static void row_redo(float *d, int swapped, ptrdiff_t ncols, const double *lf, double *alo,
+                     double *ahi, double e, const uint8_t *redo, const parity_coeffs *c)
+{
+    ptrdiff_t x;
+
+    for (x = 0; x < ncols; x++) {
+        if (redo[x]) {
+            /* A pixel of the vector path: unsaturated, and the libm value lies
+             * within the limits row_amplitudes checked. */
+            const double av = lf[x] * unsat_a(lf[x] - c->crossopt, c) * 0.01;
+            const float old = swapped ? swap_f32(d[x]) : d[x];
+            const float v = (float)((double)old + av * e);
+            alo[x] = ahi[x] = av;
+            d[x] = swapped ? swap_f32(v) : v;
+        }
+    }
+}
+
+/* Add the amplitude of pixel (r, x) times efac[r][j] to group j of rows y0 .. y0+nrows_blk-1 of
+ * the integration being corrected (dst points at row y0 of group 0). */
+static ALWAYS_INLINE void block_apply_body(float *dst, int swapped, ptrdiff_t frame,
+                                           ptrdiff_t ngroups, ptrdiff_t ncols,
+                                           ptrdiff_t nrows_blk, const double *lf, double *alo,
+                                           double *ahi, uint8_t *redo,
+                                           const parity_coeffs *const *c)
 {
     const ptrdiff_t n = nrows_blk * ncols;
     ptrdiff_t j, r, x;
@@ -239,25 +365,41 @@ static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngro
     /* A block that gets nothing is not written at all (no dirtied pages in a
      * memory-mapped file). */
     for (x = 0; x < n; x++)
-        any |= amp[x] != 0.0;
+        any |= (alo[x] != 0.0) | (ahi[x] != 0.0);
     if (!any)
         return;
     for (j = 0; j < ngroups; j++) {
         for (r = 0; r < nrows_blk; r++) {
             float *d = dst + j * frame + r * ncols;
-            const double *a = amp + r * ncols;
-            const double e = efac[r][j];
-            /* Two loops so the native one carries no byte-order test. */
-            if (swapped) {
-                for (x = 0; x < ncols; x++)
-                    d[x] = swap_f32((float)((double)swap_f32(d[x]) + a[x] * e));
-            } else {
-                for (x = 0; x < ncols; x++)
-                    d[x] = (float)((double)d[x] + a[x] * e);
-            }
+            const ptrdiff_t o = r * ncols;
+            const double e = c[r]->efac[j];
+            if (row_apply(d, swapped, ncols, alo + o, ahi + o, e, redo))
+                row_redo(d, swapped, ncols, lf + o, alo + o, ahi + o, e, redo, c[r]);
         }
     }
 }
+
+static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups,
+                        ptrdiff_t ncols, ptrdiff_t nrows_blk, const double *lf, double *alo,
+                        double *ahi, uint8_t *redo, const parity_coeffs *const *c)
+{
+    block_apply_body(dst, swapped, frame, ngroups, ncols, nrows_blk, lf, alo, ahi, redo, c);
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* The same, compiled for AVX2 (chosen when rscd_fast_amp_available()): the
+ * checks of row_apply cost as much as the memory traffic in SSE2. No FMA:
+ * the sums must round as the libm path's do. */
+__attribute__((target("avx2"))) static void
+block_apply_avx2(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups, ptrdiff_t ncols,
+                 ptrdiff_t nrows_blk, const double *lf, double *alo, double *ahi,
+                 uint8_t *redo, const parity_coeffs *const *c)
+{
+    block_apply_body(dst, swapped, frame, ngroups, ncols, nrows_blk, lf, alo, ahi, redo, c);
+}
+#else
+#define block_apply_avx2 block_apply
+#endif
 
 /*
  * rscd_decay - see rscd.h for the contract.
@@ -277,7 +419,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                const rscd_decay_coeffs *odd, const rscd_prev_int *prev,
                const rscd_params *params, rscd_decay_stats *stats)
 {
-    int status, result, nthr = 1;
+    int status, result, nthr = 1, fast;
     ptrdiff_t ngroups, nrows, ncols, nints, frame, cube, blk, i_first;
     ptrdiff_t ncorr = 0, nsat = 0, nnonf = 0;
     double *efac = NULL, *dwork = NULL;
@@ -339,8 +481,8 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
 
     /* Scratch sizes: check the products before allocating (ncols is
      * bounded by the cube check, nthr by int). */
-    per_thread_d = (size_t)ncols * (NSCRATCH_D + ROWS_PER_BLOCK); /* + amp of a block */
-    per_thread_b = (size_t)ncols;
+    per_thread_d = (size_t)ncols * (NSCRATCH_BLOCK * ROWS_PER_BLOCK + NSCRATCH_ROW);
+    per_thread_b = (size_t)ncols * NSCRATCH_BYTES;
     if (per_thread_d > SIZE_MAX / sizeof(double) / (size_t)nthr) {
         status = RSCD_ERR_NOMEM;
         goto cleanup;
@@ -355,6 +497,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     /* The decay factors depend only on the parity: computed once each. */
     fold_coeffs(even, ngroups, efac, &pc[0]);
     fold_coeffs(odd, ngroups, efac + ngroups, &pc[1]);
+    fast = rscd_fast_amp_available();
 
     /* ---- the writes ---- */
 #ifdef _OPENMP
@@ -365,10 +508,10 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
         const ptrdiff_t y0 = blk * ROWS_PER_BLOCK;
         const ptrdiff_t nblk = nrows - y0 < ROWS_PER_BLOCK ? nrows - y0 : ROWS_PER_BLOCK;
         const parity_coeffs *c[ROWS_PER_BLOCK];
-        const double *efac_row[ROWS_PER_BLOCK];
         int t = 0;
-        double *work, *amp;
-        uint8_t *satm;
+        double *lf, *alo, *ahi;
+        uint8_t *redo;
+        row_scratch rs;
         pix_counts cnt = {0, 0, 0};
         src_row src;
         ptrdiff_t i, r;
@@ -376,14 +519,16 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        work = dwork + (size_t)t * per_thread_d;
-        amp = work + NSCRATCH_D * ncols;
-        satm = bwork + (size_t)t * per_thread_b;
+        lf = dwork + (size_t)t * per_thread_d;
+        alo = lf + ROWS_PER_BLOCK * ncols;
+        ahi = alo + ROWS_PER_BLOCK * ncols;
+        rs.c2 = ahi + ROWS_PER_BLOCK * ncols;
+        rs.satm = bwork + (size_t)t * per_thread_b;
+        redo = rs.satm + ncols;
         for (r = 0; r < nblk; r++) {
             /* Detector row first_row + y (1-based); odd rows use `odd`. Tested
              * bit-wise so first_row + y cannot overflow. */
             c[r] = &pc[((ramp->first_row & 1) ^ ((y0 + r) & 1)) ? 1 : 0];
-            efac_row[r] = c[r]->efac;
         }
 
         /* Last to second (or first, with prev): integration i-1 is read
@@ -401,11 +546,12 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                     src.gdq = prev->groupdq + y * ncols;
                 }
                 row_amplitudes(&src, frame, ngroups, ncols, ramp->pixeldq + y * ncols, c[r],
-                               satbit, refbit, work, satm, amp + r * ncols, &cnt);
+                               satbit, refbit, fast, &rs, lf + r * ncols, alo + r * ncols,
+                               ahi + r * ncols, &cnt);
             }
-            block_apply(ramp->data + i * cube + y0 * ncols,
-                        ramp->data_byteorder == RSCD_SWAPPED, frame, ngroups, ncols, nblk, amp,
-                        efac_row);
+            (fast ? block_apply_avx2 : block_apply)(
+                ramp->data + i * cube + y0 * ncols, ramp->data_byteorder == RSCD_SWAPPED, frame,
+                ngroups, ncols, nblk, lf, alo, ahi, redo, c);
         }
         ncorr += cnt.corrected;
         nsat += cnt.saturated;

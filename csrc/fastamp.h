@@ -1,0 +1,31 @@
+/* fastamp.h -- internal (not installed): vectorised "unsaturated amplitude" of the
+ * decay method with a per-element error bound against the libm evaluation
+ *     a_ref = (b1 * pow(c2, pw)) * (1.0 / (exp(c2 / param3) - 1.0))
+ * so that the caller can prove its float32 results equal those of the libm path
+ * and recompute with libm only the elements it cannot prove. */
+#ifndef RSCD_FASTAMP_H
+#define RSCD_FASTAMP_H
+
+#include <stddef.h>
+
+/* Returns nonzero when this build and this CPU can run rscd_fast_amp's vector path
+ * (x86-64 with AVX2 and FMA, GCC or Clang; asks __builtin_cpu_supports). */
+int rscd_fast_amp_available(void);
+
+/* For x in [0, n): a[x] ~= (b1 * pow(c2[x], pw)) * (1.0 / (exp(c2[x] / param3) - 1.0)) and
+ * err[x] >= |a[x] - a_ref[x]|, a_ref being that expression evaluated with libm (glibc's
+ * documented bounds, taken as 1 ulp each for exp and pow).
+ * Where the vector path cannot vouch for its bound it sets err[x] = NAN (and a[x] = NAN):
+ * the caller then computes that element with libm. This happens exactly when
+ *   - b1, pw or param3 is not finite, or param3 <= 0 (then for every element);
+ *   - c2 is not a finite normal positive number (NaN, +-inf, <= 0, subnormal);
+ *   - u = c2 / param3 is outside [2^-20, 700] (or NaN);
+ *   - |pw * log(c2)|, as computed here, is above 700 (or NaN);
+ *   - |b1 * pow(c2, pw)|, as computed here, is >= 2^1000 (libm's might overflow);
+ *   - a is not a normal number or |a| >= 2^900 or |a| < 2^-900 (so b1 == 0 is flagged).
+ * Must only be called when rscd_fast_amp_available() is nonzero. No allocation; a, err
+ * and c2 may have any alignment; n may be any size (n <= 0 does nothing). */
+void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double param3,
+                   double *a, double *err);
+
+#endif
