@@ -28,12 +28,10 @@
  * hardware prefetcher, which stops at every jump to the next group's plane. */
 #define ROWS_PER_BLOCK 8
 
-/* Scratch of one thread: block-length arrays of doubles (L, alo, ahi), one
- * row-length array of doubles (c2 for the vector path) and two row-length
- * byte arrays (saturation mask, elements to redo). */
+/* Scratch of one thread: block-length arrays of doubles (L, alo, ahi), a
+ * block-length byte array (saturation mask) and a row-length one (elements
+ * to redo). */
 #define NSCRATCH_BLOCK 3
-#define NSCRATCH_ROW 1
-#define NSCRATCH_BYTES 2
 
 /* Scale of the error bound of vector amplitudes; the C tests build with a
  * huge value to send every element of the vector path to libm. */
@@ -155,11 +153,32 @@ static double unsat_a(double c2, const parity_coeffs *c)
     return f2 > 0.0 ? c->b1 * pow(c2, c->pow_) * f2 : 0.0;
 }
 
-/* Scratch arrays of one row (see NSCRATCH_*). */
-typedef struct row_scratch {
-    double *c2;    /* [ncols] inputs of the vector path */
-    uint8_t *satm; /* [ncols] saturated in groups 1 .. N-2 */
-} row_scratch;
+/* L and the saturation mask of n pixels that are contiguous in every group
+ * plane (a block of whole rows) of the previous integration: long runs. */
+static void block_inputs(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroups, ptrdiff_t n,
+                         uint8_t satbit, double *lf, uint8_t *satm)
+{
+    const float *d2 = src->data + (ngroups - 2) * frame;
+    const float *d3 = src->data + (ngroups - 3) * frame;
+    ptrdiff_t x, g;
+
+    /* L: the last frame suffers from the last-frame effect, so it is
+     * extrapolated from the second and third to last groups. */
+    for (x = 0; x < n; x++) {
+        double v2 = load_f32(d2 + x, src->swapped), v3 = load_f32(d3 + x, src->swapped);
+        lf[x] = v2 + (v2 - v3);
+    }
+
+    /* Saturation anywhere in groups 1 .. N-2 of the previous integration
+     * (a bit test: other flags such as JUMP_DET may be set too). */
+    for (x = 0; x < n; x++)
+        satm[x] = 0;
+    for (g = 1; g <= ngroups - 2; g++) {
+        const uint8_t *q = src->gdq + g * frame;
+        for (x = 0; x < n; x++)
+            satm[x] |= (uint8_t)(q[x] & satbit);
+    }
+}
 
 /*----------------------------------------------------------------------
  * row_amplitudes - amp = L * a * 0.01 of each pixel of one row, from the
@@ -184,51 +203,36 @@ typedef struct row_scratch {
  *   satbit   uint8_t           GROUPDQ SATURATED bit
  *   refbit   uint32_t          PIXELDQ REFERENCE_PIXEL bit
  *   fast     int               use the vector path
- *   rs       row_scratch*      scratch
+ *   lf       const double*     [ncols] L (block_inputs)
+ *   satm     const uint8_t*    [ncols] saturation mask (block_inputs)
  * Returned:
- *   lf       double*           [ncols] L
  *   alo, ahi double*           [ncols] the interval of amp
  *   cnt      pix_counts*       incremented
  *--------------------------------------------------------------------*/
 static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroups,
                            ptrdiff_t ncols, const uint32_t *pdq, const parity_coeffs *c,
-                           uint8_t satbit, uint32_t refbit, int fast, const row_scratch *rs,
-                           double *lf, double *alo, double *ahi, pix_counts *cnt)
+                           uint8_t satbit, uint32_t refbit, int fast, const double *lf,
+                           const uint8_t *satm, double *alo, double *ahi,
+                           pix_counts *cnt)
 {
-    const float *d2 = src->data + (ngroups - 2) * frame;
-    const float *d3 = src->data + (ngroups - 3) * frame;
-    uint8_t *satm = rs->satm;
-    ptrdiff_t x, g;
+    ptrdiff_t x;
 
-    /* L: the last frame suffers from the last-frame effect, so it is
-     * extrapolated from the second and third to last groups. */
-    for (x = 0; x < ncols; x++) {
-        double v2 = load_f32(d2 + x, src->swapped), v3 = load_f32(d3 + x, src->swapped);
-        lf[x] = v2 + (v2 - v3);
-    }
-
-    /* Saturation anywhere in groups 1 .. N-2 of the previous integration
-     * (a bit test: other flags such as JUMP_DET may be set too). */
-    for (x = 0; x < ncols; x++)
-        satm[x] = 0;
-    for (g = 1; g <= ngroups - 2; g++) {
-        const uint8_t *q = src->gdq + g * frame;
-        for (x = 0; x < ncols; x++)
-            satm[x] |= (uint8_t)(q[x] & satbit);
-    }
-
-    /* Vector a of the whole row (into alo, their bounds into ahi); the
-     * pixels it cannot vouch for come back as NaN and go through libm. */
-    if (fast) {
-        for (x = 0; x < ncols; x++)
-            rs->c2[x] = lf[x] - c->crossopt;
-        rscd_fast_amp(rs->c2, ncols, c->b1, c->pow_, c->param3, alo, ahi);
-    }
+    /* The vector path: the interval of amp of the whole row (NaN where
+     * rscd_fast_amp_interval cannot vouch for it); used for the ordinary
+     * pixels, the others go through libm below. */
+    if (fast)
+        rscd_fast_amp_interval(lf, ncols, c->crossopt, c->b1, c->pow_, c->param3,
+                               RSCD_TOL_SCALE, alo, ahi);
 
     for (x = 0; x < ncols; x++) {
         double l = lf[x], a, av;
-        const double fa = fast ? alo[x] : NAN, fe = fast ? ahi[x] : NAN;
 
+        /* Vouched for, not a reference pixel, not saturated: done above. (L
+         * is then finite and non-zero, else av would be 0 or NaN.) */
+        if (fast && !isnan(alo[x]) && !(pdq[x] & refbit) && !satm[x]) {
+            cnt->corrected++;
+            continue;
+        }
         alo[x] = ahi[x] = -0.0;
         /* Reference pixels: L = fit = 0, so nothing is added (the 2019 code
          * produced NaN here when pow < 0: 0^pow * 0). */
@@ -246,20 +250,6 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
             double fit = fit_unsaturated(src, frame, ngroups, x, satbit, l);
             a = c->sat_final * (fit * c->sat_scale) + c->sat_mzp;
         } else {
-            /* The vector value where it is far from every limit below (so
-             * the libm value takes the same branches); libm otherwise. */
-            av = l * fa * 0.01;
-            if (fabs(av) < 0x1p100 && fabs(av) > 0x1p-900) {
-                /* |l| * 0.01 * fe bounds the difference before the
-                 * roundings of l * a * 0.01 on each side and of av -+ tol
-                 * (2^-50 |av| covers them). */
-                const double tol = RSCD_TOL_SCALE * (fabs(l) * 0.01 * fe * (1.0 + 0x1p-50) +
-                                                     fabs(av) * 0x1p-50);
-                alo[x] = av - tol;
-                ahi[x] = av + tol;
-                cnt->corrected++;
-                continue;
-            }
             a = unsat_a(l - c->crossopt, c);
         }
         av = l * a * 0.01;
@@ -481,8 +471,8 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
 
     /* Scratch sizes: check the products before allocating (ncols is
      * bounded by the cube check, nthr by int). */
-    per_thread_d = (size_t)ncols * (NSCRATCH_BLOCK * ROWS_PER_BLOCK + NSCRATCH_ROW);
-    per_thread_b = (size_t)ncols * NSCRATCH_BYTES;
+    per_thread_d = (size_t)ncols * NSCRATCH_BLOCK * ROWS_PER_BLOCK;
+    per_thread_b = (size_t)ncols * (ROWS_PER_BLOCK + 1);
     if (per_thread_d > SIZE_MAX / sizeof(double) / (size_t)nthr) {
         status = RSCD_ERR_NOMEM;
         goto cleanup;
@@ -510,8 +500,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
         const parity_coeffs *c[ROWS_PER_BLOCK];
         int t = 0;
         double *lf, *alo, *ahi;
-        uint8_t *redo;
-        row_scratch rs;
+        uint8_t *satm, *redo;
         pix_counts cnt = {0, 0, 0};
         src_row src;
         ptrdiff_t i, r;
@@ -522,9 +511,8 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
         lf = dwork + (size_t)t * per_thread_d;
         alo = lf + ROWS_PER_BLOCK * ncols;
         ahi = alo + ROWS_PER_BLOCK * ncols;
-        rs.c2 = ahi + ROWS_PER_BLOCK * ncols;
-        rs.satm = bwork + (size_t)t * per_thread_b;
-        redo = rs.satm + ncols;
+        satm = bwork + (size_t)t * per_thread_b;
+        redo = satm + ROWS_PER_BLOCK * ncols;
         for (r = 0; r < nblk; r++) {
             /* Detector row first_row + y (1-based); odd rows use `odd`. Tested
              * bit-wise so first_row + y cannot overflow. */
@@ -534,20 +522,24 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
         /* Last to second (or first, with prev): integration i-1 is read
          * before integration i-1 itself is corrected. */
         for (i = nints - 1; i >= i_first; i--) {
+            if (i > 0) {
+                src.data = ramp->data + (i - 1) * cube + y0 * ncols;
+                src.swapped = ramp->data_byteorder == RSCD_SWAPPED;
+                src.gdq = ramp->groupdq + (i - 1) * cube + y0 * ncols;
+            } else {
+                src.data = prev->data + y0 * ncols;
+                src.swapped = 0; /* prev is native by contract */
+                src.gdq = prev->groupdq + y0 * ncols;
+            }
+            block_inputs(&src, frame, ngroups, nblk * ncols, satbit, lf, satm);
             for (r = 0; r < nblk; r++) {
-                const ptrdiff_t y = y0 + r;
-                if (i > 0) {
-                    src.data = ramp->data + (i - 1) * cube + y * ncols;
-                    src.swapped = ramp->data_byteorder == RSCD_SWAPPED;
-                    src.gdq = ramp->groupdq + (i - 1) * cube + y * ncols;
-                } else {
-                    src.data = prev->data + y * ncols;
-                    src.swapped = 0; /* prev is native by contract */
-                    src.gdq = prev->groupdq + y * ncols;
-                }
-                row_amplitudes(&src, frame, ngroups, ncols, ramp->pixeldq + y * ncols, c[r],
-                               satbit, refbit, fast, &rs, lf + r * ncols, alo + r * ncols,
-                               ahi + r * ncols, &cnt);
+                const ptrdiff_t o = r * ncols;
+                src_row row = src;
+                row.data += o;
+                row.gdq += o;
+                row_amplitudes(&row, frame, ngroups, ncols, ramp->pixeldq + (y0 + r) * ncols,
+                               c[r], satbit, refbit, fast, lf + o, satm + o, alo + o,
+                               ahi + o, &cnt);
             }
             (fast ? block_apply_avx2 : block_apply)(
                 ramp->data + i * cube + y0 * ncols, ramp->data_byteorder == RSCD_SWAPPED, frame,

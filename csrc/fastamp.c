@@ -190,16 +190,79 @@ static TGT void fast_amp_avx2(const double *c2, ptrdiff_t n, double b1, double p
     }
 }
 
+static int params_ok(double b1, double pw, double param3)
+{
+    return isfinite(b1) && isfinite(pw) && isfinite(param3) && param3 > 0.0;
+}
+
 void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double param3,
                    double *a, double *err)
 {
     ptrdiff_t i;
-    if (isfinite(b1) && isfinite(pw) && isfinite(param3) && param3 > 0.0) {
+    if (params_ok(b1, pw, param3)) {
         fast_amp_avx2(c2, n, b1, pw, param3, a, err);
         return;
     }
     for (i = 0; i < n; i++)
         a[i] = err[i] = NAN;
+}
+
+/* Blocks of BLK through local arrays (the tail padded with l = 0, which is
+ * flagged): amp_block, then the interval around av = l * a * 0.01. */
+static TGT void amp_interval_avx2(const double *l, ptrdiff_t n, double crossopt, double b1,
+                                  double pw, double param3, double tol_scale, double *alo,
+                                  double *ahi)
+{
+    const __m256d absmask = _mm256_castsi256_pd(SET1I(0x7FFFFFFFFFFFFFFFULL));
+    double lb[BLK], c2[BLK], ab[BLK], eb[BLK];
+    ptrdiff_t i;
+    int j;
+
+    for (i = 0; i < n; i += BLK) {
+        const size_t m = (size_t)(n - i < BLK ? n - i : BLK);
+        for (j = 0; j < BLK; j++)
+            lb[j] = 0.0;
+        memcpy(lb, l + i, m * sizeof *lb);
+        for (j = 0; j < BLK; j++)
+            c2[j] = lb[j] - crossopt;
+        amp_block(c2, ab, eb, b1, pw, param3);
+        for (j = 0; j < BLK; j += 4) {
+            const __m256d lv = _mm256_loadu_pd(lb + j);
+            const __m256d av = _mm256_mul_pd(_mm256_mul_pd(lv, _mm256_loadu_pd(ab + j)),
+                                             SET1(0.01));
+            const __m256d absav = _mm256_and_pd(av, absmask);
+            /* |l| 0.01 err bounds the difference from the libm av before the
+             * roundings of l * a * 0.01 on both sides and of av -+ tol, which
+             * 2^-50 |av| covers. */
+            const __m256d tol = _mm256_mul_pd(SET1(tol_scale), _mm256_add_pd(
+                _mm256_mul_pd(_mm256_mul_pd(_mm256_mul_pd(_mm256_and_pd(lv, absmask),
+                                                          SET1(0.01)),
+                                            _mm256_loadu_pd(eb + j)),
+                              SET1(1.0 + 0x1p-50)),
+                _mm256_mul_pd(absav, SET1(0x1p-50))));
+            /* Far from the decay code's limits (2^103, 0), so the libm value
+             * takes the same branches; NaN (not vouched) fails both. */
+            const __m256d ok = _mm256_and_pd(CMP(absav, SET1(0x1p100), _CMP_LT_OQ),
+                                             CMP(absav, SET1(0x1p-900), _CMP_GT_OQ));
+            _mm256_storeu_pd(ab + j, _mm256_blendv_pd(SET1(NAN), _mm256_sub_pd(av, tol), ok));
+            _mm256_storeu_pd(eb + j, _mm256_blendv_pd(SET1(NAN), _mm256_add_pd(av, tol), ok));
+        }
+        memcpy(alo + i, ab, m * sizeof *ab);
+        memcpy(ahi + i, eb, m * sizeof *eb);
+    }
+}
+
+void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, double b1,
+                            double pw, double param3, double tol_scale, double *alo,
+                            double *ahi)
+{
+    ptrdiff_t i;
+    if (params_ok(b1, pw, param3) && isfinite(crossopt)) {
+        amp_interval_avx2(l, n, crossopt, b1, pw, param3, tol_scale, alo, ahi);
+        return;
+    }
+    for (i = 0; i < n; i++)
+        alo[i] = ahi[i] = NAN;
 }
 
 #else /* not GCC/Clang on x86: no vector path; every element is left to libm. */
@@ -216,6 +279,16 @@ void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double p
     (void)c2, (void)b1, (void)pw, (void)param3;
     for (i = 0; i < n; i++)
         a[i] = err[i] = NAN;
+}
+
+void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, double b1,
+                            double pw, double param3, double tol_scale, double *alo,
+                            double *ahi)
+{
+    ptrdiff_t i;
+    (void)l, (void)crossopt, (void)b1, (void)pw, (void)param3, (void)tol_scale;
+    for (i = 0; i < n; i++)
+        alo[i] = ahi[i] = NAN;
 }
 
 #endif

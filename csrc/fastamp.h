@@ -28,4 +28,14 @@ int rscd_fast_amp_available(void);
 void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double param3,
                    double *a, double *err);
 
+/* The decay code's amplitude av = l * a * 0.01 of pixels with c2 = l[x] - crossopt, as an
+ * interval: alo[x] <= av_ref <= ahi[x], av_ref being l * a_ref * 0.01 with a_ref as above,
+ * the bound widened by tol_scale (>= 1; tests use a huge one). NaN at both ends where
+ * rscd_fast_amp flags the element, where crossopt is not finite, and where |av| is not
+ * within (2^-900, 2^100): the caller computes those with libm.
+ * Same conditions of use as rscd_fast_amp. */
+void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, double b1,
+                            double pw, double param3, double tol_scale, double *alo,
+                            double *ahi);
+
 #endif

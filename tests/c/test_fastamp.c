@@ -231,6 +231,53 @@ static void sizes_and_alignment(void)
     CHECK(isnan(e0[5]) && !isnan(e0[4]) && !isnan(e0[6]), "c2 = -1 flagging in a block");
 }
 
+/* rscd_fast_amp_interval: the libm amplitude l * a_ref * 0.01 lies in [alo, ahi]; the
+ * interval is NaN exactly where rscd_fast_amp flags c2 = l - crossopt or |av| leaves
+ * (2^-900, 2^100); it is narrow; tails of every length leave the guards alone. */
+static void intervals(void)
+{
+    enum { N = 1000 };
+    static double l[N + 2], alo[N + 2], ahi[N + 2], c2[N], a[N], err[N];
+    long checked = 0, blk;
+    double widest = 0.0;
+    for (blk = 0; blk < 300; blk++) {
+        const double crossopt = uniform(-100.0, 1000.0), b1 = uniform(-5.0, 5.0);
+        const double pw = pick_pw(), param3 = log_uniform(1e2, 1e6);
+        const ptrdiff_t n = blk < 40 ? blk : N; /* short rows: every tail length */
+        ptrdiff_t i;
+        for (i = 0; i < N + 2; i++) {
+            l[i] = i % 97 == 3 ? -uniform(1.0, 1e4) : log_uniform(1.0, 1e6);
+            alo[i] = ahi[i] = 12345.0;
+        }
+        l[1 + 7] = 0.0; /* L == 0: av = 0, flagged */
+        rscd_fast_amp_interval(l + 1, n, crossopt, b1, pw, param3, 1.0, alo + 1, ahi + 1);
+        CHECK(alo[0] == 12345.0 && ahi[n + 1] == 12345.0, "n=%ld wrote outside", (long)n);
+        for (i = 0; i < n; i++)
+            c2[i] = l[i + 1] - crossopt;
+        rscd_fast_amp(c2, n, b1, pw, param3, a, err);
+        for (i = 0; i < n; i++) {
+            const double lv = l[i + 1], lo = alo[i + 1], hi = ahi[i + 1];
+            const double av_ref = lv * ref_amp(c2[i], b1, pw, param3) * 0.01;
+            const double av = lv * a[i] * 0.01;
+            const int expect_nan = isnan(err[i]) || !(fabs(av) < 0x1p100 && fabs(av) > 0x1p-900);
+            CHECK(isnan(lo) == expect_nan && isnan(hi) == expect_nan,
+                  "l=%.17g crossopt=%.17g: NaN interval %d, expected %d", lv, crossopt,
+                  isnan(lo), expect_nan);
+            if (isnan(lo) || isnan(hi))
+                continue;
+            checked++;
+            CHECK(lo <= av_ref && av_ref <= hi, "l=%.17g c2=%.17g: libm av %.17g outside "
+                  "[%.17g, %.17g]", lv, c2[i], av_ref, lo, hi);
+            if ((hi - lo) / fabs(av_ref) > widest)
+                widest = (hi - lo) / fabs(av_ref);
+        }
+    }
+    printf("intervals: %ld checked, widest (ahi - alo) / |av| 2^%.1f\n", checked, log2(widest));
+    CHECK(checked > 100000, "too few intervals checked: %ld", checked);
+    /* Narrower than a float32 ulp, or the rounding proof could never pass. */
+    CHECK(widest < 0x1p-24, "interval too wide: 2^%.1f", log2(widest));
+}
+
 static void timing(void)
 {
     enum { N = 3000000, REPS = 3 };
@@ -291,6 +338,7 @@ int main(void)
     random_set(&typical, 1, 1000);
     random_set(&limits, 2, 300);
     random_set(&demo, 3, 100);
+    intervals();
     report(&wide);
     report(&typical);
     report(&limits);
