@@ -76,7 +76,8 @@ def run_case(case, path, ref, folder):
     return json.loads(proc.stdout.strip().splitlines()[-1]), None
 
 
-def bench_files(quick=False):
+def bench_files(target, quick=False):
+    """Run the file cases; report each target measured through target(name, text, met)."""
     nints, ngroups = (5, 8) if quick else (5, 40)
     with tempfile.TemporaryDirectory(dir=os.environ.get("RSCD_BENCH_DIR")) as folder:
         path, ref = make_file(folder, nints, ngroups, *((256, 258) if quick else ()))
@@ -97,6 +98,12 @@ def bench_files(quick=False):
                 results[case] = best
                 print(f"  {case:<14} {best['seconds']:8.2f} s   peak RSS {best['peak_mb']:7.0f} MB")
         if "jwst" in results and "rscd-inplace" in results:
-            print(f"  in place vs the jwst way: {results['jwst']['seconds'] / results['rscd-inplace']['seconds']:.0f}x faster")
+            speedup = results['jwst']['seconds'] / results['rscd-inplace']['seconds']
+            peak = results['rscd-inplace']['peak_mb']
+            print(f"  in place vs the jwst way: {speedup:.0f}x faster")
+            target("in place >= 20x faster than the jwst way, < 100 MB",
+                   f"{speedup:.0f}x, {peak:.0f} MB", speedup >= 20 and peak < 100)
         if "astropy-copy" in results and "rscd-newfile" in results:
-            print(f"  new file vs astropy copy: {results['rscd-newfile']['seconds'] / results['astropy-copy']['seconds']:.2f}x the time")
+            ratio = results['rscd-newfile']['seconds'] / results['astropy-copy']['seconds']
+            print(f"  new file vs astropy copy: {ratio:.2f}x the time")
+            target("new file within 1.3x of an astropy copy", f"{ratio:.2f}x", ratio <= 1.3)

@@ -79,7 +79,7 @@ def test_page_commands_build_and_run_the_example(tmp_path, index):
 def test_example_is_warning_free_under_strict_flags(tmp_path):
     exe = str(tmp_path / "embed")
     sources = [os.path.join(EXAMPLES, "embed.c")] + [
-        os.path.join(ROOT, "csrc", f) for f in ("common.c", "flag.c", "decay.c")]
+        os.path.join(ROOT, "csrc", f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c")]
     proc = subprocess.run([CC, "-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic",
                            "-I" + os.path.join(ROOT, "csrc"), *sources, "-lm", "-o", exe],
                           capture_output=True, text=True, timeout=120)

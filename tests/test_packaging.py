@@ -21,8 +21,9 @@ def test_sdist_builds_a_working_wheel(tmp_path):
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for needed in ("setup.py", "pyproject.toml", "csrc/rscd.h", "csrc/rscd_internal.h",
-                   "csrc/common.c", "csrc/flag.c", "csrc/decay.c", "rscd/_core.pyx",
-                   "rscd/_core.pxd", "tests/c/test_rscd.c", "README.md"):
+                   "csrc/common.c", "csrc/flag.c", "csrc/decay.c", "csrc/fastamp.c",
+                   "csrc/fastamp.h", "rscd/_core.pyx", "rscd/_core.pxd", "tests/c/test_rscd.c",
+                   "README.md"):
         assert needed in names, f"{needed} missing from {sdist.name}"
     assert "rscd/_core.c" not in names
     wheels = tmp_path / "wheels"

@@ -1,7 +1,7 @@
 /* embed.c - the rscd C core in a program of your own (docs/embedding.rst).
  *
  * Build from the repository root:
- *   cc -std=c99 -O2 -Icsrc docs/examples/embed.c csrc/common.c csrc/flag.c csrc/decay.c -lm -o embed
+ *   cc -std=c99 -O2 -Icsrc docs/examples/embed.c csrc/common.c csrc/flag.c csrc/decay.c csrc/fastamp.c -lm -o embed
  *
  * A 3-integration, 6-group, 2 x 3 pixel ramp: flag it as jwst 3.0.0 does, then apply
  * the 2019 decay correction to a copy of SCI stored big-endian, as in a FITS file. */

@@ -1,6 +1,6 @@
 /* test_rscd.c - C-level tests of the public header alone (no Python).
  *
- * Build: cc -std=c99 -Wall -Wextra -Werror -Icsrc tests/c/test_rscd.c csrc/common.c csrc/flag.c csrc/decay.c -lm
+ * Build: cc -std=c99 -Wall -Wextra -Werror -Icsrc tests/c/test_rscd.c csrc/common.c csrc/flag.c csrc/decay.c csrc/fastamp.c -lm
  * Exit status: the number of failed checks (0 = all passed). */
 #include <stdio.h>
 #include <string.h>
