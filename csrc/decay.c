@@ -270,60 +270,28 @@ static void row_amplitudes(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroup
     }
 }
 
-/* Inlined into the two builds of block_apply below, each compiled for its
- * own instruction set. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE
-#endif
-
-/*----------------------------------------------------------------------
- * row_apply - d[x] += amp * e for one row of one group, in double
- * precision, rounded once to float32; returns nonzero when some element
- * is left for the libm path (redo[x] = 1, d[x] unchanged).
- *
- * The libm path's amplitude lies in [alo[x], ahi[x]]. Rounding is monotonic
- * in every step of old + amp*e and of the conversion to float, so when both
- * ends give the same float, the libm path gives it too. Where the amplitude
- * is libm's own, alo == ahi and the test always passes; NaN data give NaN
- * at both ends and are stored as they are.
- *--------------------------------------------------------------------*/
-static ALWAYS_INLINE int row_apply(float *d, int swapped, ptrdiff_t ncols, const double *alo,
-                                   const double *ahi, double e, uint8_t *redo)
+/* d[x] += amp * e for one row of one group, in double precision, rounded
+ * once to float32, where every amplitude is libm's own (alo == ahi: no
+ * vector path). */
+static void row_apply(float *d, int swapped, ptrdiff_t ncols, const double *amp, double e)
 {
     ptrdiff_t x;
-    int any = 0;
 
     /* Two loops so the native one carries no byte-order test. */
     if (swapped) {
-        for (x = 0; x < ncols; x++) {
-            const float old = swap_f32(d[x]);
-            const float lo = (float)((double)old + alo[x] * e);
-            const float hi = (float)((double)old + ahi[x] * e);
-            const int bad = lo < hi || lo > hi;
-            d[x] = swap_f32(bad ? old : lo);
-            redo[x] = (uint8_t)bad;
-            any |= bad;
-        }
+        for (x = 0; x < ncols; x++)
+            d[x] = swap_f32((float)((double)swap_f32(d[x]) + amp[x] * e));
     } else {
-        for (x = 0; x < ncols; x++) {
-            const float old = d[x];
-            const float lo = (float)((double)old + alo[x] * e);
-            const float hi = (float)((double)old + ahi[x] * e);
-            const int bad = lo < hi || lo > hi;
-            d[x] = bad ? old : lo;
-            redo[x] = (uint8_t)bad;
-            any |= bad;
-        }
+        for (x = 0; x < ncols; x++)
+            d[x] = (float)((double)d[x] + amp[x] * e);
     }
-    return any;
 }
 
-/* The elements row_apply left: their pixel's amplitude is recomputed with
- * libm (and kept for the later groups); then the element is corrected. */
+/* The elements rscd_fast_apply_row left: their pixel's amplitude is
+ * recomputed with libm (and kept for the later groups); then the element is
+ * corrected. */
 static void row_redo(float *d, int swapped, ptrdiff_t ncols, const double *lf, double *alo,
-                     double *ahi, double e, const uint8_t *redo, const parity_coeffs *c)
+                     double *ahi, double e, uint8_t *redo, const parity_coeffs *c)
 {
     ptrdiff_t x;
 
@@ -336,17 +304,23 @@ static void row_redo(float *d, int swapped, ptrdiff_t ncols, const double *lf, d
             const float v = (float)((double)old + av * e);
             alo[x] = ahi[x] = av;
             d[x] = swapped ? swap_f32(v) : v;
+            redo[x] = 0;
         }
     }
 }
 
-/* Add the amplitude of pixel (r, x) times efac[r][j] to group j of rows y0 .. y0+nrows_blk-1 of
- * the integration being corrected (dst points at row y0 of group 0). */
-static ALWAYS_INLINE void block_apply_body(float *dst, int swapped, ptrdiff_t frame,
-                                           ptrdiff_t ngroups, ptrdiff_t ncols,
-                                           ptrdiff_t nrows_blk, const double *lf, double *alo,
-                                           double *ahi, uint8_t *redo,
-                                           const parity_coeffs *const *c)
+/* Add the amplitude of pixel (r, x) times efac[r][j] to group j of rows
+ * y0 .. y0+nrows_blk-1 of the integration being corrected (dst points at row
+ * y0 of group 0).
+ *
+ * With `fast`, the libm path's amplitude lies in [alo[x], ahi[x]]. Rounding
+ * is monotonic in every step of d + amp*e and of the conversion to float, so
+ * where both ends give the same float, the libm path gives it too:
+ * rscd_fast_apply_row stores those and leaves the rest to row_redo. */
+static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups,
+                        ptrdiff_t ncols, ptrdiff_t nrows_blk, int fast, const double *lf,
+                        double *alo, double *ahi, uint8_t *redo,
+                        const parity_coeffs *const *c)
 {
     const ptrdiff_t n = nrows_blk * ncols;
     ptrdiff_t j, r, x;
@@ -363,33 +337,13 @@ static ALWAYS_INLINE void block_apply_body(float *dst, int swapped, ptrdiff_t fr
             float *d = dst + j * frame + r * ncols;
             const ptrdiff_t o = r * ncols;
             const double e = c[r]->efac[j];
-            if (row_apply(d, swapped, ncols, alo + o, ahi + o, e, redo))
+            if (!fast)
+                row_apply(d, swapped, ncols, alo + o, e);
+            else if (rscd_fast_apply_row(d, swapped, ncols, alo + o, ahi + o, e, redo))
                 row_redo(d, swapped, ncols, lf + o, alo + o, ahi + o, e, redo, c[r]);
         }
     }
 }
-
-static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups,
-                        ptrdiff_t ncols, ptrdiff_t nrows_blk, const double *lf, double *alo,
-                        double *ahi, uint8_t *redo, const parity_coeffs *const *c)
-{
-    block_apply_body(dst, swapped, frame, ngroups, ncols, nrows_blk, lf, alo, ahi, redo, c);
-}
-
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-/* The same, compiled for AVX2 (chosen when rscd_fast_amp_available()): the
- * checks of row_apply cost as much as the memory traffic in SSE2. No FMA:
- * the sums must round as the libm path's do. */
-__attribute__((target("avx2"))) static void
-block_apply_avx2(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngroups, ptrdiff_t ncols,
-                 ptrdiff_t nrows_blk, const double *lf, double *alo, double *ahi,
-                 uint8_t *redo, const parity_coeffs *const *c)
-{
-    block_apply_body(dst, swapped, frame, ngroups, ncols, nrows_blk, lf, alo, ahi, redo, c);
-}
-#else
-#define block_apply_avx2 block_apply
-#endif
 
 /*
  * rscd_decay - see rscd.h for the contract.
@@ -479,7 +433,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     }
     efac = (double *)malloc(2 * (size_t)ngroups * sizeof(double));
     dwork = (double *)malloc(per_thread_d * (size_t)nthr * sizeof(double));
-    bwork = (uint8_t *)malloc(per_thread_b * (size_t)nthr);
+    bwork = (uint8_t *)calloc(per_thread_b * (size_t)nthr, 1); /* redo starts all 0 */
     if (!efac || !dwork || !bwork) {
         status = RSCD_ERR_NOMEM;
         goto cleanup;
@@ -541,9 +495,8 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                                c[r], satbit, refbit, fast, lf + o, satm + o, alo + o,
                                ahi + o, &cnt);
             }
-            (fast ? block_apply_avx2 : block_apply)(
-                ramp->data + i * cube + y0 * ncols, ramp->data_byteorder == RSCD_SWAPPED, frame,
-                ngroups, ncols, nblk, lf, alo, ahi, redo, c);
+            block_apply(ramp->data + i * cube + y0 * ncols, ramp->data_byteorder == RSCD_SWAPPED,
+                        frame, ngroups, ncols, nblk, fast, lf, alo, ahi, redo, c);
         }
         ncorr += cnt.corrected;
         nsat += cnt.saturated;

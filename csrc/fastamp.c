@@ -265,6 +265,70 @@ void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, doubl
         alo[i] = ahi[i] = NAN;
 }
 
+/* Four elements at a time; the tail through a padded local block. The sums
+ * round as in the decay code's plain C loop (no FMA: -std=c99 keeps GCC from
+ * contracting, and these are separate multiply and add instructions). */
+static TGT int apply_row_avx2(float *d, int swapped, ptrdiff_t n, const double *alo,
+                              const double *ahi, double e, uint8_t *redo)
+{
+    const __m128i bswap = _mm_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
+    const __m256d ev = SET1(e);
+    ptrdiff_t x;
+    int any = 0;
+
+    for (x = 0; x < n; x += 4) {
+        float db[4];
+        double lb[4], hb[4];
+        const int whole = x + 4 <= n;
+        const size_t m = whole ? 4 : (size_t)(n - x);
+        __m128 raw, old, lo, hi, neq;
+        int bad;
+        if (whole) {
+            raw = _mm_loadu_ps(d + x);
+        } else {
+            /* Padding: 0 + 0*e is 0 at both ends, never flagged. */
+            memset(db, 0, sizeof db), memset(lb, 0, sizeof lb), memset(hb, 0, sizeof hb);
+            memcpy(db, d + x, m * sizeof *db);
+            memcpy(lb, alo + x, m * sizeof *lb);
+            memcpy(hb, ahi + x, m * sizeof *hb);
+            raw = _mm_loadu_ps(db);
+        }
+        old = swapped ? _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(raw), bswap)) : raw;
+        {
+            const __m256d od = _mm256_cvtps_pd(old);
+            const __m256d l4 = _mm256_loadu_pd(whole ? alo + x : lb);
+            const __m256d h4 = _mm256_loadu_pd(whole ? ahi + x : hb);
+            lo = _mm256_cvtpd_ps(_mm256_add_pd(od, _mm256_mul_pd(l4, ev)));
+            hi = _mm256_cvtpd_ps(_mm256_add_pd(od, _mm256_mul_pd(h4, ev)));
+        }
+        /* Ordered: NaN at both ends (NaN data) is stored as it is. */
+        neq = _mm_cmp_ps(lo, hi, _CMP_NEQ_OQ);
+        bad = _mm_movemask_ps(neq);
+        if (bad) {
+            size_t k;
+            lo = _mm_blendv_ps(lo, old, neq);
+            for (k = 0; k < m; k++)
+                if (bad >> k & 1)
+                    redo[x + (ptrdiff_t)k] = 1, any = 1;
+        }
+        if (swapped)
+            lo = _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(lo), bswap));
+        if (whole) {
+            _mm_storeu_ps(d + x, lo);
+        } else {
+            _mm_storeu_ps(db, lo);
+            memcpy(d + x, db, m * sizeof *db);
+        }
+    }
+    return any;
+}
+
+int rscd_fast_apply_row(float *d, int swapped, ptrdiff_t n, const double *alo,
+                        const double *ahi, double e, uint8_t *redo)
+{
+    return apply_row_avx2(d, swapped, n, alo, ahi, e, redo);
+}
+
 #else /* not GCC/Clang on x86: no vector path; every element is left to libm. */
 
 int rscd_fast_amp_available(void)
@@ -279,6 +343,13 @@ void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double p
     (void)c2, (void)b1, (void)pw, (void)param3;
     for (i = 0; i < n; i++)
         a[i] = err[i] = NAN;
+}
+
+int rscd_fast_apply_row(float *d, int swapped, ptrdiff_t n, const double *alo,
+                        const double *ahi, double e, uint8_t *redo)
+{
+    (void)d, (void)swapped, (void)n, (void)alo, (void)ahi, (void)e, (void)redo;
+    return 0;
 }
 
 void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, double b1,

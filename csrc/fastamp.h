@@ -7,6 +7,7 @@
 #define RSCD_FASTAMP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Returns nonzero when this build and this CPU can run rscd_fast_amp's vector path
  * (x86-64 with AVX2 and FMA, GCC or Clang; asks __builtin_cpu_supports). */
@@ -37,5 +38,13 @@ void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double p
 void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, double b1,
                             double pw, double param3, double tol_scale, double *alo,
                             double *ahi);
+
+/* d[x] = (float)((double)d[x] + alo[x] * e) for x in [0, n) wherever that equals
+ * (float)((double)d[x] + ahi[x] * e), or both are NaN; elsewhere d[x] is left and
+ * redo[x] = 1 (never set to 0). d holds floats in native byte order, or byte-swapped
+ * when `swapped` (then read and written swapped). Returns nonzero when it set a redo[x].
+ * Same conditions of use as rscd_fast_amp. */
+int rscd_fast_apply_row(float *d, int swapped, ptrdiff_t n, const double *alo,
+                        const double *ahi, double e, uint8_t *redo);
 
 #endif
