@@ -265,9 +265,27 @@ void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, doubl
         alo[i] = ahi[i] = NAN;
 }
 
-/* Four elements at a time; the tail through a padded local block. The sums
- * round as in the decay code's plain C loop (no FMA: -std=c99 keeps GCC from
- * contracting, and these are separate multiply and add instructions). */
+/* Both ends of four elements: lo is stored where it equals hi (ordered: NaN
+ * data, NaN at both ends, are stored as they are); returns the mask of the
+ * others, whose old value is stored instead. The sums round as the decay
+ * code's plain C loop does (separate multiply and add, no FMA). */
+static inline TGT int apply4(float *d, const __m128i *bswap, const double *alo,
+                             const double *ahi, __m256d ev)
+{
+    const __m128 raw = _mm_loadu_ps(d);
+    const __m128 old = bswap ? _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(raw), *bswap))
+                             : raw;
+    const __m256d od = _mm256_cvtps_pd(old);
+    const __m128 lo = _mm256_cvtpd_ps(_mm256_add_pd(od, _mm256_mul_pd(_mm256_loadu_pd(alo), ev)));
+    const __m128 hi = _mm256_cvtpd_ps(_mm256_add_pd(od, _mm256_mul_pd(_mm256_loadu_pd(ahi), ev)));
+    const __m128 neq = _mm_cmp_ps(lo, hi, _CMP_NEQ_OQ);
+    __m128 out = _mm_blendv_ps(lo, old, neq);
+    if (bswap)
+        out = _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(out), *bswap));
+    _mm_storeu_ps(d, out);
+    return _mm_movemask_ps(neq);
+}
+
 static TGT int apply_row_avx2(float *d, int swapped, ptrdiff_t n, const double *alo,
                               const double *ahi, double e, uint8_t *redo)
 {
@@ -276,49 +294,30 @@ static TGT int apply_row_avx2(float *d, int swapped, ptrdiff_t n, const double *
     ptrdiff_t x;
     int any = 0;
 
-    for (x = 0; x < n; x += 4) {
-        float db[4];
-        double lb[4], hb[4];
-        const int whole = x + 4 <= n;
-        const size_t m = whole ? 4 : (size_t)(n - x);
-        __m128 raw, old, lo, hi, neq;
-        int bad;
-        if (whole) {
-            raw = _mm_loadu_ps(d + x);
-        } else {
-            /* Padding: 0 + 0*e is 0 at both ends, never flagged. */
-            memset(db, 0, sizeof db), memset(lb, 0, sizeof lb), memset(hb, 0, sizeof hb);
-            memcpy(db, d + x, m * sizeof *db);
-            memcpy(lb, alo + x, m * sizeof *lb);
-            memcpy(hb, ahi + x, m * sizeof *hb);
-            raw = _mm_loadu_ps(db);
-        }
-        old = swapped ? _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(raw), bswap)) : raw;
-        {
-            const __m256d od = _mm256_cvtps_pd(old);
-            const __m256d l4 = _mm256_loadu_pd(whole ? alo + x : lb);
-            const __m256d h4 = _mm256_loadu_pd(whole ? ahi + x : hb);
-            lo = _mm256_cvtpd_ps(_mm256_add_pd(od, _mm256_mul_pd(l4, ev)));
-            hi = _mm256_cvtpd_ps(_mm256_add_pd(od, _mm256_mul_pd(h4, ev)));
-        }
-        /* Ordered: NaN at both ends (NaN data) is stored as it is. */
-        neq = _mm_cmp_ps(lo, hi, _CMP_NEQ_OQ);
-        bad = _mm_movemask_ps(neq);
-        if (bad) {
-            size_t k;
-            lo = _mm_blendv_ps(lo, old, neq);
-            for (k = 0; k < m; k++)
+    for (x = 0; x + 4 <= n; x += 4) {
+        const int bad = apply4(d + x, swapped ? &bswap : NULL, alo + x, ahi + x, ev);
+        if (bad) { /* rare: the ends round apart */
+            int k;
+            for (k = 0; k < 4; k++)
                 if (bad >> k & 1)
-                    redo[x + (ptrdiff_t)k] = 1, any = 1;
+                    redo[x + k] = 1;
+            any = 1;
         }
-        if (swapped)
-            lo = _mm_castsi128_ps(_mm_shuffle_epi8(_mm_castps_si128(lo), bswap));
-        if (whole) {
-            _mm_storeu_ps(d + x, lo);
-        } else {
-            _mm_storeu_ps(db, lo);
-            memcpy(d + x, db, m * sizeof *db);
-        }
+    }
+    if (x < n) {
+        /* The tail through a padded block: 0 + 0*e is 0 at both ends. */
+        float db[4] = {0, 0, 0, 0};
+        double lb[4] = {0, 0, 0, 0}, hb[4] = {0, 0, 0, 0};
+        const size_t m = (size_t)(n - x);
+        int bad, k;
+        memcpy(db, d + x, m * sizeof *db);
+        memcpy(lb, alo + x, m * sizeof *lb);
+        memcpy(hb, ahi + x, m * sizeof *hb);
+        bad = apply4(db, swapped ? &bswap : NULL, lb, hb, ev);
+        memcpy(d + x, db, m * sizeof *db);
+        for (k = 0; k < (int)m; k++)
+            if (bad >> k & 1)
+                redo[x + k] = 1, any = 1;
     }
     return any;
 }
