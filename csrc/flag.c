@@ -6,9 +6,16 @@
 
 #include "rscd_internal.h"
 
-/* Pixels handled together: small enough that the per-pixel counters of a chunk
- * stay in the L1 cache, large enough that every plane is read in long runs. */
+/* Pixels counted and flagged together: the chunk's planes of one integration
+ * stay in L1 from the counting to the flagging, and are read in runs long
+ * enough to stream. */
 #define CHUNK 256
+
+/* Pixels whose integrations are visited one after the other (the unit of
+ * OpenMP sharing): a chunk that went through every integration kept some 25
+ * planes streaming at once, more than the prefetchers follow (about 1.4x
+ * slower on a MIRI full frame). A byte of marks per pixel lives on the stack. */
+#define BLOCK 16384
 
 /* Is any (integration, pixel) of the range a "problem" at group level `level`:
  * SATURATED there and not SATURATED in group 0? Usually yes, and the first
@@ -54,90 +61,195 @@ static int any_problem(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
     return found;
 }
 
-/* Flag pixels [p0, p1) of every integration of the range once the back-off has
- * found that levels lowest..skip+1 are processed (none when lowest > skip+1).
- * k = skip minus the processed levels at which the sample is a problem, floored
- * at 0; DO_NOT_USE goes on groups 0..k-1. Counts the chunk's backed-off and
- * one-group pixels, and sets FLUX_ESTIMATED on the backed-off ones. */
-static void flag_chunk(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_count,
-                       ptrdiff_t skip, ptrdiff_t lowest, const rscd_params *params,
-                       ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t *nback, ptrdiff_t *none)
-{
-    const ptrdiff_t frame = r->nrows * r->ncols, n = p1 - p0;
-    const uint8_t sat = params->dq_saturated, dnu = params->dq_do_not_use;
-    /* cnt = processed levels at which the sample is a problem, so
-     * k = max(skip - cnt, 0). cnt <= skip + 1 <= RSCD_MAX_SKIP + 1 fits 16 bits,
-     * which keeps eight pixels per SSE2 vector. In terms of cnt: the pixel is
-     * backed off when cnt > 0 (and skip > 0), left with one group when
-     * cnt >= skip, and group g < skip is flagged when cnt < skip - g. */
-    uint16_t cnt[CHUNK];
-    const uint16_t skip16 = (uint16_t)skip;
-    uint8_t backed[CHUNK], single[CHUNK];
-    ptrdiff_t i, g, p;
+/* Inlined into the two builds of flag_block below, each compiled for its own
+ * instruction set. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
 
-    memset(backed, 0, (size_t)n);
-    memset(single, 0, (size_t)n);
-    for (i = int_first; i < int_first + int_count; i++) {
-        uint8_t *gi = r->groupdq + i * r->ngroups * frame + p0;
-        memset(cnt, 0, (size_t)n * sizeof cnt[0]);
-        for (g = lowest; g <= skip + 1; g++) {
-            const uint8_t *gl = gi + g * frame;
-            /* Group 0 saturated: never a problem, k stays at skip. */
+/* Largest skip for 8-bit counters: cnt <= skip + 1 <= 255. */
+#define SKIP8_MAX 254
+
+/* One range of integrations flagged with one skip (rules 7-8), once the
+ * back-off has found that levels lowest..skip+1 are processed. */
+typedef struct {
+    ptrdiff_t first, count, skip;
+    ptrdiff_t lowest;      /* stop + 1; skip + 2: nothing processed */
+    ptrdiff_t nback, none; /* results: backed-off and one-group pixels */
+} flag_range;
+
+/* Per-pixel marks of a block: bit 2j is set when the pixel is backed off in
+ * range j, bit 2j+1 when it is left with one group. */
+#define MARK_BACKED(j) (1u << (2 * (j)))
+#define MARK_SINGLE(j) (2u << (2 * (j)))
+
+/* Pixels [0, n) of integration gi of range j, n <= CHUNK, skip <= SKIP8_MAX:
+ * DO_NOT_USE on groups 0..k-1 of each pixel, and its marks ORed into mark. */
+static ALWAYS_INLINE void count_and_flag8(uint8_t *gi, ptrdiff_t frame, ptrdiff_t skip,
+                                          ptrdiff_t lowest, uint8_t sat, uint8_t dnu,
+                                          ptrdiff_t n, uint8_t *mark, int j)
+{
+    /* cnt = processed levels at which the sample is a problem, so
+     * k = max(skip - cnt, 0). In terms of cnt: the pixel is backed off when
+     * cnt > 0 (and skip > 0), left with one group when cnt >= skip, and group
+     * g < skip is flagged when cnt < skip - g. 8 bits: 16 pixels per SSE2
+     * vector, 32 per AVX2 one. The chunk's planes stay in L1 from the
+     * counting to the flagging. */
+    uint8_t cnt[CHUNK];
+    const uint8_t skip8 = (uint8_t)skip;
+    const uint8_t backed = (uint8_t)(skip ? MARK_BACKED(j) : 0), single = MARK_SINGLE(j);
+    ptrdiff_t g, p;
+
+    if (lowest > skip + 1) {
+        memset(cnt, 0, (size_t)n); /* nothing processed: k = skip */
+    } else {
+        /* The first level sets cnt. Group 0 saturated: never a problem. */
+        const uint8_t *gl = gi + lowest * frame;
+        for (p = 0; p < n; p++)
+            cnt[p] = (uint8_t)(((gl[p] & (uint8_t)~gi[p]) & sat) != 0);
+        for (g = lowest + 1; g <= skip + 1; g++) {
+            gl = gi + g * frame;
             for (p = 0; p < n; p++)
-                cnt[p] = (uint16_t)(cnt[p] + (((gl[p] & (uint8_t)~gi[p]) & sat) != 0));
+                cnt[p] = (uint8_t)(cnt[p] + (((gl[p] & (uint8_t)~gi[p]) & sat) != 0));
         }
-        for (p = 0; p < n; p++) {
-            backed[p] |= (cnt[p] != 0) & (skip16 != 0);
-            single[p] |= cnt[p] >= skip16;
-        }
-        for (g = 0; g < skip; g++) {
-            uint8_t *gg = gi + g * frame;
-            const uint16_t limit = (uint16_t)(skip - g);
-            for (p = 0; p < n; p++)
-                gg[p] |= (uint8_t)(dnu & (uint8_t)-(uint8_t)(cnt[p] < limit));
-        }
+        for (p = 0; p < n; p++)
+            mark[p] |= (uint8_t)((backed & (uint8_t)-(uint8_t)(cnt[p] != 0)) |
+                                 (single & (uint8_t)-(uint8_t)(cnt[p] >= skip8)));
     }
-    if (lowest <= skip + 1) {
-        /* Local sums: through the pointers, every pixel would cost a store the
-         * compiler cannot drop (they might alias PIXELDQ). */
-        uint32_t *pdq = r->pixeldq + p0;
-        ptrdiff_t nb = 0, no = 0;
-        for (p = 0; p < n; p++) {
-            nb += backed[p];
-            no += single[p];
-        }
-        if (nb) { /* branch-free: backed pixels are scattered, a test would mispredict */
-            const uint32_t flux = params->dq_flux_estimated;
-            for (p = 0; p < n; p++)
-                pdq[p] |= flux & (uint32_t)-(uint32_t)backed[p];
-        }
-        *nback += nb;
-        *none += no;
+    for (g = 0; g < skip; g++) {
+        uint8_t *gg = gi + g * frame;
+        const uint8_t limit = (uint8_t)(skip - g);
+        for (p = 0; p < n; p++)
+            gg[p] |= (uint8_t)(dnu & (uint8_t)-(uint8_t)(cnt[p] < limit));
     }
 }
 
-/* Rules 7-8 once the stop level is known: levels skip+1 .. stop+1 are processed. */
-static void flag_from(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                      ptrdiff_t skip, ptrdiff_t stop, const rscd_params *params,
-                      ptrdiff_t *backed_off, ptrdiff_t *one_group)
+/* The same for skip > SKIP8_MAX (ngroups > 256: never seen in practice), one
+ * pixel at a time with wide counters: simple rather than fast. */
+static void count_and_flag_wide(uint8_t *gi, ptrdiff_t frame, ptrdiff_t skip, ptrdiff_t lowest,
+                                uint8_t sat, uint8_t dnu, ptrdiff_t n, uint8_t *mark, int j)
 {
-    ptrdiff_t frame, chunk, nchunks, nback = 0, none = 0;
-    const ptrdiff_t lowest = stop + 1; /* lowest processed level; skip+2: none */
+    ptrdiff_t g, p;
+
+    for (p = 0; p < n; p++) {
+        ptrdiff_t cnt = 0;
+        for (g = lowest; g <= skip + 1; g++)
+            cnt += (gi[g * frame + p] & (uint8_t)~gi[p] & sat) != 0;
+        if (cnt != 0)
+            mark[p] |= MARK_BACKED(j);
+        if (cnt >= skip)
+            mark[p] |= MARK_SINGLE(j);
+        for (g = 0; g < skip - cnt; g++)
+            gi[g * frame + p] |= dnu;
+    }
+}
+
+/* Flag pixels [p0, p1) of the ranges rg[0..nrg-1], p1 - p0 <= BLOCK, nrg <= 2.
+ * The integrations of a block are visited one after the other: fewer planes
+ * stream at a time than when a chunk goes through all of them (prefetchers
+ * follow few streams). Sets FLUX_ESTIMATED on the backed-off pixels, in one
+ * pass over PIXELDQ for all the ranges; count[2j] and count[2j+1] get the
+ * backed-off and one-group pixels of range j. */
+static ALWAYS_INLINE void flag_block_body(const rscd_ramp *r, const rscd_params *params,
+                                          const flag_range *rg, int nrg, ptrdiff_t p0,
+                                          ptrdiff_t p1, ptrdiff_t *count)
+{
+    const ptrdiff_t frame = r->nrows * r->ncols, n = p1 - p0;
+    const uint8_t sat = params->dq_saturated, dnu = params->dq_do_not_use;
+    uint8_t mark[BLOCK];
+    uint32_t *pdq = r->pixeldq + p0;
+    ptrdiff_t i, c, p;
+    int j, any = 0;
+
+    memset(mark, 0, (size_t)n);
+    for (j = 0; j < nrg; j++) {
+        for (i = rg[j].first; i < rg[j].first + rg[j].count; i++) {
+            uint8_t *gi = r->groupdq + i * r->ngroups * frame + p0;
+            if (rg[j].skip > SKIP8_MAX) {
+                count_and_flag_wide(gi, frame, rg[j].skip, rg[j].lowest, sat, dnu, n, mark, j);
+                continue;
+            }
+            for (c = 0; c < n; c += CHUNK)
+                count_and_flag8(gi + c, frame, rg[j].skip, rg[j].lowest, sat, dnu,
+                                n - c < CHUNK ? n - c : CHUNK, mark + c, j);
+        }
+        /* Local sums: through the pointers, every pixel would cost a store the
+         * compiler cannot drop (they might alias PIXELDQ). */
+        if (rg[j].lowest <= rg[j].skip + 1) {
+            unsigned nb = 0, no = 0;
+            for (p = 0; p < n; p++) {
+                nb += (mark[p] >> 2 * j) & 1u;
+                no += (mark[p] >> (2 * j + 1)) & 1u;
+            }
+            count[2 * j] += nb;
+            count[2 * j + 1] += no;
+            any |= nb != 0;
+        }
+    }
+    if (any) { /* branch-free: backed pixels are scattered, a test would mispredict */
+        const uint32_t flux = params->dq_flux_estimated;
+        const uint8_t backed = MARK_BACKED(0) | MARK_BACKED(1);
+        for (p = 0; p < n; p++)
+            pdq[p] |= flux & (uint32_t)-(uint32_t)((mark[p] & backed) != 0);
+    }
+}
+
+static void flag_block(const rscd_ramp *r, const rscd_params *params, const flag_range *rg,
+                       int nrg, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t *count)
+{
+    flag_block_body(r, params, rg, nrg, p0, p1, count);
+}
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define HAVE_AVX2_BUILD 1
+/* The same, compiled for AVX2 (chosen when the CPU has it): twice the pixels
+ * per instruction. */
+__attribute__((target("avx2"))) static void
+flag_block_avx2(const rscd_ramp *r, const rscd_params *params, const flag_range *rg, int nrg,
+                ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t *count)
+{
+    flag_block_body(r, params, rg, nrg, p0, p1, count);
+}
+#else
+#define HAVE_AVX2_BUILD 0
+#define flag_block_avx2 flag_block
+#endif
+
+/* Rules 7-8 for the ranges rg[0..nrg-1] (nrg <= 2, disjoint) once their stops
+ * are known; fills their nback and none. */
+static void flag_ranges(const rscd_ramp *ramp, const rscd_params *params, flag_range *rg,
+                        int nrg)
+{
+    ptrdiff_t frame, block, nblocks, nb0 = 0, no0 = 0, nb1 = 0, no1 = 0;
+#if HAVE_AVX2_BUILD
+    const int avx2 = __builtin_cpu_supports("avx2") != 0;
+#else
+    const int avx2 = 0;
+#endif
 
     frame = ramp->nrows * ramp->ncols;
-    nchunks = (frame + CHUNK - 1) / CHUNK;
+    nblocks = (frame + BLOCK - 1) / BLOCK;
 #ifdef _OPENMP
-#pragma omp parallel for num_threads(rscd_threads(params)) reduction(+ : nback, none) \
-    schedule(static) if (nchunks > 4)
+#pragma omp parallel for num_threads(rscd_threads(params)) \
+    reduction(+ : nb0, no0, nb1, no1) schedule(static) if (nblocks > 1)
 #endif
-    for (chunk = 0; chunk < nchunks; chunk++) {
-        ptrdiff_t p0 = chunk * CHUNK, p1 = p0 + CHUNK < frame ? p0 + CHUNK : frame;
-        flag_chunk(ramp, int_first, int_count, skip, lowest, params, p0, p1, &nback, &none);
+    for (block = 0; block < nblocks; block++) {
+        ptrdiff_t p0 = block * BLOCK, p1 = p0 + BLOCK < frame ? p0 + BLOCK : frame;
+        ptrdiff_t count[4] = {0, 0, 0, 0};
+        (avx2 ? flag_block_avx2 : flag_block)(ramp, params, rg, nrg, p0, p1, count);
+        nb0 += count[0];
+        no0 += count[1];
+        nb1 += count[2];
+        no1 += count[3];
     }
-    if (backed_off)
-        *backed_off = nback;
-    if (one_group)
-        *one_group = none;
+    rg[0].nback = nb0;
+    rg[0].none = no0;
+    if (nrg > 1) {
+        rg[1].nback = nb1;
+        rg[1].none = no1;
+    }
 }
 
 static int check_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
@@ -157,17 +269,15 @@ static int check_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int
     return RSCD_OK;
 }
 
-int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                    ptrdiff_t skip, const rscd_params *params,
-                    ptrdiff_t *backed_off, ptrdiff_t *one_group)
+/* A checked range with its back-off stop found (rule 7). */
+static int make_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                      ptrdiff_t skip, const rscd_params *params, flag_range *rg)
 {
-    int status;
+    int status = check_range(ramp, int_first, int_count, skip, params);
     ptrdiff_t level, stop;
 
-    status = check_range(ramp, int_first, int_count, skip, params);
     if (status != RSCD_OK)
         return status;
-
     /* The back-off visits levels skip+1, skip, ..., 1 and stops at the first
      * level with no problem anywhere in the range (a global stop). Each level
      * above the stop lowers k of its problem samples by one, so find the stop
@@ -180,7 +290,27 @@ int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_co
             break;
         }
     }
-    flag_from(ramp, int_first, int_count, skip, stop, params, backed_off, one_group);
+    rg->first = int_first;
+    rg->count = int_count;
+    rg->skip = skip;
+    rg->lowest = stop + 1;
+    return RSCD_OK;
+}
+
+int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                    ptrdiff_t skip, const rscd_params *params,
+                    ptrdiff_t *backed_off, ptrdiff_t *one_group)
+{
+    flag_range rg;
+    int status = make_range(ramp, int_first, int_count, skip, params, &rg);
+
+    if (status != RSCD_OK)
+        return status;
+    flag_ranges(ramp, params, &rg, 1);
+    if (backed_off)
+        *backed_off = rg.nback;
+    if (one_group)
+        *one_group = rg.none;
     return RSCD_OK;
 }
 
@@ -188,21 +318,31 @@ int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t i
                          ptrdiff_t skip, ptrdiff_t stop, const rscd_params *params,
                          ptrdiff_t *backed_off, ptrdiff_t *one_group)
 {
+    flag_range rg;
     int status = check_range(ramp, int_first, int_count, skip, params);
 
     if (status != RSCD_OK)
         return status;
     if (stop < 0 || stop > skip + 1)
         return RSCD_ERR_RANGE;
-    flag_from(ramp, int_first, int_count, skip, stop, params, backed_off, one_group);
+    rg.first = int_first;
+    rg.count = int_count;
+    rg.skip = skip;
+    rg.lowest = stop + 1;
+    flag_ranges(ramp, params, &rg, 1);
+    if (backed_off)
+        *backed_off = rg.nback;
+    if (one_group)
+        *one_group = rg.none;
     return RSCD_OK;
 }
 
 int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
               const rscd_params *params, rscd_flag_stats *stats)
 {
-    int status, result = RSCD_OK;
+    int status, result = RSCD_OK, nrg = 0;
     ptrdiff_t ngroups, nints_exp, first;
+    flag_range rg[2];
 
     if (!params || !stats)
         return RSCD_ERR_NULL;
@@ -234,24 +374,36 @@ int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
     if (nints_exp > 1 && skip_int2p > ngroups - 3)
         skip_int2p = ngroups - 3 > 0 ? ngroups - 3 : 0;
 
+    /* Both ranges are checked and their stops found before anything changes
+     * (the stop of one does not depend on the flags of the other); then one
+     * pass over the frame flags both, with one pass over PIXELDQ. */
     first = 0;
     if (ramp->integration_start == 1 && ramp->nints > 0) { /* rule 5 */
-        status = rscd_flag_range(ramp, 0, 1, skip_int1, params,
-                                 &stats->keep_groups_saturation_int1,
-                                 &stats->keep_bright_firstgroup_int1);
+        status = make_range(ramp, 0, 1, skip_int1, params, &rg[nrg]);
         if (status != RSCD_OK)
             return status;
-        stats->ngroups_skip_int1 = skip_int1;
+        nrg++;
         first = 1;
     }
     if (nints_exp > 1) { /* rule 6 */
         ptrdiff_t count = ramp->nints - first;
-        status = rscd_flag_range(ramp, first, count > 0 ? count : 0, skip_int2p, params,
-                                 &stats->keep_groups_saturation_int2p,
-                                 &stats->keep_bright_firstgroup_int2p);
+        status = make_range(ramp, first, count > 0 ? count : 0, skip_int2p, params, &rg[nrg]);
         if (status != RSCD_OK)
             return status;
+        nrg++;
+    }
+    if (nrg == 0)
+        return result;
+    flag_ranges(ramp, params, rg, nrg);
+    if (first) {
+        stats->ngroups_skip_int1 = skip_int1;
+        stats->keep_groups_saturation_int1 = rg[0].nback;
+        stats->keep_bright_firstgroup_int1 = rg[0].none;
+    }
+    if (nints_exp > 1) {
         stats->ngroups_skip_int2p = skip_int2p;
+        stats->keep_groups_saturation_int2p = rg[nrg - 1].nback;
+        stats->keep_bright_firstgroup_int2p = rg[nrg - 1].none;
     }
     return result;
 }

@@ -44,8 +44,9 @@ extern "C" {
 #define RSCD_VERSION_MINOR 1
 #define RSCD_VERSION_PATCH 0
 
-/* Largest number of groups rscd_flag_range flags (the back-off counts in 16
- * bits); a larger skip that survives the clamping of rscd_flag is RSCD_ERR_SKIP. */
+/* Largest number of groups rscd_flag_range flags, a bound of the API (MIRI ramps
+ * have at most a few hundred groups); a larger skip that survives the clamping of
+ * rscd_flag is RSCD_ERR_SKIP. */
 #define RSCD_MAX_SKIP 65534
 
 /* Status codes. 0 is success, negative an error (nothing was changed),
@@ -184,12 +185,12 @@ RSCD_API void rscd_params_init(rscd_params *params);
  *   one_group  ptrdiff_t*        pixels left with group 0 only (may be NULL)
  * Returned (function value):
  *   RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_DIMS, RSCD_ERR_RANGE (range outside the
- *   buffer), RSCD_ERR_SKIP (skip < 0 or skip + 1 >= ngroups), RSCD_ERR_NOMEM
+ *   buffer), RSCD_ERR_SKIP (skip < 0 or skip + 1 >= ngroups)
  * Notes:
  *   The back-off visits group levels skip+1, skip, ..., 1 and stops at the first
  *   level where no (integration, pixel) of the whole range is a problem
- *   (SATURATED at that level, not SATURATED in group 0). Scratch memory is one
- *   byte per pixel of a frame.
+ *   (SATURATED at that level, not SATURATED in group 0). Scratch is about 17 KB
+ *   of stack per thread; nothing is allocated.
  */
 RSCD_API int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
                              ptrdiff_t skip, const rscd_params *params,

@@ -3,6 +3,7 @@
  * Build: cc -std=c99 -Wall -Wextra -Werror -Icsrc tests/c/test_rscd.c csrc/common.c csrc/flag.c csrc/decay.c csrc/fastamp.c -lm
  * Exit status: the number of failed checks (0 = all passed). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rscd.h"
@@ -188,6 +189,126 @@ static void t_rscd_flag_errors(void)
     check_int("rscd_flag_errors", "arrays untouched", bad | (int)pdq[0] | (int)pdq[1], 0);
 }
 
+/* SPEC section 2 rules 7-8 written out plainly, one level at a time, for
+ * t_rscd_flag_reference. k has room for nints * npix samples. */
+static void reference_flag(uint8_t *gdq, uint32_t *pdq, ptrdiff_t ngroups, ptrdiff_t npix,
+                           ptrdiff_t first, ptrdiff_t count, ptrdiff_t skip, ptrdiff_t *k,
+                           ptrdiff_t *backed_off, ptrdiff_t *one_group)
+{
+    const uint8_t dnu = 1, sat = 2;
+    ptrdiff_t i, p, g, level;
+    int backoff = 0;
+
+#define REF_GDQ(i, g, p) gdq[((i) * ngroups + (g)) * npix + (p)]
+#define REF_PROBLEM(i, l, p) ((REF_GDQ(i, l, p) & sat) && !(REF_GDQ(i, 0, p) & sat))
+    for (i = first; i < first + count; i++)
+        for (p = 0; p < npix; p++)
+            k[i * npix + p] = skip;
+    for (level = skip + 1; level >= 1; level--) {
+        int any = 0;
+        for (i = first; i < first + count; i++)
+            for (p = 0; p < npix; p++)
+                any |= REF_PROBLEM(i, level, p);
+        if (!any)
+            break;
+        backoff = 1;
+        for (i = first; i < first + count; i++)
+            for (p = 0; p < npix; p++)
+                if (REF_PROBLEM(i, level, p) && k[i * npix + p] > 0)
+                    k[i * npix + p]--;
+    }
+    *backed_off = *one_group = 0;
+    for (p = 0; p < npix && backoff; p++) {
+        int b = 0, o = 0;
+        for (i = first; i < first + count; i++) {
+            b |= k[i * npix + p] < skip;
+            o |= k[i * npix + p] == 0;
+        }
+        if (b)
+            pdq[p] |= 1u << 28;
+        *backed_off += b;
+        *one_group += o;
+    }
+    for (i = first; i < first + count; i++)
+        for (p = 0; p < npix; p++)
+            for (g = 0; g < k[i * npix + p]; g++)
+                REF_GDQ(i, g, p) |= dnu;
+#undef REF_PROBLEM
+#undef REF_GDQ
+}
+
+/* rscd_flag_range against reference_flag on random ramps: pixels saturating
+ * from a random group on, some from group 0 or 1 (deep back-offs), random
+ * other bits; skips past 254 (the core's 8-bit counters) up to ngroups - 2,
+ * and frames wider than the core's blocks of pixels. */
+static void t_rscd_flag_reference(void)
+{
+    static const struct { ptrdiff_t ni, ng, npix, first, count, skip; } cases[] = {
+        {3, 300, 7, 0, 3, 0},    {3, 300, 7, 0, 3, 1},    {3, 300, 7, 1, 2, 4},
+        {3, 300, 7, 0, 3, 254},  {3, 300, 7, 0, 3, 255},  {3, 300, 7, 1, 2, 256},
+        {3, 300, 7, 0, 3, 298},  {2, 8, 40000, 0, 2, 2}, {2, 8, 40000, 1, 1, 6},
+        {1, 260, 300, 0, 1, 257},
+    };
+    const rscd_params *pp;
+    rscd_params params;
+    unsigned long long seed = 12345;
+    size_t c;
+
+    rscd_params_init(&params);
+    params.nthreads = 1;
+    pp = &params;
+    for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const ptrdiff_t ni = cases[c].ni, ng = cases[c].ng, npix = cases[c].npix;
+        const size_t nq = (size_t)(ni * ng * npix);
+        uint8_t *gdq = malloc(nq), *want = malloc(nq);
+        uint32_t *pdq = calloc((size_t)npix, 4), *pwant = calloc((size_t)npix, 4);
+        ptrdiff_t *k = malloc((size_t)(ni * npix) * sizeof *k);
+        ptrdiff_t i, g, p, b, o, wb, wo;
+        rscd_ramp r = make_ramp(NULL, gdq, pdq, ni, ng, 1, npix);
+        char what[64];
+        int status, bad = 0;
+
+        if (!gdq || !want || !pdq || !pwant || !k) {
+            check_int("rscd_flag_reference", "malloc", 0, 1);
+            return;
+        }
+        for (i = 0; i < ni; i++)
+            for (p = 0; p < npix; p++) {
+                /* onset: 0..ng-1 or beyond (never saturated); 1 in 8 at 0 or 1 */
+                ptrdiff_t onset;
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                onset = (seed >> 61) == 0 ? (ptrdiff_t)(seed >> 40 & 1)
+                                          : (ptrdiff_t)((seed >> 33) % (unsigned)(ng + 20));
+                for (g = 0; g < ng; g++) {
+                    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                    gdq[(i * ng + g) * npix + p] =
+                        (uint8_t)((g >= onset ? 2 : 0) | ((seed >> 60) == 0 ? 1 : 0) |
+                                  ((seed >> 59) == 3 ? 4 : 0));
+                }
+            }
+        for (p = 0; p < npix; p++)
+            pdq[p] = pwant[p] = (p % 5 == 0) ? 1u << 28 : (uint32_t)p & 7u;
+        memcpy(want, gdq, nq);
+        reference_flag(want, pwant, ng, npix, cases[c].first, cases[c].count, cases[c].skip, k,
+                       &wb, &wo);
+        status = rscd_flag_range(&r, cases[c].first, cases[c].count, cases[c].skip, pp, &b, &o);
+        snprintf(what, sizeof what, "case %d status", (int)c);
+        check_int("rscd_flag_reference", what, status, RSCD_OK);
+        bad = memcmp(gdq, want, nq) != 0 || memcmp(pdq, pwant, (size_t)npix * 4) != 0;
+        snprintf(what, sizeof what, "case %d arrays differ", (int)c);
+        check_int("rscd_flag_reference", what, bad, 0);
+        snprintf(what, sizeof what, "case %d backed_off", (int)c);
+        check_int("rscd_flag_reference", what, (long)b, (long)wb);
+        snprintf(what, sizeof what, "case %d one_group", (int)c);
+        check_int("rscd_flag_reference", what, (long)o, (long)wo);
+        free(gdq);
+        free(want);
+        free(pdq);
+        free(pwant);
+        free(k);
+    }
+}
+
 #ifdef RSCD_TEST_DECAY_CASES
 #include "decay_cases.inc"
 #endif
@@ -200,6 +321,7 @@ int main(void)
     t_rscd_flag();
     t_rscd_flag_rules();
     t_rscd_flag_errors();
+    t_rscd_flag_reference();
 #ifdef RSCD_TEST_DECAY_CASES
     failures += t_rscd_decay();
 #endif
