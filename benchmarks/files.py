@@ -69,6 +69,8 @@ def run_case(case, path, ref, folder):
         shutil.copyfile(path, target)
         with open(target, "rb+") as f:
             os.fsync(f.fileno())
+    if hasattr(os, "sync"):  # no case pays for writing back the previous case's output
+        os.sync()
     proc = subprocess.run([sys.executable, "-c", _CHILD, case, target, ref, out],
                           capture_output=True, text=True)
     if proc.returncode != 0:
