@@ -7,10 +7,17 @@
 Every figure is the best of several runs on the same arrays (fresh copies made
 outside the timing); ratios compare runs of this process only. Baselines that
 are not installed (jwst 3.0.0, the 2019 implementation) are reported as such.
+For the full frame, benchmarks/floor.c (compiled here when a C compiler is found)
+adds what any decay must spend: the double-precision pass and its inputs.
 """
 import argparse
+import json
 import os
+import shutil
+import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 import warnings
 
@@ -114,6 +121,22 @@ def bench_flag(shape, repeats):
            jw / times[1] >= 50)
 
 
+def c_floor():
+    """benchmarks/floor.c compiled and run: the floor of any decay (full frame only)."""
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(cc) is None:
+        return None, f"no C compiler ({cc})"
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = os.path.join(tmp, "floor")
+        built = subprocess.run([cc, "-std=c99", "-O3", "-march=native", "-D_POSIX_C_SOURCE=199309L",
+                                os.path.join(HERE, "floor.c"), "-o", exe],
+                               capture_output=True, text=True)
+        if built.returncode != 0:
+            return None, built.stderr.strip().splitlines()[-1:]
+        ran = subprocess.run([exe], capture_output=True, text=True)
+    return json.loads(ran.stdout), None
+
+
 def bench_decay(shape, repeats):
     data0, gdq, pdq = make_ramps(*shape)
     print(f"\ndecay, {shape[0]} ints x {shape[1]} groups x {shape[2]}x{shape[3]}"
@@ -144,6 +167,19 @@ def bench_decay(shape, repeats):
     target("decay within 1.5x of one numpy pass over SCI[1:]",
            f"{times[1] / numpy_pass:.2f}x ({times[1] / numpy_pass64:.2f}x the float64 pass)",
            times[1] <= 1.5 * numpy_pass)
+    if shape == (4, 20, 1024, 1032):
+        floor, why = c_floor()
+        if floor is None:
+            print(f"  C floor (benchmarks/floor.c): not available ({why})")
+        else:
+            least = floor["double_pass"] + floor["inputs"]
+            row("C floor: float pass over SCI[1:] (d += 0.5f)", floor["float_pass"])
+            row("C floor: the same in double precision, as SPEC 3", floor["double_pass"], None,
+                f"{floor['double_pass'] / numpy_pass:.2f}x the numpy pass")
+            row("C floor: reading GROUPDQ 1..N-2 and SCI N-3, N-2", floor["inputs"])
+            row("C floor: the two together, amplitudes free", least, None,
+                f"{least / numpy_pass:.2f}x the numpy pass; rscd takes "
+                f"{times[1] / least:.2f}x it")
     target("big-endian SCI no more than 1.3x native", f"{swapped / times[1]:.2f}x",
            swapped <= 1.3 * times[1])
     try:

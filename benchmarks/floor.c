@@ -1,0 +1,80 @@
+/* floor.c - what any `decay` of a MIRI full frame must spend, in plain C loops on
+ * the benchmark's shape (integrations 2-4 of 4 x 20 x 1024 x 1032), best of 7:
+ *
+ *   float pass   d += 0.5f over SCI[1:] (what numpy's baseline does),
+ *   double pass  d = (float)((double)d + a[x] * e[j]) over SCI[1:]: the sum in
+ *                double precision, rounded once to float32, as SPEC section 3
+ *                asks of the correction (a: one row of amplitudes, in cache),
+ *   inputs       read what the amplitudes need: GROUPDQ groups 1..N-2 and SCI
+ *                groups N-3, N-2 of integrations 1-3.
+ *
+ * Built and run by bench.py (cc -O3 -march=native); prints one JSON line. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+enum { NINTS = 3, NGROUPS = 20, NROWS = 1024, NCOLS = 1032, REPEATS = 7 };
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int main(void)
+{
+    const size_t frame = (size_t)NROWS * NCOLS, n = frame * NGROUPS * NINTS;
+    float *d = malloc(n * sizeof *d);
+    uint8_t *q = malloc(n);
+    double a[NCOLS], e[NGROUPS], best[3] = {1e30, 1e30, 1e30}, sink = 0.0;
+    size_t k, j, x, i, g;
+    int rep, which;
+
+    if (!d || !q)
+        return 1;
+    for (k = 0; k < n; k++) {
+        d[k] = (float)(k % 60000);
+        q[k] = (uint8_t)(k % 7 == 0);
+    }
+    for (x = 0; x < NCOLS; x++)
+        a[x] = 1e-3 * (double)x;
+    for (j = 0; j < NGROUPS; j++)
+        e[j] = 1.0 / (double)(j + 1);
+    for (rep = 0; rep < REPEATS; rep++) {
+        for (which = 0; which < 3; which++) {
+            double t = now();
+            if (which == 0) {
+                for (k = 0; k < n; k++)
+                    d[k] += 0.5f;
+            } else if (which == 1) {
+                for (k = 0; k < n; k += NCOLS) {
+                    const double ej = e[k / frame % NGROUPS];
+                    for (x = 0; x < NCOLS; x++)
+                        d[k + x] = (float)((double)d[k + x] + a[x] * ej);
+                }
+            } else {
+                uint8_t acc = 0;
+                for (i = 0; i < NINTS; i++) {
+                    const size_t cube = i * frame * NGROUPS;
+                    for (g = 1; g <= NGROUPS - 2; g++)
+                        for (k = 0; k < frame; k++)
+                            acc |= q[cube + g * frame + k];
+                    for (k = 0; k < frame; k++)
+                        sink += (double)d[cube + (NGROUPS - 2) * frame + k] -
+                                (double)d[cube + (NGROUPS - 3) * frame + k];
+                }
+                sink += acc;
+            }
+            t = now() - t;
+            if (t < best[which])
+                best[which] = t;
+        }
+    }
+    printf("{\"float_pass\": %.6f, \"double_pass\": %.6f, \"inputs\": %.6f, \"sink\": %g}\n",
+           best[0], best[1], best[2], sink + (double)d[n / 2]);
+    free(d);
+    free(q);
+    return 0;
+}
