@@ -8,13 +8,30 @@
  *   inputs       read what the amplitudes need: GROUPDQ groups 1..N-2 and SCI
  *                groups N-3, N-2 of integrations 1-3.
  *
- * Built and run by bench.py (cc -O3 -march=native); prints one JSON line. */
+ * Built and run by bench.py (cc -O3 -march=native); prints one JSON line. The
+ * arrays get huge pages where Linux offers them on request, as numpy's do:
+ * without, the same loops run some 1.3x slower here. */
+#define _POSIX_C_SOURCE 200112L /* posix_memalign, clock_gettime */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 enum { NINTS = 3, NGROUPS = 20, NROWS = 1024, NCOLS = 1032, REPEATS = 7 };
+
+static void *alloc_big(size_t bytes)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, (size_t)1 << 21, bytes) != 0)
+        return NULL;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 
 static double now(void)
 {
@@ -26,8 +43,8 @@ static double now(void)
 int main(void)
 {
     const size_t frame = (size_t)NROWS * NCOLS, n = frame * NGROUPS * NINTS;
-    float *d = malloc(n * sizeof *d);
-    uint8_t *q = malloc(n);
+    float *d = alloc_big(n * sizeof *d);
+    uint8_t *q = alloc_big(n);
     double a[NCOLS], e[NGROUPS], best[3] = {1e30, 1e30, 1e30}, sink = 0.0;
     size_t k, j, x, i, g;
     int rep, which;
