@@ -334,9 +334,9 @@ static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngro
     int any = 0;
 
     /* A block that gets nothing is not written at all (no dirtied pages in a
-     * memory-mapped file). */
-    for (x = 0; x < n; x++)
-        any |= (alo[x] != 0.0) | (ahi[x] != 0.0);
+     * memory-mapped file). Usually the first pixel answers. */
+    for (x = 0; x < n && !any; x++)
+        any = alo[x] != 0.0 || ahi[x] != 0.0;
     if (!any)
         return;
     for (j = 0; j < ngroups; j++) {
