@@ -448,7 +448,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     /* The decay factors depend only on the parity: computed once each. */
     fold_coeffs(even, ngroups, efac, &pc[0]);
     fold_coeffs(odd, ngroups, efac + ngroups, &pc[1]);
-    fast = rscd_fast_amp_available();
+    fast = rscd_vector_available();
 
     /* ---- the writes ---- */
 #ifdef _OPENMP

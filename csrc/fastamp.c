@@ -35,6 +35,7 @@
 #include "fastamp.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
@@ -44,9 +45,13 @@
 #define SET1 _mm256_set1_pd
 #define SET1I(v) _mm256_set1_epi64x((long long)(v))
 
-int rscd_fast_amp_available(void)
+int rscd_vector_available(void)
 {
-    /* Only reads what libgcc's start-up code filled in: no state of ours. */
+    /* Only reads what libgcc's start-up code filled in and the environment: no
+     * state of ours. */
+    const char *off = getenv("RSCD_NO_VECTOR");
+    if (off && *off && strcmp(off, "0") != 0)
+        return 0;
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
@@ -330,7 +335,7 @@ int rscd_fast_apply_row(float *d, int swapped, ptrdiff_t n, const double *alo,
 
 #else /* not GCC/Clang on x86: no vector path; every element is left to libm. */
 
-int rscd_fast_amp_available(void)
+int rscd_vector_available(void)
 {
     return 0;
 }

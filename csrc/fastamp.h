@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Returns nonzero when this build and this CPU can run rscd_fast_amp's vector path
- * (x86-64 with AVX2 and FMA, GCC or Clang; asks __builtin_cpu_supports). */
-int rscd_fast_amp_available(void);
+/* Nonzero when the AVX2 code of the core may run: this build has it (x86-64 with GCC or
+ * Clang), the CPU has AVX2 and FMA (asked of __builtin_cpu_supports), and the
+ * environment variable RSCD_NO_VECTOR is unset, empty or "0". Setting it runs the
+ * portable C of both methods instead, which gives the same results (the tests check). */
+int rscd_vector_available(void);
 
 /* For x in [0, n): a[x] ~= (b1 * pow(c2[x], pw)) * (1.0 / (exp(c2[x] / param3) - 1.0)) and
  * err[x] >= |a[x] - a_ref[x]|, a_ref being that expression evaluated with libm (glibc's
@@ -24,7 +26,7 @@ int rscd_fast_amp_available(void);
  *   - |pw * log(c2)|, as computed here, is above 700 (or NaN);
  *   - |b1 * pow(c2, pw)|, as computed here, is >= 2^1000 (libm's might overflow);
  *   - a is not a normal number or |a| >= 2^900 or |a| < 2^-900 (so b1 == 0 is flagged).
- * Must only be called when rscd_fast_amp_available() is nonzero. No allocation; a, err
+ * Must only be called when rscd_vector_available() is nonzero. No allocation; a, err
  * and c2 may have any alignment; n may be any size (n <= 0 does nothing). */
 void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double param3,
                    double *a, double *err);

@@ -4,6 +4,7 @@
  * are changed; SCI is never read. */
 #include <string.h>
 
+#include "fastamp.h"
 #include "rscd_internal.h"
 
 /* Pixels counted and flagged together: the chunk's planes of one integration
@@ -223,11 +224,7 @@ static void flag_ranges(const rscd_ramp *ramp, const rscd_params *params, flag_r
                         int nrg)
 {
     ptrdiff_t frame, block, nblocks, nb0 = 0, no0 = 0, nb1 = 0, no1 = 0;
-#if HAVE_AVX2_BUILD
-    const int avx2 = __builtin_cpu_supports("avx2") != 0;
-#else
-    const int avx2 = 0;
-#endif
+    const int avx2 = HAVE_AVX2_BUILD && rscd_vector_available();
 
     frame = ramp->nrows * ramp->ncols;
     nblocks = (frame + BLOCK - 1) / BLOCK;

@@ -102,7 +102,7 @@ def random_case(seed, **kw):
 # ------------------------------------------------------- (a) oracle vs C
 
 @pytest.mark.parametrize("seed", range(60))
-def test_oracle_matches_c(seed):
+def test_oracle_matches_c(seed, code_path):
     rng, d, g, p, even, odd = random_case(seed, nonfinite=seed % 3 == 0)
     substrt2 = int(rng.choice([1, 2, 5, 8, 415, 528]))
     g0, p0 = g.copy(), p.copy()
@@ -300,7 +300,7 @@ def test_2019_nan_on_reference_pixels_is_not_copied():
 # ------------------------------------------------------- (c) big-endian
 
 @pytest.mark.parametrize("seed", range(8))
-def test_big_endian_in_place(seed):
+def test_big_endian_in_place(seed, code_path):
     _, d, g, p, even, odd = random_case(seed, nints=3, nonfinite=seed % 2 == 1)
     native = d.copy()
     s_n, st_n = run_c(native, g, p, even, odd)

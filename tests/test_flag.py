@@ -38,7 +38,7 @@ def result_stats(res):
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_flag_equals_jwst_3_0_0(seed):
+def test_flag_equals_jwst_3_0_0(seed, code_path):
     from jwst_flag import run_jwst
     case = random_flag_case(seed)
     table_subarray = rscd.reference.canonical_subarray(case["table_subarray"])
@@ -52,7 +52,7 @@ def test_flag_equals_jwst_3_0_0(seed):
 
 
 @pytest.mark.parametrize("seed", range(300, 700))
-def test_flag_equals_oracle(seed):
+def test_flag_equals_oracle(seed, code_path):
     case = random_flag_case(seed)
     gdq, pdq, res, data = run_rscd(case)
     if rscd.reference.canonical_subarray(case["subarray"]) != \

@@ -322,7 +322,7 @@ int main(void)
     struct stats limits = {"near the range limits", 0, 0, 0, 0, NULL, 0};
     struct stats demo = {"MIRI c2, param3 1e6..1e7", 0, 0, 0, 0, NULL, 0};
 
-    if (!rscd_fast_amp_available()) {
+    if (!rscd_vector_available()) {
         printf("SKIP: this CPU or build lacks AVX2/FMA: rscd_fast_amp's vector path "
                "is unavailable\n");
         return 0;
