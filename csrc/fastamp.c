@@ -1,7 +1,13 @@
-/* fastamp.c -- AVX2+FMA evaluation of the decay method's unsaturated amplitude
- *     a = (b1 * pow(c2, pw)) * (1.0 / (exp(c2 / param3) - 1.0))
- * four doubles at a time, with a per-element bound err >= |a - a_ref| where a_ref is
- * that expression evaluated with glibc libm. See fastamp.h for the contract.
+/* fastamp.c -- the AVX2 code of the decay method (see fastamp.h for the contracts):
+ *   rscd_fast_amp           the unsaturated amplitude
+ *                               a = (b1 * pow(c2, pw)) * (1.0 / (exp(c2 / param3) - 1.0))
+ *                           four doubles at a time, with a per-element bound
+ *                           err >= |a - a_ref|, a_ref being that expression with libm;
+ *   rscd_fast_amp_interval  from it, an interval that holds the decay code's libm value
+ *                           of L * a * 0.01;
+ *   rscd_fast_apply_row     the checked store: a float only where both ends of the
+ *                           interval round to it.
+ * Everything here is also done by plain C in decay.c, which the results equal.
  *
  * The polynomials are plain truncated Taylor series (coefficients 1/n! and
  * 1/(2j+1)), written out as exact rational expressions so the compiler rounds them;
