@@ -266,49 +266,47 @@ static int check_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int
     return RSCD_OK;
 }
 
-/* A checked range with its back-off stop found (rule 7). */
-static int make_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                      ptrdiff_t skip, const rscd_params *params, flag_range *rg)
+/* The back-off of a checked range (rule 7) visits levels skip+1, skip, ..., 1
+ * and stops at the first level with no problem anywhere in the range (a
+ * global stop). Each level above the stop lowers k of its problem samples by
+ * one, so the stop is found first; then every pixel is independent. Returns
+ * the stop level, 0 when every level had a problem. */
+static ptrdiff_t find_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                           ptrdiff_t skip, const rscd_params *params)
 {
-    int status = check_range(ramp, int_first, int_count, skip, params);
-    ptrdiff_t level, stop;
+    ptrdiff_t level;
 
-    if (status != RSCD_OK)
-        return status;
-    /* The back-off visits levels skip+1, skip, ..., 1 and stops at the first
-     * level with no problem anywhere in the range (a global stop). Each level
-     * above the stop lowers k of its problem samples by one, so find the stop
-     * first; then every pixel is independent. */
-    stop = 0; /* every level had a problem */
-    for (level = skip + 1; level >= 1; level--) {
+    for (level = skip + 1; level >= 1; level--)
         if (!any_problem(ramp, int_first, int_count, level, params->dq_saturated,
-                         rscd_threads(params))) {
-            stop = level;
-            break;
-        }
-    }
-    rg->first = int_first;
-    rg->count = int_count;
-    rg->skip = skip;
-    rg->lowest = stop + 1;
-    return RSCD_OK;
+                         rscd_threads(params)))
+            return level;
+    return 0;
+}
+
+static flag_range range_of(ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t skip,
+                           ptrdiff_t stop)
+{
+    flag_range rg;
+
+    rg.first = int_first;
+    rg.count = int_count;
+    rg.skip = skip;
+    rg.lowest = stop + 1;
+    rg.nback = rg.none = 0;
+    return rg;
 }
 
 int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
                     ptrdiff_t skip, const rscd_params *params,
                     ptrdiff_t *backed_off, ptrdiff_t *one_group)
 {
-    flag_range rg;
-    int status = make_range(ramp, int_first, int_count, skip, params, &rg);
+    int status = check_range(ramp, int_first, int_count, skip, params);
 
     if (status != RSCD_OK)
         return status;
-    flag_ranges(ramp, params, &rg, 1);
-    if (backed_off)
-        *backed_off = rg.nback;
-    if (one_group)
-        *one_group = rg.none;
-    return RSCD_OK;
+    return rscd_flag_range_stop(ramp, int_first, int_count, skip,
+                                find_stop(ramp, int_first, int_count, skip, params), params,
+                                backed_off, one_group);
 }
 
 int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
@@ -322,10 +320,7 @@ int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t i
         return status;
     if (stop < 0 || stop > skip + 1)
         return RSCD_ERR_RANGE;
-    rg.first = int_first;
-    rg.count = int_count;
-    rg.skip = skip;
-    rg.lowest = stop + 1;
+    rg = range_of(int_first, int_count, skip, stop);
     flag_ranges(ramp, params, &rg, 1);
     if (backed_off)
         *backed_off = rg.nback;
@@ -376,18 +371,19 @@ int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
      * pass over the frame flags both, with one pass over PIXELDQ. */
     first = 0;
     if (ramp->integration_start == 1 && ramp->nints > 0) { /* rule 5 */
-        status = make_range(ramp, 0, 1, skip_int1, params, &rg[nrg]);
+        status = check_range(ramp, 0, 1, skip_int1, params);
         if (status != RSCD_OK)
             return status;
-        nrg++;
+        rg[nrg++] = range_of(0, 1, skip_int1, find_stop(ramp, 0, 1, skip_int1, params));
         first = 1;
     }
     if (nints_exp > 1) { /* rule 6 */
-        ptrdiff_t count = ramp->nints - first;
-        status = make_range(ramp, first, count > 0 ? count : 0, skip_int2p, params, &rg[nrg]);
+        const ptrdiff_t count = ramp->nints - first > 0 ? ramp->nints - first : 0;
+        status = check_range(ramp, first, count, skip_int2p, params);
         if (status != RSCD_OK)
             return status;
-        nrg++;
+        rg[nrg++] = range_of(first, count, skip_int2p,
+                             find_stop(ramp, first, count, skip_int2p, params));
     }
     if (nrg == 0)
         return result;
