@@ -4,7 +4,13 @@
     >>> res = rscd.apply(data, groupdq, pixeldq, "my_rscd.fits",
     ...                  readpatt="FAST", subarray="FULL")       # doctest: +SKIP
 """
-from ._core import VERSION as __version__
+try:
+    from ._core import VERSION as __version__
+except ModuleNotFoundError as _exc:      # no compiled core next to this file
+    if _exc.name != __name__ + "._core":
+        raise
+    from ._nocore import missing_core_error
+    raise missing_core_error(__file__) from None
 from ._core import RSCDError
 from .correct import Result, RSCDWarning, apply
 from .fits import RampFileError, apply_file, output_path

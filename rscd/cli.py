@@ -70,10 +70,14 @@ def _demo(argv):
                     "(PEDIGREE = DUMMY), not calibration data.")
     parser.add_argument("directory", nargs="?", default="rscd_demo", metavar="DIR",
                         help="folder to write into (created if needed; default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write the demo afresh over the files of an earlier run in DIR "
+                             "(without it such a folder is refused; other files are never "
+                             "touched)")
     args = parser.parse_args(argv)
     from .demo import run_demo
     try:
-        run_demo(args.directory)
+        run_demo(args.directory, overwrite=args.overwrite)
     except OSError as exc:
         _fail(f"demo: {error_text(exc)}")
         return EXIT_FAILED
@@ -102,7 +106,8 @@ def _parser():
     parser.add_argument("-m", "--method", choices=("auto", "flag", "decay"), default="auto",
                         help="correction method (default: %(default)s; see below)")
     parser.add_argument("-o", "--output-dir", metavar="DIR",
-                        help="write the new files here instead of next to the inputs")
+                        help="write the new files here instead of next to the inputs "
+                             "(created with its parents if missing)")
     parser.add_argument("--in-place", action="store_true",
                         help="correct the input files themselves (memory-mapped; refused when "
                              "the keywords do not fit in the header's free space)")
@@ -165,9 +170,9 @@ def _run(args):
     if args.threads is not None and args.threads < 1:
         _fail(f"--threads must be >= 1, not {args.threads}")
         return EXIT_USAGE
-    if args.output_dir and not os.path.isdir(args.output_dir):
-        _fail(f"--output-dir {args.output_dir}: no such folder")
-        return EXIT_USAGE
+    if args.output_dir and os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
+        _fail(f"--output-dir {args.output_dir}: a file of that name exists, not a folder")
+        return EXIT_USAGE        # a missing folder is created (with its parents) by apply_file
     expected = expected_errors()
     try:
         reference = None if args.reference is None else read_reference(args.reference)

@@ -12,7 +12,8 @@ from astropy.io import fits
 from .fits import apply_file
 from .reference import DecayCoeffs, DecayRow, SkipRow, write_decay_reference, write_flag_reference
 
-__all__ = ["synthetic_exposure", "write_ramp_file", "write_example_references", "run_demo"]
+__all__ = ["synthetic_exposure", "write_ramp_file", "write_example_references", "run_demo",
+           "DEMO_FILES"]
 
 DO_NOT_USE = 1
 SATURATED = 2
@@ -183,24 +184,41 @@ def write_example_references(directory, *, overwrite=True):
     return flag_path, decay_path
 
 
-def run_demo(directory="rscd_demo", out=print):
+#: The files ``run_demo`` writes into its folder (the figures only with matplotlib).
+DEMO_FILES = ("demo_mirimage_linearity.fits", "example_rscd_flag.fits", "example_rscd_decay.fits",
+              "demo_mirimage_flag_rscd.fits", "demo_mirimage_decay_rscd.fits",
+              "demo_mirimage_flag_rscd_ramp.png", "demo_mirimage_decay_rscd_ramp.png")
+
+
+def run_demo(directory="rscd_demo", out=print, *, overwrite=False):
     """Write the demo exposure and references into ``directory``, correct the exposure
     with both methods into new files, and report through ``out``. Returns the paths.
 
-    This is ``rscd demo DIR``. The figures are drawn when matplotlib is installed.
+    This is ``rscd demo DIR [--overwrite]``. The figures are drawn when matplotlib is
+    installed. Like every rscd command, it replaces no existing file unless asked to: a
+    folder holding any of the demo's files (:data:`DEMO_FILES`, from an earlier run) is
+    refused before anything is written, unless ``overwrite`` is true; other files in the
+    folder are never touched.
 
     Parameters
     ----------
     directory : str or os.PathLike
-        Created if needed.
+        Created (with its parents) if needed.
     out : callable
         Called with each line of the report (default: ``print``).
+    overwrite : bool
+        Write the demo's files afresh over those of an earlier run (the report says so).
 
     Returns
     -------
     dict of str to str
         Paths: "exposure", "flag_reference", "decay_reference", "flag", "decay" (the
         corrected files) and, with matplotlib, "flag_figure" and "decay_figure".
+
+    Raises
+    ------
+    FileExistsError
+        ``directory`` holds files of an earlier demo run and ``overwrite`` is false.
 
     Examples
     --------
@@ -209,7 +227,16 @@ def run_demo(directory="rscd_demo", out=print):
     >>> sorted(paths)[:5]
     ['decay', 'decay_figure', 'decay_reference', 'exposure', 'flag']
     """
+    earlier = [name for name in DEMO_FILES if os.path.lexists(os.path.join(directory, name))]
+    if earlier and not overwrite:
+        raise FileExistsError(
+            f"{os.fspath(directory)} holds the files of an earlier demo run ({earlier[0]}"
+            f"{f' and {len(earlier) - 1} more' if len(earlier) > 1 else ''}); use --overwrite "
+            "(overwrite=True) to write them afresh, or give another folder")
     os.makedirs(directory, exist_ok=True)
+    if earlier:
+        out(f"writing the demo afresh over an earlier run's {len(earlier)} file(s) in "
+            f"{os.fspath(directory)} (--overwrite)")
     data, groupdq, pixeldq, keywords = synthetic_exposure()
     exposure = os.path.join(directory, "demo_mirimage_linearity.fits")
     write_ramp_file(exposure, data, groupdq, pixeldq, keywords, overwrite=True)

@@ -524,7 +524,8 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     output : str or os.PathLike, optional
         Name of the new file; default :func:`output_path` (in ``output_dir`` if given).
     output_dir : str or os.PathLike, optional
-        Folder for the new file (it must exist); default: next to the input.
+        Folder for the new file (created with its parents if missing); default: next to
+        the input.
     inplace : bool
         Correct ``path`` itself through a memory map (see the module notes).
     method : {"auto", "flag", "decay"}
@@ -605,8 +606,7 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
             raise FileExistsError(f"{out} exists; use --overwrite (overwrite=True) to "
                                   "replace it")
     folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"output folder {folder} does not exist")
+    os.makedirs(folder, exist_ok=True)       # --output-dir out/ is created with its parents
     _remove_stale_temps(folder, os.path.basename(out))
     tmp = os.path.join(folder, _temp_name(os.path.basename(out)))
     try:

@@ -63,6 +63,24 @@ def test_override_rscd_alias_and_output_dir(files, tmp_path, capsys):
     assert sorted(os.listdir(tmp_path / "out")) == ["a_rscd.fits", "b_rscd.fits"]
 
 
+def test_output_dir_is_created_with_its_parents(files, tmp_path, capsys):
+    # issue 17: "--output-dir out/" failed when out/ did not exist, as the docs write it
+    out = tmp_path / "new" / "out"
+    assert main([files["a"], "-r", files["flag"], "--output-dir", str(out) + os.sep]) == 0
+    assert str(out / "a_rscd.fits") in capsys.readouterr().out
+    assert fits.getval(str(out / "a_rscd.fits"), "S_RSCD") == "COMPLETE"
+    res = rscd.apply_file(files["b"], files["flag"], output_dir=tmp_path / "py" / "out")
+    assert res.status == "COMPLETE" and (tmp_path / "py" / "out" / "b_rscd.fits").is_file()
+
+
+def test_output_dir_not_created_on_refusal(files, tmp_path, capsys):
+    # a refusal (here: decay on a file already corrected) leaves no folder behind
+    assert main([files["a"], "-r", files["decay"], "--in-place", "-q"]) == 0
+    assert main([files["a"], "-r", files["decay"], "-o", str(tmp_path / "never")]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+
+
 def test_in_place_and_decay_refusal(files, capsys):
     st = os.stat(files["a"])
     assert main([files["a"], "-r", files["decay"], "--in-place"]) == 0
@@ -111,7 +129,10 @@ def test_bad_reference_exit_2(files, tmp_path, capsys):
 
 def test_usage_errors(files, tmp_path, capsys):
     assert main([files["a"], "-r", files["flag"], "--in-place", "-o", str(tmp_path)]) == 2
-    assert main([files["a"], "-r", files["flag"], "-o", str(tmp_path / "nodir")]) == 2
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main([files["a"], "-r", files["flag"], "-o", str(blocker)]) == 2
+    assert "not a folder" in capsys.readouterr().err
     assert main([files["a"], "-r", files["flag"], "--threads", "0"]) == 2
     with pytest.raises(SystemExit):
         main([files["a"], "-r", files["flag"], "--method", "fast"])
@@ -175,6 +196,25 @@ def test_demo_default_dir_and_help(tmp_path, capsys):
         main(["demo", "-h"])
     assert info.value.code == 0
     assert "not calibration data" in capsys.readouterr().out
+
+
+def test_demo_second_run_needs_overwrite(tmp_path, capsys):
+    # issue 17: one overwrite rule; rscd demo replaced an earlier run's files silently
+    demo = tmp_path / "demo"
+    assert main(["demo", str(demo)]) == 0
+    capsys.readouterr()
+    (demo / "mine.txt").write_text("keep")
+    with fits.open(demo / "demo_mirimage_linearity.fits", mode="update") as hdul:
+        hdul[0].header["MINE"] = "changed by the user"
+    before = {name: sha256(str(demo / name)) for name in os.listdir(demo)}
+    assert main(["demo", str(demo)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and "--overwrite" in err
+    assert {name: sha256(str(demo / name)) for name in os.listdir(demo)} == before
+    assert main(["demo", str(demo), "--overwrite"]) == 0
+    assert "afresh" in capsys.readouterr().out
+    assert "MINE" not in fits.getheader(str(demo / "demo_mirimage_linearity.fits"))
+    assert (demo / "mine.txt").read_text() == "keep"
 
 
 def test_demo_into_unusable_dir(tmp_path, capsys):
