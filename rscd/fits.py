@@ -30,13 +30,14 @@ in place (``inplace=True``)
       so a run that dies half-way leaves a file that the next run refuses (any method, both
       modes) with a message saying what to do. ``flag`` is idempotent and needs no marker.
 """
+import contextlib
+import dataclasses
 import datetime
 import logging
 import os
 import re
 import shutil
 import socket
-import sys
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -44,11 +45,17 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+try:
+    import fcntl
+except ImportError:     # Windows: no flock; temporary files are then never reaped
+    fcntl = None
+
 from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply
 from .reference import Reference, read_reference
 
-__all__ = ["RampFileError", "apply_file", "output_path", "RAMP_SUFFIXES"]
+__all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
+           "RAMP_SUFFIXES", "RESERVE_CARDS"]
 
 log = logging.getLogger("rscd")
 
@@ -317,12 +324,18 @@ def _all_keywords(reference_name):
     return keywords
 
 
-def _extra_blocks(layout, reference_name, history):
-    """Header blocks to add so every keyword fits; 0 when the padding is enough."""
+#: Blank cards a header written by rscd keeps after its keywords: the nine a later run
+#: in place needs (S_RSCD, R_RSCD, six statistics, HISTORY), so it never needs a copy.
+RESERVE_CARDS = 9
+
+
+def _extra_blocks(layout, reference_name, history, reserve=0):
+    """Header blocks to add so every keyword fits, with ``reserve`` blank cards left
+    over; 0 when the padding is enough."""
     trial = layout.header.copy()
     _set_keywords(trial, _all_keywords(reference_name), history)
-    grow = len(trial.tostring()) - layout.header_size
-    return max(0, grow) // _BLOCK
+    needed = len(trial.tostring(padding=False)) + 80 * reserve    # cards and END
+    return -(-max(0, needed - layout.header_size) // _BLOCK)
 
 
 def _history(result_method, reference_name):
@@ -348,7 +361,7 @@ def _check_state(layout, method, force):
 def _write_header(fh, header, size):
     """Write the primary header over its old bytes (it fills exactly ``size`` bytes)."""
     text = header.tostring().encode("ascii")
-    if len(text) != size:   # _inspect checked the room; never expected
+    if len(text) != size:   # the room was checked before; never expected
         raise RampFileError(f"{fh.name}: the RSCD keywords do not fit in the primary header")
     fh.seek(0)
     fh.write(text)
@@ -362,59 +375,95 @@ def _map(fh, dtype, offset, shape):
     return np.memmap(fh, dtype=dtype, mode="r+", offset=offset, shape=shape)
 
 
-def _correct(path, layout, ref, method, threads, history, marker, durable=True,
+def _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous):
+    # The dry run and the real run call apply from this one line, so a warning both give
+    # is shown once under Python's default filter (one warning per code location).
+    return apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
+                 subarray=layout.subarray, detector=layout.detector, nints=layout.nints,
+                 integration_start=layout.integration_start, substrt2=layout.substrt2,
+                 method=method, threads=threads, previous=previous)
+
+
+def _dry_run(layout, ref, method, threads):
+    """``apply`` on empty frames of the file's shape (no pixels, same ramps).
+
+    Every refusal and warning of ``apply`` -- method, detector, reference row, exposure
+    numbers, threads -- happens here, before anything is written: with warnings as errors
+    (``python -W error``) a warning refuses the run while the file is untouched. The skip
+    rules never look at pixels, so a SKIPPED result here is the run's result.
+    """
+    nints, ngroups = layout.shape[:2]
+    empty = (nints, ngroups, 0, 0)
+    return _run_apply(np.zeros(empty, ">f4"), np.zeros(empty, np.uint8),
+                      np.zeros((0, 0), np.uint32), ref, layout, method, threads, None)
+
+
+#: What ``apply`` raises while checking its arguments, before the C core writes anything
+#: (a warning is among them when warnings are errors). An interrupt (KeyboardInterrupt,
+#: SystemExit) is not: it may land after the core returned, when the data have changed.
+_BEFORE_DATA = (Warning, TypeError, ValueError, ArithmeticError, MemoryError)
+
+
+def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
+    """Correct the three arrays of the open file where they lie; return the Result.
+
+    ``marker``: S_RSCD = 'RUNNING' is written and flushed before the data are touched,
+    and taken back when ``apply`` refuses (it checks everything before it writes).
+    """
+    sci_at, gdq_at, pdq_at = layout.offsets
+    sci = _map(fh, ">f4", sci_at, layout.shape)
+    groupdq = _map(fh, "u1", gdq_at, layout.shape)
+    raw = _map(fh, ">u4", pdq_at, layout.shape[2:])   # stored bits, BZERO not applied
+    xor = _REFERENCE_XOR if layout.pixeldq_bzero else np.uint32(0)
+    pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)  # native uint32 frame (small)
+    original = pixeldq.copy()
+    if marker:
+        running = layout.header.copy()
+        _set_keywords(running, {"S_RSCD": RUNNING}, None)
+        _write_header(fh, running, layout.header_size)
+        os.fsync(fh.fileno())
+    try:
+        result = _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous)
+    except _BEFORE_DATA:
+        if marker:          # the data are untouched: take the marker back
+            _write_header(fh, layout.header, layout.header_size)
+            os.fsync(fh.fileno())
+        raise
+    changed = pixeldq != original
+    if changed.any():
+        raw[changed] = pixeldq[changed] ^ xor
+    if durable:     # data pages first, then the keywords that say they are done
+        for view in (sci, groupdq, raw):
+            if isinstance(view, np.memmap):
+                view.flush()
+    return result
+
+
+def _correct(path, layout, ref, method, threads, history, planned, *, marker, durable,
              previous=None):
-    """Correct ``path`` in place; ``layout`` comes from ``_inspect`` of the same bytes.
+    """Correct ``path`` where it lies; ``layout`` comes from ``_inspect`` of the same
+    bytes, ``planned`` from ``_dry_run`` (a SKIPPED plan touches no data).
 
     The data are changed through numpy memory maps at the offsets ``_inspect`` found and
     the primary header is rewritten over its own bytes, so the file keeps its size and
     inode and only changed pages are written. ``durable``: flush the data to disk
-    (msync) before the keywords that say they are done, and fsync at the end; a new
-    file's temporary copy needs neither (it is renamed only when complete, and forcing
-    a freshly copied file to disk would cost more than the correction).
+    (msync) before the keywords that say they are done, and fsync at the end; a
+    temporary copy needs neither here (:func:`atomic_write` syncs it once before the
+    rename, when asked to).
     """
     before = os.stat(path)
-    header = layout.header.copy()
-    trial = header.copy()
-    _set_keywords(trial, _all_keywords(ref.name), history)
-    if len(trial.tostring()) != layout.header_size:   # _inspect checked; be sure
+    if _extra_blocks(layout, ref.name, history):   # checked by the caller; be sure
         raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
     try:
         fh = open(path, "r+b")
     except PermissionError as exc:
         raise RampFileError(f"{path}: cannot open for update ({exc.strerror})") from exc
     with fh:
-        if marker:
-            running = header.copy()
-            _set_keywords(running, {"S_RSCD": RUNNING}, None)
-            _write_header(fh, running, layout.header_size)
-            os.fsync(fh.fileno())
-        sci_at, gdq_at, pdq_at = layout.offsets
-        sci = _map(fh, ">f4", sci_at, layout.shape)
-        groupdq = _map(fh, "u1", gdq_at, layout.shape)
-        raw = _map(fh, ">u4", pdq_at, layout.shape[2:])   # stored bits, BZERO not applied
-        xor = _REFERENCE_XOR if layout.pixeldq_bzero else np.uint32(0)
-        pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)  # native uint32 frame (small)
-        original = pixeldq.copy()
-        try:
-            result = apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
-                           subarray=layout.subarray, detector=layout.detector,
-                           nints=layout.nints, integration_start=layout.integration_start,
-                           substrt2=layout.substrt2, method=method, threads=threads,
-                           previous=previous)
-        except (TypeError, ValueError, ArithmeticError, MemoryError):
-            # apply validates before writing: the data are untouched, take the marker back.
-            if marker:
-                _write_header(fh, header, layout.header_size)
-            raise
-        changed = pixeldq != original
-        if changed.any():
-            raw[changed] = pixeldq[changed] ^ xor
-        if durable:     # data pages first, then the keywords that say they are done
-            for view in (sci, groupdq, raw):
-                if isinstance(view, np.memmap):
-                    view.flush()
-        del sci, groupdq, raw
+        result = planned
+        if planned.status != "SKIPPED":
+            result = _correct_data(fh, layout, ref, method, threads, previous, marker,
+                                   durable)
+        header = layout.header.copy()
         _set_keywords(header, result.header_keywords(), history)
         _write_header(fh, header, layout.header_size)
         if durable:
@@ -426,11 +475,10 @@ def _correct(path, layout, ref, method, threads, history, marker, durable=True,
     return result
 
 
-def _copy_with_room(src, dst, header_size, extra_blocks):
-    """Copy ``src`` to the new file ``dst`` (created exclusively), moving the primary
+def _copy_with_room(src, fout, header_size, extra_blocks):
+    """Copy the file ``src`` into the open, empty file ``fout``, moving the primary
     header's END card ``extra_blocks`` blocks later (blank cards in between)."""
-    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+    with open(src, "rb") as fin:
         if extra_blocks:
             head = fin.read(header_size)
             for pos in range(0, len(head), 80):
@@ -440,6 +488,7 @@ def _copy_with_room(src, dst, header_size, extra_blocks):
                 raise RampFileError(f"{src}: primary header has no END card")
             fout.write(head[:pos] + b" " * (_BLOCK * extra_blocks) + head[pos:])
         _copy_rest(fin, fout, header_size if extra_blocks else 0)
+    fout.flush()
 
 
 def _copy_rest(fin, fout, start):
@@ -459,6 +508,7 @@ def _copy_rest(fin, fout, start):
         except OSError:   # not supported here (old kernel, some file systems)
             pass
         if src == size:
+            fout.seek(dst)
             return
     fin.seek(start)       # start again the portable way
     fout.seek(out_at)
@@ -466,49 +516,173 @@ def _copy_rest(fin, fout, start):
     shutil.copyfileobj(fin, fout, 1 << 23)
 
 
+# --- temporary files: written under a lock, renamed when complete --------------------------
+#
+# A run writes its output to a hidden temporary file in the output's folder and renames it
+# at the end. A process killed mid-write (SIGKILL, OOM killer) cannot remove its temporary
+# file, so a later run of the same output removes such leftovers -- but only those no
+# process holds a lock on: the writer locks its file (flock) for as long as it writes, and
+# the kernel drops the lock when the process dies. A process id says nothing across PID
+# namespaces (containers sharing a host name), a lock does.
+
+def _host_tag():
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
 def _temp_name(name):
-    """``.NAME.HOST.PID.RANDOM.tmp``: hidden, named after the output and after the process
-    writing it, so a later run can tell a temp file left by a killed process."""
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
-    return f".{name}.{host}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
+    """``.NAME.HOST.PID.RANDOM.tmp``: hidden, named after the output; host and process
+    are there for a person looking at the folder (the lock says whether it is live)."""
+    return f".{name}.{_host_tag()}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
 
 
-def _pid_alive(pid):
+def _same_file(path, fd):
+    """Whether ``path`` still names the file open as ``fd``."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        st = os.stat(path)
+    except OSError:
         return False
-    except (PermissionError, OSError, OverflowError):
-        return True      # exists (another user's) or cannot tell: keep its file
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _try_lock(fd):
+    """Take an exclusive lock on the open file ``fd`` without waiting: True when taken,
+    False when another open file holds it, None where this system or file system has no
+    such locks (then nothing is ever reaped: a file that cannot be proved dead is kept)."""
+    if fcntl is None:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:         # ENOLCK, EOPNOTSUPP: some network or FUSE file systems
+        return None
     return True
 
 
-def _remove_stale_temps(folder, name):
-    """Delete temp files of output ``name`` left in ``folder`` by a process of this host
-    that no longer runs (SIGKILL, power cut of the process...): a new-file run removes its
-    temp file on every error, but a killed process cannot. Files of live processes and of
-    other hosts (a shared folder) are left alone."""
-    if not hasattr(os, "kill") or sys.platform == "win32":
-        return
-    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
-    pattern = re.compile(r"\." + re.escape(name) + r"\." + re.escape(host)
-                         + r"\.(\d+)\.[0-9a-f]{12}\.tmp$")
+def _create_locked_temp(folder, name):
+    """A new, empty temporary file for output ``name`` in ``folder``, open read-write and
+    locked. A reaper may find it in the instant between its creation and the lock and
+    remove it: then another name is tried."""
+    for _ in range(100):
+        tmp = os.path.join(folder, _temp_name(name))
+        fh = open(tmp, "xb+")
+        locked = _try_lock(fh.fileno())
+        if locked is None or (locked and _same_file(tmp, fh.fileno())):
+            return fh
+        fh.close()          # a reaper holds it or removed it: it is the reaper's now
+    raise OSError(f"cannot create a temporary file for {name} in {folder}")
+
+
+def reap_stale_temps(folder, name):
+    """Remove the temporary files of output ``name`` in ``folder`` that no process holds:
+    left by a run that was killed. Files of other hosts (a shared folder whose locks this
+    host may not see) and files that cannot be locked are left alone.
+
+    Parameters
+    ----------
+    folder : str
+        The output's folder.
+    name : str
+        The output's file name (no folder).
+    """
+    pattern = re.compile(r"\." + re.escape(name) + r"\." + re.escape(_host_tag())
+                         + r"\.\d+\.[0-9a-f]{12}\.tmp$")
     try:
         names = os.listdir(folder)
     except OSError:
         return
     for entry in names:
-        match = pattern.match(entry)
-        if match and int(match.group(1)) != os.getpid() and not _pid_alive(int(match.group(1))):
-            try:
-                os.remove(os.path.join(folder, entry))
+        if not pattern.match(entry):
+            continue
+        full = os.path.join(folder, entry)
+        try:
+            fd = os.open(full, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if _try_lock(fd) and _same_file(full, fd):
+                os.remove(full)
                 log.info("removed %s, left by an interrupted run", entry)
-            except OSError:
-                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _sync_folder(folder):
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_write(target, *, durable=False, mode_of=None):
+    """Write ``target`` through a locked temporary file in its folder, renamed to
+    ``target`` when the ``with`` block ends without an exception (an existing
+    ``target`` is replaced); on an exception the temporary file is removed and
+    ``target`` is untouched. Temporary files of the same target left by killed
+    processes are removed first (:func:`reap_stale_temps`).
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        The file to write.
+    durable : bool
+        fsync the file before the rename and the folder after it, so that after a power
+        cut ``target`` is either the old file or the complete new one.
+    mode_of : str or os.PathLike, optional
+        A file whose permission bits the new file gets (the one it replaces).
+
+    Yields
+    ------
+    file object
+        Open for reading and writing (binary), empty; ``.name`` is its path.
+
+    Examples
+    --------
+    >>> with rscd.fits.atomic_write("table.fits") as fh:
+    ...     fits.HDUList([fits.PrimaryHDU()]).writeto(fh)
+    >>> fits.getval("table.fits", "SIMPLE")
+    True
+    """
+    target = os.fspath(target)
+    folder, name = os.path.split(os.path.abspath(target))
+    reap_stale_temps(folder, name)
+    fh = _create_locked_temp(folder, name)
+    try:
+        yield fh
+        fh.flush()
+        if mode_of is not None:
+            shutil.copymode(mode_of, fh.name)
+        if durable:
+            os.fsync(fh.fileno())
+        if os.name == "nt":     # Windows renames no open file
+            fh.close()
+        os.replace(fh.name, target)     # the lock stays on the file until closed
+    except BaseException:
+        fh.close()
+        try:
+            os.remove(fh.name)
+        except FileNotFoundError:
+            pass
+        raise
+    finally:
+        fh.close()
+    if durable:
+        _sync_folder(folder)
 
 
 def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, method="auto",
-               overwrite=False, force=False, threads=None, previous=None):
+               overwrite=False, force=False, threads=None, previous=None, keep_inode=False):
     """Apply the RSCD correction to a FITS ramp file.
 
     Parameters
@@ -527,7 +701,12 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
         Folder for the new file (created with its parents if missing); default: next to
         the input.
     inplace : bool
-        Correct ``path`` itself through a memory map (see the module notes).
+        Correct ``path`` itself: where the RSCD keywords fit in the primary header's
+        free space, through a memory map (same file); else through a copy with a larger
+        header renamed over it (see the module notes).
+    keep_inode : bool
+        With ``inplace``: refuse instead of replacing the file by a copy (for files
+        with hard links or open memory maps elsewhere).
     method : {"auto", "flag", "decay"}
         As for :func:`rscd.apply`: "auto" picks "flag" when the reference file has an
         RSCD_GROUP_SKIP table, else "decay".
@@ -547,13 +726,15 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     -------
     Result
         As :func:`rscd.apply`; S_RSCD, R_RSCD, the statistics keywords and a HISTORY card
-        are written to the primary header.
+        are written to the primary header. An in-place run through a copy says so in
+        ``notes``.
 
     Raises
     ------
     RampFileError
         The file is not a readable ramp file (names the extension or keyword), the
-        keywords do not fit its header for an in-place run, or the decay refusal rules.
+        keywords do not fit its header for an in-place run with ``keep_inode``, or the
+        decay refusal rules.
     ReferenceFileError
         The reference file is malformed.
     FileExistsError
@@ -573,6 +754,8 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if inplace and (output is not None or output_dir is not None):
         raise ValueError("inplace=True writes no new file: do not give output or output_dir")
+    if keep_inode and not inplace:
+        raise ValueError("keep_inode=True is for in-place runs (inplace=True)")
     if reference is None:      # ask CRDS, as the pipeline does without an override
         from .crds import find_reference
         reference = find_reference(path)
@@ -584,20 +767,24 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     chosen = ref.default_method() if method == "auto" else method
     _check_state(layout, chosen, force)
     history = _history(chosen, ref.name)
-    extra = _extra_blocks(layout, ref.name, history)
-
+    if inplace and keep_inode and _extra_blocks(layout, ref.name, history):
+        raise RampFileError(
+            f"{path}: the RSCD keywords do not fit in the primary header's free space, "
+            "and adding a header block means writing a new file (a new inode), which "
+            "--keep-inode (keep_inode=True) forbids; run without --keep-inode to correct "
+            "it through a copy renamed over it, or without --in-place to write a new file")
+    planned = _dry_run(layout, ref, method, threads)   # refusals and warnings: nothing written
+    run = (ref, method, threads, history, planned, previous)
     if inplace:
-        if extra:
-            raise RampFileError(
-                f"{path}: the RSCD keywords do not fit in the primary header's free space, "
-                "and adding a header block would make astropy rewrite the whole file; "
-                "run without --in-place (inplace=False) to write a new file instead")
-        result = _correct(path, layout, ref, method, threads, history, chosen == "decay",
-                          previous=previous)
-        log.info("%s: corrected in place", path)
-        return result
-
+        return _apply_in_place(path, layout, run, chosen == "decay")
     out = os.fspath(output) if output is not None else output_path(path, output_dir)
+    _check_output(path, out, overwrite)
+    result = _write_corrected_copy(path, out, layout, run, durable=False)
+    log.info("%s: wrote %s", path, out)
+    return result
+
+
+def _check_output(path, out, overwrite):
     if os.path.exists(out):
         if os.path.samefile(out, path):
             raise RampFileError(f"{path}: the output name is the input itself; give another "
@@ -607,20 +794,39 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
                                   "replace it")
     folder = os.path.dirname(os.path.abspath(out))
     os.makedirs(folder, exist_ok=True)       # --output-dir out/ is created with its parents
-    _remove_stale_temps(folder, os.path.basename(out))
-    tmp = os.path.join(folder, _temp_name(os.path.basename(out)))
-    try:
-        _copy_with_room(path, tmp, layout.header_size, extra)
-        if extra:
-            layout = _inspect(tmp)
-        result = _correct(tmp, layout, ref, method, threads, history, False, durable=False,
-                          previous=previous)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.remove(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    log.info("%s: wrote %s", path, out)
-    return result
+
+
+def _apply_in_place(path, layout, run, marker):
+    """The fast path where the keywords fit (same file, only changed bytes written),
+    else a corrected copy with a larger header renamed over the file."""
+    ref, method, threads, history, planned, previous = run
+    if not _extra_blocks(layout, ref.name, history):
+        result = _correct(path, layout, ref, method, threads, history, planned,
+                          marker=marker, durable=True, previous=previous)
+        log.info("%s: corrected in place (the RSCD keywords fit in the primary header; "
+                 "same file, only changed bytes written)", path)
+        return result
+    real = os.path.realpath(path)     # a symbolic link stays one: replace what it names
+    links = os.stat(real).st_nlink
+    if links > 1:
+        log.warning("%s has %d hard links: the other names keep the uncorrected file "
+                    "(--keep-inode refuses instead)", path, links)
+    result = _write_corrected_copy(real, real, layout, run, durable=True)
+    log.info("%s: corrected through a copy renamed over it: the RSCD keywords do not fit "
+             "in the primary header, so the copy has a larger header (new inode)", path)
+    return dataclasses.replace(result, notes=result.notes + (
+        "corrected through a copy with a larger primary header, renamed over the file",))
+
+
+def _write_corrected_copy(src, out, layout, run, durable):
+    """Copy ``src`` into a locked temporary file next to ``out`` with header room for the
+    keywords and RESERVE_CARDS more, correct the copy, rename it to ``out``. ``src`` is
+    only read: when ``out`` is ``src``, it stays intact until the rename."""
+    ref, method, threads, history, planned, previous = run
+    extra = _extra_blocks(layout, ref.name, history, reserve=RESERVE_CARDS)
+    replacing = os.path.exists(out) and os.path.samefile(src, out)
+    with atomic_write(out, durable=durable, mode_of=src if replacing else None) as fh:
+        _copy_with_room(src, fh, layout.header_size, extra)
+        copied = _inspect(fh.name) if extra else dataclasses.replace(layout, path=fh.name)
+        return _correct(fh.name, copied, ref, method, threads, history, planned,
+                        marker=False, durable=False, previous=previous)

@@ -114,3 +114,22 @@ def segments(path):
 def leftovers(folder):
     """Temporary files an interrupted or failed run might have left."""
     return sorted(n for n in os.listdir(folder) if n.endswith(".tmp") or ".tmp-" in n)
+
+
+def free_cards(path):
+    """Cards the primary header can take without growing, read from the file's bytes:
+    blank cards just before END (astropy fills them first) and those after END up to
+    the end of its 2880-byte block."""
+    with open(path, "rb") as f:
+        head = f.read(2880)
+        while b"END" + b" " * 77 not in [head[i:i + 80] for i in range(0, len(head), 80)]:
+            block = f.read(2880)
+            if len(block) < 2880:
+                raise AssertionError(f"{path}: no END card in the primary header")
+            head += block
+    cards = [head[i:i + 80] for i in range(0, len(head), 80)]
+    end = cards.index(b"END" + b" " * 77)
+    blank = 0
+    while blank < end and cards[end - 1 - blank] == b" " * 80:
+        blank += 1
+    return blank + len(cards) - end - 1

@@ -9,8 +9,8 @@ from astropy.io import fits
 import rscd
 from rscd.fits import RampFileError, apply_file, output_path
 from fitsfiles import (DO_NOT_USE, FLUX_ESTIMATED, REFERENCE_PIXEL, decay_reference,
-                       flag_reference, leftovers, ramp_arrays, segments, sha256, write_astropy,
-                       write_datamodel)
+                       flag_reference, free_cards, leftovers, ramp_arrays, segments, sha256,
+                       write_astropy, write_datamodel)
 
 METHODS = ("flag", "decay")
 
@@ -193,35 +193,89 @@ def test_pixeldq_reference_pixel_survives(tmp_path, inplace):
         assert hdul["PIXELDQ"].header["BITPIX"] == 32
 
 
-def test_in_place_header_overflow_refused_new_file_grows(tmp_path, refs):
-    """A primary header with no free card: in place would make astropy rewrite the file."""
+def _full_header_file(path):
     data, gdq, pdq = ramp_arrays()
-    src = str(tmp_path / "full_uncal.fits")
-    write_astropy(src, data, gdq, pdq)
-    with fits.open(src) as hdul:
+    write_astropy(path, data, gdq, pdq)
+    with fits.open(path) as hdul:
         hdr = hdul[0].header
         n = 0
         while len(hdr) + 1 < 36 * (len(hdr.tostring()) // 2880):
             hdr[f"PAD{n}"] = n
             n += 1
-        hdul.writeto(src, overwrite=True)
-    with fits.open(src) as hdul:
-        assert len(hdul[0].header.tostring()) == 2880 and len(hdul[0].header) == 35
+        hdul.writeto(path, overwrite=True)
+    assert free_cards(path) == 0
+    return path
+
+
+def test_header_without_room_keep_inode_refused_new_file_grows(tmp_path, refs):
+    """A primary header with no free card: --keep-inode refuses (adding a block means a
+    new file); a new-file run adds a block and keeps RESERVE_CARDS free for later."""
+    src = _full_header_file(str(tmp_path / "full_uncal.fits"))
     before = sha256(src)
-    with pytest.raises(RampFileError, match="without --in-place"):
-        apply_file(src, refs["flag"], inplace=True)
-    assert sha256(src) == before
+    with pytest.raises(RampFileError, match="do not fit.*--keep-inode.*without --in-place"):
+        apply_file(src, refs["flag"], inplace=True, keep_inode=True)
+    assert sha256(src) == before and leftovers(tmp_path) == []
     res = apply_file(src, refs["flag"])
     out = str(tmp_path / "full_rscd.fits")
     assert sha256(src) == before
     old, new = segments(src), segments(out)
     assert len(new[0][1]) == len(old[0][1]) + 2880
+    assert free_cards(out) >= rscd.fits.RESERVE_CARDS
     assert old[1:] != new[1:] and [s[1] for s in old[1:]] == [s[1] for s in new[1:]]
     assert_keywords(read(out)[3], res)
-    # the grown output has room now: a second run in place fits and matches
+    # the grown output has room now: a second run in place fits (same inode) and matches
     st = os.stat(out)
-    assert apply_file(out, refs["flag"], inplace=True) == res
-    assert os.stat(out).st_size == st.st_size
+    assert apply_file(out, refs["flag"], inplace=True, keep_inode=True) == res
+    assert (os.stat(out).st_size, os.stat(out).st_ino) == (st.st_size, st.st_ino)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_in_place_without_room_goes_through_a_copy(tmp_path, refs, method, caplog):
+    """No room: the file is corrected through a copy renamed over it (same path, new
+    inode, permissions kept), equal to a new-file run; the log and the Result say so."""
+    src = _full_header_file(str(tmp_path / "full_uncal.fits"))
+    os.chmod(src, 0o640)
+    res_new = apply_file(src, refs[method], output=str(tmp_path / "new.fits"))
+    st = os.stat(src)
+    with caplog.at_level("INFO", logger="rscd"):
+        res = apply_file(src, refs[method], inplace=True)
+    assert "through a copy" in caplog.text and "corrected in place" not in caplog.text
+    assert any("through a copy" in note for note in res.notes)
+    assert res.header_keywords() == res_new.header_keywords()
+    after = os.stat(src)
+    assert after.st_ino != st.st_ino and after.st_size == st.st_size + 2880
+    assert after.st_mode == st.st_mode
+    assert leftovers(tmp_path) == []
+    assert [s[1:] for s in segments(src)[1:]] == [s[1:] for s in
+                                                  segments(str(tmp_path / "new.fits"))[1:]]
+    assert free_cards(src) >= rscd.fits.RESERVE_CARDS
+    # the next in-place run takes the fast path
+    caplog.clear()
+    st = os.stat(src)
+    with caplog.at_level("INFO", logger="rscd"):
+        apply_file(src, refs["flag"], inplace=True)
+    assert "corrected in place" in caplog.text and os.stat(src).st_ino == st.st_ino
+
+
+def test_in_place_copy_through_a_symlink_replaces_the_target(tmp_path, refs):
+    src = _full_header_file(str(tmp_path / "full_uncal.fits"))
+    link = tmp_path / "link.fits"
+    link.symlink_to(src)
+    assert apply_file(str(link), refs["flag"], inplace=True).status == "COMPLETE"
+    assert link.is_symlink() and fits.getval(src, "S_RSCD") == "COMPLETE"
+
+
+def test_in_place_copy_failure_leaves_the_input(tmp_path, refs, monkeypatch):
+    src = _full_header_file(str(tmp_path / "full_uncal.fits"))
+    before, ino = sha256(src), os.stat(src).st_ino
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(rscd.fits, "_copy_rest", broken)
+    with pytest.raises(OSError, match="No space"):
+        apply_file(src, refs["decay"], inplace=True)
+    assert sha256(src) == before and os.stat(src).st_ino == ino
+    assert leftovers(tmp_path) == []
 
 
 # --- decay refusal and the in-progress marker ---------------------------------------------
@@ -256,6 +310,8 @@ def test_interrupted_run_detected(tmp_path, refs, monkeypatch):
     seen = {}
 
     def dies_half_way(sci, *args, **kwargs):
+        if sci.size == 0:       # apply_file's dry run of the checks
+            return real_apply(sci, *args, **kwargs)
         # the marker is on disk (flushed) before the data are touched
         seen["marker"] = fits.getval(src, "S_RSCD")
         sci[1, 0] += 1.0

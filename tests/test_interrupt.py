@@ -34,6 +34,8 @@ CHILD = textwrap.dedent("""
         real = rscd.fits.apply
         def slow(*args, **kw):
             result = real(*args, **kw)
+            if args[0].size == 0:   # apply_file's dry run of the checks
+                return result
             print("CORRECTED", flush=True)
             time.sleep(600)
             return result
@@ -165,22 +167,61 @@ def test_new_file_run_killed_leaves_no_output_and_next_run_cleans_up(tmp_path, e
     assert _s_rscd(str(out_dir / "x_rscd.fits")) == "COMPLETE"
 
 
-def test_temp_files_of_live_processes_and_other_outputs_are_kept(tmp_path, exposure):
-    path, ref = exposure
-    keep = [f".x_rscd.fits.otherhost.1.{'a' * 12}.tmp",           # another host
-            ".y_rscd.fits.{host}.{pid}.{hex}.tmp",                    # another output
-            ".x_rscd.fits.{host}.{pid}.{hex}.tmp",                    # a live process
-            "x_rscd.fits.tmp"]
+# A child that holds an exclusive flock on a file (as a live writer holds its temporary
+# file) until its stdin closes.
+HOLDER = textwrap.dedent("""
+    import fcntl, sys
+    f = open(sys.argv[1], "rb")
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    print("LOCKED", flush=True)
+    sys.stdin.read()
+""")
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_temp_files_reaped_by_lock_not_by_pid(tmp_path, exposure):
+    """Issue 15.8: liveness is the writer's lock, not its PID (a PID from another PID
+    namespace -- a container sharing the host name -- looks dead here). A locked file
+    named after a dead PID is kept, an unlocked one named after a live PID is removed;
+    files of other hosts and other outputs are never touched."""
     import socket
+    path, ref = exposure
     host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = _dead_pid()
+    locked = tmp_path / f".x_rscd.fits.{host}.{dead}.{'c' * 12}.tmp"
+    stale = tmp_path / f".x_rscd.fits.{host}.{os.getppid()}.{'d' * 12}.tmp"
+    keep = [f".x_rscd.fits.otherhost.{dead}.{'a' * 12}.tmp",     # another host
+            f".y_rscd.fits.{host}.{dead}.{'b' * 12}.tmp",        # another output
+            "x_rscd.fits.tmp"]
+    for name in keep + [locked.name, stale.name]:
+        (tmp_path / name).write_bytes(b"x")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(locked)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        names = [k.format(host=host, pid=sleeper.pid, hex="b" * 12) for k in keep]
-        for name in names:
-            (tmp_path / name).write_bytes(b"x")
+        assert holder.stdout.readline().strip() == "LOCKED"
         assert rscd.apply_file(path, ref).status == "COMPLETE"
-        for name in names:
+        for name in keep + [locked.name]:
             assert (tmp_path / name).exists(), name
+        assert not stale.exists()
     finally:
-        sleeper.kill()
-        sleeper.wait()
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    rscd.fits.reap_stale_temps(str(tmp_path), "x_rscd.fits")   # lock released: now stale
+    assert not locked.exists()
+
+
+def test_reaper_cannot_take_a_writers_file(tmp_path):
+    """A reaper running while atomic_write writes (same process, another open file:
+    flock locks are per open file) leaves the file, and the rename succeeds."""
+    target = tmp_path / "t.bin"
+    with rscd.fits.atomic_write(str(target)) as fh:
+        fh.write(b"abc")
+        rscd.fits.reap_stale_temps(str(tmp_path), "t.bin")
+        assert os.path.exists(fh.name)
+    assert target.read_bytes() == b"abc" and leftovers(tmp_path) == []
