@@ -560,13 +560,18 @@ def _try_lock(fd):
     return True
 
 
+def _exclusive(path, flags):
+    """An ``open`` opener that creates the file or fails: never another's file."""
+    return os.open(path, flags | os.O_EXCL, 0o666)
+
+
 def _create_locked_temp(folder, name):
     """A new, empty temporary file for output ``name`` in ``folder``, open read-write and
     locked. A reaper may find it in the instant between its creation and the lock and
     remove it: then another name is tried."""
     for _ in range(100):
         tmp = os.path.join(folder, _temp_name(name))
-        fh = open(tmp, "xb+")
+        fh = open(tmp, "wb+", opener=_exclusive)     # astropy knows mode "rb+", not "xb+"
         locked = _try_lock(fh.fileno())
         if locked is None or (locked and _same_file(tmp, fh.fileno())):
             return fh

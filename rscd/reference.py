@@ -324,13 +324,9 @@ def _write(hdul, path, overwrite):
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    tmp = path + ".tmp-rscd"
-    try:
-        hdul.writeto(tmp, overwrite=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    from .fits import atomic_write   # here: rscd.fits imports this module
+    with atomic_write(path) as fh:     # a locked temporary file per writer (issue 15.8)
+        hdul.writeto(fh)
 
 
 def write_flag_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD group skip table",
