@@ -9,15 +9,12 @@ import os
 import numpy as np
 from astropy.io import fits
 
+from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 from .fits import apply_file
 from .reference import DecayCoeffs, DecayRow, SkipRow, write_decay_reference, write_flag_reference
 
 __all__ = ["synthetic_exposure", "write_ramp_file", "write_example_references", "run_demo",
            "DEMO_FILES"]
-
-DO_NOT_USE = 1
-SATURATED = 2
-REFERENCE_PIXEL = 2**31
 
 #: Example decay parameters (EVEN, ODD): a ~= 3 (even rows) or 2.5 (odd rows) for any
 #: signal, saturated or not, and tau = 1.5 groups, so the correction adds 3% (2.5%) of the
@@ -234,9 +231,6 @@ def run_demo(directory="rscd_demo", out=print, *, overwrite=False):
             f"{f' and {len(earlier) - 1} more' if len(earlier) > 1 else ''}); use --overwrite "
             "(overwrite=True) to write them afresh, or give another folder")
     os.makedirs(directory, exist_ok=True)
-    if earlier:
-        out(f"writing the demo afresh over an earlier run's {len(earlier)} file(s) in "
-            f"{os.fspath(directory)} (--overwrite)")
     data, groupdq, pixeldq, keywords = synthetic_exposure()
     exposure = os.path.join(directory, "demo_mirimage_linearity.fits")
     write_ramp_file(exposure, data, groupdq, pixeldq, keywords, overwrite=True)
@@ -285,7 +279,9 @@ def run_demo(directory="rscd_demo", out=print, *, overwrite=False):
         paths.update(flag_figure=figs["flag"], decay_figure=figs["decay"])
     except ImportError as exc:
         out(f"no figures: {exc}")
-    out(f"done; the files are in {directory}")
+    out(f"done; the files are in {directory}" + (
+        f" (written afresh over an earlier run's {len(earlier)} file(s): --overwrite)"
+        if earlier else ""))
     return paths
 
 

@@ -1,5 +1,6 @@
 """rscd.plot: the seed's ramp figure (before/after and ratio) for both methods."""
 import builtins
+import pathlib
 import sys
 import types
 
@@ -8,10 +9,11 @@ import pytest
 from astropy.io import fits
 
 import rscd
-from rscd import plot
+from rscd import cli, plot
+from rscd._ramp_read import open_ramp
+from rscd.demo import synthetic_exposure, write_example_references, write_ramp_file
+from rscd.dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 from rscd.reference import DecayCoeffs, DecayRow, Reference, SkipRow
-
-DO_NOT_USE, SATURATED, REFERENCE_PIXEL = 1, 2, 1 << 31
 NINTS, NGROUPS, NROWS, NCOLS = 3, 8, 10, 14
 SKIP1, SKIP2P = 1, 2
 BRIGHT = (6, 9)          # the brightest pixel that does not saturate
@@ -110,12 +112,36 @@ def test_pick_pixel_picks_a_changed_bright_science_pixel(method):
     assert (y, x) == BRIGHT
 
 
-def test_pick_pixel_decay_is_the_largest_change_and_other_integrations():
+def test_pick_pixel_is_the_brightest_previous_last_frame_among_changed_pixels():
     before, after = corrected("decay")
-    change = np.abs(after[0][1].astype(float) - before[0][1]).max(axis=0)
-    unsat = ~(before[1][1] & SATURATED).any(axis=0)
-    expected = np.unravel_index(np.argmax(np.where(unsat, change, -1)), change.shape)
-    assert plot.pick_pixel(before, after, integration=1) == tuple(int(v) for v in expected)
+    data, groupdq, pixeldq = before
+    data[1, -1, 2, 5] = 50000.0      # brightest last frame of integration 2, not saturated
+    data[1, -1, 2, 6] = 59000.0      # brighter, but saturated in integration 3 ...
+    groupdq[2, 3:, 2, 6] = SATURATED
+    data[1, -1, 7, 5] = 59500.0      # ... or not changed by the correction
+    after = (after[0].copy(), after[1], after[2])
+    after[0][2, :, 7, 5] = data[2, :, 7, 5]
+    assert plot.pick_pixel(before, after, integration_number=3) == (2, 5)
+    # in the first integration, with none before it: the largest rise of the ramp
+    flag_after = corrected("flag")[1]
+    assert plot.pick_pixel(exposure(), flag_after, integration_number=1) == BRIGHT
+
+
+def test_flag_and_decay_outputs_of_the_demo_give_one_pixel(tmp_path):
+    # issue 17.7: `rscd plot` of the demo's flag output drew another pixel than the demo's
+    # figures (chosen from the decay output: the largest change, not the brightest ramp)
+    write_ramp_file(tmp_path / "in.fits", *synthetic_exposure())
+    refs = write_example_references(tmp_path)
+    outputs = {}
+    for method, ref in zip(("flag", "decay"), refs):
+        outputs[method] = str(tmp_path / f"{method}.fits")
+        rscd.apply_file(tmp_path / "in.fits", ref, output=outputs[method], method=method)
+    picked = {m: plot.pick_pixel(tmp_path / "in.fits", out) for m, out in outputs.items()}
+    assert picked["flag"] == picked["decay"]
+    for number in (2, -2):
+        assert plot.pick_pixel(tmp_path / "in.fits", outputs["flag"],
+                               integration_number=number) == \
+            plot.pick_pixel(tmp_path / "in.fits", outputs["decay"], integration_number=number)
 
 
 def test_pick_pixel_avoids_reference_pixels_even_when_they_changed_most():
@@ -130,10 +156,10 @@ def test_pick_pixel_avoids_reference_pixels_even_when_they_changed_most():
 
 def test_pick_pixel_flag_prefers_full_skip_over_backed_off():
     before, after = corrected("flag")
-    y, x = plot.pick_pixel(before, after, integration=-1)
+    y, x = plot.pick_pixel(before, after, integration_number=-1)
     newly = ((after[1][-1, :, y, x] & DO_NOT_USE) != 0).sum()
     assert newly == SKIP2P
-    assert plot.pick_pixel(before, after, integration=0) == BRIGHT     # int 1: SKIP1 groups
+    assert plot.pick_pixel(before, after, integration_number=1) == BRIGHT   # SKIP1 groups
 
 
 def test_pick_pixel_needs_no_matplotlib(monkeypatch):
@@ -143,14 +169,33 @@ def test_pick_pixel_needs_no_matplotlib(monkeypatch):
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    (dict(integration=3), ValueError, r"integration index 3 is out of range.*3 integration"),
-    (dict(integration=-4), ValueError, "out of range"),
-    (dict(integration=1.0), TypeError, "integration must be an integer"),
+    (dict(integration_number=4), ValueError,
+     r"integration_number 4 is out of range.*3 integration\(s\) \(1 \.\.\. 3"),
+    (dict(integration_number=0), ValueError, "integration_number 0 is out of range"),
+    (dict(integration_number=-4), ValueError, "out of range"),
+    (dict(integration_number=1.0), TypeError, "integration_number must be an integer"),
 ])
 def test_pick_pixel_bad_arguments(kwargs, error, message):
     before, after = corrected("flag")
     with pytest.raises(error, match=message):
         plot.pick_pixel(before, after, **kwargs)
+
+
+def test_integration_counts_from_1_as_the_command_line_and_the_old_index_warns(mpl):
+    # issue 16: integration was an index from 0 in Python, a number from 1 in rscd plot
+    before, after = corrected("decay")
+    fig = plot.ramp(before, after, integration_number=2)
+    assert "integration 2 of 3" in fig._suptitle.get_text()
+    for old, new in ((0, 1), (1, 2), (2, 3), (-1, -1), (-3, 1)):
+        with pytest.warns(DeprecationWarning, match=r"integration_number=.*i \+ 1"):
+            assert plot.pick_pixel(before, after, old) == \
+                plot.pick_pixel(before, after, integration_number=new)
+    with pytest.warns(DeprecationWarning):
+        fig = plot.ramp(before, after, (5, 7), 1)              # the old positional call
+    assert "integration 2 of 3" in fig._suptitle.get_text()
+    with pytest.warns(DeprecationWarning), \
+            pytest.raises(ValueError, match=r"integration 3 is out of range.*\(0 \.\.\. 2"):
+        plot.pick_pixel(before, after, integration=3)
 
 
 def test_inputs_must_agree_and_be_understood():
@@ -215,7 +260,7 @@ def test_ramp_draws_into_given_axes(mpl):
 def test_ramp_accepts_a_rampmodel_like_object(mpl):
     before, after = corrected("flag")
     model = types.SimpleNamespace(data=after[0], groupdq=after[1], pixeldq=after[2])
-    fig = plot.ramp(before, model, pixel=BRIGHT, integration=0)
+    fig = plot.ramp(before, model, pixel=BRIGHT, integration_number=1)
     assert any("group 1)" in t for t in legend_texts(fig.axes[0]))
 
 
@@ -256,8 +301,7 @@ def files(tmp_path):
 
 def test_files_are_read_with_pixeldq_unscaled_correctly(files):
     # PIXELDQ is stored int32 + BZERO: the reference columns must still be recognised
-    with plot._Ramps(files["input"], "input") as r:
-        mask = r.reference_mask()
+    mask = (open_ramp(files["input"]).pixeldq & REFERENCE_PIXEL) != 0
     assert mask[:, :4].all() and mask[:, -4:].all() and not mask[:, 4:-4].any()
     assert plot.pick_pixel(files["input"], files["decay"]) == BRIGHT
     assert plot.pick_pixel(files["input"], files["flag"]) == BRIGHT
@@ -304,6 +348,41 @@ def test_cli_missing_and_non_fits_files(mpl, files, tmp_path, capsys):
     assert "no SCI extension" in capsys.readouterr().err
 
 
+def test_cli_refuses_an_existing_figure_without_overwrite(mpl, files, tmp_path, capsys):
+    # issue 17.7: rscd plot replaced its figure silently; rscd itself refuses without
+    # --overwrite
+    out = tmp_path / "fig.png"
+    out.write_bytes(b"mine")
+    args = [files["input"], files["flag"], "-o", str(out), "--dpi", "30"]
+    assert cli.main(["plot", *args]) == 1
+    err = capsys.readouterr().err
+    assert err == f"rscd plot: error: {out} exists; use --overwrite (overwrite=True) to " \
+                  "replace it\n"
+    assert out.read_bytes() == b"mine"
+    assert cli.main(["plot", *args, "--overwrite"]) == 0
+    check_png(out, 30)
+
+
+def test_figure_never_replaces_a_ramp_file(mpl, files, capsys):
+    flag = pathlib.Path(files["flag"])
+    before = flag.read_bytes()
+    assert cli.main(["plot", files["input"], files["flag"], "-o", files["flag"],
+                     "--overwrite"]) == 1
+    assert "is a ramp file being drawn" in capsys.readouterr().err
+    assert flag.read_bytes() == before
+
+
+def test_cli_defines_rscd_plot(mpl, files, tmp_path, capsys):
+    # one definition of the options: rscd plot (cli.py) and python -m rscd.plot agree
+    assert cli.main(["plot", files["input"], files["flag"], "-o", str(tmp_path / "a.png"),
+                     "-i", "-1", "--dpi", "30"]) == 0
+    assert plot.main([files["input"], files["flag"], "-o", str(tmp_path / "b.png"),
+                      "-i", "-1", "--dpi", "30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [ln.split(":", 1)[1] for ln in lines] == \
+        [" pixel (y, x) = (6, 9), integration 3 of 3"] * 2
+
+
 def test_cli_usage_error_exits_2(capsys):
     with pytest.raises(SystemExit) as exc:
         plot.main(["only_one.fits"])
@@ -343,9 +422,10 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path, files, ca
                  lambda: plot.save_figure(before, after, tmp_path / "f.png"),
                  lambda: plot.demo_figures(tmp_path, files["input"], files["flag"],
                                            files["decay"])):
-        with pytest.raises(ImportError, match=r'pip install "rscd\[plot\]"'):
+        with pytest.raises(ImportError, match="pip install matplotlib "):
             call()
     assert plot.main([files["input"], files["flag"]]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and 'pip install "rscd[plot]"' in err
+    # issue 17: the hint named "rscd[plot]", which no package index holds
+    assert err.count("\n") == 1 and "pip install matplotlib " in err and "rscd[" not in err
     assert not (tmp_path / "f.png").exists()
