@@ -44,6 +44,8 @@ subcommands:
                     into DIR (default ./rscd_demo) and correct it both ways
   rscd plot IN OUT  the ramp of one pixel before and after, as a PNG figure
                     (pip install "rscd[plot]"; see rscd plot -h)
+  rscd diagnose IN...  measure the RSCD in the ramps and recommend how many
+                    groups to flag (see rscd diagnose -h)
 
 exit status: 0 when every file was corrected or skipped, 1 when any file
 failed, 2 for a bad command line or reference file.
@@ -144,8 +146,13 @@ def _plot(argv):
     return EXIT_OK
 
 
+def _diagnose(argv):
+    from .diagnose import main as diagnose_main
+    return diagnose_main(argv)
+
+
 #: First-argument subcommands: name -> function(argv) -> exit status.
-SUBCOMMANDS = {"demo": _demo, "plot": _plot}
+SUBCOMMANDS = {"demo": _demo, "plot": _plot, "diagnose": _diagnose}
 
 
 def _parser():

@@ -1,0 +1,158 @@
+"""Benchmark of ``rscd diagnose`` on a large ramp file (not a timed test).
+
+    python benchmarks/diagnose.py [--gb 1.0] [--ngroups 40] [--keep PATH]
+
+Writes a simulated full-frame MIRI ramp file of about ``--gb`` GB of SCI (1024 x 1032
+pixels, ``--ngroups`` groups, as many integrations as fit) with a known transient, then, in
+this one process:
+
+1. reads the file once through the page cache (so both timings below read warm pages);
+2. times ``rscd.diagnose_files`` on it and records the peak resident memory (ru_maxrss)
+   right after: the diagnosis reads the file integration by integration, a block of rows
+   at a time, from a memory map and releases the pages it has read;
+3. times one numpy pass over the memory-mapped SCI cube (``np.add.reduce`` of the
+   big-endian float32 memmap: read, byte-swap, add), the floor any measurement pays.
+
+It prints both times, their ratio (the target is at most 5) and the peak RSS of step 2
+(the SCI cube itself is ``--gb`` GB; the target is a small fraction of it). Each timing is
+the best of ``--repeat`` runs.
+"""
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import numpy as np
+from astropy.io import fits
+
+import rscd
+from rscd.simulate import expected_skip
+
+
+def _header_bytes(header):
+    text = header.tostring().encode("ascii")
+    return text
+
+
+def _pad(nbytes):
+    return (-nbytes) % 2880
+
+
+def write_big_ramp(path, nints, ngroups, nrows=1024, ncols=1032, seed=0):
+    """A ramp file written plane by plane (never the whole cube in memory): primary
+    header, SCI, PIXELDQ, GROUPDQ, as jwst lays them out."""
+    primary = fits.PrimaryHDU().header
+    for key, value in {"TELESCOP": "JWST", "INSTRUME": "MIRI", "DETECTOR": "MIRIMAGE",
+                       "READPATT": "FASTR1", "SUBARRAY": "FULL", "NINTS": nints,
+                       "NGROUPS": ngroups, "INTSTART": 1, "SUBSTRT2": 1,
+                       "TGROUP": 2.775}.items():
+        primary[key] = value
+    shape4 = (nints, ngroups, nrows, ncols)
+    sci_h = fits.ImageHDU(np.zeros((1, 1, 1, 1), np.float32), name="SCI").header
+    gdq_h = fits.ImageHDU(np.zeros((1, 1, 1, 1), np.uint8), name="GROUPDQ").header
+    for h in (sci_h, gdq_h):
+        for axis, n in zip(range(4, 0, -1), shape4):
+            h[f"NAXIS{axis}"] = n
+    pdq = np.zeros((nrows, ncols), np.uint32)
+    pdq[:, :4] = pdq[:, -4:] = 2**31
+    pdq_hdu = fits.ImageHDU(pdq, name="PIXELDQ")
+    rng = np.random.default_rng(seed)
+    slope = np.exp(rng.uniform(np.log(30), np.log(1500), (nrows, ncols))).astype(np.float32)
+    t = np.arange(1, ngroups + 1, dtype=np.float32)
+    with open(path, "wb") as f:
+        f.write(_header_bytes(primary))
+        f.write(_header_bytes(sci_h))
+        for i in range(nints):
+            a, tau = (0.6, 1.5) if i == 0 else (1.2, 2.5)
+            for j in range(ngroups):
+                plane = 9000 + slope * (t[j] - a * np.exp(-t[j] / tau))
+                plane += rng.normal(0, 8, plane.shape).astype(np.float32)
+                f.write(plane.astype(">f4").tobytes())
+        f.write(b"\0" * _pad(4 * int(np.prod(shape4))))
+        f.write(_header_bytes(pdq_hdu.header))    # BITPIX 32, BZERO 2**31
+        f.write((pdq ^ np.uint32(2**31)).astype(">u4").tobytes())
+        f.write(b"\0" * _pad(4 * nrows * ncols))
+        f.write(_header_bytes(gdq_h))
+        zeros = np.zeros((nrows, ncols), np.uint8).tobytes()
+        for _ in range(nints * ngroups):
+            f.write(zeros)
+        f.write(b"\0" * _pad(int(np.prod(shape4))))
+    return path
+
+
+def warm(path):
+    with open(path, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gb", type=float, default=1.0, help="size of SCI (default 1)")
+    parser.add_argument("--ngroups", type=int, default=40)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", metavar="PATH", help="write (or reuse) the file here")
+    parser.add_argument("--all-samples", action="store_true",
+                        help="bin every used sample (max_binned=None) instead of at most "
+                             "2**18 per integration")
+    args = parser.parse_args(argv)
+    nrows, ncols = 1024, 1032
+    nints = max(2, round(args.gb * 2**30 / (4 * args.ngroups * nrows * ncols)))
+    folder = None
+    if args.keep:
+        path = args.keep
+    else:
+        folder = tempfile.mkdtemp(prefix="rscd-diagnose-bench-")
+        path = os.path.join(folder, "big_linearity.fits")
+    if not os.path.exists(path):
+        print(f"writing {path}: {nints} x {args.ngroups} x {nrows} x {ncols}", flush=True)
+        write_big_ramp(path, nints, args.ngroups, nrows, ncols)
+    try:
+        warm(path)
+        rss_before = peak_rss_mb()
+        best = float("inf")
+        extra = {"max_binned": None} if args.all_samples else {}
+        for _ in range(args.repeat):
+            start = time.perf_counter()
+            result = rscd.diagnose_files([path], **extra)
+            best = min(best, time.perf_counter() - start)
+        rss_diag = peak_rss_mb()
+        r = result.results[0]
+        with fits.open(path) as hdul:
+            hdr = hdul["SCI"].header
+            offset = hdul.fileinfo(hdul.index_of("SCI"))["datLoc"]
+            shape = tuple(hdr[f"NAXIS{i}"] for i in range(4, 0, -1))
+        floor = float("inf")
+        for _ in range(args.repeat):
+            sci = np.memmap(path, ">f4", "r", offset=offset, shape=shape)
+            start = time.perf_counter()
+            np.add.reduce(sci, axis=None)
+            floor = min(floor, time.perf_counter() - start)
+            del sci
+        gb = 4 * np.prod(shape) / 2**30
+        print(f"file: {path}, SCI {shape} = {gb:.2f} GB")
+        binned = "every used sample" if args.all_samples else "<= 2**18 samples per integration"
+        print(f"diagnose_files ({binned} binned): {best:.3f} s (best of {args.repeat}); skips int 1 = "
+              f"{r.int1.recommended_skip} (simulated {expected_skip(0.6, 1.5, 0.1)}), "
+              f"ints 2+ = {r.int2p.recommended_skip} (simulated {expected_skip(1.2, 2.5, 0.1)})")
+        print(f"one numpy pass over SCI (np.add.reduce of the >f4 memmap): {floor:.3f} s")
+        ratio = best / floor
+        print(f"ratio diagnose / numpy pass: {ratio:.2f} (target <= 5: "
+              f"{'met' if ratio <= 5 else 'NOT met'})")
+        print(f"peak RSS: {rss_before:.0f} MB before, {rss_diag:.0f} MB after diagnose "
+              f"(SCI is {gb * 1024:.0f} MB)")
+    finally:
+        if folder:
+            os.remove(path)
+            os.rmdir(folder)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
