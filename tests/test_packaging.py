@@ -42,3 +42,22 @@ def test_sdist_builds_a_working_wheel(tmp_path):
             "assert r.status == 'COMPLETE' and g[1, :2].all() and not g[1, 2:].any()")
     subprocess.run([sys.executable, "-c", code, str(target)], cwd=str(tmp_path), check=True,
                    env=dict(os.environ, PYTHONPATH=str(target)))
+
+
+def test_stpipe_entry_point_is_declared_installed_and_needs_no_jwst():
+    # issue 16: the entry point lived in rscd._integration, a word that means something
+    # else in this field; it is rscd.stpipe_steps, and loading it must not import jwst
+    # (stpipe loads every package's entry point, also where jwst is not installed).
+    with open(os.path.join(ROOT, "pyproject.toml")) as f:
+        assert '\nrscd = "rscd.stpipe_steps:get_steps"\n' in f.read()
+    code = ("import sys; from importlib.metadata import entry_points; "
+            "(ep,) = [e for e in entry_points(group='stpipe.steps') if e.dist.name == 'rscd']; "
+            "print(ep.value); steps = ep.load()(); "
+            "assert not any(m == 'jwst' or m.startswith('jwst.') for m in sys.modules), "
+            "'jwst imported'; "
+            "assert ('rscd.step.RscdFastStep', 'rscd_fast', False) in steps, steps")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["rscd.stpipe_steps:get_steps"], \
+        "the installed entry point is stale: pip install --no-build-isolation -e ."

@@ -27,7 +27,7 @@ from stpipe import Step  # noqa: E402
 
 import rscd  # noqa: E402
 from fitsfiles import decay_reference, flag_reference, ramp_arrays, write_datamodel  # noqa: E402
-from rscd._integration import get_steps  # noqa: E402
+from rscd.stpipe_steps import get_steps  # noqa: E402
 from rscd.step import RscdFastDetector1Pipeline, RscdFastStep  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,7 +202,7 @@ def test_bad_method_is_rejected(tmp_path):
 
 def _installed_entry_point():
     from importlib.metadata import entry_points
-    return any(ep.value.startswith("rscd._integration")
+    return any(ep.value.startswith("rscd.stpipe_steps")
                for ep in entry_points(group="stpipe.steps"))
 
 
@@ -215,7 +215,7 @@ def stand_in_distribution(folder):
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: rscd\nVersion: 0.0\n")
     (info / "entry_points.txt").write_text(
-        "[stpipe.steps]\nrscd = rscd._integration:get_steps\n")
+        "[stpipe.steps]\nrscd = rscd.stpipe_steps:get_steps\n")
     return [str(folder / "site")]
 
 
