@@ -1,19 +1,28 @@
-"""Many files: ``rscd.batch.apply_files`` runs :func:`rscd.apply_file` over a process pool.
+"""Many files: ``rscd.batch.apply_files`` runs :func:`rscd.apply_file` over a process pool
+or over any :class:`concurrent.futures.Executor` (a dask.distributed cluster's among them).
 
     >>> from rscd.batch import apply_files
     >>> batch = apply_files(paths, "my_rscd.fits", jobs=4, resume=True)   # doctest: +SKIP
     >>> batch.failed, batch.summary()                                     # doctest: +SKIP
 
-Each file is one task; the C core's own threads are shared out between the workers
+Each file is one task, whatever runs it. With ``jobs`` the tasks go to a process pool of
+this machine, and the C core's own threads are shared out between the workers
 (``threads`` defaults to cores // jobs), so the machine is used once, not jobs times.
-Workers are started with ``forkserver`` (``spawn`` where that is missing): the C core
-uses OpenMP, and forking a process whose OpenMP runtime already started threads can
-hang the child.
+Pool workers are started with ``forkserver`` (``spawn`` where that is missing): the C
+core uses OpenMP, and forking a process whose OpenMP runtime already started threads can
+hang the child. With ``executor`` (``Client.get_executor()`` of dask.distributed, see
+docs/cluster.rst) the tasks go to that executor; the paths are made absolute first, since
+its workers do not share this process's working folder, and the files must be on storage
+every worker sees. Both are driven by the same loop (``_drive``); ``jobs=1`` runs the same
+task function in this process.
 
 Nothing a worker says is lost: the warnings and the ``rscd`` log records of each file
-are collected with its result and logged again in the calling process (the ``rscd``
-logger), in input order. Errors do not stop the batch: a file that fails gets a
-:class:`FileResult` with ``status == "FAILED"`` and a one-line ``error``.
+are collected with its result (a picklable :class:`FileResult`) and logged again in the
+calling process (the ``rscd`` logger), in input order. Collection is per thread, so a
+worker that runs several files at once (a dask worker with several threads) keeps each
+file's messages with that file. Errors do not stop the batch: a file that fails gets a
+:class:`FileResult` with ``status == "FAILED"`` and a one-line ``error``; so does a file
+whose task the executor lost (a worker process died).
 
 Resumption (``resume=True``) skips files already done, so an interrupted batch can be
 run again with the same command: in place, a file whose S_RSCD is COMPLETE; new files,
@@ -22,10 +31,13 @@ their name only when complete, so an existing one is a finished one). Those file
 ``status == "DONE"``.
 """
 import concurrent.futures
+import concurrent.futures.process
+import contextlib
 import logging
 import multiprocessing
 import os
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -33,7 +45,8 @@ from dataclasses import dataclass, field
 
 from .correct import Result
 
-__all__ = ["apply_files", "FileResult", "BatchResult", "default_jobs"]
+__all__ = ["apply_files", "FileResult", "BatchResult", "default_jobs", "scheduler_executor",
+           "SchedulerError"]
 
 log = logging.getLogger("rscd")
 
@@ -77,10 +90,14 @@ class FileResult:
 
 @dataclass
 class BatchResult:
-    """Per-file results in input order, and the totals."""
+    """Per-file results in input order, and the totals.
+
+    ``jobs`` is the pool's size, or None when an executor ran the files (``engine``
+    names it)."""
     files: list
     seconds: float
     jobs: int
+    engine: str = None
 
     def count(self, status):
         return sum(f.status == status for f in self.files)
@@ -103,7 +120,7 @@ class BatchResult:
                  for s in ("COMPLETE", "SKIPPED", DONE, FAILED) if self.count(s)]
         return (f"{len(self.files)} file(s): {', '.join(parts) or 'none'} in "
                 f"{self.seconds:.1f} s ({self.files_per_second:.2f} files/s, "
-                f"{self.jobs} job(s))")
+                f"{self.engine or f'{self.jobs} job(s)'})")
 
     def table(self):
         """A plain-text table: file, status, method, seconds, detail; then the summary."""
@@ -129,20 +146,17 @@ class BatchResult:
         return "\n".join(lines)
 
 
-def default_jobs(nfiles):
-    """Worker processes for ``nfiles`` files: the usable cores, at most one per file."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, nfiles))
-
-
 def _cores():
+    """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def default_jobs(nfiles):
+    """Worker processes for ``nfiles`` files: the usable cores, at most one per file."""
+    return max(1, min(_cores(), nfiles))
 
 
 def _status_of(path):
@@ -182,17 +196,85 @@ def error_text(exc):
     return " ".join(text.split())
 
 
-class _Collect(logging.Handler):
-    def __init__(self, sink):
-        super().__init__(logging.DEBUG)
-        self.sink = sink
+def _one_line(text):
+    return " ".join(str(text).split())
 
-    def emit(self, record):
-        self.sink.append((record.levelno, " ".join(record.getMessage().split())))
+
+class _Messages:
+    """Collects the warnings and ``rscd`` log records of each running file, by thread.
+
+    ``warnings.catch_warnings`` and swapping the logger's handlers change process-wide
+    state: two files running at once on two threads of one worker (a dask worker with
+    several threads, a thread pool) would each restore the other's state and lose or
+    mix messages. So the first file to start installs one routing handler and one
+    ``showwarning``; each record goes to the list of the thread that produced it, and
+    records of threads not running a file go where they went before. The last file to
+    finish puts everything back.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.sinks = {}            # thread ident -> list of (level, text)
+        self.saved = None          # logger handlers, propagate, level; warnings state
+
+    def _route_record(self, record):
+        sink = self.sinks.get(threading.get_ident())
+        if sink is not None:
+            sink.append((record.levelno, _one_line(record.getMessage())))
+            return
+        handlers, propagate, level, _ = self.saved
+        if record.levelno >= level:
+            if propagate:
+                handlers = handlers + logging.getLogger().handlers
+            for handler in handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+    def _route_warning(self, message, category, filename, lineno, file=None, line=None):
+        sink = self.sinks.get(threading.get_ident())
+        if sink is not None:
+            sink.append((logging.WARNING, _one_line(message)))
+        else:
+            self.saved[3][1](message, category, filename, lineno, file, line)
+
+    def start(self):
+        """Collect this thread's messages into a new list (returned)."""
+        sink = []
+        with self.lock:
+            if not self.sinks:
+                router = logging.Handler(logging.DEBUG)
+                router.emit = self._route_record
+                caught = warnings.catch_warnings()
+                caught.__enter__()
+                self.saved = (log.handlers[:], log.propagate, log.getEffectiveLevel(),
+                              (caught, warnings.showwarning, log.level))
+                log.handlers[:] = [router]
+                log.propagate = False
+                log.setLevel(logging.DEBUG)
+                warnings.simplefilter("always")
+                warnings.showwarning = self._route_warning
+            self.sinks[threading.get_ident()] = sink
+        return sink
+
+    def stop(self):
+        with self.lock:
+            del self.sinks[threading.get_ident()]
+            if not self.sinks:
+                handlers, propagate, _, (caught, _, level) = self.saved
+                log.handlers[:], log.propagate = handlers, propagate
+                log.setLevel(level)
+                caught.__exit__(None, None, None)
+                self.saved = None
+
+
+_messages = _Messages()
 
 
 def _run_one(path, reference, options, resume):
-    """Worker: correct one file; never raises (except KeyboardInterrupt)."""
+    """Task: correct one file; never raises (except KeyboardInterrupt).
+
+    Runs in a pool worker, on an executor's worker or in this process; returns a
+    picklable FileResult."""
     from .fits import apply_file, output_path
     path = os.fspath(path)
     inplace = options.get("inplace", False)
@@ -200,36 +282,27 @@ def _run_one(path, reference, options, resume):
         output = os.fspath(options["output"])
     else:
         output = path if inplace else output_path(path, options.get("output_dir"))
-    messages = []
     start = time.perf_counter()
     if resume and _already_done(path, output, inplace):
         return FileResult(path, DONE, output=output)
-    handler = _Collect(messages)
-    saved = log.handlers[:], log.propagate, log.level
-    log.handlers[:] = [handler]
-    log.propagate = False
-    log.setLevel(logging.DEBUG)
+    messages = _messages.start()
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                result = apply_file(path, reference, **options)
-                out = FileResult(path, result.status, output=output, result=result)
-            except KeyboardInterrupt:
-                raise
-            except Exception as exc:
-                if isinstance(exc, expected_errors()):
-                    text = error_text(exc)
-                else:
-                    text = (f"{path}: internal error: {type(exc).__name__}: "
-                            f"{error_text(exc)} (run with --debug for the traceback)")
-                out = FileResult(path, FAILED, output=output, error=text,
-                                 traceback=traceback.format_exc())
-        out.messages = [(logging.WARNING, " ".join(str(w.message).split()))
-                        for w in caught] + messages
+        try:
+            result = apply_file(path, reference, **options)
+            out = FileResult(path, result.status, output=output, result=result)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:
+            if isinstance(exc, expected_errors()):
+                text = error_text(exc)
+            else:
+                text = (f"{path}: internal error: {type(exc).__name__}: "
+                        f"{error_text(exc)} (run with --debug for the traceback)")
+            out = FileResult(path, FAILED, output=output, error=text,
+                             traceback=traceback.format_exc())
     finally:
-        log.handlers[:], log.propagate = saved[0], saved[1]
-        log.setLevel(saved[2])
+        _messages.stop()
+    out.messages = messages
     out.seconds = time.perf_counter() - start
     return out
 
@@ -274,10 +347,53 @@ class _Progress:
             self.bar.close()
 
 
-def apply_files(paths, reference, *, jobs=None, resume=False, output_dir=None,
-                inplace=False, method="auto", overwrite=False, force=False, threads=None,
-                on_result=None, progress=False):
-    """Apply the RSCD correction to many FITS ramp files over a process pool.
+def _lost(path, exc):
+    """The FileResult of a file whose task did not come back (the executor's error)."""
+    if isinstance(exc, concurrent.futures.process.BrokenProcessPool):
+        why = f"worker process died ({exc}); rerun with --jobs 1 to see why"
+    elif isinstance(exc, concurrent.futures.CancelledError):
+        why = "cancelled"
+    else:
+        why = f"the worker did not return a result: {type(exc).__name__}: {error_text(exc)}"
+    return FileResult(path, FAILED, error=f"{path}: {why}", traceback=traceback.format_exc())
+
+
+def _drive(executor, paths, task_args, finished, shown):
+    """Submit one task per file to ``executor``; hand each result to ``finished`` as it
+    completes. The one loop for the process pool and for any other executor. ``shown``:
+    the paths as the caller gave them, for the line of a lost task."""
+    futures = {executor.submit(_run_one, path, *task_args): i for i, path in enumerate(paths)}
+    try:
+        for future in concurrent.futures.as_completed(futures):
+            i = futures[future]
+            try:
+                file_result = future.result()
+            except Exception as exc:
+                file_result = _lost(shown[i], exc)
+            finished(i, file_result)
+    except BaseException:
+        for future in futures:          # an interrupted batch leaves nothing queued
+            future.cancel()
+        raise
+
+
+def _shown_as_given(file_result, given):
+    """A remote task's result with the path as the caller gave it (tasks get absolute
+    paths); its output relative to here when the path was relative."""
+    file_result.path = given
+    if file_result.output is not None and not os.path.isabs(given):
+        file_result.output = os.path.relpath(file_result.output)
+    return file_result
+
+
+def _engine_name(executor):
+    return type(executor).__name__
+
+
+def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
+                output_dir=None, inplace=False, method="auto", overwrite=False, force=False,
+                threads=None, on_result=None, progress=False):
+    """Apply the RSCD correction to many FITS ramp files, one task per file.
 
     Parameters
     ----------
@@ -287,14 +403,22 @@ def apply_files(paths, reference, *, jobs=None, resume=False, output_dir=None,
         None asks CRDS for each file's reference (see :func:`rscd.apply_file`).
         Parsed once here (a malformed file raises before any work starts).
     jobs : int, optional
-        Worker processes; default :func:`default_jobs` (the cores, at most one per
-        file). ``jobs=1`` runs in this process, one file after the other.
+        Worker processes of a pool on this machine; default :func:`default_jobs` (the
+        cores, at most one per file). ``jobs=1`` runs in this process, one file after
+        the other. Not with ``executor``.
+    executor : concurrent.futures.Executor, optional
+        Run the tasks there instead, e.g. ``distributed.Client(address).get_executor()``
+        (docs/cluster.rst). The executor is used, not shut down. Paths are made
+        absolute; the files must be on storage its workers see, and its workers must
+        have the same rscd installed.
     resume : bool
         Skip files already done (module notes); they get status DONE.
     output_dir, inplace, method, overwrite, force
         As for :func:`rscd.apply_file`.
     threads : int, optional
-        C-core threads per file; default the cores divided among the jobs.
+        C-core threads per file; default with a pool the cores divided among the jobs,
+        with an executor the worker's OpenMP default (dask workers set
+        OMP_NUM_THREADS=1: one core per task).
     on_result : callable, optional
         Called in this process as ``on_result(index, file_result, write)`` for each
         file, in input order, as soon as it and every file before it are finished;
@@ -312,29 +436,51 @@ def apply_files(paths, reference, *, jobs=None, resume=False, output_dir=None,
     ReferenceFileError
         The reference file is malformed (nothing was done).
     ValueError
-        Bad options (the same checks as apply_file, made once here).
+        Bad options (the same checks as apply_file, made once here), or both ``jobs``
+        and ``executor``.
+    TypeError
+        ``executor`` is not a concurrent.futures.Executor.
     """
-    from .correct import METHODS, _as_reference
-    paths = [os.fspath(p) for p in paths]
+    from .correct import METHODS
+    from .reference import Reference, read_reference
+    given = [os.fspath(p) for p in paths]
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if inplace and output_dir is not None:
         raise ValueError("inplace=True writes no new file: do not give output_dir")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be an integer >= 1, not {jobs!r}")
-    ref = None if reference is None else _as_reference(reference)   # None: CRDS per file
-    jobs = default_jobs(len(paths)) if jobs is None else min(jobs, max(1, len(paths)))
-    if threads is None and jobs > 1:
-        threads = max(1, _cores() // jobs)
+    if executor is not None:
+        if jobs is not None:
+            raise ValueError("give jobs (a process pool here) or executor, not both")
+        if not isinstance(executor, concurrent.futures.Executor):
+            raise TypeError("executor must be a concurrent.futures.Executor, not "
+                            f"{type(executor).__name__}")
+    if reference is None or isinstance(reference, Reference):
+        ref = reference                                    # None: CRDS per file
+    else:
+        ref = read_reference(reference)
+    if executor is None:
+        jobs = default_jobs(len(given)) if jobs is None else min(jobs, max(1, len(given)))
+        if threads is None and jobs > 1:
+            threads = max(1, _cores() // jobs)
+        task_paths = given
+    else:
+        # the executor's workers have their own working folder
+        task_paths = [os.path.abspath(p) for p in given]
+        if output_dir is not None:
+            output_dir = os.path.abspath(os.fspath(output_dir))
     options = dict(output_dir=output_dir, inplace=inplace, method=method,
                    overwrite=overwrite, force=force, threads=threads)
-    results = [None] * len(paths)
-    bar = _Progress(len(paths), progress)
+    results = [None] * len(given)
+    bar = _Progress(len(given), progress)
     emitted = 0
     start = time.perf_counter()
 
     def finished(index, file_result):
         nonlocal emitted
+        if executor is not None:
+            file_result = _shown_as_given(file_result, given[index])
         results[index] = file_result
         bar.update()
         while emitted < len(results) and results[emitted] is not None:
@@ -346,30 +492,67 @@ def apply_files(paths, reference, *, jobs=None, resume=False, output_dir=None,
             emitted += 1
 
     try:
-        if jobs == 1:
-            for i, path in enumerate(paths):
+        if executor is not None:
+            _drive(executor, task_paths, (ref, options, resume), finished, given)
+        elif jobs == 1:
+            for i, path in enumerate(task_paths):
                 finished(i, _run_one(path, ref, options, resume))
         else:
-            pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                          mp_context=_context())
-            try:
-                futures = {pool.submit(_run_one, path, ref, options, resume): i
-                           for i, path in enumerate(paths)}
-                for future in concurrent.futures.as_completed(futures):
-                    i = futures[future]
-                    try:
-                        file_result = future.result()
-                    except concurrent.futures.process.BrokenProcessPool as exc:
-                        file_result = FileResult(
-                            paths[i], FAILED,
-                            error=f"{paths[i]}: worker process died ({exc}); rerun with "
-                                  "--jobs 1 to see why",
-                            traceback=traceback.format_exc())
-                    finished(i, file_result)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
+            with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
+                                                        mp_context=_context()) as pool:
+                _drive(pool, task_paths, (ref, options, resume), finished, given)
     finally:
         bar.close()
-    return BatchResult(results, time.perf_counter() - start, jobs)
+    return BatchResult(results, time.perf_counter() - start, jobs,
+                       None if executor is None else _engine_name(executor))
+
+
+class SchedulerError(Exception):
+    """The dask.distributed scheduler cannot take the files (one line: what to do)."""
+
+
+@contextlib.contextmanager
+def scheduler_executor(address, timeout=30):
+    """An executor sending tasks to the dask.distributed scheduler at ``address``.
+
+    ``with scheduler_executor("tcp://host:8786") as executor: apply_files(...,
+    executor=executor)``. Checks that every worker connected now has the rscd version of
+    this process (a worker without rscd cannot run a file). Closes the connection at the
+    end; the scheduler and its workers keep running.
+
+    Raises
+    ------
+    SchedulerError
+        distributed is not installed, the scheduler cannot be reached within
+        ``timeout`` seconds, or a worker has another rscd.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SchedulerError("--scheduler needs dask.distributed: pip install distributed "
+                             "(or pip install \".[dask]\" in the rscd clone)") from None
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, ValueError, TypeError) as exc:
+        raise SchedulerError(f"scheduler {address}: {error_text(exc)}") from None
+    try:
+        _check_workers(client, address)
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
+def _check_workers(client, address):
+    """Refuse workers whose rscd differs from this one's; warn when there are none."""
+    versions = client.get_versions(packages=["rscd"])
+    mine = versions["client"]["packages"].get("rscd")
+    workers = versions.get("workers") or {}
+    if not workers:
+        log.warning("scheduler %s has no workers yet: the files wait for them", address)
+    for worker, info in sorted(workers.items()):
+        theirs = (info or {}).get("packages", {}).get("rscd")
+        if theirs != mine:
+            have = f"rscd {theirs}" if theirs else "no rscd"
+            raise SchedulerError(f"scheduler {address}: worker {worker} has {have}, this "
+                                 f"process rscd {mine}: workers need the same rscd "
+                                 "installed (docs/cluster.rst)")

@@ -55,6 +55,7 @@ examples:
   rscd *_linearity.fits --override_rscd my_rscd.fits --output-dir out/
   rscd big_ramp.fits --reference my_rscd.fits --in-place
   rscd *_linearity.fits -r my_rscd.fits --jobs 4 --resume
+  rscd /shared/*_linearity.fits -r my_rscd.fits --scheduler tcp://head:8786
   rscd jw*-seg00?_mirimage_linearity.fits -r my_rscd.fits --segments"""
 
 
@@ -183,6 +184,11 @@ def _parser():
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="files corrected at once, each in its own process (default: "
                              "the number of cores when there are several files)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="send the files to a running dask.distributed scheduler "
+                             "(tcp://host:8786) instead; the files must be on storage its "
+                             "workers see (pip install distributed; see the cluster page "
+                             "of the docs)")
     parser.add_argument("--resume", action="store_true",
                         help="skip files already done (in place: S_RSCD = COMPLETE; new "
                              "files: the output exists), so an interrupted run can be repeated")
@@ -247,12 +253,17 @@ def _run(args):
     if args.jobs is not None and args.jobs < 1:
         _fail(f"--jobs must be >= 1, not {args.jobs}")
         return EXIT_USAGE
+    if args.scheduler is not None and (args.jobs is not None or args.segments):
+        _fail(f"--scheduler sends the files to a cluster: drop "
+              f"{'--jobs' if args.jobs is not None else '--segments'}")
+        return EXIT_USAGE
     if args.segments:
         if reference is None:
             _fail("--segments needs --reference (one reference file for the exposure)")
             return EXIT_USAGE
         return _run_segments(args, reference, expected)
-    from .batch import apply_files
+    from .batch import SchedulerError, apply_files, scheduler_executor
+    import contextlib
 
     total = len(args.inputs)
 
@@ -265,10 +276,18 @@ def _run(args):
             progress = f"[{index + 1}/{total}] " if total > 1 else ""
             write(progress + done.line(args.in_place))
 
-    batch = apply_files(args.inputs, reference, jobs=args.jobs, resume=args.resume,
-                        output_dir=args.output_dir, inplace=args.in_place,
-                        method=args.method, overwrite=args.overwrite, force=args.force,
-                        threads=args.threads, on_result=report, progress=not args.quiet)
+    try:
+        with (contextlib.nullcontext() if args.scheduler is None
+              else scheduler_executor(args.scheduler)) as executor:
+            batch = apply_files(args.inputs, reference, jobs=args.jobs, executor=executor,
+                                resume=args.resume, output_dir=args.output_dir,
+                                inplace=args.in_place, method=args.method,
+                                overwrite=args.overwrite, force=args.force,
+                                threads=args.threads, on_result=report,
+                                progress=not args.quiet)
+    except SchedulerError as exc:
+        _fail(str(exc))
+        return EXIT_USAGE
     summary = args.summary if args.summary is not None else sys.stdout.isatty()
     if total > 1 and summary and not args.quiet:
         print(batch.table(), flush=True)

@@ -1,5 +1,6 @@
 """rscd.batch and the command's --jobs/--resume: a process pool gives the same files as
 one-by-one runs; failures do not stop the others; resumption skips finished files."""
+import concurrent.futures
 import os
 import shutil
 
@@ -93,6 +94,81 @@ def test_warnings_come_back_from_workers(many, caplog):
     assert [f.status for f in batch.files] == ["SKIPPED", "COMPLETE"]
     assert any("READPATT=SLOW" in text for _, text in batch.files[0].messages)
     assert "READPATT=SLOW" in caplog.text
+
+
+def test_files_running_at_once_on_threads_keep_their_own_messages(many, monkeypatch):
+    """Two files corrected at the same time on two threads of one process (a dask worker
+    with several threads): each file's warning and log record stay with that file, and
+    the logger and warnings state are put back. (Regression: each task swapped the
+    process-wide handlers and showwarning, so the second file took both files'
+    messages and the first restored a state that was not its own.)"""
+    import logging
+    import threading
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    import rscd.fits
+    from rscd.batch import _run_one
+    both_inside = threading.Barrier(2, timeout=20)
+    real = rscd.fits.apply_file
+
+    def talking(path, reference, **options):
+        both_inside.wait()                     # both tasks are collecting now
+        warnings.warn(f"warning of {os.path.basename(path)}")
+        logging.getLogger("rscd").info("log of %s", os.path.basename(path))
+        both_inside.wait()                     # neither has finished before both spoke
+        return real(path, reference, **options)
+
+    monkeypatch.setattr(rscd.fits, "apply_file", talking)
+    log = logging.getLogger("rscd")
+    before = (log.handlers[:], log.propagate, log.level, warnings.showwarning,
+              warnings.filters[:])
+    paths = many["paths"][:2]
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda p: _run_one(p, many["flag"], {}, False), paths))
+    assert [f.status for f in done] == ["COMPLETE", "COMPLETE"]
+    for f, path, other in zip(done, paths, paths[::-1]):
+        name = os.path.basename(path)
+        assert f.messages[:2] == [(logging.WARNING, f"warning of {name}"),
+                                  (logging.INFO, f"log of {name}")]
+        assert not any(os.path.basename(other) in text for _, text in f.messages)
+    assert (log.handlers, log.propagate, log.level, warnings.showwarning,
+            warnings.filters) == before
+
+
+class _Losing(concurrent.futures.ThreadPoolExecutor):
+    """A thread pool that records the paths it is given and loses the task of one."""
+
+    def __init__(self, lose):
+        super().__init__(2)
+        self.lose, self.seen = lose, []
+
+    def submit(self, fn, path, *args):
+        self.seen.append(path)
+        if os.path.basename(path) == self.lose:
+            future = concurrent.futures.Future()
+            future.set_exception(ConnectionError("worker gone"))
+            return future
+        return super().submit(fn, path, *args)
+
+
+def test_any_executor_gets_absolute_paths_and_a_lost_task_is_one_failed_line(
+        many, monkeypatch):
+    monkeypatch.chdir(many["dir"])
+    names = [os.path.basename(p) for p in many["paths"][:3]]
+    os.makedirs("out")
+    with _Losing(lose=names[1]) as executor:
+        batch = apply_files(names, many["flag"], executor=executor, output_dir="out")
+    assert executor.seen == [os.path.join(str(many["dir"]), n) for n in names]
+    assert [f.path for f in batch.files] == names                 # as the caller gave them
+    assert [f.status for f in batch.files] == ["COMPLETE", "FAILED", "COMPLETE"]
+    assert batch.files[0].output == os.path.join("out", "f0_rscd.fits")
+    assert os.path.exists(batch.files[0].output) and not os.path.exists("out/f1_rscd.fits")
+    assert batch.files[1].error == (f"{names[1]}: the worker did not return a result: "
+                                    "ConnectionError: worker gone")
+    assert batch.jobs is None and "_Losing" in batch.summary()
+    with pytest.raises(TypeError, match="concurrent.futures.Executor"):
+        apply_files(names, many["flag"], executor=object())
 
 
 def test_bad_options(many):

@@ -1,0 +1,238 @@
+"""``rscd FILES --scheduler ADDRESS`` and ``apply_files(executor=...)`` against a real
+dask.distributed scheduler with two workers, each a separate process (docs/cluster.rst).
+
+The cluster is started once for the module with the ``dask`` console script of this
+Python's environment, in a folder of its own (so relative paths must be made absolute
+before they reach a worker), and always torn down.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from astropy.io import fits
+
+import rscd
+from children import child_env, run_rscd
+from fitsfiles import decay_reference, flag_reference, ramp_arrays, segments, write_astropy
+from rscd.batch import apply_files
+from rscd.cli import main
+
+distributed = pytest.importorskip("distributed")
+
+NFILES = 5
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop(procs):
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 15
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)        # the worker's own group: nanny and its worker
+            proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """(address, client): a scheduler and two one-thread workers, separate processes."""
+    folder = tmp_path_factory.mktemp("cluster")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = os.path.join(os.path.dirname(sys.executable), "dask")
+    if not os.path.exists(dask):
+        pytest.skip("the dask console script is not next to this Python")
+    env = child_env()
+    procs = []
+    logs = []
+
+    def start(*args, name):
+        log = open(folder / f"{name}.log", "w")
+        logs.append(log)
+        procs.append(subprocess.Popen([dask, *args], cwd=folder, env=env, stdout=log,
+                                      stderr=subprocess.STDOUT, start_new_session=True))
+
+    client = None
+    try:
+        start("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
+              name="scheduler")
+        for n in (1, 2):
+            start("worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                  name=f"worker{n}")
+        client = distributed.Client(address, timeout=30, set_as_default=False)
+        client.wait_for_workers(2, timeout=40)
+        yield address, client
+    finally:
+        if client is not None:
+            client.close()
+        _stop(procs)
+        for log in logs:
+            log.close()
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Five ramp files, one that is not FITS, one skipped with a warning; references."""
+    src = tmp_path / "src"
+    src.mkdir()
+    paths = []
+    for n in range(NFILES):
+        arrays = ramp_arrays(nints=3, ngroups=7, nrows=8, ncols=9, seed=n)
+        paths.append(write_astropy(str(src / f"f{n}_linearity.fits"), *arrays))
+    slow = write_astropy(str(src / "slow_linearity.fits"), *ramp_arrays(), READPATT="SLOW")
+    bad = str(src / "zz_bad_linearity.fits")
+    with open(bad, "wb") as f:
+        f.write(b"\0" * 2880)
+    return {"paths": paths, "slow": slow, "bad": bad, "dir": tmp_path,
+            "flag": flag_reference(str(tmp_path / "rf.fits")),
+            "decay": decay_reference(str(tmp_path / "rd.fits"))}
+
+
+def _copy(paths, folder):
+    os.makedirs(folder)
+    return [shutil.copy(p, folder) for p in paths]
+
+
+def _data(path):
+    """Every HDU's data bytes and header cards except HISTORY (it holds a time)."""
+    out = []
+    for name, header, data in segments(path):
+        cards = [str(c) for c in fits.Header.fromstring(header.decode("ascii")).cards
+                 if c.keyword != "HISTORY"]
+        out.append((name, cards, data))
+    return out
+
+
+def _executed(client):
+    """Tasks each worker has run so far."""
+    return client.run(lambda dask_worker: dask_worker.state.executed_count)
+
+
+def _one_by_one(files, method, folder, **options):
+    """The reference outcome: rscd.apply_file on copies, one after the other (the last
+    one, READPATT=SLOW, is skipped with a warning)."""
+    copies = _copy(files["paths"] + [files["slow"]], files["dir"] / folder)
+    results = [rscd.apply_file(p, files[method], **options) for p in copies[:-1]]
+    with pytest.warns(Warning, match="READPATT=SLOW"):
+        results.append(rscd.apply_file(copies[-1], files[method], **options))
+    assert results[-1].status == "SKIPPED"
+    return results, copies
+
+
+def test_cli_scheduler_same_files_lines_and_exit_as_one_by_one(cluster, files, monkeypatch,
+                                                               capsys):
+    address, client = cluster
+    want, one = _one_by_one(files, "decay", "one")
+    work = _copy(files["paths"] + [files["slow"], files["bad"]], files["dir"] / "work")
+    before = _executed(client)
+    names = [os.path.basename(p) for p in work]
+    # relative paths, and a working folder the workers do not share
+    proc = run_rscd(*names, "-r", files["decay"], "--scheduler", address, "--summary",
+                    cwd=files["dir"] / "work")
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stdout.splitlines()
+    for n, (name, result) in enumerate(zip(names, want)):
+        out = name.replace("_linearity", "_rscd")
+        assert lines[n] == f"[{n + 1}/{len(names)}] {name} -> {out}: {result.summary()}"
+    assert "status" in lines[NFILES + 1]
+    assert lines[-1].startswith(f"{len(names)} file(s): {NFILES} complete, 1 skipped, "
+                                "1 failed in ")
+    err = proc.stderr.splitlines()
+    assert any("READPATT=SLOW" in line and line.startswith("rscd: WARNING") for line in err)
+    bad_line = [line for line in err if "zz_bad_linearity.fits" in line]
+    assert len(bad_line) == 1 and bad_line[0].startswith("rscd: error: ")
+    assert err[-1] == f"rscd: error: 1 of {len(names)} files failed"
+    for a, b in zip(one, work):                    # the skipped one is written too
+        assert _data(rscd.output_path(a)) == _data(rscd.output_path(b))
+    after = _executed(client)
+    assert sum(after.values()) - sum(before.values()) == len(names)
+    assert all(after[w] > before[w] for w in after), (before, after)    # both did work
+    finished = client.run_on_scheduler(lambda dask_scheduler: sum(
+        t.finish == "memory" and "_run_one" in str(t.key)
+        for t in dask_scheduler.transition_log))
+    assert finished >= len(names)
+
+    # --resume (in this process, to save a start-up): the outputs are there, so those
+    # files are done and left alone; a removed one is corrected again
+    outputs = [rscd.output_path(p) for p in work[:NFILES + 1]]
+    os.remove(outputs[2])
+    stamps = [os.stat(p).st_mtime_ns if p != outputs[2] else None for p in outputs]
+    monkeypatch.chdir(files["dir"] / "work")
+    code = main([*names[:NFILES + 1], "-r", files["decay"], "--scheduler", address,
+                 "--resume"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert [("already done" in line) for line in out] == [n != 2 for n in range(NFILES + 1)]
+    assert out[2] == f"[3/{NFILES + 1}] {names[2]} -> {os.path.basename(outputs[2])}: " \
+        f"{want[2].summary()}"
+    assert [os.stat(p).st_mtime_ns if p != outputs[2] else None for p in outputs] == stamps
+    assert _data(outputs[2]) == _data(rscd.output_path(one[2]))
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_executor_equals_one_by_one(cluster, files, caplog, inplace):
+    _, client = cluster
+    want, copies = _one_by_one(files, "flag", "one", inplace=inplace)
+    work = _copy(files["paths"] + [files["slow"]], files["dir"] / "work")
+    before = _executed(client)
+    with caplog.at_level("WARNING", logger="rscd"):
+        batch = apply_files(work, files["flag"], executor=client.get_executor(),
+                            inplace=inplace)
+    assert [f.path for f in batch.files] == work and batch.jobs is None
+    assert [f.result for f in batch.files] == want
+    assert any("READPATT=SLOW" in text for _, text in batch.files[-1].messages)
+    assert "READPATT=SLOW" in caplog.text
+    for a, b in zip(copies, work):
+        if not inplace:
+            a, b = rscd.output_path(a), rscd.output_path(b)
+        assert _data(a) == _data(b)
+    after = _executed(client)
+    assert sum(after.values()) - sum(before.values()) == len(work)
+
+
+def test_worker_with_another_rscd_is_refused(cluster, files, monkeypatch, capsys):
+    """Workers must have this process's rscd: a mismatch is one line, nothing is run."""
+    address, client = cluster
+    from distributed import versions
+    real = versions._version_cached
+    monkeypatch.setattr(versions, "_version_cached",      # this process's answer only
+                        lambda name: "0.0.0.other" if name == "rscd" else real(name))
+    before = _executed(client)
+    code = main([files["paths"][0], "-r", files["flag"], "--scheduler", address])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "workers need the same rscd" in err and "0.0.0.other" in err
+    assert _executed(client) == before
+    assert not os.path.exists(rscd.output_path(files["paths"][0]))
+
+
+def test_jobs_and_scheduler_exclude_each_other(files, capsys):
+    code = main([files["paths"][0], "-r", files["flag"], "--jobs", "2",
+                 "--scheduler", "tcp://127.0.0.1:1"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == \
+        "rscd: error: --scheduler sends the files to a cluster: drop --jobs"
+    with ThreadPoolExecutor(1) as executor, pytest.raises(ValueError, match="jobs.*executor"):
+        apply_files(files["paths"], files["flag"], jobs=2, executor=executor)
+
+
+def test_without_distributed_one_line_names_the_package(files, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "distributed", None)      # import fails
+    code = main([files["paths"][0], "-r", files["flag"], "--scheduler", "tcp://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "pip install distributed" in err
+    assert not os.path.exists(rscd.output_path(files["paths"][0]))
