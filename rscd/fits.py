@@ -376,26 +376,19 @@ def _map(fh, dtype, offset, shape):
 
 
 def _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous):
-    # The dry run and the real run call apply from this one line, so a warning both give
-    # is shown once under Python's default filter (one warning per code location).
     return apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
                  subarray=layout.subarray, detector=layout.detector, nints=layout.nints,
                  integration_start=layout.integration_start, substrt2=layout.substrt2,
                  method=method, threads=threads, previous=previous)
 
 
-def _dry_run(layout, ref, method, threads):
-    """``apply`` on empty frames of the file's shape (no pixels, same ramps).
-
-    Every refusal and warning of ``apply`` -- method, detector, reference row, exposure
-    numbers, threads -- happens here, before anything is written: with warnings as errors
-    (``python -W error``) a warning refuses the run while the file is untouched. The skip
-    rules never look at pixels, so a SKIPPED result here is the run's result.
-    """
-    nints, ngroups = layout.shape[:2]
-    empty = (nints, ngroups, 0, 0)
-    return _run_apply(np.zeros(empty, ">f4"), np.zeros(empty, np.uint8),
-                      np.zeros((0, 0), np.uint32), ref, layout, method, threads, None)
+def _changes_data(layout, ref, chosen):
+    """Whether ``apply`` will reach the data: MIRI data and a reference row for the
+    file's READPATT/SUBARRAY (looked up as ``apply`` looks it up). Otherwise it skips, and
+    an in-place decay run writes no RUNNING marker: with warnings as errors, apply's
+    warning about the missing row then refuses a file nothing was written to."""
+    return (layout.detector.upper().startswith("MIR")
+            and ref.lookup(layout.readpatt, layout.subarray, chosen) is not None)
 
 
 #: What ``apply`` raises while checking its arguments, before the C core writes anything
@@ -407,8 +400,11 @@ _BEFORE_DATA = (Warning, TypeError, ValueError, ArithmeticError, MemoryError)
 def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
     """Correct the three arrays of the open file where they lie; return the Result.
 
-    ``marker``: S_RSCD = 'RUNNING' is written and flushed before the data are touched,
-    and taken back when ``apply`` refuses (it checks everything before it writes).
+    ``marker``: S_RSCD = 'RUNNING' is written and flushed before the data are touched.
+    When ``apply`` refuses while checking its arguments (a warning is a refusal when
+    warnings are errors), the header's original bytes are written back: the file is as
+    it was. An interrupt during ``apply`` leaves the marker: it may land after the data
+    changed, and the next run must know.
     """
     sci_at, gdq_at, pdq_at = layout.offsets
     sci = _map(fh, ">f4", sci_at, layout.shape)
@@ -418,6 +414,8 @@ def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
     pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)  # native uint32 frame (small)
     original = pixeldq.copy()
     if marker:
+        fh.seek(0)
+        original_header = fh.read(layout.header_size)
         running = layout.header.copy()
         _set_keywords(running, {"S_RSCD": RUNNING}, None)
         _write_header(fh, running, layout.header_size)
@@ -425,8 +423,10 @@ def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
     try:
         result = _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous)
     except _BEFORE_DATA:
-        if marker:          # the data are untouched: take the marker back
-            _write_header(fh, layout.header, layout.header_size)
+        if marker:          # the data are untouched: the header as it was, byte for byte
+            fh.seek(0)
+            fh.write(original_header)
+            fh.flush()
             os.fsync(fh.fileno())
         raise
     changed = pixeldq != original
@@ -439,10 +439,10 @@ def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
     return result
 
 
-def _correct(path, layout, ref, method, threads, history, planned, *, marker, durable,
+def _correct(path, layout, ref, method, threads, history, *, marker, durable,
              previous=None):
     """Correct ``path`` where it lies; ``layout`` comes from ``_inspect`` of the same
-    bytes, ``planned`` from ``_dry_run`` (a SKIPPED plan touches no data).
+    bytes.
 
     The data are changed through numpy memory maps at the offsets ``_inspect`` found and
     the primary header is rewritten over its own bytes, so the file keeps its size and
@@ -459,10 +459,7 @@ def _correct(path, layout, ref, method, threads, history, planned, *, marker, du
     except PermissionError as exc:
         raise RampFileError(f"{path}: cannot open for update ({exc.strerror})") from exc
     with fh:
-        result = planned
-        if planned.status != "SKIPPED":
-            result = _correct_data(fh, layout, ref, method, threads, previous, marker,
-                                   durable)
+        result = _correct_data(fh, layout, ref, method, threads, previous, marker, durable)
         header = layout.header.copy()
         _set_keywords(header, result.header_keywords(), history)
         _write_header(fh, header, layout.header_size)
@@ -778,10 +775,10 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
             "and adding a header block means writing a new file (a new inode), which "
             "--keep-inode (keep_inode=True) forbids; run without --keep-inode to correct "
             "it through a copy renamed over it, or without --in-place to write a new file")
-    planned = _dry_run(layout, ref, method, threads)   # refusals and warnings: nothing written
-    run = (ref, method, threads, history, planned, previous)
+    run = (ref, method, threads, history, previous)
     if inplace:
-        return _apply_in_place(path, layout, run, chosen == "decay")
+        return _apply_in_place(path, layout, run,
+                               chosen == "decay" and _changes_data(layout, ref, chosen))
     out = os.fspath(output) if output is not None else output_path(path, output_dir)
     _check_output(path, out, overwrite)
     result = _write_corrected_copy(path, out, layout, run, durable=False)
@@ -804,10 +801,10 @@ def _check_output(path, out, overwrite):
 def _apply_in_place(path, layout, run, marker):
     """The fast path where the keywords fit (same file, only changed bytes written),
     else a corrected copy with a larger header renamed over the file."""
-    ref, method, threads, history, planned, previous = run
+    ref, method, threads, history, previous = run
     if not _extra_blocks(layout, ref.name, history):
-        result = _correct(path, layout, ref, method, threads, history, planned,
-                          marker=marker, durable=True, previous=previous)
+        result = _correct(path, layout, ref, method, threads, history, marker=marker,
+                          durable=True, previous=previous)
         log.info("%s: corrected in place (the RSCD keywords fit in the primary header; "
                  "same file, only changed bytes written)", path)
         return result
@@ -827,11 +824,11 @@ def _write_corrected_copy(src, out, layout, run, durable):
     """Copy ``src`` into a locked temporary file next to ``out`` with header room for the
     keywords and RESERVE_CARDS more, correct the copy, rename it to ``out``. ``src`` is
     only read: when ``out`` is ``src``, it stays intact until the rename."""
-    ref, method, threads, history, planned, previous = run
+    ref, method, threads, history, previous = run
     extra = _extra_blocks(layout, ref.name, history, reserve=RESERVE_CARDS)
     replacing = os.path.exists(out) and os.path.samefile(src, out)
     with atomic_write(out, durable=durable, mode_of=src if replacing else None) as fh:
         _copy_with_room(src, fh, layout.header_size, extra)
         copied = _inspect(fh.name) if extra else dataclasses.replace(layout, path=fh.name)
-        return _correct(fh.name, copied, ref, method, threads, history, planned,
-                        marker=False, durable=False, previous=previous)
+        return _correct(fh.name, copied, ref, method, threads, history, marker=False,
+                        durable=False, previous=previous)

@@ -1,12 +1,16 @@
 """rscd.apply_file: new-file and in-place runs on FITS ramp files (SPEC section 5)."""
 import os
 import shutil
+import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
 import rscd
+from children import child_env, run_rscd
 from rscd.fits import RampFileError, apply_file, output_path
 from fitsfiles import (DO_NOT_USE, FLUX_ESTIMATED, REFERENCE_PIXEL, decay_reference,
                        flag_reference, free_cards, leftovers, ramp_arrays, segments, sha256,
@@ -310,8 +314,6 @@ def test_interrupted_run_detected(tmp_path, refs, monkeypatch):
     seen = {}
 
     def dies_half_way(sci, *args, **kwargs):
-        if sci.size == 0:       # apply_file's dry run of the checks
-            return real_apply(sci, *args, **kwargs)
         # the marker is on disk (flushed) before the data are touched
         seen["marker"] = fits.getval(src, "S_RSCD")
         sci[1, 0] += 1.0
@@ -342,6 +344,73 @@ def test_marker_taken_back_when_apply_refuses(tmp_path, refs):
     before = sha256(src)
     with pytest.raises(ValueError, match="threads"):
         apply_file(src, refs["decay"], inplace=True, threads=0)
+    assert sha256(src) == before
+
+
+def _mismatch(tmp_path, kind):
+    """A file and a decay reference that make apply warn: no row for the file's
+    READPATT, or a reference for another DETECTOR."""
+    path = str(tmp_path / "w_uncal.fits")
+    ref = str(tmp_path / "ref.fits")
+    if kind == "no row":
+        write_astropy(path, *ramp_arrays(), READPATT="SLOW")
+        decay_reference(ref)
+    else:
+        write_astropy(path, *ramp_arrays())
+        rscd.write_decay_reference(ref, rscd.read_reference(decay_reference(ref)).decay_rows,
+                                   detector="MIRIFULONG", overwrite=True)
+    return path, ref
+
+
+@pytest.mark.parametrize("kind", ["no row", "other detector"])
+@pytest.mark.parametrize("inplace", [True, False])
+def test_warning_as_error_leaves_the_file_as_it_was(tmp_path, kind, inplace):
+    """Issue 15.1: with warnings as errors, apply's RSCDWarning escaped after S_RSCD =
+    'RUNNING' was on disk, and the next run refused the untouched file. Every check runs
+    before anything is written now."""
+    path, ref = _mismatch(tmp_path, kind)
+    before = sha256(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rscd.RSCDWarning)
+        with pytest.raises(rscd.RSCDWarning):
+            apply_file(path, ref, inplace=inplace, method="decay")
+    assert sha256(path) == before and sorted(os.listdir(tmp_path)) == ["ref.fits",
+                                                                       "w_uncal.fits"]
+    with pytest.warns(rscd.RSCDWarning):          # the next run works
+        res = apply_file(path, ref, inplace=True, method="decay")
+    assert res.status == ("SKIPPED" if kind == "no row" else "COMPLETE")
+    assert fits.getval(path, "S_RSCD") == res.status
+
+
+def test_warning_as_error_in_a_child_with_w_error(tmp_path):
+    """The reproduction of issue 15.1: ``python -W error``, a reference for another
+    detector, an in-place decay run."""
+    path, ref = _mismatch(tmp_path, "other detector")
+    before = sha256(path)
+    code = "import sys, rscd; rscd.apply_file(sys.argv[1], sys.argv[2], inplace=True)"
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code, path, ref],
+                          capture_output=True, text=True, env=child_env(), timeout=120)
+    assert proc.returncode == 1 and "RSCDWarning" in proc.stderr
+    assert "DETECTOR=MIRIFULONG" in proc.stderr and sha256(path) == before
+    proc = run_rscd(path, "--reference", ref, "--in-place")     # the next run works
+    assert proc.returncode == 0, proc.stderr
+    assert fits.getval(path, "S_RSCD") == "COMPLETE"
+
+
+def test_interrupt_before_the_data_restores_the_header(tmp_path, refs, monkeypatch):
+    """An exception apply raises while checking (here a ValueError of its own) takes the
+    marker back; the file is byte-identical."""
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
+    before = sha256(src)
+    real_apply = rscd.fits.apply
+
+    def refuses(sci, *args, **kwargs):
+        if sci.size and fits.getval(src, "S_RSCD") == "RUNNING":
+            raise ValueError("refused while checking")
+        return real_apply(sci, *args, **kwargs)
+    monkeypatch.setattr(rscd.fits, "apply", refuses)
+    with pytest.raises(ValueError, match="refused while checking"):
+        apply_file(src, refs["decay"], inplace=True)
     assert sha256(src) == before
 
 

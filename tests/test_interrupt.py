@@ -34,8 +34,6 @@ CHILD = textwrap.dedent("""
         real = rscd.fits.apply
         def slow(*args, **kw):
             result = real(*args, **kw)
-            if args[0].size == 0:   # apply_file's dry run of the checks
-                return result
             print("CORRECTED", flush=True)
             time.sleep(600)
             return result
