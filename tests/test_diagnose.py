@@ -1,0 +1,341 @@
+"""rscd diagnose (docs/diagnose.rst) against ramps with a known transient
+(tests/simulate_rscd.py): the recommended skip equals the analytic
+max(0, ceil(tau ln(a/T) - 1)) within one group, tau comes back within 20 %, data without a
+transient need no skip, flagged samples stay out, row parity and segment files are
+honoured, bad input gets one line and a non-zero exit, and the written reference file
+drives both ``rscd --reference`` and jwst's RscdStep."""
+import json
+import math
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+import rscd
+from rscd.cli import main as rscd_main
+from rscd.diagnose import (DEFAULT_THRESHOLD, DiagnoseError, draw_figure, fit_decay,
+                           recommended_skip)
+from simulate_rscd import PAIRS, expected_skip, simulate_ramps, write_pair_files, write_simulated
+
+T = DEFAULT_THRESHOLD
+
+
+@pytest.fixture(scope="module")
+def pair_files(tmp_path_factory):
+    return write_pair_files(tmp_path_factory.mktemp("pairs"))
+
+
+@pytest.fixture(scope="module")
+def pair_result(pair_files):
+    return rscd.diagnose_files(pair_files)
+
+
+def test_one_result_per_pair_from_all_its_files(pair_result, pair_files):
+    got = {(r.subarray, r.readpatt): r for r in pair_result.results}
+    assert set(got) == set(PAIRS)
+    for (subarray, readpatt), r in got.items():
+        assert r.files == [p for p in pair_files if f"sim_{subarray.lower()}_" in p]
+        assert r.ngroups == PAIRS[subarray, readpatt]["ngroups"]
+        # 2 files x 3 integrations: int 1 from 2 frames, int 2+ from 4
+        assert r.int2p.samples_tested_ok > 1.5 * r.int1.samples_tested_ok
+
+
+@pytest.mark.parametrize("pair", list(PAIRS))
+@pytest.mark.parametrize("kind", ["int1", "int2p"])
+def test_skip_and_tau_match_the_injected_transient(pair_result, pair, kind):
+    a, tau = PAIRS[pair][kind]
+    r = next(r for r in pair_result.results if (r.subarray, r.readpatt) == pair)
+    prof = getattr(r, kind)
+    assert abs(prof.recommended_skip - expected_skip(a, tau, T)) <= 1
+    assert prof.tau_groups == pytest.approx(tau, rel=0.2)
+    assert prof.amplitude == pytest.approx(-a, rel=0.2)
+    assert prof.tau_seconds == pytest.approx(prof.tau_groups * PAIRS[pair]["tgroup"])
+    assert not prof.reaches_window
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.1, 0.3])
+def test_skip_follows_the_threshold(threshold):
+    a, tau = 1.0, 2.0
+    d = rscd.diagnose(*simulate_ramps(nints=2, ngroups=24, int1=None, int2p=(a, tau), seed=5),
+                      threshold=threshold)
+    assert abs(d.results[0].int2p.recommended_skip - expected_skip(a, tau, threshold)) <= 1
+
+
+def test_no_transient_needs_no_skip():
+    d = rscd.diagnose(*simulate_ramps(nints=3, int1=None, int2p=None, seed=3))
+    for kind in ("int1", "int2p"):
+        prof = getattr(d.results[0], kind)
+        assert prof.recommended_skip in (0, 1)
+        assert max(abs(v) for v in prof.profile) < T
+        assert prof.tau_groups is None        # nothing significant to fit
+
+
+@pytest.mark.parametrize("group_flag, pixel_flag", [
+    (2, 0), (4, 0), (1, 0), (0, 1), (0, 1 << 31)],
+    ids=["SATURATED", "JUMP_DET", "group DO_NOT_USE", "pixel DO_NOT_USE", "REFERENCE_PIXEL"])
+def test_flagged_samples_are_left_out(group_flag, pixel_flag):
+    """A huge transient only in samples carrying one flag that excludes them (a group
+    flag in one group of integration 2, or a PIXELDQ flag) changes nothing."""
+    data, gdq, pdq = simulate_ramps(nints=2, int1=None, int2p=None, seed=7,
+                                    reference_columns=0, saturating=0, jumps=0, dead=0)
+    clean = rscd.diagnose(data, gdq, pdq).results[0].int2p
+    j = np.arange(1, data.shape[1] + 1)[:, None, None]
+    bad = np.random.default_rng(0).random(data.shape[2:]) < 0.4
+    slope = data[1, -2] - data[1, -3]
+    data[1] -= np.where(bad, 5.0 * np.abs(slope) * np.exp(-j / 4.0), 0).astype(np.float32)
+    gdq[1, 7][bad] |= np.uint8(group_flag)
+    pdq[bad] |= np.uint32(pixel_flag)
+    got = rscd.diagnose(data, gdq, pdq).results[0].int2p
+    assert got.recommended_skip in (0, 1)
+    assert got.samples < 0.7 * clean.samples
+    assert np.allclose(got.profile, clean.profile, atol=0.03)
+
+
+def test_flat_pixels_are_not_used():
+    """No signal: no sample has a significant slope, so nothing is usable."""
+    data, gdq, pdq = simulate_ramps(nints=2, slopes=(1e-6, 2e-6), saturating=0, seed=2)
+    with pytest.raises(DiagnoseError, match="no usable sample"):
+        rscd.diagnose(data, gdq, pdq)
+
+
+def test_row_parity_profiles():
+    a = 1.2
+    data, gdq, pdq = simulate_ramps(nints=3, int1=None, int2p=(a, 2.0), even_scale=0.25,
+                                    seed=9)
+    prof = rscd.diagnose(data, gdq, pdq).results[0].int2p
+    assert prof.odd_rows.amplitude == pytest.approx(-a, rel=0.15)
+    assert prof.even_rows.amplitude == pytest.approx(-0.25 * a, rel=0.15)
+    assert prof.odd_rows.recommended_skip > prof.even_rows.recommended_skip
+    # array row 0 on an even detector row (SUBSTRT2 = 2): the roles swap
+    swapped = rscd.diagnose(data, gdq, pdq, substrt2=2).results[0].int2p
+    assert swapped.odd_rows.profile == prof.even_rows.profile
+    assert swapped.even_rows.profile == prof.odd_rows.profile
+
+
+def test_segment_file_has_no_integration_1(tmp_path):
+    path = write_simulated(tmp_path / "seg_linearity.fits", integration_start=4, nints=2,
+                           int1=(0.5, 1.2), int2p=(1.3, 2.2))
+    d = rscd.diagnose_files([path])
+    r = d.results[0]
+    assert r.int1 is None and r.int2p is not None
+    assert r.skips() == (r.int2p.recommended_skip, r.int2p.recommended_skip)
+    assert d.to_dict()["results"][0]["int1"] is None
+
+
+def test_arrays_and_files_agree(tmp_path):
+    kw = dict(nints=2, int1=(0.5, 1.2), int2p=(1.3, 2.2), seed=4)
+    path = write_simulated(tmp_path / "one_linearity.fits", **kw)
+    from_file = rscd.diagnose_files([path]).results[0]
+    with fits.open(path) as hdul:    # big-endian SCI as stored
+        arrays = (hdul["SCI"].data, hdul["GROUPDQ"].data, hdul["PIXELDQ"].data)
+        from_arrays = rscd.diagnose(*arrays).results[0]
+    assert from_file.int2p.profile == from_arrays.int2p.profile
+    assert from_file.int1.profile == from_arrays.int1.profile
+
+
+def test_binning_cap_keeps_the_answer():
+    arrays = simulate_ramps(nints=3, int1=(0.5, 1.2), int2p=(1.3, 2.2), seed=8)
+    full = rscd.diagnose(*arrays, max_binned=None).results[0].int2p
+    capped = rscd.diagnose(*arrays, max_binned=1000).results[0].int2p
+    assert capped.samples < full.samples / 3
+    assert capped.samples_tested_ok == full.samples_tested_ok
+    assert abs(capped.recommended_skip - full.recommended_skip) <= 1
+    assert np.allclose(capped.profile, full.profile, atol=5 * max(capped.uncertainty))
+
+
+def test_recommended_skip_definition():
+    assert recommended_skip([-0.5, -0.2, 0.09, -0.1, 0.05], 0.1) == 2
+    assert recommended_skip([0.0, 0.0], 0.1) == 0
+    assert recommended_skip([0.3, 0.2], 0.1) == 2
+
+
+def test_fit_recovers_an_exact_decay():
+    j = np.arange(1, 13)
+    prof = -0.8 * np.exp(-j / 1.7)
+    amp, amp_err, tau, tau_err = fit_decay(prof, np.full(12, 1e-3))
+    assert amp == pytest.approx(-0.8, rel=1e-6) and tau == pytest.approx(1.7, rel=1e-6)
+    assert amp_err > 0 and tau_err > 0
+
+
+def test_bad_arguments():
+    data, gdq, pdq = simulate_ramps(nints=1, ngroups=8)
+    with pytest.raises(ValueError, match="threshold"):
+        rscd.diagnose(data, gdq, pdq, threshold=-1)
+    with pytest.raises(TypeError, match="data must be float32"):
+        rscd.diagnose(data.astype(np.float64), gdq, pdq)
+    with pytest.raises(DiagnoseError, match="too short"):
+        rscd.diagnose(data[:, :5], gdq[:, :5], pdq)
+    with pytest.raises(DiagnoseError, match="window_start"):
+        rscd.diagnose(data, gdq, pdq, window_start=6)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def run(capsys, *argv):
+    status = rscd_main(["diagnose", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_table(capsys, pair_files):
+    status, out, err = run(capsys, *pair_files)
+    assert status == 0, err
+    assert "FULL" in out and "SUB256" in out and "skip" in out
+
+
+def test_cli_json(capsys, pair_files, pair_result):
+    status, out, err = run(capsys, *pair_files, "--json")
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["threshold"] == T
+    assert doc == json.loads(json.dumps(pair_result.to_dict()))
+    first = doc["results"][0]
+    for key in ("subarray", "readpatt", "ngroups", "files", "window_start", "int1", "int2p"):
+        assert key in first
+    for key in ("recommended_skip", "tau_groups", "amplitude", "samples", "profile"):
+        assert key in first["int2p"]
+    assert len(first["int2p"]["profile"]) == first["window_start"]
+
+
+def test_cli_threshold(capsys, pair_files):
+    status, out, _ = run(capsys, pair_files[0], "--json", "--threshold", "0.3")
+    doc = json.loads(out)
+    a, tau = PAIRS["FULL", "FASTR1"]["int2p"]
+    assert abs(doc["results"][0]["int2p"]["recommended_skip"] - expected_skip(a, tau, 0.3)) <= 1
+
+
+def test_cli_figure(capsys, tmp_path, pair_files):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "diag.png"
+    status, out, err = run(capsys, *pair_files, "--figure", png)
+    assert status == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    status, _, err = run(capsys, *pair_files, "--figure", png)
+    assert status == 2 and "exists" in err
+
+
+def test_figure_labels(pair_result):
+    pytest.importorskip("matplotlib")
+    fig = draw_figure(pair_result)
+    axes = fig.axes
+    assert len(axes) == 2 * len(pair_result.results)
+    texts = [t for ax in axes for t in ax.get_legend_handles_labels()[1]]
+    assert any("threshold band" in t for t in texts)
+    assert any("fit A exp" in t for t in texts)
+    assert any("flag the first" in t for t in texts)
+    assert all("group number" in ax.get_xlabel() for ax in axes)
+
+
+def test_cli_write_reference_then_correct(capsys, tmp_path, pair_files, pair_result):
+    ref = tmp_path / "measured_rscd.fits"
+    status, out, err = run(capsys, *pair_files, "--write-reference", ref)
+    assert status == 0, err
+    parsed = rscd.read_reference(str(ref))
+    for r in pair_result.results:
+        row = parsed.lookup(r.readpatt, r.subarray)
+        assert (row.skip_int1, row.skip_int2p) == (r.int1.recommended_skip,
+                                                   r.int2p.recommended_skip)
+    status, _, err = run(capsys, *pair_files, "--write-reference", ref)
+    assert status == 2 and "--overwrite" in err
+    assert run(capsys, *pair_files, "--write-reference", ref, "--overwrite")[0] == 0
+    # rscd --reference uses it at once
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    assert rscd_main([pair_files[0], "--reference", str(ref), "--output-dir", str(out_dir),
+                      "--quiet"]) == 0
+    full = next(r for r in pair_result.results if r.subarray == "FULL")
+    written = rscd.output_path(pair_files[0], out_dir)
+    with fits.open(written) as hdul:
+        assert hdul[0].header["INT1SKIP"] == full.int1.recommended_skip
+        assert hdul[0].header["INT2SKIP"] == full.int2p.recommended_skip
+        assert (hdul["GROUPDQ"].data[1, :full.int2p.recommended_skip, 10, 20] & 1).all()
+
+
+@pytest.mark.parametrize("content, expect", [
+    (b"hello, this is not FITS" * 200, "not a FITS file"),
+    (None, "no SCI extension"),
+])
+def test_cli_bad_files(capsys, tmp_path, content, expect):
+    path = tmp_path / "bad.fits"
+    if content is None:
+        fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(np.zeros((3, 3)), name="X")]).writeto(path)
+    else:
+        path.write_bytes(content)
+    status, out, err = run(capsys, path)
+    assert status == 1
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1 and expect in err and str(path) in err
+
+
+def test_cli_too_few_groups(capsys, tmp_path):
+    path = write_simulated(tmp_path / "short_linearity.fits", ngroups=5, nints=2)
+    status, _, err = run(capsys, path)
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert "5 groups" in err and "too short" in err
+
+
+def test_cli_nothing_usable(capsys, tmp_path):
+    data, gdq, pdq = simulate_ramps(nints=2, ngroups=10)
+    pdq |= np.uint32(1)                                    # every pixel DO_NOT_USE
+    from rscd.demo import write_ramp_file
+    path = tmp_path / "dead_linearity.fits"
+    write_ramp_file(path, data, gdq, pdq, {"DETECTOR": "MIRIMAGE", "READPATT": "FAST",
+                                           "SUBARRAY": "FULL"})
+    status, _, err = run(capsys, path)
+    assert status == 1 and len(err.strip().splitlines()) == 1
+    assert "no usable sample" in err and str(path) in err
+
+
+def test_cli_bad_threshold(capsys, pair_files):
+    status, _, err = run(capsys, pair_files[0], "--threshold", "0")
+    assert status == 2 and "threshold" in err
+
+
+# --------------------------------------------------------------------------- jwst
+
+
+@pytest.fixture
+def offline_crds(tmp_path, monkeypatch):
+    """CRDS without a server (ECOSYSTEM notes in tests/test_step.py): a cache holding only
+    config/jwst/server_config, parameter references off."""
+    config = tmp_path / "crds_cache" / "config" / "jwst"
+    config.mkdir(parents=True)
+    config.joinpath("server_config").write_text(repr({
+        "observatory": "jwst", "operational_context": "jwst_0001.pmap",
+        "edit_context": "jwst_0001.pmap", "bad_files": "", "bad_files_list": [],
+        "force_remote_mode": False, "last_synced": "2024-01-01 00:00:00",
+        "reference_url": {}, "mapping_url": {}}))
+    monkeypatch.setenv("CRDS_PATH", str(tmp_path / "crds_cache"))
+    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "True")
+    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
+    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    from crds.core import utils
+    utils.clear_function_caches()
+
+
+def test_written_reference_in_jwst_rscd_step(tmp_path, offline_crds):
+    pytest.importorskip("jwst")
+    from fitsfiles import write_datamodel
+    from jwst.rscd import RscdStep
+    from stdatamodels.jwst.datamodels import RampModel
+    data, gdq, pdq = simulate_ramps(nints=3, ngroups=20, int1=(0.5, 1.2), int2p=(1.3, 2.2))
+    path = str(tmp_path / "jw_sim_linearity.fits")
+    write_datamodel(path, data, gdq, pdq, readpatt="FASTR1", subarray="FULL")
+    ref = str(tmp_path / "measured_rscd.fits")
+    measured = rscd.diagnose_files([path])
+    measured.write_reference(ref)
+    k1, k2 = measured.results[0].skips()
+    assert k2 > k1 > 0
+    with RampModel(path) as model:
+        result = RscdStep.call(model, override_rscd=ref)
+        assert result.meta.cal_step.rscd == "COMPLETE"
+        flagged = (result.groupdq & 1) != 0
+        ours = rscd.apply_file(path, ref, output=str(tmp_path / "ours_rscd.fits"))
+        with fits.open(tmp_path / "ours_rscd.fits") as hdul:
+            np.testing.assert_array_equal(hdul["GROUPDQ"].data, result.groupdq)
+        result.close()
+    assert (ours.ngroups_skip_int1, ours.ngroups_skip_int2p) == (k1, k2)
+    plain = ~((gdq & 2) != 0).any(axis=1)                   # never saturated
+    assert flagged[0, :k1][:, plain[0]].all() and not flagged[0, k1][plain[0]].any()
+    assert flagged[1, :k2][:, plain[1]].all()
