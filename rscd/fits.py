@@ -769,12 +769,8 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     chosen = ref.default_method() if method == "auto" else method
     _check_state(layout, chosen, force)
     history = _history(chosen, ref.name)
-    if inplace and keep_inode and _extra_blocks(layout, ref.name, history):
-        raise RampFileError(
-            f"{path}: the RSCD keywords do not fit in the primary header's free space, "
-            "and adding a header block means writing a new file (a new inode), which "
-            "--keep-inode (keep_inode=True) forbids; run without --keep-inode to correct "
-            "it through a copy renamed over it, or without --in-place to write a new file")
+    if inplace and keep_inode:
+        check_room(layout, ref, chosen)
     run = (ref, method, threads, history, previous)
     if inplace:
         return _apply_in_place(path, layout, run,
@@ -784,6 +780,19 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     result = _write_corrected_copy(path, out, layout, run, durable=False)
     log.info("%s: wrote %s", path, out)
     return result
+
+
+def check_room(layout, ref, method):
+    """Refuse (:class:`RampFileError`) a file whose primary header has no room for the
+    RSCD keywords: an in-place run with ``keep_inode`` (``--keep-inode``) cannot
+    correct it. ``layout`` is what ``_inspect`` found, ``method`` "flag" or "decay"."""
+    if _extra_blocks(layout, ref.name, _history(method, ref.name)):
+        raise RampFileError(
+            f"{layout.path}: the RSCD keywords do not fit in the primary header's free "
+            "space, and adding a header block means writing a new file (a new inode), "
+            "which --keep-inode (keep_inode=True) forbids; run without --keep-inode to "
+            "correct it through a copy renamed over it, or without --in-place to write a "
+            "new file")
 
 
 def _check_output(path, out, overwrite):
