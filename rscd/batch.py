@@ -392,7 +392,7 @@ def _engine_name(executor):
 
 def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
                 output_dir=None, inplace=False, method="auto", overwrite=False, force=False,
-                threads=None, on_result=None, progress=False):
+                threads=None, on_result=None, progress=False, keep_inode=False):
     """Apply the RSCD correction to many FITS ramp files, one task per file.
 
     Parameters
@@ -413,7 +413,7 @@ def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
         have the same rscd installed.
     resume : bool
         Skip files already done (module notes); they get status DONE.
-    output_dir, inplace, method, overwrite, force
+    output_dir, inplace, method, overwrite, force, keep_inode
         As for :func:`rscd.apply_file`.
     threads : int, optional
         C-core threads per file; default with a pool the cores divided among the jobs,
@@ -448,6 +448,8 @@ def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if inplace and output_dir is not None:
         raise ValueError("inplace=True writes no new file: do not give output_dir")
+    if keep_inode and not inplace:
+        raise ValueError("keep_inode=True is for in-place runs (inplace=True)")
     if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
         raise ValueError(f"jobs must be an integer >= 1, not {jobs!r}")
     if executor is not None:
@@ -471,7 +473,7 @@ def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
         if output_dir is not None:
             output_dir = os.path.abspath(os.fspath(output_dir))
     options = dict(output_dir=output_dir, inplace=inplace, method=method,
-                   overwrite=overwrite, force=force, threads=threads)
+                   overwrite=overwrite, force=force, threads=threads, keep_inode=keep_inode)
     results = [None] * len(given)
     bar = _Progress(len(given), progress)
     emitted = 0

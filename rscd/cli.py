@@ -172,8 +172,12 @@ def _parser():
                         help="write the new files here instead of next to the inputs "
                              "(created with its parents if missing)")
     parser.add_argument("--in-place", action="store_true",
-                        help="correct the input files themselves (memory-mapped; refused when "
-                             "the keywords do not fit in the header's free space)")
+                        help="correct the input files themselves (memory-mapped where the "
+                             "keywords fit in the header's free space, else through a copy "
+                             "with a larger header renamed over the file)")
+    parser.add_argument("--keep-inode", action="store_true",
+                        help="with --in-place: refuse a file whose header has no room for "
+                             "the keywords instead of replacing it (hard links, open maps)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files")
     parser.add_argument("--force", action="store_true",
@@ -235,6 +239,9 @@ def _run(args):
     if args.in_place and args.output_dir:
         _fail("--in-place writes no new files: drop --output-dir")
         return EXIT_USAGE
+    if args.keep_inode and not args.in_place:
+        _fail("--keep-inode is for --in-place runs")
+        return EXIT_USAGE
     if args.threads is not None and args.threads < 1:
         _fail(f"--threads must be >= 1, not {args.threads}")
         return EXIT_USAGE
@@ -281,8 +288,8 @@ def _run(args):
               else scheduler_executor(args.scheduler)) as executor:
             batch = apply_files(args.inputs, reference, jobs=args.jobs, executor=executor,
                                 resume=args.resume, output_dir=args.output_dir,
-                                inplace=args.in_place, method=args.method,
-                                overwrite=args.overwrite, force=args.force,
+                                inplace=args.in_place, keep_inode=args.keep_inode,
+                                method=args.method, overwrite=args.overwrite, force=args.force,
                                 threads=args.threads, on_result=report,
                                 progress=not args.quiet)
     except SchedulerError as exc:
@@ -301,9 +308,9 @@ def _run_segments(args, reference, expected):
     from .segments import apply_segments
     try:
         results = apply_segments(args.inputs, reference, output_dir=args.output_dir,
-                                 inplace=args.in_place, method=args.method,
-                                 overwrite=args.overwrite, force=args.force,
-                                 threads=args.threads)
+                                 inplace=args.in_place, keep_inode=args.keep_inode,
+                                 method=args.method, overwrite=args.overwrite,
+                                 force=args.force, threads=args.threads)
     except KeyboardInterrupt:
         raise
     except Exception as exc:

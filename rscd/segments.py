@@ -37,7 +37,8 @@ import numpy as np
 from astropy.io import fits
 
 from .correct import METHODS, Result, _as_reference
-from .fits import RampFileError, _check_state, _inspect, apply_file, output_path
+from .fits import (RampFileError, _check_state, _inspect, apply_file, check_room,
+                   output_path)
 
 __all__ = ["apply_segments", "plan", "Segment", "SegmentResult", "root_name"]
 
@@ -137,7 +138,7 @@ def _last_integration(path):
 
 def apply_segments(paths, reference, *, inplace=False, output_dir=None, outputs=None,
                    method="auto", overwrite=False, force=False, threads=None,
-                   check_names=True):
+                   check_names=True, keep_inode=False):
     """Correct the segment files of one exposure as if they were one file.
 
     Parameters
@@ -151,8 +152,9 @@ def apply_segments(paths, reference, *, inplace=False, output_dir=None, outputs=
         Folder of the new files (default: next to each input).
     outputs : mapping, optional
         Input path -> output path, overriding the default names.
-    method, overwrite, force, threads
-        As for :func:`rscd.apply_file`.
+    method, overwrite, force, threads, keep_inode
+        As for :func:`rscd.apply_file`; with ``keep_inode`` every file's header room is
+        checked before any file is written.
     check_names : bool
         Require one root name (:func:`root_name`) for all files.
 
@@ -192,6 +194,8 @@ def apply_segments(paths, reference, *, inplace=False, output_dir=None, outputs=
                                       "replace it")
     for seg in segs:    # refuse before anything is written (COMPLETE decay, RUNNING)
         _check_state(seg.layout, chosen, force)
+        if inplace and keep_inode:
+            check_room(seg.layout, ref, chosen)
     done = []
     for k in range(len(segs) - 1, -1, -1):      # last first: the previous is still raw
         seg = segs[k]
@@ -199,6 +203,8 @@ def apply_segments(paths, reference, *, inplace=False, output_dir=None, outputs=
         if chosen == "decay" and k > 0:
             previous = _last_integration(segs[k - 1].path)
         kw = {} if inplace else {"output": names[seg.path], "overwrite": overwrite}
+        if inplace:
+            kw["keep_inode"] = keep_inode
         result = apply_file(seg.path, ref, inplace=inplace, method=method, force=force,
                             threads=threads, previous=previous, **kw)
         done.append(SegmentResult(seg.path, names[seg.path], seg.first, seg.last, result))
