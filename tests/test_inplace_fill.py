@@ -109,3 +109,60 @@ def test_readme_in_place_example_on_the_demo_file(tmp_path):
     assert fits.getval(exposure, "INT2SKIP") >= 1
     assert sorted(os.listdir(folder)) == ["demo_mirimage_linearity.fits",
                                           "example_rscd_decay.fits", "example_rscd_flag.fits"]
+
+
+def _no_room(path, **kw):
+    """A ramp file (plain astropy) whose primary header has no free card."""
+    from astropy.io import fits
+    from fitsfiles import write_astropy
+    write_astropy(path, *ramp_arrays(nints=2, ngroups=6, nrows=5, ncols=6), **kw)
+    with fits.open(path) as hdul:
+        header, n = hdul[0].header, 0
+        while len(header) + 1 < 36 * (len(header.tostring()) // 2880):
+            header[f"PAD{n}"] = n
+            n += 1
+        hdul.writeto(path, overwrite=True)
+    assert free_cards(path) == 0
+    return path
+
+
+def test_cli_keep_inode(tmp_path):
+    from fitsfiles import sha256
+    path = _no_room(str(tmp_path / "x_linearity.fits"))
+    ref = flag_reference(str(tmp_path / "ref.fits"))
+    before = sha256(path)
+    proc = run_rscd(path, "--reference", ref, "--in-place", "--keep-inode", cwd=tmp_path)
+    assert proc.returncode == 1 and "--keep-inode" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and sha256(path) == before
+    proc = run_rscd(path, "--reference", ref, "--keep-inode", cwd=tmp_path)
+    assert proc.returncode == 2 and "--keep-inode is for --in-place" in proc.stderr
+    assert sorted(os.listdir(tmp_path)) == ["ref.fits", "x_linearity.fits"]
+    proc = run_rscd(path, "--reference", ref, "--in-place", cwd=tmp_path)
+    assert proc.returncode == 0 and "through a copy" in proc.stdout, proc.stderr
+    assert sha256(path) != before
+
+
+def test_keep_inode_in_batch_and_segments(tmp_path):
+    """apply_files passes keep_inode to each file; apply_segments refuses before any
+    segment is written when one of them has no room."""
+    from fitsfiles import sha256, write_astropy
+    from rscd.batch import apply_files
+    from rscd.segments import apply_segments
+    ref = flag_reference(str(tmp_path / "ref.fits"))
+    path = _no_room(str(tmp_path / "x_linearity.fits"))
+    batch = apply_files([path], ref, jobs=1, inplace=True, keep_inode=True)
+    assert batch.failed == 1 and "--keep-inode" in batch.files[0].error
+    with pytest.raises(ValueError, match="keep_inode"):
+        apply_files([path], ref, keep_inode=True)
+    data, gdq, pdq = ramp_arrays(nints=4, ngroups=6, nrows=5, ncols=6)
+    # the segment without room is the first: the last one is corrected first
+    first = _no_room(str(tmp_path / "jw1-seg001_mirimage_linearity.fits"), NINTS=4,
+                     INTSTART=1, INTEND=2)
+    second = write_astropy(str(tmp_path / "jw1-seg002_mirimage_linearity.fits"), data[2:],
+                           gdq[2:], pdq, NINTS=4, INTSTART=3, INTEND=4)
+    before = [sha256(first), sha256(second)]
+    with pytest.raises(rscd.RampFileError, match="keep-inode"):
+        apply_segments([first, second], ref, inplace=True, keep_inode=True)
+    assert [sha256(first), sha256(second)] == before
+    results = apply_segments([first, second], ref, inplace=True)
+    assert [seg.result.status for seg in results] == ["COMPLETE", "COMPLETE"]
