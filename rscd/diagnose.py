@@ -8,11 +8,13 @@ sample
     one (integration, pixel). It is *used* when its PIXELDQ has neither DO_NOT_USE nor
     REFERENCE_PIXEL, none of its groups carries SATURATED, DO_NOT_USE or JUMP_DET, all its
     values are finite, and the slope of its late window is positive and significant:
-    ``slope > K * sigma_slope``, ``sigma_slope`` from the scatter of the window about its
-    own line (``m - 2`` degrees of freedom for ``m`` groups), ``K = max(5, t)`` with ``t``
-    the one-sided 99.9 % quantile of Student's t for ``m - 2`` degrees of freedom. K >= 5
-    keeps the slope known to 20 %, so dividing by it cannot blow a deviation up; the t
-    quantile keeps pure-noise samples out when the window is short.
+    ``slope > 5 sigma_slope`` with ``sigma_slope = sigma / sqrt(Sxx)``, ``Sxx`` the
+    window's sum of squared group offsets and ``sigma`` the noise of one group about the
+    line, pooled over the block of rows being measured (median residual sum of squares of
+    every 7th candidate sample over the chi-square median for ``m - 2`` degrees of
+    freedom). A sample's own scatter, from 2-5 degrees of freedom in short windows, would
+    let pure-noise samples through far more often. 5 sigma keeps the slope known to 20 %,
+    so dividing by it cannot blow a deviation up.
 late window
     groups ``[w, N-2]`` (the last group is left out: MIRI's last-frame effect). By default
     ``w = min(N // 2, N - 5)``: the second half of the ramp, where the transient has died
@@ -25,16 +27,20 @@ profile
     each group's deviation, also per detector row parity (row ``substrt2 + y``, 1-based).
     Medians come from histograms (bins of ``BIN_WIDTH`` over ``+-HIST_RANGE``, linear
     interpolation inside a bin), which merge exactly across blocks, integrations and files
-    and keep memory fixed whatever the number of samples. Uncertainty of a median:
+    and keep memory fixed whatever the number of samples. At most ``MAX_BINNED`` samples
+    of one integration enter them (every k-th pixel, a different k-th in each
+    integration); every sample is tested and counted. Uncertainty of a median:
     ``1.2533 * 1.4826 * MAD / sqrt(n)`` (1.4826 MAD estimates the standard deviation
     robustly, 1.2533 = sqrt(pi/2) is the median's efficiency for normal data), with the
     bin's own ``BIN_WIDTH / sqrt(12)`` added in quadrature.
 recommended skip
     the smallest ``k`` with ``|profile_j| <= T`` for every ``j`` in ``[k, w)``.
 decay fit
-    ``profile_j = A * exp(-(j + 1) / tau)``, weighted least squares (a log-linear fit to
-    start, then Gauss-Newton), 1-sigma uncertainties from the covariance scaled by the
-    reduced chi-square when it exceeds 1; tau also in seconds when the files give TGROUP.
+    ``A * exp(-(j + 1) / tau)`` seen through the late window (:func:`decay_model`: the
+    window's line absorbs a little of the transient), fitted to the profile by weighted
+    least squares (a log-linear start, then Gauss-Newton), 1-sigma uncertainties from the
+    covariance scaled by the reduced chi-square when it exceeds 1; tau also in seconds
+    when the files give TGROUP. ``skip_from_fit`` is the skip the fitted decay asks for.
 
 A ramp file is read one block of rows of one integration at a time, from a memory map; the
 block is converted to native float32 and the pages already read are released, so resident
@@ -53,7 +59,8 @@ import numpy as np
 from .reference import canonical_subarray
 
 __all__ = ["diagnose", "diagnose_files", "Diagnosis", "PairResult", "Profile",
-           "DiagnoseError", "DEFAULT_THRESHOLD", "default_window_start", "main"]
+           "DiagnoseError", "DEFAULT_THRESHOLD", "decay_model", "default_window_start",
+           "draw_figure", "fit_decay", "main", "recommended_skip"]
 
 #: Default threshold T, in units of one group's signal increment (docs/diagnose.rst).
 DEFAULT_THRESHOLD = 0.1
@@ -121,6 +128,7 @@ class Profile:
     tau_seconds_err: float = None
     reaches_window: bool = False
     samples_tested_ok: int = None
+    skip_from_fit: int = None
     odd_rows: "Profile" = None
     even_rows: "Profile" = None
 
@@ -131,7 +139,8 @@ class Profile:
                "tau_groups_err": self.tau_groups_err, "amplitude_err": self.amplitude_err,
                "tau_seconds": self.tau_seconds, "tau_seconds_err": self.tau_seconds_err,
                "reaches_window": self.reaches_window,
-               "samples_tested_ok": self.samples_tested_ok}
+               "samples_tested_ok": self.samples_tested_ok,
+               "skip_from_fit": self.skip_from_fit}
         for name in ("odd_rows", "even_rows"):
             part = getattr(self, name)
             if part is not None:
@@ -201,8 +210,9 @@ class Diagnosis:
                     f"{skip:>5}{_pm(p.tau_groups, p.tau_groups_err):>16}"
                     f"{_pm(p.tau_seconds, p.tau_seconds_err):>14}"
                     f"{_pm(p.amplitude, p.amplitude_err, 3):>16}{p.samples:>10}")
-            lines.append(f"  {len(r.files)} file(s), {r.ngroups} groups, late window "
-                         f"from group {r.window_start}")
+            last = min(np.atleast_1d(r.ngroups)) - 1
+            lines.append(f"  {len(r.files)} file(s), {r.ngroups} groups; late "
+                         f"window: groups {r.window_start + 1}-{last} (counted from 1)")
             lines.extend(f"  note: {n}" for n in r.notes)
         return "\n".join(lines)
 
@@ -425,19 +435,44 @@ def recommended_skip(profile, threshold):
     return k
 
 
-def fit_decay(profile, sigma):
-    """Weighted least-squares fit of ``A * exp(-(j + 1) / tau)`` to ``profile``.
+def decay_model(amplitude, tau, groups, window=None):
+    """The profile a transient ``A exp(-(j + 1) / tau)`` gives at groups ``j``
+    (``groups``, from 0, may be fractional), measured as rscd diagnose measures it: against
+    the least-squares line of the late window ``window = (w, N)`` (groups w ... N-2),
+    which holds a little of the transient itself, and in units of that line's slope
+    (the pixel's increment times 1 + the transient's own slope there). ``window`` None:
+    the bare exponential."""
+    j = np.asarray(groups, float)
+    bare = amplitude * np.exp(-(j + 1) / tau)
+    if window is None:
+        return bare
+    w, ngroups = window
+    k = np.arange(w, ngroups - 1, dtype=float)
+    tail = amplitude * np.exp(-(k + 1) / tau)
+    xbar = k.mean()
+    tilt = float(((k - xbar) * tail).sum() / ((k - xbar) ** 2).sum())
+    line = tail.mean() + tilt * (j - xbar)
+    return (bare - line) / (1 + tilt)
 
-    Returns ``(A, A_err, tau, tau_err)`` (tau in groups), or None when the profile shows
-    no decay to fit (fewer than 2 points 3 sigma from zero with the sign of the largest,
-    no decrease, no convergence, or an amplitude below 3 sigma).
+
+def fit_decay(profile, sigma, window=None):
+    """Weighted least-squares fit of ``A * exp(-(j + 1) / tau)`` to ``profile``, seen
+    through the late window ``window = (w, N)`` as :func:`decay_model` describes (None:
+    the bare exponential).
+
+    A log-linear fit to the points at least 3 sigma from zero gives the start; Gauss-Newton
+    steps (numerical derivatives, step halving while chi-square does not drop) refine it.
+    Returns ``(A, A_err, tau, tau_err)`` (tau in groups; 1-sigma errors from the inverse
+    normal matrix, scaled by the reduced chi-square when above 1), or None when the profile
+    shows no decay to fit (fewer than 2 points 3 sigma from zero with the sign of the
+    largest, no decrease, or an amplitude below 3 sigma).
     """
     p = np.asarray(profile, float)
     s = np.asarray(sigma, float)
     good = np.isfinite(p) & np.isfinite(s) & (s > 0)
     if good.sum() < 3:
         return None
-    t = np.arange(1, len(p) + 1, dtype=float)[good]
+    j = np.arange(len(p), dtype=float)[good]
     p, s = p[good], s[good]
     sign = np.sign(p[np.argmax(np.abs(p))])
     strong = (np.sign(p) == sign) & (np.abs(p) > 3 * s)
@@ -445,54 +480,65 @@ def fit_decay(profile, sigma):
         return None
     # start: straight line through ln|p| (weights (p/s)^2, the inverse variance of ln|p|)
     y, wt = np.log(np.abs(p[strong])), (p[strong] / s[strong]) ** 2
-    design = np.vstack([np.ones(strong.sum()), t[strong]]).T
+    design = np.vstack([np.ones(strong.sum()), j[strong] + 1]).T
     coef = np.linalg.lstsq(design * np.sqrt(wt)[:, None], y * np.sqrt(wt), rcond=None)[0]
     if coef[1] >= 0:
         return None
-    amp, tau = sign * math.exp(coef[0]), -1.0 / coef[1]
+    params = np.array([sign * math.exp(coef[0]), -1.0 / coef[1]])
     weight = 1.0 / s ** 2
 
-    def chi2(a, tt):
-        return float((weight * (p - a * np.exp(-t / tt)) ** 2).sum())
+    def model(q):
+        return decay_model(q[0], q[1], j, window)
 
-    current = chi2(amp, tau)
-    for _ in range(100):
-        e = np.exp(-t / tau)
-        jac = np.vstack([e, amp * e * t / tau ** 2]).T
-        resid = p - amp * e
-        normal = jac.T @ (jac * weight[:, None])
+    def chi2(q):
+        return float((weight * (p - model(q)) ** 2).sum())
+
+    def jacobian(q):
+        cols = []
+        for n in range(2):
+            h = 1e-6 * max(abs(q[n]), 1e-3)
+            up, down = q.copy(), q.copy()
+            up[n] += h
+            down[n] -= h
+            cols.append((model(up) - model(down)) / (2 * h))
+        return np.vstack(cols).T
+
+    current = chi2(params)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for _ in range(100):
+            jac = jacobian(params)
+            normal = jac.T @ (jac * weight[:, None])
+            try:
+                step = np.linalg.solve(normal, jac.T @ (weight * (p - model(params))))
+            except np.linalg.LinAlgError:
+                return None
+            scale = 1.0
+            while scale > 1e-6:                 # step halving keeps chi2 going down
+                trial = params + scale * step
+                if trial[1] > 0 and chi2(trial) <= current:
+                    break
+                scale /= 2
+            else:
+                break
+            done = np.all(np.abs(scale * step) <= 1e-9 * np.abs(params))
+            params, current = trial, chi2(trial)
+            if done:
+                break
+        jac = jacobian(params)
         try:
-            step = np.linalg.solve(normal, jac.T @ (weight * resid))
+            cov = np.linalg.inv(jac.T @ (jac * weight[:, None]))
         except np.linalg.LinAlgError:
             return None
-        scale = 1.0
-        while scale > 1e-6:                     # step halving keeps chi2 going down
-            a_new, tau_new = amp + scale * step[0], tau + scale * step[1]
-            if tau_new > 0 and chi2(a_new, tau_new) <= current:
-                break
-            scale /= 2
-        else:
-            break
-        done = abs(scale * step[1]) < 1e-9 * tau and abs(scale * step[0]) < 1e-9 * abs(amp)
-        amp, tau = a_new, tau_new
-        current = chi2(amp, tau)
-        if done:
-            break
-    e = np.exp(-t / tau)
-    jac = np.vstack([e, amp * e * t / tau ** 2]).T
-    try:
-        cov = np.linalg.inv(jac.T @ (jac * weight[:, None]))
-    except np.linalg.LinAlgError:
-        return None
     dof = len(p) - 2
     cov *= max(1.0, current / dof) if dof > 0 else 1.0
+    amp, tau = float(params[0]), float(params[1])
     a_err, tau_err = math.sqrt(max(cov[0, 0], 0)), math.sqrt(max(cov[1, 1], 0))
     if not (np.isfinite([amp, tau, a_err, tau_err]).all() and abs(amp) > 3 * a_err):
         return None
-    return float(amp), a_err, float(tau), tau_err
+    return amp, a_err, tau, tau_err
 
 
-def _profile(hist, w, threshold, group_time, with_parity=True):
+def _profile(hist, w, threshold, group_time, with_parity=True, window=None):
     both = hist.reshape(w, 2, NBINS).transpose(1, 0, 2)
     med, err, n = _medians(both.sum(axis=0) if with_parity else both[0], w)
     samples = int(n[0])
@@ -502,9 +548,14 @@ def _profile(hist, w, threshold, group_time, with_parity=True):
                    profile=[round(float(v), 6) for v in med],
                    uncertainty=[round(float(v), 6) for v in err])
     prof.reaches_window = bool(abs(med[-1]) > threshold)
-    fit = fit_decay(med, err)
+    fit = fit_decay(med, err, window)
     if fit is not None:
         prof.amplitude, prof.amplitude_err, prof.tau_groups, prof.tau_groups_err = fit
+        # the skip the fitted transient itself asks for, free of the small pull of the
+        # late window on the measured profile (decay_model)
+        ratio = abs(prof.amplitude) / threshold
+        prof.skip_from_fit = (0 if ratio <= 1 else
+                              max(0, math.ceil(prof.tau_groups * math.log(ratio) - 1)))
         if group_time:
             prof.tau_seconds = prof.tau_groups * group_time
             prof.tau_seconds_err = prof.tau_groups_err * group_time
@@ -512,11 +563,11 @@ def _profile(hist, w, threshold, group_time, with_parity=True):
         for name, part in (("odd_rows", both[0]), ("even_rows", both[1])):
             sub = np.zeros((w, 2, NBINS), np.int64)
             sub[:, 0] = part
-            setattr(prof, name, _profile(sub, w, threshold, group_time, False))
+            setattr(prof, name, _profile(sub, w, threshold, group_time, False, window))
     return prof
 
 
-def _finish(acc, threshold, group_time, where):
+def _finish(acc, threshold, group_time, where, ngroups):
     """Profiles of an accumulator; a kind offered but with no used sample is an error."""
     out = {}
     for kind in KINDS:
@@ -529,7 +580,8 @@ def _finish(acc, threshold, group_time, where):
                 "offered): every one is a reference or DO_NOT_USE pixel, has a SATURATED, "
                 "DO_NOT_USE or JUMP_DET group, or no significant positive slope in the "
                 "late window")
-        out[kind] = _profile(acc.hist[kind], acc.w, threshold, group_time)
+        out[kind] = _profile(acc.hist[kind], acc.w, threshold, group_time,
+                             window=(acc.w, ngroups))
         out[kind].samples_tested_ok = acc.used[kind]
     return out
 
@@ -568,6 +620,12 @@ def _notes(result, threshold):
                 f"window (group {result.window_start}); the skip {p.recommended_skip} is a "
                 "lower bound: the ramps are too short to see the transient end")
         k = p.recommended_skip
+        if p.skip_from_fit is not None and p.skip_from_fit > k:
+            result.notes.append(
+                f"{_KIND_TEXT[kind]}: the fitted decay itself stays above T up to group "
+                f"{p.skip_from_fit} (skip {p.skip_from_fit}, vs {k} measured): the late "
+                "window still holds a little of the transient and pulls the measured "
+                "offsets towards 0; take the larger value to be safe")
         if k < len(p.uncertainty) and max(p.uncertainty[k:], default=0) > threshold / 3:
             result.notes.append(
                 f"{_KIND_TEXT[kind]}: the profile's uncertainty after the cut exceeds T/3; "
@@ -641,7 +699,7 @@ def diagnose(data, groupdq, pixeldq, *, threshold=DEFAULT_THRESHOLD, integration
             integration_start=int(integration_start), substrt2=int(substrt2))
     result = PairResult(subarray=subarray, readpatt=readpatt, ngroups=data.shape[1],
                         files=[], window_start=w, group_time=group_time)
-    for kind, prof in _finish(acc, threshold, group_time, where).items():
+    for kind, prof in _finish(acc, threshold, group_time, where, data.shape[1]).items():
         setattr(result, kind, prof)
     if result.int1 is None and result.int2p is None:
         raise DiagnoseError(f"{where}: no integration to measure")
@@ -763,7 +821,7 @@ def diagnose_files(paths, *, threshold=DEFAULT_THRESHOLD, window_start=None,
             finally:
                 ramp.close()
         where = f"{subarray} {readpatt} ({', '.join(layout.path for layout in group)})"
-        profiles = _finish(acc, threshold, group_time, where)
+        profiles = _finish(acc, threshold, group_time, where, ngroups[0])
         if all(p is None for p in profiles.values()):
             raise DiagnoseError(f"{where}: the files hold no integration")
         result = PairResult(subarray=subarray, readpatt=readpatt,
@@ -797,7 +855,9 @@ def draw_figure(diagnosis):
             ax = axes[r][c]
             prof = getattr(result, kind)
             name = f"{result.subarray or ''} {result.readpatt or ''}".strip() or "arrays"
-            ax.set_title(f"{name}: {_KIND_TEXT[kind]}", fontsize=11)
+            ax.set_title(f"{name}: {_KIND_TEXT[kind]} (line fitted to groups "
+                         f"{result.window_start + 1}-{min(np.atleast_1d(result.ngroups)) - 1})",
+                         fontsize=10)
             ax.set_xlabel("group number (1 = first group of the integration)")
             ax.set_ylabel("offset from the late-ramp line\n(in units of one group's signal)")
             if prof is None:
@@ -819,8 +879,10 @@ def draw_figure(diagnosis):
             if prof.tau_groups is not None:
                 fine = np.linspace(1, len(prof.profile), 200)
                 secs = "" if prof.tau_seconds is None else f" = {prof.tau_seconds:.3g} s"
-                ax.plot(fine, prof.amplitude * np.exp(-fine / prof.tau_groups), "-",
-                        color="#c0392b",
+                n_min = min(np.atleast_1d(result.ngroups))
+                seen = decay_model(prof.amplitude, prof.tau_groups, fine - 1,
+                                   (result.window_start, n_min))
+                ax.plot(fine, seen, "-", color="#c0392b",
                         label=f"fit A exp(-n/tau): A = {prof.amplitude:.3g}, "
                               f"tau = {prof.tau_groups:.3g} groups{secs}")
             k = prof.recommended_skip
@@ -831,10 +893,9 @@ def draw_figure(diagnosis):
                        label="cut: groups to the right are kept" if k else
                        "cut: no group needs flagging")
             ax.set_xlim(0.4, len(prof.profile) + 0.6)
-            ax.legend(fontsize=8, loc="lower right")
-    fig.suptitle("RSCD diagnosis: early groups measured against each ramp's late straight "
-                 f"line (late window from group {diagnosis.results[0].window_start + 1})",
-                 fontsize=12)
+            ax.legend(fontsize=7.5, loc="lower right", framealpha=0.85)
+    fig.suptitle("RSCD diagnosis: each early group's offset from the ramp's straight line "
+                 "through its late groups (median over good pixels)", fontsize=12)
     return fig
 
 

@@ -13,8 +13,8 @@ from astropy.io import fits
 
 import rscd
 from rscd.cli import main as rscd_main
-from rscd.diagnose import (DEFAULT_THRESHOLD, DiagnoseError, draw_figure, fit_decay,
-                           recommended_skip)
+from rscd.diagnose import (DEFAULT_THRESHOLD, DiagnoseError, decay_model, draw_figure,
+                           fit_decay, recommended_skip)
 from simulate_rscd import PAIRS, expected_skip, simulate_ramps, write_pair_files, write_simulated
 
 T = DEFAULT_THRESHOLD
@@ -47,6 +47,7 @@ def test_skip_and_tau_match_the_injected_transient(pair_result, pair, kind):
     r = next(r for r in pair_result.results if (r.subarray, r.readpatt) == pair)
     prof = getattr(r, kind)
     assert abs(prof.recommended_skip - expected_skip(a, tau, T)) <= 1
+    assert abs(prof.skip_from_fit - expected_skip(a, tau, T)) <= 1
     assert prof.tau_groups == pytest.approx(tau, rel=0.2)
     assert prof.amplitude == pytest.approx(-a, rel=0.2)
     assert prof.tau_seconds == pytest.approx(prof.tau_groups * PAIRS[pair]["tgroup"])
@@ -155,6 +156,17 @@ def test_fit_recovers_an_exact_decay():
     amp, amp_err, tau, tau_err = fit_decay(prof, np.full(12, 1e-3))
     assert amp == pytest.approx(-0.8, rel=1e-6) and tau == pytest.approx(1.7, rel=1e-6)
     assert amp_err > 0 and tau_err > 0
+
+
+def test_fit_sees_the_transient_through_the_late_window():
+    """The late window's line absorbs a little of the transient: a profile made that way
+    gives back the bare A and tau, which a bare-exponential fit would not."""
+    j = np.arange(10)
+    seen = decay_model(-1.3, 3.0, j, window=(10, 20))
+    assert abs(seen[-1]) < abs(decay_model(-1.3, 3.0, j)[-1])
+    amp, _, tau, _ = fit_decay(seen, np.full(10, 1e-4), window=(10, 20))
+    assert (amp, tau) == (pytest.approx(-1.3, rel=1e-5), pytest.approx(3.0, rel=1e-5))
+    assert fit_decay(seen, np.full(10, 1e-4))[2] < 2.9
 
 
 def test_bad_arguments():
