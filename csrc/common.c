@@ -1,5 +1,7 @@
 /* common.c - version, status messages, default parameters and argument checks
  * shared by both methods. */
+#include <string.h>
+
 #include "rscd_internal.h"
 
 #ifdef _OPENMP
@@ -34,19 +36,81 @@ const char *rscd_strerror(int status)
     case RSCD_ERR_COEFFS: return "decay parameter tau or param3 is not finite and positive";
     case RSCD_ERR_NOMEM: return "out of memory";
     case RSCD_ERR_BYTEORDER: return "data_byteorder is neither RSCD_NATIVE nor RSCD_SWAPPED";
+    case RSCD_ERR_PARAMS:
+        return "rscd_params.struct_size is not the size of a layout this library knows: fill "
+               "the struct with RSCD_PARAMS_INIT(&params) from the header of this library";
     default: return "unknown status";
     }
 }
 
-void rscd_params_init(rscd_params *params)
+/* Every layout of rscd_params published, frozen, oldest first; the newest is
+ * rscd_params itself. A version that appends fields freezes the current
+ * layout here as the next params_layoutN and adds its size to known_size. */
+typedef struct params_layout1 {
+    size_t struct_size;
+    uint8_t dq_do_not_use;
+    uint8_t dq_saturated;
+    uint32_t dq_flux_estimated;
+    uint32_t dq_reference_pixel;
+    int nthreads;
+} params_layout1;
+
+/* The ABI rule of rscd.h, checked when the library is compiled (a negative
+ * array size is an error): each layout is a prefix of the next, is smaller on
+ * this platform, and ends before the next one's first new field, so copying
+ * struct_size bytes of an older struct never covers a newer field. */
+#define PARAMS_ASSERT(name, cond) typedef char params_assert_##name[(cond) ? 1 : -1]
+PARAMS_ASSERT(prefix, offsetof(params_layout1, nthreads) == offsetof(rscd_params, nthreads) &&
+                          offsetof(params_layout1, dq_reference_pixel) ==
+                              offsetof(rscd_params, dq_reference_pixel));
+PARAMS_ASSERT(grows, sizeof(params_layout1) < sizeof(rscd_params));
+PARAMS_ASSERT(no_overlap, sizeof(params_layout1) <= offsetof(rscd_params, use_vector));
+
+static int known_size(size_t size)
 {
+    return size == sizeof(params_layout1) || size == sizeof(rscd_params);
+}
+
+static void params_defaults(rscd_params *p)
+{
+    memset(p, 0, sizeof *p); /* padding too: the bytes copied out are all defined */
+    p->struct_size = sizeof *p;
+    p->dq_do_not_use = 1u;
+    p->dq_saturated = 2u;
+    p->dq_flux_estimated = (uint32_t)1u << 28;
+    p->dq_reference_pixel = (uint32_t)1u << 31;
+    p->nthreads = 0;
+    p->use_vector = 1;
+}
+
+int rscd_params_init(rscd_params *params, size_t size)
+{
+    rscd_params d;
+
     if (!params)
-        return;
-    params->dq_do_not_use = 1u;
-    params->dq_saturated = 2u;
-    params->dq_flux_estimated = (uint32_t)1u << 28;
-    params->dq_reference_pixel = (uint32_t)1u << 31;
-    params->nthreads = 0;
+        return RSCD_ERR_NULL;
+    if (!known_size(size))
+        return RSCD_ERR_PARAMS;
+    params_defaults(&d);
+    d.struct_size = size;
+    memcpy(params, &d, size); /* the caller's layout may be older and smaller */
+    return RSCD_OK;
+}
+
+int rscd_params_read(const rscd_params *given, rscd_params *out)
+{
+    size_t size;
+
+    if (!given)
+        return RSCD_ERR_NULL;
+    /* struct_size is the first field of every layout: always there to read. */
+    size = given->struct_size;
+    if (!known_size(size))
+        return RSCD_ERR_PARAMS;
+    params_defaults(out);
+    memcpy(out, given, size);
+    out->struct_size = sizeof *out;
+    return RSCD_OK;
 }
 
 int rscd_check_ramp(const rscd_ramp *ramp, int need_data)

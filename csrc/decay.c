@@ -75,22 +75,38 @@ typedef struct src_row {
 } src_row;
 
 /*----------------------------------------------------------------------
- * Byte order. memcpy through a uint32_t is the aliasing-safe way to
- * reinterpret a float; compilers turn it into one register move, and the
- * shifts into one bswap instruction.
+ * Byte order. A word of SCI is handled as a uint32_t until it is in native
+ * order, and only then becomes a float: a swapped word whose native reading
+ * is a signalling NaN would otherwise be quieted (one bit changed) when the
+ * x87 unit of 32-bit x86 loads it as a float. memcpy is the aliasing-safe
+ * reinterpretation; compilers turn it into a register move and the shifts
+ * into one bswap instruction.
  *--------------------------------------------------------------------*/
-static float swap_f32(float v)
+static uint32_t bswap32(uint32_t u)
+{
+    return (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
+}
+
+/* The value of the word at p, stored swapped or not. */
+static double load_f32(const float *p, int swapped)
+{
+    uint32_t u;
+    float v;
+    memcpy(&u, p, sizeof u);
+    if (swapped)
+        u = bswap32(u);
+    memcpy(&v, &u, sizeof v);
+    return (double)v;
+}
+
+/* Store v at p, swapped or not. */
+static void store_f32(float *p, float v, int swapped)
 {
     uint32_t u;
     memcpy(&u, &v, sizeof u);
-    u = (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
-    memcpy(&v, &u, sizeof v);
-    return v;
-}
-
-static double load_f32(const float *p, int swapped)
-{
-    return swapped ? (double)swap_f32(*p) : (double)*p;
+    if (swapped)
+        u = bswap32(u);
+    memcpy(p, &u, sizeof u);
 }
 
 static int coeffs_ok(const rscd_decay_coeffs *c)
@@ -287,7 +303,7 @@ static void row_apply(float *d, int swapped, ptrdiff_t ncols, const double *amp,
     /* Two loops so the native one carries no byte-order test. */
     if (swapped) {
         for (x = 0; x < ncols; x++)
-            d[x] = swap_f32((float)((double)swap_f32(d[x]) + amp[x] * e));
+            store_f32(d + x, (float)(load_f32(d + x, 1) + amp[x] * e), 1);
     } else {
         for (x = 0; x < ncols; x++)
             d[x] = (float)((double)d[x] + amp[x] * e);
@@ -307,10 +323,8 @@ static void row_redo(float *d, int swapped, ptrdiff_t ncols, const double *lf, d
             /* A pixel of the vector path: unsaturated, and the libm value lies
              * within the limits row_amplitudes checked. */
             const double av = lf[x] * unsat_a(lf[x] - c->crossopt, c) * 0.01;
-            const float old = swapped ? swap_f32(d[x]) : d[x];
-            const float v = (float)((double)old + av * e);
             alo[x] = ahi[x] = av;
-            d[x] = swapped ? swap_f32(v) : v;
+            store_f32(d + x, (float)(load_f32(d + x, swapped) + av * e), swapped);
             redo[x] = 0;
         }
     }
@@ -368,8 +382,10 @@ static void block_apply(float *dst, int swapped, ptrdiff_t frame, ptrdiff_t ngro
  */
 int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
                const rscd_decay_coeffs *odd, const rscd_prev_int *prev,
-               const rscd_params *params, rscd_decay_stats *stats)
+               const rscd_params *given, rscd_decay_stats *stats)
 {
+    rscd_params par; /* the caller's settings in the current layout */
+    const rscd_params *const params = &par;
     int status, result, nthr = 1, fast;
     ptrdiff_t ngroups, nrows, ncols, nints, frame, cube, blk, i_first;
     ptrdiff_t ncorr = 0, nsat = 0, nnonf = 0;
@@ -381,8 +397,11 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     size_t per_thread_d, per_thread_b;
 
     /* ---- validation: nothing is written before all of it has passed ---- */
-    if (!even || !odd || !params || !stats)
+    if (!even || !odd || !given || !stats)
         return RSCD_ERR_NULL;
+    status = rscd_params_read(given, &par);
+    if (status != RSCD_OK)
+        return status;
     status = rscd_check_ramp(ramp, 1);
     if (status != RSCD_OK)
         return status;
@@ -448,7 +467,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     /* The decay factors depend only on the parity: computed once each. */
     fold_coeffs(even, ngroups, efac, &pc[0]);
     fold_coeffs(odd, ngroups, efac + ngroups, &pc[1]);
-    fast = rscd_vector_available();
+    fast = params->use_vector && rscd_vector_available();
 
     /* ---- the writes ---- */
 #ifdef _OPENMP

@@ -41,11 +41,15 @@
 #include "fastamp.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
+#endif
+
+#include "rscd_internal.h" /* after the system headers: contraction off */
+
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 
 #define TGT __attribute__((target("avx2,fma")))
 #define SET1 _mm256_set1_pd
@@ -53,11 +57,7 @@
 
 int rscd_vector_available(void)
 {
-    /* Only reads what libgcc's start-up code filled in and the environment: no
-     * state of ours. */
-    const char *off = getenv("RSCD_NO_VECTOR");
-    if (off && *off && strcmp(off, "0") != 0)
-        return 0;
+    /* Only reads what libgcc's start-up code filled in: no state of ours. */
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 

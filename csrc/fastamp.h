@@ -9,10 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Nonzero when the AVX2 code of the core may run: this build has it (x86-64 with GCC or
- * Clang), the CPU has AVX2 and FMA (asked of __builtin_cpu_supports), and the
- * environment variable RSCD_NO_VECTOR is unset, empty or "0". Setting it runs the
- * portable C of both methods instead, which gives the same results (the tests check). */
+/* Nonzero when the AVX2 code of the core can run: this build has it (x86 with GCC or
+ * Clang) and the CPU has AVX2 and FMA (asked of __builtin_cpu_supports). The methods
+ * use it only when rscd_params.use_vector is also set; otherwise they run their
+ * portable C, which gives the same results (the tests check). */
 int rscd_vector_available(void);
 
 /* For x in [0, n): a[x] ~= (b1 * pow(c2[x], pw)) * (1.0 / (exp(c2[x] / param3) - 1.0)) and

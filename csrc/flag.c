@@ -18,6 +18,18 @@
  * slower on a MIRI full frame). A byte of marks per pixel lives on the stack. */
 #define BLOCK 16384
 
+/* The early exit of any_problem shares one flag between threads, read and
+ * written with `omp atomic read` / `omp atomic write` (OpenMP 3.1, _OPENMP
+ * 201107). MSVC's /openmp is OpenMP 2.0, which has neither: there the flag is
+ * a reduction(|) instead, each thread stopping at its own first problem (the
+ * same answer, with more reading). RSCD_OPENMP_2_0 selects the 2.0 code with
+ * any compiler, so the tests can build it. */
+#if defined(_OPENMP) && _OPENMP >= 201107 && !defined(RSCD_OPENMP_2_0)
+#define OMP_ATOMIC_RW 1
+#else
+#define OMP_ATOMIC_RW 0
+#endif
+
 /* Is any (integration, pixel) of the range a "problem" at group level `level`:
  * SATURATED there and not SATURATED in group 0? Usually yes, and the first
  * problem lies near the start of the frame: the scan goes chunk by chunk and
@@ -34,25 +46,28 @@ static int any_problem(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
     for (i = int_first; i < int_first + int_count && !found; i++) {
         const uint8_t *g0 = r->groupdq + (i * r->ngroups) * frame;
         const uint8_t *gl = r->groupdq + (i * r->ngroups + level) * frame;
-#ifdef _OPENMP
+#if OMP_ATOMIC_RW
 #pragma omp parallel for num_threads(nthreads) schedule(static) if (nchunks > 4)
+#elif defined(_OPENMP)
+#pragma omp parallel for num_threads(nthreads) schedule(static) if (nchunks > 4) \
+    reduction(| : found)
 #endif
         for (c = 0; c < nchunks; c++) {
             const ptrdiff_t p1 = (c + 1) * CHUNK < frame ? (c + 1) * CHUNK : frame;
             ptrdiff_t p;
             uint8_t acc = 0;
             int seen;
-#ifdef _OPENMP
+#if OMP_ATOMIC_RW
 #pragma omp atomic read
 #endif
-            seen = found;
+            seen = found; /* OpenMP 2.0: this thread's own copy */
             if (seen)
                 continue; /* another chunk has answered the question */
             /* Branch-free OR over the chunk, then one test: vectorises well. */
             for (p = c * CHUNK; p < p1; p++)
                 acc |= (uint8_t)(gl[p] & (uint8_t)~g0[p]);
             if (acc & sat) {
-#ifdef _OPENMP
+#if OMP_ATOMIC_RW
 #pragma omp atomic write
 #endif
                 found = 1;
@@ -224,7 +239,7 @@ static void flag_ranges(const rscd_ramp *ramp, const rscd_params *params, flag_r
                         int nrg)
 {
     ptrdiff_t frame, block, nblocks, nb0 = 0, no0 = 0, nb1 = 0, no1 = 0;
-    const int avx2 = HAVE_AVX2_BUILD && rscd_vector_available();
+    const int avx2 = HAVE_AVX2_BUILD && params->use_vector && rscd_vector_available();
 
     frame = ramp->nrows * ramp->ncols;
     nblocks = (frame + BLOCK - 1) / BLOCK;
@@ -297,31 +312,37 @@ static flag_range range_of(ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t s
 }
 
 int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                    ptrdiff_t skip, const rscd_params *params,
+                    ptrdiff_t skip, const rscd_params *given,
                     ptrdiff_t *backed_off, ptrdiff_t *one_group)
 {
-    int status = check_range(ramp, int_first, int_count, skip, params);
+    rscd_params params;
+    int status = rscd_params_read(given, &params);
 
+    if (status == RSCD_OK)
+        status = check_range(ramp, int_first, int_count, skip, &params);
     if (status != RSCD_OK)
         return status;
     return rscd_flag_range_stop(ramp, int_first, int_count, skip,
-                                find_stop(ramp, int_first, int_count, skip, params), params,
+                                find_stop(ramp, int_first, int_count, skip, &params), &params,
                                 backed_off, one_group);
 }
 
 int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                         ptrdiff_t skip, ptrdiff_t stop, const rscd_params *params,
+                         ptrdiff_t skip, ptrdiff_t stop, const rscd_params *given,
                          ptrdiff_t *backed_off, ptrdiff_t *one_group)
 {
     flag_range rg;
-    int status = check_range(ramp, int_first, int_count, skip, params);
+    rscd_params params;
+    int status = rscd_params_read(given, &params);
 
+    if (status == RSCD_OK)
+        status = check_range(ramp, int_first, int_count, skip, &params);
     if (status != RSCD_OK)
         return status;
     if (stop < 0 || stop > skip + 1)
         return RSCD_ERR_RANGE;
     rg = range_of(int_first, int_count, skip, stop);
-    flag_ranges(ramp, params, &rg, 1);
+    flag_ranges(ramp, &params, &rg, 1);
     if (backed_off)
         *backed_off = rg.nback;
     if (one_group)
@@ -330,14 +351,19 @@ int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t i
 }
 
 int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
-              const rscd_params *params, rscd_flag_stats *stats)
+              const rscd_params *given, rscd_flag_stats *stats)
 {
     int status, result = RSCD_OK, nrg = 0;
     ptrdiff_t ngroups, nints_exp, first;
     flag_range rg[2];
+    rscd_params par; /* the caller's settings in the current layout */
+    const rscd_params *const params = &par;
 
-    if (!params || !stats)
+    if (!given || !stats)
         return RSCD_ERR_NULL;
+    status = rscd_params_read(given, &par);
+    if (status != RSCD_OK)
+        return status;
     status = rscd_check_ramp(ramp, 0);
     if (status != RSCD_OK)
         return status;

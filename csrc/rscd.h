@@ -64,7 +64,9 @@ enum rscd_status {
     RSCD_ERR_SKIP = -4,            /* flag: skip_int2p < 0 */
     RSCD_ERR_COEFFS = -5,          /* decay: tau or param3 not finite and positive */
     RSCD_ERR_NOMEM = -6,           /* scratch memory could not be allocated */
-    RSCD_ERR_BYTEORDER = -7        /* data_byteorder is neither RSCD_NATIVE nor RSCD_SWAPPED */
+    RSCD_ERR_BYTEORDER = -7,       /* data_byteorder is neither RSCD_NATIVE nor RSCD_SWAPPED */
+    RSCD_ERR_PARAMS = -8           /* rscd_params.struct_size is not the size of a layout
+                                      this library knows (see rscd_params) */
 };
 
 /* Byte order of SCI relative to the host. */
@@ -90,15 +92,33 @@ typedef struct rscd_ramp {
     ptrdiff_t first_row;         /* 1-based detector row of array row 0 (SUBSTRT2) */
 } rscd_ramp;
 
-/* Settings shared by both methods. Fill with rscd_params_init(); new fields
- * are only ever appended. */
+/* Settings shared by both methods.
+ *
+ * ABI rule. Fill the struct with RSCD_PARAMS_INIT(&p) before setting any field:
+ * struct_size then records the size of the layout the caller was compiled with.
+ * Versions only ever append fields, and each version that appends makes
+ * sizeof(rscd_params) larger on every platform (common.c checks this at compile
+ * time). A library given a struct whose struct_size is
+ *   - the size of a layout it knows (its own or an older, smaller one): reads
+ *     that layout's fields only; fields appended after it take their defaults;
+ *   - anything else (a newer header's layout, a struct never initialised):
+ *     refuses the call with RSCD_ERR_PARAMS before anything is written.
+ * rscd_params_init writes only the first `size` bytes, so a library newer than
+ * the caller's header never writes past the caller's struct.
+ *
+ * Layouts: 1 = struct_size .. nthreads; 2 = layout 1 + use_vector. */
 typedef struct rscd_params {
+    size_t struct_size;          /* sizeof the caller's rscd_params; set by rscd_params_init */
     uint8_t dq_do_not_use;       /* GROUPDQ DO_NOT_USE bit (JWST: 1) */
     uint8_t dq_saturated;        /* GROUPDQ SATURATED bit (JWST: 2) */
     uint32_t dq_flux_estimated;  /* PIXELDQ FLUX_ESTIMATED bit (JWST: 2**28) */
     uint32_t dq_reference_pixel; /* PIXELDQ REFERENCE_PIXEL bit (JWST: 2**31) */
     int nthreads;                /* OpenMP threads; <= 0: the OpenMP default. Results never
                                     depend on it; ignored when built without OpenMP */
+    /* ---- layout 2 ---- */
+    int use_vector;              /* nonzero (default): the AVX2 code runs where the build and
+                                    the CPU have it; 0: the portable C only. Results are
+                                    the same either way (the tests check) */
 } rscd_params;
 
 /* What rscd_flag did (SPEC section 2); -1 where the rule did not run. */
@@ -162,11 +182,24 @@ RSCD_API const char *rscd_version(void);
 RSCD_API const char *rscd_strerror(int status);
 
 /*
- * rscd_params_init - fill the JWST default DQ bits and threads = 0.
+ * rscd_params_init - fill a rscd_params with its defaults: the JWST DQ bits,
+ *                    nthreads = 0, use_vector = 1, struct_size = size.
  *
- * Given and returned: params  rscd_params*  (NULL is ignored)
+ * Given and returned:
+ *   params  rscd_params*  the caller's struct; only its first `size` bytes are written
+ * Given:
+ *   size    size_t        sizeof the caller's rscd_params (RSCD_PARAMS_INIT passes it)
+ * Returned (function value):
+ *   RSCD_OK, RSCD_ERR_NULL (params is NULL), RSCD_ERR_PARAMS (size is not the size
+ *   of a layout this library knows; nothing written)
+ * Notes:
+ *   See the ABI rule at rscd_params. Use the macro RSCD_PARAMS_INIT(&p), which
+ *   passes sizeof p, so the size always matches the struct being filled.
  */
-RSCD_API void rscd_params_init(rscd_params *params);
+RSCD_API int rscd_params_init(rscd_params *params, size_t size);
+
+/* rscd_params_init with the size of the struct given. */
+#define RSCD_PARAMS_INIT(params) rscd_params_init((params), sizeof *(params))
 
 /*
  * rscd_flag_range - flag one range of integrations with one skip value
@@ -184,8 +217,9 @@ RSCD_API void rscd_params_init(rscd_params *params);
  *   backed_off ptrdiff_t*        pixels backed off for saturation (may be NULL)
  *   one_group  ptrdiff_t*        pixels left with group 0 only (may be NULL)
  * Returned (function value):
- *   RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_DIMS, RSCD_ERR_RANGE (range outside the
- *   buffer), RSCD_ERR_SKIP (skip < 0 or skip + 1 >= ngroups)
+ *   RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_PARAMS (struct_size unknown), RSCD_ERR_DIMS,
+ *   RSCD_ERR_RANGE (range outside the buffer), RSCD_ERR_SKIP (skip < 0 or
+ *   skip + 1 >= ngroups)
  * Notes:
  *   The back-off visits group levels skip+1, skip, ..., 1 and stops at the first
  *   level where no (integration, pixel) of the whole range is a problem

@@ -4,6 +4,30 @@
 
 #include "rscd.h"
 
+/* Floating-point contraction off, whatever the build flags: the results are
+ * bit-identical to numpy's only when a*b + c rounds twice, as written (the
+ * vector path's proof assumes it too). GCC fuses a*b + c into one FMA under
+ * its default -std=gnu* with a target that has FMA (-march=native, the
+ * target("avx2,fma") functions) and ignores the STDC pragma, hence its own;
+ * Clang and MSVC honour theirs. Include this header after the system headers
+ * so the GCC pragma covers only our functions. Explicit FMA intrinsics
+ * (fastamp.c) are unaffected. Clang's -ffp-contract=fast, like -ffast-math,
+ * overrides every pragma: builds with either are not supported. */
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#elif defined(_MSC_VER)
+#pragma fp_contract(off)
+#else
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* The caller's rscd_params as the current layout: its fields where its
+ * struct_size has them, the defaults for fields appended since. Returns
+ * RSCD_OK, RSCD_ERR_NULL or RSCD_ERR_PARAMS (struct_size unknown). */
+int rscd_params_read(const rscd_params *given, rscd_params *out);
+
 /* Checks pointers, dimensions (no overflow of the index formula), byte order
  * and the exposure fields of a view. need_data: SCI must be present.
  * Returns RSCD_OK or a negative status. */

@@ -1,5 +1,5 @@
 # Declarations of csrc/rscd.h, the only place the Cython layer learns the C API.
-from libc.stddef cimport ptrdiff_t
+from libc.stddef cimport ptrdiff_t, size_t
 from libc.stdint cimport uint8_t, uint32_t
 
 cdef extern from "rscd.h" nogil:
@@ -20,6 +20,7 @@ cdef extern from "rscd.h" nogil:
         RSCD_ERR_COEFFS
         RSCD_ERR_NOMEM
         RSCD_ERR_BYTEORDER
+        RSCD_ERR_PARAMS
 
     cpdef enum rscd_byteorder:
         RSCD_NATIVE
@@ -34,11 +35,13 @@ cdef extern from "rscd.h" nogil:
         ptrdiff_t integration_start, nints_exposure, first_row
 
     ctypedef struct rscd_params:
+        size_t struct_size
         uint8_t dq_do_not_use
         uint8_t dq_saturated
         uint32_t dq_flux_estimated
         uint32_t dq_reference_pixel
         int nthreads
+        int use_vector
 
     ctypedef struct rscd_flag_stats:
         ptrdiff_t ngroups_skip_int1, ngroups_skip_int2p
@@ -59,7 +62,7 @@ cdef extern from "rscd.h" nogil:
 
     const char *rscd_version() noexcept
     const char *rscd_strerror(int status) noexcept
-    void rscd_params_init(rscd_params *params) noexcept
+    int rscd_params_init(rscd_params *params, size_t size) noexcept
     int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
                         ptrdiff_t skip, const rscd_params *params,
                         ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept

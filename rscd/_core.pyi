@@ -14,6 +14,11 @@ __test__: dict[str, str]
 VERSION: str
 """``rscd_version()``: "MAJOR.MINOR.PATCH" from RSCD_VERSION_* in csrc/rscd.h."""
 
+use_vector: bool
+"""``rscd_params.use_vector`` of every call: False when the environment variable
+RSCD_NO_VECTOR was set (not empty, not "0") at import; the core then runs only its
+portable C (same results)."""
+
 class RSCDError(ValueError):
     """The C core refused its arguments (the message says why)."""
 
@@ -30,6 +35,7 @@ class rscd_status(enum.IntEnum):
     RSCD_ERR_COEFFS = -5
     RSCD_ERR_NOMEM = -6
     RSCD_ERR_BYTEORDER = -7
+    RSCD_ERR_PARAMS = -8
 
 Status = rscd_status
 

@@ -3,7 +3,14 @@
 """Thin adapter over csrc/rscd.h: fills the C structs, releases the GIL around
 one C call, and maps the status code. Argument checks with friendly messages
 happen in rscd.correct before these functions are called; the C core checks
-again and never writes before its checks pass."""
+again and never writes before its checks pass.
+
+The core cannot know how long a buffer is, so this module, which is importable
+on its own, checks every buffer it hands over: dtype, C-contiguity and
+writability through the typed memoryviews of the signatures, and the shape of
+each against GROUPDQ's (nints, ngroups, nrows, ncols) below."""
+
+import os
 
 from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport uint8_t, uint32_t
@@ -14,6 +21,18 @@ cdef uint32_t _empty_u32[1]
 cdef float _empty_f4[1]
 
 VERSION = rscd_version().decode()
+
+
+def _vector_allowed_by_environment():
+    off = os.environ.get("RSCD_NO_VECTOR", "")
+    return off in ("", "0")
+
+
+# Whether the core may run its AVX2 code (rscd_params.use_vector). The
+# environment variable RSCD_NO_VECTOR (set, not empty, not "0") turns it off;
+# it is read once, here, at import, never by the core. Results are the same
+# either way; the tests set this attribute to run both paths.
+use_vector = _vector_allowed_by_environment()
 
 
 class RSCDError(ValueError):
@@ -41,9 +60,15 @@ cdef uint32_t *_u32(uint32_t[:, ::1] a):
     return &a[0, 0] if a.size else _empty_u32
 
 
-cdef void _fill_ramp(rscd_ramp *r, uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
-                     ptrdiff_t integration_start, ptrdiff_t nints_exposure,
-                     ptrdiff_t first_row):
+cdef int _fill_ramp(rscd_ramp *r, uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
+                    ptrdiff_t integration_start, ptrdiff_t nints_exposure,
+                    ptrdiff_t first_row) except -1:
+    # The core indexes PIXELDQ with GROUPDQ's frame: a smaller array would be
+    # written past its end.
+    if pixeldq.shape[0] != groupdq.shape[2] or pixeldq.shape[1] != groupdq.shape[3]:
+        raise ValueError("PIXELDQ has shape (%d, %d); expected (%d, %d), the frame of GROUPDQ"
+                         % (pixeldq.shape[0], pixeldq.shape[1], groupdq.shape[2],
+                            groupdq.shape[3]))
     r.data = NULL
     r.data_byteorder = RSCD_NATIVE
     r.groupdq = _u8(groupdq)
@@ -55,11 +80,14 @@ cdef void _fill_ramp(rscd_ramp *r, uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::
     r.integration_start = integration_start
     r.nints_exposure = nints_exposure
     r.first_row = first_row
+    return 0
 
 
-cdef void _fill_params(rscd_params *p, int nthreads):
-    rscd_params_init(p)
+cdef int _fill_params(rscd_params *p, int nthreads) except -1:
+    _check(rscd_params_init(p, sizeof(rscd_params)))
     p.nthreads = nthreads
+    p.use_vector = 1 if use_vector else 0
+    return 0
 
 
 def flag(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t skip_int1,
@@ -145,11 +173,17 @@ def decay(float[::1] data_flat, bint data_swapped, uint8_t[:, :, :, ::1] groupdq
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, nints_exposure, first_row)
     ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
     ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    if (prev_data is None) != (prev_groupdq is None):
+        raise ValueError("the previous integration needs both SCI and GROUPDQ")
     if prev_data is not None:
-        if prev_groupdq is None or prev_data.size != ramp.ngroups * ramp.nrows * ramp.ncols \
-                or prev_groupdq.size != prev_data.size:
-            raise ValueError("the previous integration must have SCI and GROUPDQ of shape "
-                             "(ngroups, nrows, ncols)")
+        want = (ramp.ngroups, ramp.nrows, ramp.ncols)
+        for name, shape in (("SCI", (prev_data.shape[0], prev_data.shape[1],
+                                     prev_data.shape[2])),
+                            ("GROUPDQ", (prev_groupdq.shape[0], prev_groupdq.shape[1],
+                                         prev_groupdq.shape[2]))):
+            if shape != want:
+                raise ValueError("the previous integration's %s has shape %s; expected %s, "
+                                 "(ngroups, nrows, ncols) of GROUPDQ" % (name, shape, want))
         prev.data = &prev_data[0, 0, 0] if prev_data.size else _empty_f4
         prev.groupdq = &prev_groupdq[0, 0, 0] if prev_groupdq.size else _empty_u8
         prev_ptr = &prev

@@ -60,7 +60,7 @@ int main(void)
     pixeldq[1 * NCOLS + 0] = 0x80000000u;          /* REFERENCE_PIXEL */
 
     printf("rscd %s\n", rscd_version());
-    rscd_params_init(&params);                     /* JWST DQ bits, default threads */
+    RSCD_PARAMS_INIT(&params);                     /* JWST DQ bits, default threads */
 
     /* The view: every field set; nints_exposure 0 means "this file is the exposure". */
     memset(&ramp, 0, sizeof ramp);

@@ -66,12 +66,132 @@ static void t_rscd_strerror(void)
 static void t_rscd_params_init(void)
 {
     rscd_params p;
-    rscd_params_init(&p);
+    unsigned char raw[sizeof(rscd_params) + 16];
+    size_t k;
+    int bad = 0;
+
+    check_int("rscd_params_init", "status", RSCD_PARAMS_INIT(&p), RSCD_OK);
+    check_int("rscd_params_init", "struct_size", (long)p.struct_size, (long)sizeof p);
     check_int("rscd_params_init", "dq_do_not_use", p.dq_do_not_use, 1);
     check_int("rscd_params_init", "dq_saturated", p.dq_saturated, 2);
     check_int("rscd_params_init", "dq_flux_estimated", (long)p.dq_flux_estimated, 1L << 28);
     check_int("rscd_params_init", "dq_reference_pixel", (long)p.dq_reference_pixel, 1L << 31);
-    rscd_params_init(NULL); /* must not crash */
+    check_int("rscd_params_init", "nthreads", p.nthreads, 0);
+    check_int("rscd_params_init", "use_vector", p.use_vector, 1);
+    check_int("rscd_params_init", "NULL", rscd_params_init(NULL, sizeof p), RSCD_ERR_NULL);
+    /* Sizes of no known layout (a newer header's, a garbage one): refused, and
+     * nothing written. */
+    memset(raw, 0xAB, sizeof raw);
+    check_int("rscd_params_init", "newer size",
+              rscd_params_init((rscd_params *)(void *)raw, sizeof(rscd_params) + 8),
+              RSCD_ERR_PARAMS);
+    check_int("rscd_params_init", "size 3", rscd_params_init((rscd_params *)(void *)raw, 3),
+              RSCD_ERR_PARAMS);
+    for (k = 0; k < sizeof raw; k++)
+        bad |= raw[k] != 0xAB;
+    check_int("rscd_params_init", "refused: nothing written", bad, 0);
+    check_int("rscd_params_init", "strerror names struct_size",
+              strstr(rscd_strerror(RSCD_ERR_PARAMS), "struct_size") != NULL, 1);
+}
+
+/* The first layout of rscd_params (rscd.h: fields up to nthreads), as a caller
+ * compiled against that header declares it. */
+typedef struct params_layout1 {
+    size_t struct_size;
+    uint8_t dq_do_not_use;
+    uint8_t dq_saturated;
+    uint32_t dq_flux_estimated;
+    uint32_t dq_reference_pixel;
+    int nthreads;
+} params_layout1;
+
+/* The ABI rule of rscd_params: an older, smaller struct is filled without
+ * being overrun and accepted, with defaults for the fields appended since; a
+ * struct of a size the library does not know is refused by every function
+ * before anything is written. */
+static void t_rscd_params_abi(void)
+{
+    enum { NI = 2, NG = 6, NPIX = 3 };
+    struct {
+        params_layout1 p;
+        unsigned char guard[32];
+    } old;
+    rscd_params cur, newer;
+    uint8_t gdq[NI * NG * NPIX], gdq_old[NI * NG * NPIX];
+    uint32_t pdq[NPIX] = {0, 0, 0}, pdq_old[NPIX] = {0, 0, 0};
+    float data[NI * NG * NPIX];
+    rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, 1, NPIX);
+    rscd_flag_stats st, st_old;
+    rscd_decay_stats dst;
+    rscd_decay_coeffs c;
+    ptrdiff_t b, o;
+    size_t k;
+    int bad = 0, g;
+
+    /* rscd_params_init with the old size writes that many bytes, no more. */
+    memset(&old, 0xAB, sizeof old);
+    check_int("rscd_params_abi", "old layout init",
+              rscd_params_init((rscd_params *)(void *)&old.p, sizeof old.p), RSCD_OK);
+    for (k = 0; k < sizeof old.guard; k++)
+        bad |= old.guard[k] != 0xAB;
+    check_int("rscd_params_abi", "old layout not overrun", bad, 0);
+    check_int("rscd_params_abi", "old struct_size", (long)old.p.struct_size,
+              (long)sizeof old.p);
+    check_int("rscd_params_abi", "old dq_saturated", old.p.dq_saturated, 2);
+
+    /* The old struct is accepted and flags as the current one does. */
+    memset(gdq, 0, sizeof gdq);
+    for (g = 2; g < NG; g++)
+        gdq[(1 * NG + g) * NPIX + 0] = 2;
+    memcpy(gdq_old, gdq, sizeof gdq);
+    RSCD_PARAMS_INIT(&cur);
+    check_int("rscd_params_abi", "current flag", rscd_flag(&r, 1, 3, &cur, &st), RSCD_OK);
+    r.groupdq = gdq_old;
+    r.pixeldq = pdq_old;
+    check_int("rscd_params_abi", "old flag",
+              rscd_flag(&r, 1, 3, (const rscd_params *)(const void *)&old.p, &st_old), RSCD_OK);
+    check_int("rscd_params_abi", "old flag GROUPDQ", memcmp(gdq, gdq_old, sizeof gdq), 0);
+    check_int("rscd_params_abi", "old flag PIXELDQ", memcmp(pdq, pdq_old, sizeof pdq), 0);
+    check_int("rscd_params_abi", "old flag INT2BORS", (long)st_old.keep_groups_saturation_int2p,
+              (long)st.keep_groups_saturation_int2p);
+
+    /* A newer header's struct (larger) and an uninitialised one: refused. */
+    newer = cur;
+    newer.struct_size = sizeof newer + 8;
+    memset(gdq, 0, sizeof gdq);
+    memset(pdq, 0, sizeof pdq);
+    for (k = 0; k < sizeof data / sizeof data[0]; k++)
+        data[k] = 100.0f + (float)k;
+    r.groupdq = gdq;
+    r.pixeldq = pdq;
+    r.data = data;
+    memset(&c, 0, sizeof c);
+    c.tau = 1.0;
+    c.param3 = 10.0;
+    c.ascale = c.illum_zp = c.pow = 1.0;
+    for (k = 0; k < 2; k++) {
+        const char *what = k ? "zero size" : "newer size";
+        if (k)
+            newer.struct_size = 0;
+        check_int("rscd_params_abi", what, rscd_flag(&r, 1, 1, &newer, &st), RSCD_ERR_PARAMS);
+        check_int("rscd_params_abi", what, rscd_flag_range(&r, 0, 1, 1, &newer, &b, &o),
+                  RSCD_ERR_PARAMS);
+        check_int("rscd_params_abi", what,
+                  rscd_flag_range_stop(&r, 0, 1, 1, 2, &newer, &b, &o), RSCD_ERR_PARAMS);
+        check_int("rscd_params_abi", what, rscd_decay(&r, &c, &c, NULL, &newer, &dst),
+                  RSCD_ERR_PARAMS);
+    }
+    bad = 0;
+    for (k = 0; k < sizeof gdq; k++)
+        bad |= gdq[k];
+    for (k = 0; k < sizeof data / sizeof data[0]; k++)
+        bad |= data[k] != 100.0f + (float)k;
+    check_int("rscd_params_abi", "refused: arrays untouched", bad | (int)pdq[0], 0);
+    /* The same data is corrected with a struct the library knows (the check above
+     * is not vacuous). */
+    check_int("rscd_params_abi", "decay known", rscd_decay(&r, &c, &c, NULL, &cur, &dst),
+              RSCD_OK);
+    check_int("rscd_params_abi", "decay corrected", dst.npix_corrected > 0, 1);
 }
 
 /* The hand-worked case of tests/test_flag.py: global stop of the back-off. */
@@ -90,7 +210,7 @@ static void t_rscd_flag(void)
     for (g = 3; g < NG; g++)
         GDQ(2, g, 1) = 2;                   /* pixel B, integration 3: from group 3 */
     GDQ(0, 5, 2) = 4;                       /* JUMP_DET must survive */
-    rscd_params_init(&params);
+    RSCD_PARAMS_INIT(&params);
     status = rscd_flag(&r, 1, 3, &params, &st);
     check_int("rscd_flag", "status", status, RSCD_OK);
     check_int("rscd_flag", "A group 0", GDQ(1, 0, 0), 1);
@@ -123,7 +243,7 @@ static void t_rscd_flag_rules(void)
     rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, 1, 1);
     int status;
 
-    rscd_params_init(&params);
+    RSCD_PARAMS_INIT(&params);
     memset(gdq, 0, sizeof gdq);
     /* ngroups 4 <= 5: skips become 1; 4 >= 1 + 3 so no clamp. No group_skip1. */
     status = rscd_flag(&r, -1, 9, &params, &st);
@@ -163,7 +283,7 @@ static void t_rscd_flag_errors(void)
     size_t k;
     int bad = 0;
 
-    rscd_params_init(&params);
+    RSCD_PARAMS_INIT(&params);
     memset(gdq, 0, sizeof gdq);
     check_int("rscd_flag_errors", "NULL ramp", rscd_flag(NULL, 1, 1, &params, &st), RSCD_ERR_NULL);
     check_int("rscd_flag_errors", "NULL params", rscd_flag(&r, 1, 1, NULL, &st), RSCD_ERR_NULL);
@@ -237,6 +357,29 @@ static void reference_flag(uint8_t *gdq, uint32_t *pdq, ptrdiff_t ngroups, ptrdi
 #undef REF_GDQ
 }
 
+/* Random ramps of GROUPDQ: pixels saturating from a random group on, some from
+ * group 0 or 1 (deep back-offs), random DO_NOT_USE and JUMP_DET bits. */
+static void random_groupdq(uint8_t *gdq, ptrdiff_t ni, ptrdiff_t ng, ptrdiff_t npix,
+                           unsigned long long *seed)
+{
+    ptrdiff_t i, g, p;
+
+    for (i = 0; i < ni; i++)
+        for (p = 0; p < npix; p++) {
+            /* onset: 0..ng-1 or beyond (never saturated); 1 in 8 at 0 or 1 */
+            ptrdiff_t onset;
+            *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+            onset = (*seed >> 61) == 0 ? (ptrdiff_t)(*seed >> 40 & 1)
+                                       : (ptrdiff_t)((*seed >> 33) % (unsigned)(ng + 20));
+            for (g = 0; g < ng; g++) {
+                *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+                gdq[(i * ng + g) * npix + p] =
+                    (uint8_t)((g >= onset ? 2 : 0) | ((*seed >> 60) == 0 ? 1 : 0) |
+                              ((*seed >> 59) == 3 ? 4 : 0));
+            }
+        }
+}
+
 /* rscd_flag_range against reference_flag on random ramps: pixels saturating
  * from a random group on, some from group 0 or 1 (deep back-offs), random
  * other bits; skips past 254 (the core's 8-bit counters) up to ngroups - 2,
@@ -254,7 +397,7 @@ static void t_rscd_flag_reference(void)
     unsigned long long seed = 12345;
     size_t c;
 
-    rscd_params_init(&params);
+    RSCD_PARAMS_INIT(&params);
     params.nthreads = 1;
     pp = &params;
     for (c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -263,7 +406,7 @@ static void t_rscd_flag_reference(void)
         uint8_t *gdq = malloc(nq), *want = malloc(nq);
         uint32_t *pdq = calloc((size_t)npix, 4), *pwant = calloc((size_t)npix, 4);
         ptrdiff_t *k = malloc((size_t)(ni * npix) * sizeof *k);
-        ptrdiff_t i, g, p, b, o, wb, wo;
+        ptrdiff_t p, b, o, wb, wo;
         rscd_ramp r = make_ramp(NULL, gdq, pdq, ni, ng, 1, npix);
         char what[64];
         int status, bad = 0;
@@ -272,20 +415,7 @@ static void t_rscd_flag_reference(void)
             check_int("rscd_flag_reference", "malloc", 0, 1);
             return;
         }
-        for (i = 0; i < ni; i++)
-            for (p = 0; p < npix; p++) {
-                /* onset: 0..ng-1 or beyond (never saturated); 1 in 8 at 0 or 1 */
-                ptrdiff_t onset;
-                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-                onset = (seed >> 61) == 0 ? (ptrdiff_t)(seed >> 40 & 1)
-                                          : (ptrdiff_t)((seed >> 33) % (unsigned)(ng + 20));
-                for (g = 0; g < ng; g++) {
-                    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-                    gdq[(i * ng + g) * npix + p] =
-                        (uint8_t)((g >= onset ? 2 : 0) | ((seed >> 60) == 0 ? 1 : 0) |
-                                  ((seed >> 59) == 3 ? 4 : 0));
-                }
-            }
+        random_groupdq(gdq, ni, ng, npix, &seed);
         for (p = 0; p < npix; p++)
             pdq[p] = pwant[p] = (p % 5 == 0) ? 1u << 28 : (uint32_t)p & 7u;
         memcpy(want, gdq, nq);
@@ -309,6 +439,238 @@ static void t_rscd_flag_reference(void)
     }
 }
 
+/* The full-frame cases below use MIRI's frame: 1024 x 1032 pixels, more than
+ * one of flag.c's blocks of pixels (16384) and of decay.c's blocks of rows. */
+#define FULL_ROWS 1024
+#define FULL_COLS 1032
+
+/* rscd_flag on a full frame with 2 threads against reference_flag applied to
+ * its two ranges (integration 1 with skip_int1, 2+ with skip_int2p). */
+static void t_rscd_flag_full_frame_threads(void)
+{
+    enum { NI = 3, NG = 8 };
+    const ptrdiff_t npix = (ptrdiff_t)FULL_ROWS * FULL_COLS, skip1 = 2, skip2p = 4;
+    const size_t nq = (size_t)NI * NG * (size_t)npix;
+    uint8_t *gdq = malloc(nq), *want = malloc(nq);
+    uint32_t *pdq = calloc((size_t)npix, 4), *pwant = calloc((size_t)npix, 4);
+    ptrdiff_t *k = malloc((size_t)NI * (size_t)npix * sizeof *k);
+    rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, FULL_ROWS, FULL_COLS);
+    unsigned long long seed = 777;
+    ptrdiff_t p, wb1, wo1, wb2, wo2;
+    rscd_params params;
+    rscd_flag_stats st;
+    int use_vector;
+
+    if (!gdq || !want || !pdq || !pwant || !k) {
+        check_int("rscd_flag_full_frame_threads", "malloc", 0, 1);
+        free(gdq), free(want), free(pdq), free(pwant), free(k);
+        return;
+    }
+    RSCD_PARAMS_INIT(&params);
+    params.nthreads = 2;
+    for (use_vector = 0; use_vector <= 1; use_vector++) {
+        params.use_vector = use_vector;
+        random_groupdq(gdq, NI, NG, npix, &seed);
+        for (p = 0; p < npix; p++)
+            pdq[p] = pwant[p] = (p % 5 == 0) ? 1u << 28 : (uint32_t)p & 7u;
+        memcpy(want, gdq, nq);
+        reference_flag(want, pwant, NG, npix, 0, 1, skip1, k, &wb1, &wo1);
+        reference_flag(want, pwant, NG, npix, 1, NI - 1, skip2p, k, &wb2, &wo2);
+        check_int("rscd_flag_full_frame_threads", "status",
+                  rscd_flag(&r, skip1, skip2p, &params, &st), RSCD_OK);
+        check_int("rscd_flag_full_frame_threads", "GROUPDQ differs", memcmp(gdq, want, nq) != 0,
+                  0);
+        check_int("rscd_flag_full_frame_threads", "PIXELDQ differs",
+                  memcmp(pdq, pwant, (size_t)npix * 4) != 0, 0);
+        check_int("rscd_flag_full_frame_threads", "INT1BORS",
+                  (long)st.keep_groups_saturation_int1, (long)wb1);
+        check_int("rscd_flag_full_frame_threads", "INT1UGP1",
+                  (long)st.keep_bright_firstgroup_int1, (long)wo1);
+        check_int("rscd_flag_full_frame_threads", "INT2BORS",
+                  (long)st.keep_groups_saturation_int2p, (long)wb2);
+        check_int("rscd_flag_full_frame_threads", "INT2UGP1",
+                  (long)st.keep_bright_firstgroup_int2p, (long)wo2);
+        check_int("rscd_flag_full_frame_threads", "some backed off", wb2 > 0, 1);
+    }
+    free(gdq), free(want), free(pdq), free(pwant), free(k);
+}
+
+/* A uint32_t word of SCI, byte-swapped. */
+static uint32_t word_swap(uint32_t u)
+{
+    return (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
+}
+
+/* Ramps of rate * (g + 1) over a bias for rscd_decay, as raw uint32_t words
+ * (never loaded as floats: see t_rscd_decay_swapped_snan). With snan, the low
+ * 16 bits of each word are set so that its byte-swapped word is a signalling
+ * NaN: low byte 0x7F (exponent all ones), next byte 0x80..0xBF (quiet bit 0). */
+static void decay_ramps(uint32_t *w, ptrdiff_t ni, ptrdiff_t ng, ptrdiff_t npix, int snan,
+                        unsigned long long *seed)
+{
+    ptrdiff_t i, g, p;
+
+    for (i = 0; i < ni; i++)
+        for (p = 0; p < npix; p++) {
+            double rate, bias;
+            *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+            rate = 1.0 + (double)(*seed >> 44) / 16.0; /* 1 .. 2^16 DN per group */
+            bias = 5000.0 + (double)(p % 97) * 31.0;
+            for (g = 0; g < ng; g++) {
+                const float v = (float)(bias + rate * (double)(g + 1));
+                uint32_t u;
+                memcpy(&u, &v, sizeof u);
+                if (snan) {
+                    *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+                    u = (u & 0xFFFF0000u) | (uint32_t)(0x80u | (*seed >> 58)) << 8 | 0x7Fu;
+                }
+                w[(i * ng + g) * npix + p] = u;
+            }
+        }
+}
+
+/* Coefficients of the decay tests below: a correction of a few DN on most
+ * pixels, from both branches. */
+static rscd_decay_coeffs decay_test_coeffs(double tau)
+{
+    rscd_decay_coeffs c;
+    memset(&c, 0, sizeof c);
+    c.tau = tau;
+    c.ascale = 0.02;
+    c.pow = 0.9;
+    c.illum_zp = 1.0;
+    c.illum_slope = 0.01;
+    c.illum2 = -1e-4;
+    c.param3 = 3.0e4;
+    c.crossopt = 100.0;
+    c.sat_zp = 1e-5;
+    c.sat_slope = 1e-7;
+    c.sat_mzp = 0.2;
+    c.sat_scale = 1.0;
+    return c;
+}
+
+/* Big-endian SCI whose words read natively as signalling NaNs (value 1.0049f
+ * is stored as the bytes 3F 80 A0 7F; read as a little-endian float they are a
+ * signalling NaN) must give the same words as the same data in native order.
+ * The x87 unit (gcc -m32) quiets a signalling NaN it loads as a float, so a
+ * swap done on float values changes such words before they are swapped back. */
+static void t_rscd_decay_swapped_snan(void)
+{
+    enum { NI = 3, NG = 8, NROWS = 12, NCOLS = 12, NPIX = NROWS * NCOLS,
+           N = NI * NG * NPIX };
+    uint32_t *native = malloc(N * sizeof *native), *swapped = malloc(N * sizeof *swapped);
+    uint32_t *orig = malloc(N * sizeof *orig);
+    uint8_t *gdq = calloc(N, 1);
+    uint32_t pdq[NPIX];
+    rscd_decay_coeffs even = decay_test_coeffs(3.0), odd = decay_test_coeffs(5.0);
+    unsigned long long seed = 4242;
+    rscd_params params;
+    rscd_decay_stats st;
+    rscd_ramp r;
+    int use_vector, k, g, differ, changed;
+    char what[80];
+
+    if (!native || !swapped || !orig || !gdq) {
+        check_int("rscd_decay_swapped_snan", "malloc", 0, 1);
+        free(native), free(swapped), free(orig), free(gdq);
+        return;
+    }
+    decay_ramps(orig, NI, NG, NPIX, 1, &seed);
+    memset(pdq, 0, sizeof pdq);
+    pdq[3] = 1u << 31;                      /* a reference pixel */
+    for (g = 4; g < NG; g++)                /* pixel 5 saturates in integration 1 */
+        gdq[(0 * NG + g) * NPIX + 5] = 2;
+    RSCD_PARAMS_INIT(&params);
+    for (use_vector = 0; use_vector <= 1; use_vector++) {
+        params.use_vector = use_vector;
+        memcpy(native, orig, N * sizeof *orig);
+        for (k = 0; k < N; k++)
+            swapped[k] = word_swap(orig[k]);
+        r = make_ramp((float *)(void *)native, gdq, pdq, NI, NG, NROWS, NCOLS);
+        snprintf(what, sizeof what, "use_vector %d native status", use_vector);
+        check_int("rscd_decay_swapped_snan", what, rscd_decay(&r, &even, &odd, NULL, &params,
+                                                              &st), RSCD_OK);
+        r.data = (float *)(void *)swapped;
+        r.data_byteorder = RSCD_SWAPPED;
+        snprintf(what, sizeof what, "use_vector %d swapped status", use_vector);
+        check_int("rscd_decay_swapped_snan", what, rscd_decay(&r, &even, &odd, NULL, &params,
+                                                              &st), RSCD_OK);
+        differ = changed = 0;
+        for (k = 0; k < N; k++) {
+            differ += word_swap(swapped[k]) != native[k];
+            changed += native[k] != orig[k];
+        }
+        snprintf(what, sizeof what, "use_vector %d values differing from native order",
+                 use_vector);
+        check_int("rscd_decay_swapped_snan", what, differ, 0);
+        snprintf(what, sizeof what, "use_vector %d values corrected", use_vector);
+        check_int("rscd_decay_swapped_snan", what, changed > N / 2, 1);
+        check_int("rscd_decay_swapped_snan", "saturated branch ran", st.npix_saturated > 0, 1);
+    }
+    free(native), free(swapped), free(orig), free(gdq);
+}
+
+/* rscd_decay on a full frame: 2 threads, with and without the vector path,
+ * and byte-swapped, all give the words of one thread with the portable C. */
+static void t_rscd_decay_full_frame_threads(void)
+{
+    enum { NI = 3, NG = 5 };
+    const ptrdiff_t npix = (ptrdiff_t)FULL_ROWS * FULL_COLS;
+    const size_t n = (size_t)NI * NG * (size_t)npix;
+    uint32_t *orig = malloc(n * 4), *want = malloc(n * 4), *got = malloc(n * 4);
+    uint8_t *gdq = malloc(n);
+    uint32_t *pdq = calloc((size_t)npix, 4);
+    rscd_decay_coeffs even = decay_test_coeffs(3.0), odd = decay_test_coeffs(5.0);
+    unsigned long long seed = 99;
+    rscd_params params;
+    rscd_decay_stats st, st1;
+    rscd_ramp r;
+    size_t k;
+    int run, differ;
+    char what[80];
+
+    if (!orig || !want || !got || !gdq || !pdq) {
+        check_int("rscd_decay_full_frame_threads", "malloc", 0, 1);
+        free(orig), free(want), free(got), free(gdq), free(pdq);
+        return;
+    }
+    decay_ramps(orig, NI, NG, npix, 0, &seed);
+    random_groupdq(gdq, NI, NG, npix, &seed);
+    RSCD_PARAMS_INIT(&params);
+    params.nthreads = 1;
+    params.use_vector = 0;
+    memcpy(want, orig, n * 4);
+    r = make_ramp((float *)(void *)want, gdq, pdq, NI, NG, FULL_ROWS, FULL_COLS);
+    r.first_row = 5;
+    check_int("rscd_decay_full_frame_threads", "reference status",
+              rscd_decay(&r, &even, &odd, NULL, &params, &st1), RSCD_OK);
+    check_int("rscd_decay_full_frame_threads", "saturated branch ran", st1.npix_saturated > 0,
+              1);
+    params.nthreads = 2;
+    for (run = 0; run < 4; run++) { /* use_vector = run & 1, swapped = run >> 1 */
+        params.use_vector = run & 1;
+        memcpy(got, orig, n * 4);
+        if (run >> 1)
+            for (k = 0; k < n; k++)
+                got[k] = word_swap(got[k]);
+        r.data = (float *)(void *)got;
+        r.data_byteorder = run >> 1 ? RSCD_SWAPPED : RSCD_NATIVE;
+        snprintf(what, sizeof what, "run %d status", run);
+        check_int("rscd_decay_full_frame_threads", what,
+                  rscd_decay(&r, &even, &odd, NULL, &params, &st), RSCD_OK);
+        differ = 0;
+        for (k = 0; k < n; k++)
+            differ += (run >> 1 ? word_swap(got[k]) : got[k]) != want[k];
+        snprintf(what, sizeof what, "run %d words differing from 1 thread", run);
+        check_int("rscd_decay_full_frame_threads", what, differ, 0);
+        snprintf(what, sizeof what, "run %d npix_corrected", run);
+        check_int("rscd_decay_full_frame_threads", what, (long)st.npix_corrected,
+                  (long)st1.npix_corrected);
+    }
+    free(orig), free(want), free(got), free(gdq), free(pdq);
+}
+
 #ifdef RSCD_TEST_DECAY_CASES
 #include "decay_cases.inc"
 #endif
@@ -318,10 +680,14 @@ int main(void)
     t_rscd_version();
     t_rscd_strerror();
     t_rscd_params_init();
+    t_rscd_params_abi();
     t_rscd_flag();
     t_rscd_flag_rules();
     t_rscd_flag_errors();
     t_rscd_flag_reference();
+    t_rscd_flag_full_frame_threads();
+    t_rscd_decay_swapped_snan();
+    t_rscd_decay_full_frame_threads();
 #ifdef RSCD_TEST_DECAY_CASES
     failures += t_rscd_decay();
 #endif
