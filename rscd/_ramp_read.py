@@ -12,10 +12,10 @@ is returned as native uint32 flags, its BZERO = 2**31 already taken off
 """
 import os
 import warnings
-from typing import NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional
 
 import numpy as np
-from astropy.io import fits
+from astropy.io import fits  # type: ignore[import-untyped]
 
 from .dq import PIXELDQ_BZERO, flip_bzero
 
@@ -63,7 +63,7 @@ def open_ramp(path: "str | os.PathLike[str]") -> Ramp:
         raise OSError(f"{path}: cannot read as FITS: {exc.strerror or exc}") from None
     with hdul:
         size = os.path.getsize(path)
-        index = {}
+        index: Dict[str, int] = {}
         for i, hdu in enumerate(hdul):
             if i and hdu.name.upper() in ("SCI", "GROUPDQ", "PIXELDQ"):
                 index.setdefault(hdu.name.upper(), i)

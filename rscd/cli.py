@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 import warnings
+from typing import Optional, Sequence
 
 from .batch import error_text, expected_errors
 
@@ -330,7 +331,7 @@ def _run_segments(args, reference, expected):
     return EXIT_OK
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``rscd`` console script; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in SUBCOMMANDS:

@@ -8,6 +8,7 @@ files are downloaded to and looked up) and ``CRDS_SERVER_URL`` (for JWST
 offline. Without either, CRDS falls back to an STScI-internal path and gives up.
 """
 import os
+from typing import Any, Dict, Optional
 
 __all__ = ["find_reference", "crds_parameters", "CRDSError", "CRDSUnavailable",
            "CRDSLookupError"]
@@ -51,12 +52,12 @@ class CRDSLookupError(CRDSError):
 
 def _header(path_or_header):
     if isinstance(path_or_header, (str, os.PathLike)):
-        from astropy.io import fits
+        from astropy.io import fits  # type: ignore[import-untyped]
         return fits.getheader(os.fspath(path_or_header), 0), os.fspath(path_or_header)
     return path_or_header, "header"
 
 
-def crds_parameters(path_or_header):
+def crds_parameters(path_or_header: Any) -> Dict[str, Any]:
     """The CRDS matching parameters of an exposure, from its primary header.
 
     Parameters
@@ -79,7 +80,7 @@ def crds_parameters(path_or_header):
     return params
 
 
-def find_reference(path_or_header, *, context=None):
+def find_reference(path_or_header: Any, *, context: Optional[str] = None) -> Optional[str]:
     """Ask CRDS for the RSCD reference file of an exposure.
 
     Parameters
@@ -124,8 +125,9 @@ def find_reference(path_or_header, *, context=None):
     params.setdefault("meta.observation.time", "00:00:00")
 
     try:
-        import crds
-        from crds.core.exceptions import CrdsError, CrdsLookupError
+        import crds  # type: ignore[import-untyped]
+        from crds.core.exceptions import (  # type: ignore[import-untyped]
+            CrdsError, CrdsLookupError)
     except ImportError as exc:
         raise CRDSUnavailable(f"CRDS is not installed ({exc}): pip install crds and "
                               f"{_HOW_TO}") from None

@@ -5,9 +5,11 @@ Nothing here is calibration data: the exposure is simulated and the reference fi
 labelled as examples in their headers (DESCRIP, PEDIGREE = 'DUMMY').
 """
 import os
+from typing import Any, Callable, Dict, Mapping, Tuple
 
 import numpy as np
-from astropy.io import fits
+import numpy.typing as npt
+from astropy.io import fits  # type: ignore[import-untyped]
 
 from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 from .fits import apply_file
@@ -29,7 +31,9 @@ _SUBARRAYS = ("FULL", "BRIGHTSKY", "SUB256", "SUB128", "SUB64", "SLITLESSPRISM",
               "MASK1140", "MASK1550", "MASKLYOT")
 
 
-def synthetic_exposure(nints=3, ngroups=10, nrows=64, ncols=72, seed=1, saturation=60000.0):
+def synthetic_exposure(nints: int = 3, ngroups: int = 10, nrows: int = 64, ncols: int = 72,
+                       seed: int = 1, saturation: float = 60000.0
+                       ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Dict[str, Any]]:
     """Simulated MIRI imager ramps: (data, groupdq, pixeldq, keywords).
 
     A sky of a few DN per group, a bright star that saturates within the first groups at
@@ -108,7 +112,9 @@ def synthetic_exposure(nints=3, ngroups=10, nrows=64, ncols=72, seed=1, saturati
     return data, groupdq, pixeldq, keywords
 
 
-def write_ramp_file(path, data, groupdq, pixeldq, keywords, *, overwrite=False):
+def write_ramp_file(path: "str | os.PathLike[str]", data: npt.ArrayLike, groupdq: npt.ArrayLike,
+                    pixeldq: npt.ArrayLike, keywords: Mapping[str, Any], *,
+                    overwrite: bool = False) -> None:
     """Write ramps the way stdatamodels lays out a RampModel: keywords in the primary
     header, SCI float32, PIXELDQ uint32 (stored int32 with BZERO = 2**31), GROUPDQ uint8.
 
@@ -144,7 +150,8 @@ def write_ramp_file(path, data, groupdq, pixeldq, keywords, *, overwrite=False):
     hdul.writeto(path, overwrite=overwrite)
 
 
-def write_example_references(directory, *, overwrite=True):
+def write_example_references(directory: "str | os.PathLike[str]", *, overwrite: bool = True
+                             ) -> Tuple[str, str]:
     """Write ``example_rscd_flag.fits`` and ``example_rscd_decay.fits``; return their paths.
 
     Both cover the MIRI imager subarrays and FAST, FASTR1, SLOW, SLOWR1 read patterns and
@@ -187,7 +194,8 @@ DEMO_FILES = ("demo_mirimage_linearity.fits", "example_rscd_flag.fits", "example
               "demo_mirimage_flag_rscd_ramp.png", "demo_mirimage_decay_rscd_ramp.png")
 
 
-def run_demo(directory="rscd_demo", out=print, *, overwrite=False):
+def run_demo(directory: "str | os.PathLike[str]" = "rscd_demo",
+             out: Callable[[str], Any] = print, *, overwrite: bool = False) -> Dict[str, str]:
     """Write the demo exposure and references into ``directory``, correct the exposure
     with both methods into new files, and report through ``out``. Returns the paths.
 

@@ -42,8 +42,8 @@ _REFERENCE_COLUMNS = (1, 4, 1029, 1032)
 INSTALL_HINT = ('rscd figures need matplotlib: pip install matplotlib '
                 '(or pip install ".[plot]" in the rscd clone)')
 
-_FIGURE_KW = dict(figsize=(9, 7), gridspec_kw=dict(height_ratios=(2.3, 1), hspace=0.06),
-                  layout="constrained")
+_FIGSIZE = (9.0, 7.0)                                   # inches
+_PANELS: Dict[str, Any] = dict(height_ratios=(2.3, 1), hspace=0.06)
 
 
 def _matplotlib():
@@ -271,7 +271,8 @@ def ramp(before: Source, after: Source, pixel: Optional[Pixel] = None,
     own = axes is None
     if axes is None:
         import matplotlib.pyplot as plt
-        axes = plt.subplots(2, 1, sharex=True, **_FIGURE_KW)[1]
+        axes = plt.subplots(2, 1, sharex=True, figsize=_FIGSIZE, gridspec_kw=_PANELS,
+                            layout="constrained")[1]
     axes = tuple(axes)
     if len(axes) != 2:
         raise ValueError(f"axes must be two Axes (top, bottom), not {len(axes)}")
@@ -317,8 +318,8 @@ def save_figure(before: Source, after: Source, path: Path, pixel: Optional[Pixel
         raise FileExistsError(f"{os.fspath(path)} exists; use --overwrite (overwrite=True) "
                               "to replace it")
     b, a, i, (y, x) = _prepare(before, after, pixel, integration_number, integration)
-    fig = Figure(figsize=_FIGURE_KW["figsize"], layout=_FIGURE_KW["layout"])
-    axes = fig.subplots(2, 1, sharex=True, gridspec_kw=_FIGURE_KW["gridspec_kw"])
+    fig = Figure(figsize=_FIGSIZE, layout="constrained")
+    axes = fig.subplots(2, 1, sharex=True, gridspec_kw=_PANELS)
     _draw(axes, b, a, y, x, i, True, method, title, before_label, after_label)
     fig.savefig(os.fspath(path), dpi=dpi)
     return (y, x)

@@ -32,20 +32,22 @@ import os
 import re
 import warnings
 from dataclasses import dataclass, field
+from typing import List, Mapping, Optional, Sequence, Union
 
 import numpy as np
-from astropy.io import fits
+from astropy.io import fits  # type: ignore[import-untyped]
 
 from .correct import METHODS, Result, _as_reference
 from .fits import (RampFileError, _check_state, _inspect, apply_file, check_room,
                    output_path)
+from .reference import Reference
 
 __all__ = ["apply_segments", "plan", "Segment", "SegmentResult", "root_name"]
 
 _SEG_RE = re.compile(r"[-_]seg\d+", re.IGNORECASE)
 
 
-def root_name(path):
+def root_name(path: "str | os.PathLike[str]") -> str:
     """The exposure's name: the file name without its folder and ``-segNNN``/``_segNNN``."""
     return _SEG_RE.sub("", os.path.basename(os.fspath(path)))
 
@@ -71,7 +73,8 @@ class SegmentResult:
     result: Result
 
 
-def plan(paths, *, check_names=True):
+def plan(paths: Sequence["str | os.PathLike[str]"], *, check_names: bool = True
+         ) -> List[Segment]:
     """Check that ``paths`` are segments of one exposure; return them ordered.
 
     Raises
@@ -136,9 +139,13 @@ def _last_integration(path):
     return sci, groupdq
 
 
-def apply_segments(paths, reference, *, inplace=False, output_dir=None, outputs=None,
-                   method="auto", overwrite=False, force=False, threads=None,
-                   check_names=True, keep_inode=False):
+def apply_segments(paths: Sequence["str | os.PathLike[str]"],
+                   reference: Union[str, "os.PathLike[str]", Reference], *,
+                   inplace: bool = False, output_dir: Optional["str | os.PathLike[str]"] = None,
+                   outputs: Optional[Mapping[str, "str | os.PathLike[str]"]] = None,
+                   method: str = "auto", overwrite: bool = False, force: bool = False,
+                   threads: Optional[int] = None, check_names: bool = True,
+                   keep_inode: bool = False) -> List[SegmentResult]:
     """Correct the segment files of one exposure as if they were one file.
 
     Parameters

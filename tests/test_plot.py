@@ -92,7 +92,7 @@ def check_png(path, dpi):
     assert path.is_file()
     assert path.stat().st_size > 8_000
     image = matplotlib.image.imread(path)
-    width, height = plot._FIGURE_KW["figsize"]
+    width, height = plot._FIGSIZE
     assert image.shape == (round(height * dpi), round(width * dpi), 4)
     assert image[..., :3].std() > 0.05          # not blank
 
