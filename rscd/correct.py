@@ -3,13 +3,14 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple, Optional
 
 import numpy as np
 
 from . import _core
 from .reference import Reference, read_reference
 
-__all__ = ["apply", "Result", "RSCDWarning", "METHODS"]
+__all__ = ["apply", "Result", "RSCDWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange"]
 
 log = logging.getLogger("rscd")
 
@@ -29,6 +30,19 @@ STAT_KEYWORDS = {
 class RSCDWarning(UserWarning):
     """Something the pipeline would log as a warning: no matching reference row,
     a deprecated reference form, a detector mismatch."""
+
+
+class NoReferenceRowWarning(RSCDWarning):
+    """No reference row for the exposure's READPATT/SUBARRAY: the correction is skipped."""
+
+
+class DeprecatedReferenceWarning(RSCDWarning):
+    """The reference table has no ``group_skip1`` column: 1 group is flagged in
+    integration 1."""
+
+
+#: How the ``reason`` of a Result skipped for too few groups begins.
+TOO_FEW_GROUPS = "too few groups"
 
 
 @dataclass(frozen=True)
@@ -171,16 +185,124 @@ def check_shapes(data_shape, groupdq_shape, pixeldq_shape, data_name="data"):
 
 def exposure_numbers(nints_file, nints, integration_start, substrt2, threads):
     """Checked (nints, integration_start, substrt2, nthreads) of an exposure whose
-    arrays hold ``nints_file`` integrations; nthreads 0 means OpenMP's default."""
+    arrays hold ``nints_file`` integrations; nthreads 0 means OpenMP's default.
+
+    An ``nints`` smaller than the arrays' last integration (``integration_start - 1 +
+    nints_file``) is used as given: jwst 3.0.0 corrects such files (its own TSO unit
+    test builds one), and the flag rules only ask whether ``nints > 1``. It is logged,
+    not warned: a Python warning would make pipelines that turn warnings into errors
+    refuse what jwst corrects.
+    """
     integration_start = _positive_int(integration_start, "integration_start")
     substrt2 = _positive_int(substrt2, "substrt2")
     least = integration_start - 1 + nints_file
-    nints = least if nints is None else _positive_int(nints, "nints")
-    if nints < least:
-        raise ValueError(f"nints = {nints} but the arrays hold integrations "
-                         f"{integration_start}..{least} of the exposure")
+    if nints is None:
+        nints = least
+    else:
+        nints = _positive_int(nints, "nints", minimum=-MAX_INDEX)
+        if nints < least:
+            log.info("NINTS = %d is smaller than the last integration held (%d, from "
+                     "INTSTART = %d and %d integration(s)); used as given, as the pipeline "
+                     "does: only whether NINTS > 1 matters", nints, least, integration_start,
+                     nints_file)
     nthreads = 0 if threads is None else _positive_int(threads, "threads")
     return nints, integration_start, substrt2, nthreads
+
+
+class FlagRange(NamedTuple):
+    """One range of integrations flagged with one skip value (SPEC rules 5-7): array
+    indices ``first`` .. ``first + count - 1`` of the file, ``skip`` groups each."""
+    first: int
+    count: int
+    skip: int
+
+
+@dataclass(frozen=True)
+class FlagPlan:
+    """What the ``flag`` method does to an exposure, decided from its numbers alone
+    (:func:`flag_plan`). ``int1`` and ``int2p`` are None where that range does not run;
+    their ``skip`` is the final INT1SKIP / INT2SKIP."""
+    too_few_groups: bool
+    deprecated_form: bool
+    int1: Optional[FlagRange]
+    int2p: Optional[FlagRange]
+
+
+def _skip_count(value, name, allow_none=False):
+    if value is None and allow_none:
+        return -1
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+    return int(value)
+
+
+def flag_plan(skip_int1, skip_int2p, *, ngroups, nints_file, nints, integration_start):
+    """The pipeline's skip rules: which integrations ``flag`` flags, with how many groups.
+
+    The one statement of rules 1-6 of the ``flag`` method (docs/overview.rst) in the
+    Python layer: :func:`apply` and :func:`rscd.dask.apply` both follow it and hand
+    each range to the C core's back-off (rules 7-8).
+
+    Parameters
+    ----------
+    skip_int1 : int or None
+        ``group_skip1`` of the reference row; negative or None: the deprecated form
+        without that column (1 is used).
+    skip_int2p : int
+        ``group_skip`` of the reference row, >= 0.
+    ngroups, nints_file : int
+        Groups per integration and integrations held in the arrays.
+    nints : int
+        Integrations in the whole exposure (NINTS), used as given.
+    integration_start : int
+        1-based exposure number of the arrays' first integration (INTSTART).
+
+    Returns
+    -------
+    FlagPlan
+
+    Raises
+    ------
+    TypeError
+        A count that is not an integer.
+    ValueError
+        ``skip_int2p`` < 0.
+
+    Examples
+    --------
+    >>> from rscd.correct import flag_plan
+    >>> plan = flag_plan(2, 4, ngroups=10, nints_file=3, nints=3, integration_start=1)
+    >>> plan.int1, plan.int2p
+    (FlagRange(first=0, count=1, skip=2), FlagRange(first=1, count=2, skip=4))
+    >>> flag_plan(2, 4, ngroups=10, nints_file=26, nints=26, integration_start=25).int2p
+    FlagRange(first=0, count=26, skip=4)
+    """
+    skip1 = _skip_count(skip_int1, "skip_int1", allow_none=True)
+    skip2p = _skip_count(skip_int2p, "skip_int2p")
+    ngroups = _skip_count(ngroups, "ngroups")
+    nints_file = _skip_count(nints_file, "nints_file")
+    nints = _skip_count(nints, "nints")
+    start = _skip_count(integration_start, "integration_start")
+    if skip2p < 0:
+        raise ValueError(f"skip_int2p must be >= 0, not {skip2p}")
+    deprecated = skip1 < 0
+    if deprecated:                                   # rule 1
+        skip1 = 1
+    if ngroups < 3:                                  # rule 2
+        return FlagPlan(True, deprecated, None, None)
+    if ngroups <= 5:                                 # rule 3
+        skip1 = skip2p = 1
+    if ngroups < skip1 + 3:                          # rule 4
+        skip1 = max(0, ngroups - 3)
+    if nints > 1 and ngroups < skip2p + 3:
+        skip2p = max(0, ngroups - 3)
+    int1 = int2p = None
+    if start == 1 and nints_file > 0:                # rule 5
+        int1 = FlagRange(0, 1, skip1)
+    if nints > 1:                                    # rule 6
+        first = 1 if int1 is not None else 0
+        int2p = FlagRange(first, max(0, nints_file - first), skip2p)
+    return FlagPlan(False, deprecated, int1, int2p)
 
 
 def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIRIMAGE",
@@ -205,7 +327,8 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
         DETECTOR; anything not starting with "MIR" is skipped.
     nints : int, optional
         Integrations in the whole exposure (NINTS); default ``integration_start - 1
-        + data.shape[0]``.
+        + data.shape[0]``. A smaller value is used as given, as the pipeline does
+        (``flag`` only asks whether it is > 1), with a log line.
     integration_start : int
         1-based exposure number of the first integration in these arrays (INTSTART).
     substrt2 : int
@@ -237,8 +360,9 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
     Warns
     -----
     RSCDWarning
-        No reference row for READPATT/SUBARRAY (then SKIPPED), a reference of the
-        deprecated form, a reference for another detector.
+        No reference row for READPATT/SUBARRAY (then SKIPPED; NoReferenceRowWarning),
+        a reference of the deprecated form (DeprecatedReferenceWarning), a reference
+        for another detector.
 
     Examples
     --------
@@ -276,7 +400,8 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
     if row is None:
         reason = (f"READPATT={readpatt}, SUBARRAY={subarray} not found in reference file "
                   f"{ref.name}")
-        warnings.warn(reason + ": RSCD correction skipped", RSCDWarning, stacklevel=2)
+        warnings.warn(reason + ": RSCD correction skipped", NoReferenceRowWarning,
+                      stacklevel=2)
         return Result("SKIPPED", method=chosen, reason=reason, reference=ref.name)
 
     if chosen == "flag":
@@ -286,30 +411,29 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
                         previous, nthreads)
 
 
-def _skip_value(value, name, ref):
-    """A SkipRow count as the C core takes it. Counts beyond MAX_INDEX behave as
-    MAX_INDEX (rule 4 lowers both to ngroups - 3), so clamping keeps the result and
-    keeps hand-made References from overflowing the wrapper."""
-    if value is None and name == "skip_int1":
-        return -1
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"reference {ref.name}: SkipRow.{name} must be an integer, "
-                        f"not {type(value).__name__}")
-    return max(-1, min(int(value), MAX_INDEX))
-
-
 def _apply_flag(groupdq, pixeldq, row, ref, integration_start, nints, nthreads):
-    skip1 = _skip_value(row.skip_int1, "skip_int1", ref)
-    skip2p = _skip_value(row.skip_int2p, "skip_int2p", ref)
-    if skip1 < 0:
+    plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=groupdq.shape[1],
+                     nints_file=groupdq.shape[0], nints=nints,
+                     integration_start=integration_start)
+    if plan.deprecated_form:
         warnings.warn(f"RSCD reference file {ref.name} is of a deprecated form without "
-                      "group_skip1: 1 group flagged in integration 1", RSCDWarning, stacklevel=3)
-    status, stats = _core.flag(groupdq, pixeldq, skip1, skip2p,
-                               integration_start, nints, nthreads)
-    if status == _core.Status.RSCD_SKIP_FEW_GROUPS:
+                      "group_skip1: 1 group flagged in integration 1",
+                      DeprecatedReferenceWarning, stacklevel=3)
+    if plan.too_few_groups:
         return Result("SKIPPED", method="flag", reference=ref.name,
-                      reason=f"too few groups ({groupdq.shape[1]} < 3)")
-    values = {k: (None if stats[k] < 0 else int(stats[k])) for k in STAT_KEYWORDS}
+                      reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]} < 3)")
+    values = {}
+    # The range with the larger skip goes first: the core's only refusal that depends
+    # on the range is a skip beyond its limit, so when that call passes the other one
+    # does too, and a refusal leaves the arrays untouched.
+    ranges = [(name, rng) for name, rng in (("int1", plan.int1), ("int2p", plan.int2p))
+              if rng is not None]
+    for name, rng in sorted(ranges, key=lambda item: -item[1].skip):
+        backed_off, one_group = _core.flag_range(groupdq, pixeldq, rng.first, rng.count,
+                                                 rng.skip, nthreads)
+        values[f"ngroups_skip_{name}"] = rng.skip
+        values[f"keep_groups_saturation_{name}"] = int(backed_off)
+        values[f"keep_bright_firstgroup_{name}"] = int(one_group)
     return Result("COMPLETE", method="flag", reference=ref.name, **values)
 
 
@@ -345,12 +469,17 @@ def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, sub
             raise ValueError("previous was given but integration_start is 1: the first "
                              "integration of an exposure has no previous integration")
         prev_data, prev_groupdq = _previous_arrays(previous, groupdq.shape[1:])
+    # decay does not depend on NINTS; the core checks it against the arrays, so a
+    # NINTS smaller than they hold (used as given, see exposure_numbers) goes in as 0,
+    # the core's "integrations held".
+    least = integration_start - 1 + groupdq.shape[0]
     status, stats = _core.decay(_native_view(data), not data.dtype.isnative, groupdq, pixeldq,
                                 row.even.as_dict(), row.odd.as_dict(), integration_start,
-                                nints, substrt2, prev_data, prev_groupdq, nthreads)
+                                nints if nints >= least else 0, substrt2, prev_data,
+                                prev_groupdq, nthreads)
     if status == _core.Status.RSCD_SKIP_FEW_GROUPS:
         return Result("SKIPPED", method="decay", reference=ref.name,
-                      reason=f"too few groups ({groupdq.shape[1]} < 4)")
+                      reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]} < 4)")
     notes = []
     if status == _core.Status.RSCD_INFO_ONE_INT:
         notes.append("a single integration: nothing to correct")

@@ -47,12 +47,12 @@ try:
     import dask
     import dask.array as da
 except ImportError as exc:      # pragma: no cover - exercised only without dask
-    raise ImportError("rscd.dask needs dask: pip install \"rscd[dask]\" "
-                      "(or pip install \"dask[array]\")") from exc
+    raise ImportError("rscd.dask needs dask: pip install \"dask[array]\" "
+                      "(or pip install \".[dask]\" in the rscd clone)") from exc
 
 from . import _core
 from .correct import (METHODS, Result, _as_reference, apply as _apply, check_shapes,
-                      exposure_numbers)
+                      exposure_numbers, flag_plan)
 
 __all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected",
            "MemmapRegion"]
@@ -124,29 +124,6 @@ def _whole_ramps(arr, name, rechunk):
     raise ValueError(f"{name} is chunked along nints or ngroups (chunks {arr.chunksize}); "
                      "rscd needs whole ramps in every block: chunk along rows and columns "
                      f"only, e.g. {name}.rechunk({{0: -1, 1: -1}}), or pass rechunk=True")
-
-
-def _skips(row, ngroups, nints, start):
-    """SPEC section 2 rules 1-6 on the reference row: (skip1 or None, skip2p or None)."""
-    skip1, skip2p = row.skip_int1, row.skip_int2p
-    if skip1 < 0:
-        skip1 = 1
-    if ngroups <= 5:
-        skip1 = skip2p = 1
-    if skip1 > ngroups - 3:
-        skip1 = max(0, ngroups - 3)
-    if nints > 1 and skip2p > ngroups - 3:
-        skip2p = max(0, ngroups - 3)
-    return (skip1 if start == 1 else None), (skip2p if nints > 1 else None)
-
-
-def _ranges(nints_file, start, skip1, skip2p):
-    """[(int_first, int_count, skip)] of the two flag ranges (None where absent)."""
-    first = 1 if start == 1 else 0
-    r1 = (0, min(1, nints_file), skip1) if skip1 is not None else None
-    r2 = (min(first, nints_file), max(0, nints_file - first), skip2p) \
-        if skip2p is not None else None
-    return r1, r2
 
 
 def _problem_levels(gdq, ranges=None, block_info=None):
@@ -283,9 +260,11 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
         return Corrected(sci, groupdq, pixeldq, None, base)
 
     if chosen == "flag":
+        # The core's skip rules (the same call rscd.apply makes), not a copy of them.
         row = ref.lookup(readpatt, subarray, "flag")
-        skip1, skip2p = _skips(row, ngroups, nints, start)
-        ranges = _ranges(nints_file, start, skip1, skip2p)
+        plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=ngroups,
+                         nints_file=nints_file, nints=nints, integration_start=start)
+        ranges = (plan.int1, plan.int2p)
         nlev = sum(r[2] + 1 for r in ranges if r is not None)
         if nlev:
             top = max(r[2] for r in ranges if r is not None) + 2

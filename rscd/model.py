@@ -154,9 +154,10 @@ def apply_model(model, reference, *, method="auto", threads=None):
                        integration_start=int(integration_start), substrt2=int(substrt2),
                        method=method, threads=threads)
     except ValueError as exc:
-        if "nints" in str(exc) and nints is not None:
-            raise ValueError(f"meta.exposure.nints = {nints} disagrees with the arrays: "
-                             f"{exc}") from exc
+        # Name the model's attribute, not the argument (a NINTS smaller than the arrays
+        # is no error: it is used as given, as the pipeline does).
+        if str(exc).startswith("nints") and nints is not None:
+            raise ValueError(f"meta.exposure.nints = {nints}: {exc}") from exc
         raise
 
     _set(model, "meta.ref_file.rscd.name", _reference_name(reference, ref))

@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 
 import rscd
+from rscd.correct import STAT_KEYWORDS as KEYWORDS
 from rscd.reference import Reference, SkipRow
+
+from oracle_flag import flag_oracle
 
 REF = Reference(name="ref.fits", detector="MIRIMAGE",
                 skip_rows=(SkipRow("FULL", "FAST", 1, 2),))
@@ -63,7 +66,7 @@ def test_read_only_sci_is_fine_for_flag_but_not_decay():
     (dict(method="fast"), ValueError, "method must be one of"),
     (dict(integration_start=0), ValueError, "integration_start must be >= 1"),
     (dict(substrt2=1.5), TypeError, "substrt2 must be an integer"),
-    (dict(nints=2), ValueError, "nints = 2 but the arrays hold integrations 1..3"),
+    (dict(nints=1.0), TypeError, "nints must be an integer"),
     (dict(threads=0), ValueError, "threads must be >= 1"),
     (dict(reference=42), TypeError, "reference must be a path or an rscd.Reference"),
 ])
@@ -99,6 +102,26 @@ def test_deprecated_reference_warns():
     with pytest.warns(rscd.RSCDWarning, match="deprecated form"):
         res = call(*arrays(), reference=ref)
     assert res.ngroups_skip_int1 == 1
+
+
+@pytest.mark.parametrize("nints, start", [(2, 1), (1, 1), (1, 3), (0, 1), (3, 2), (26, 25)])
+def test_nints_smaller_than_the_arrays_is_used_as_given(nints, start, caplog):
+    """Regression (issue 14.1): NINTS below INTSTART - 1 + the integrations held raised
+    ValueError; jwst 3.0.0 corrects such files (only NINTS > 1 matters), so do we, with
+    a log line and no warning (pytest turns warnings into errors here)."""
+    rng = np.random.default_rng(nints + 7 * start)
+    data, gdq, pdq = arrays((3, 8, 4, 5))
+    gdq[:] = rng.choice(np.array([0, 2, 4], np.uint8), size=gdq.shape, p=[0.8, 0.15, 0.05])
+    want_gdq, want_pdq, status, stats = flag_oracle(gdq, pdq, 1, 2, nints, start)
+    with caplog.at_level("INFO", logger="rscd"):
+        res = call(data, gdq, pdq, nints=nints, integration_start=start)
+    assert res.status == status == "COMPLETE"
+    np.testing.assert_array_equal(gdq, want_gdq)
+    np.testing.assert_array_equal(pdq, want_pdq)
+    assert {k: v for k, v in res.header_keywords().items() if k.startswith("INT")} == {
+        KEYWORDS[k]: v for k, v in stats.items()}
+    assert (res.ngroups_skip_int2p is None) == (nints <= 1)
+    assert f"NINTS = {nints} is smaller" in caplog.text
 
 
 def test_too_few_groups_is_skipped():

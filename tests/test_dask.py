@@ -1,5 +1,7 @@
 """rscd.dask: the blockwise correction equals rscd.apply on the whole arrays, for any
 chunking, including flag's global back-off stop; file round trip; dask.distributed."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ import dask  # noqa: E402
 
 import rscd  # noqa: E402
 import rscd.dask as rdask  # noqa: E402
+from rscd.correct import DeprecatedReferenceWarning  # noqa: E402
 from fitsfiles import (SATURATED, decay_reference, flag_reference, ramp_arrays,  # noqa: E402
                        write_astropy)
 
@@ -95,6 +98,42 @@ def test_flag_global_backoff_stop(refs):
                        subarray="FULL")
             gdq[:, :, y, x], pdq[y, x] = g, p
     assert not np.array_equal(gdq, want[1])
+
+
+SKIP_ROWS = [(None, 3), (-1, 3), (-7, 2), (0, 0), (2**70, 2**64), (5, 1),
+             (np.int32(2), np.int64(3))]
+
+
+@pytest.mark.parametrize("skips", SKIP_ROWS, ids=str)
+@pytest.mark.parametrize("nints_file, ngroups", [(3, 9), (2, 5), (1, 4)])
+def test_reference_rows_give_apply_s_result(skips, nints_file, ngroups):
+    """Regression (issue 15.9): rscd.dask had its own copy of the skip rules; with a
+    SkipRow whose skip_int1 is None, rscd.apply corrected and rscd.dask.apply raised
+    TypeError. Both now follow rscd.correct.flag_plan."""
+    assert rdask.flag_plan is rscd.correct.flag_plan
+    ref = rscd.Reference(name="r", skip_rows=(rscd.SkipRow("FULL", "FAST", *skips),))
+    arrays = ramp_arrays(nints=nints_file, ngroups=ngroups, nrows=9, ncols=7, seed=ngroups)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", DeprecatedReferenceWarning)  # skip_int1 < 0: asserted below
+        want, got = _both(arrays, ref, (4, 3))
+    _assert_same(want, got)
+    assert want[3].status == "COMPLETE"
+    if skips[0] is None or skips[0] < 0:
+        assert want[3].ngroups_skip_int1 == min(1, ngroups - 3)
+        with pytest.warns(DeprecatedReferenceWarning, match="deprecated form"):
+            rdask.apply(*_dask(*arrays, (4, 3)), ref, readpatt="FAST", subarray="FULL")
+
+
+@pytest.mark.parametrize("nints, start", [(1, 1), (2, 1), (0, 1), (1, 3), (26, 25)])
+def test_nints_smaller_than_the_arrays_gives_apply_s_result(refs, nints, start):
+    """Regression (issue 14.1): NINTS below INTSTART - 1 + the integrations held was a
+    ValueError in both; jwst uses it as given (only NINTS > 1 matters)."""
+    arrays = _nonmonotone()
+    want, got = _both(arrays, refs["flag"], (5, 4), nints=nints, integration_start=start)
+    _assert_same(want, got)
+    assert (want[3].ngroups_skip_int2p is None) == (nints <= 1)
+    assert (want[3].ngroups_skip_int1 is None) == (start > 1)
 
 
 def test_flag_kernel_runs_once_per_block(refs, monkeypatch):
@@ -205,7 +244,7 @@ def client():
                                       "installed (pip install distributed)")
     with dask.config.set({"distributed.worker.daemon": False}):
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
+                                           processes=True, dashboard_address=":0",
                                            silence_logs=50)
     with cluster, distributed.Client(cluster) as c:
         yield c

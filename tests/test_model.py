@@ -144,10 +144,25 @@ def test_no_matching_row_skips_with_ref_file_recorded(flag_ref):
     assert vars(model.meta.rscd) == {}
 
 
-def test_inconsistent_nints_names_the_keyword(flag_ref):
+def test_bad_nints_names_the_keyword(flag_ref):
     data, gdq, pdq = ramp_arrays(nints=3, seed=9)
-    with pytest.raises(ValueError, match="meta.exposure.nints"):
-        apply_model(duck_model(data, gdq, pdq, nints=2), flag_ref)
+    with pytest.raises(ValueError, match=r"meta.exposure.nints = 4398046511104: nints must"):
+        apply_model(duck_model(data, gdq, pdq, nints=2**42), flag_ref)
+
+
+@pytest.mark.parametrize("nints, start", [(1, None), (2, None), (26, 25)])
+def test_nints_smaller_than_the_arrays_is_used_as_given(flag_ref, nints, start):
+    """Regression (issue 14.1): meta.exposure.nints below the integrations the model holds
+    was refused; jwst corrects it (its own TSO test builds such a model)."""
+    data, gdq, pdq = ramp_arrays(nints=3, seed=9)
+    model = duck_model(data.copy(), gdq.copy(), pdq.copy(), nints=nints,
+                       integration_start=start)
+    res = apply_model(model, flag_ref)
+    want = rscd.apply(data, gdq, pdq, flag_ref, readpatt="FAST", subarray="FULL",
+                      nints=nints, integration_start=start or 1)
+    assert res == want and res.status == "COMPLETE"
+    assert (res.ngroups_skip_int2p is None) == (nints == 1)
+    np.testing.assert_array_equal(model.groupdq, gdq)
 
 
 def test_reference_object_reused(flag_ref):
@@ -173,6 +188,8 @@ CASES = [  # (nints, ngroups, integration_start, nints_total, skip1, skip2p)
     (2, 10, 3, 8, 2, 4),        # a later segment
     (3, 5, 1, None, 4, 4),      # <= 5 groups: 1 and 1
     (2, 2, 1, None, 1, 1),      # too few groups: SKIPPED
+    (3, 9, 25, 26, 2, 4),       # NINTS below INTSTART - 1 + 3 (jwst's TSO test), issue 14.1
+    (3, 9, 1, 1, 2, 4),         # NINTS = 1 with 3 integrations held: only integration 1
 ]
 
 
