@@ -39,19 +39,58 @@ class ReferenceFileError(ValueError):
 
 
 def canonical_subarray(name):
-    """Subarray name as matched: trailing blanks dropped, old SUBPRISM read as SLITLESSPRISM."""
+    """The exposure's SUBARRAY as matched against a reference table: trailing blanks
+    dropped, the old name SUBPRISM read as SLITLESSPRISM. Only for the science side: the
+    pipeline never renames a table row, so a row spelled SUBPRISM matches nothing."""
     name = str(name).rstrip()
     return "SLITLESSPRISM" if name.upper() == "SUBPRISM" else name
 
 
+def _row_count(value, field, allow_none):
+    """A SkipRow count as a Python int (numpy integers accepted, bool refused)."""
+    if value is None and allow_none:
+        return -1
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"SkipRow.{field} must be an integer"
+                        f"{' or None' if allow_none else ''}, not {type(value).__name__}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class SkipRow:
-    """One row of ``RSCD_GROUP_SKIP``: groups to flag in integration 1 (-1: column
-    absent) and in integrations 2 and later."""
+    """One row of ``RSCD_GROUP_SKIP``: groups to flag in integration 1 and in
+    integrations 2 and later, for one SUBARRAY/READPATT pair, as the table spells them.
+
+    ``skip_int1`` None or negative means the file has no ``group_skip1`` column (the
+    deprecated form): None is stored as -1, what :func:`read_reference` gives for
+    such a file, and the ``flag`` method then flags 1 group. ``skip_int2p`` is an
+    integer >= 0. Counts are stored as Python ints.
+
+    Raises
+    ------
+    TypeError
+        A name that is not a string, a count that is not an integer (bool included).
+    ValueError
+        ``skip_int2p`` < 0.
+    """
     subarray: str
     readpatt: str
     skip_int1: int
     skip_int2p: int
+
+    def __post_init__(self):
+        for field in ("subarray", "readpatt"):
+            value = getattr(self, field)
+            if not isinstance(value, str):
+                raise TypeError(f"SkipRow.{field} must be a str, not {type(value).__name__}")
+            object.__setattr__(self, field, str(value))
+        skip1 = _row_count(self.skip_int1, "skip_int1", allow_none=True)
+        skip2p = _row_count(self.skip_int2p, "skip_int2p", allow_none=False)
+        if skip2p < 0:
+            raise ValueError(f"SkipRow.skip_int2p must be >= 0 (groups to flag in "
+                             f"integrations 2+), not {skip2p}")
+        object.__setattr__(self, "skip_int1", skip1)
+        object.__setattr__(self, "skip_int2p", skip2p)
 
 
 @dataclass(frozen=True)
@@ -98,6 +137,23 @@ class Reference:
     skip_rows: tuple = None
     decay_rows: tuple = None
 
+    def __post_init__(self):
+        # Rows are checked here, so a hand-made Reference fails when it is built, with a
+        # message naming the field, rather than inside a correction.
+        for field, kind in (("skip_rows", SkipRow), ("decay_rows", DecayRow)):
+            rows = getattr(self, field)
+            if rows is None:
+                continue
+            if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+                raise TypeError(f"Reference.{field} must be a sequence of {kind.__name__} "
+                                f"or None, not {type(rows).__name__}")
+            rows = tuple(rows)
+            for n, row in enumerate(rows):
+                if not isinstance(row, kind):
+                    raise TypeError(f"Reference.{field}[{n}] must be a {kind.__name__}, "
+                                    f"not {type(row).__name__}")
+            object.__setattr__(self, field, rows)
+
     def default_method(self):
         """The method ``method="auto"`` picks: flag when RSCD_GROUP_SKIP is present."""
         return "flag" if self.skip_rows is not None else "decay"
@@ -105,9 +161,10 @@ class Reference:
     def lookup(self, readpatt, subarray, method=None):
         """The first row matching READPATT and SUBARRAY for ``method``, or None.
 
-        Strings are compared after dropping trailing blanks; SUBPRISM matches
-        SLITLESSPRISM on either side. Raises ReferenceFileError when the file has
-        no table for the method.
+        Strings are compared after dropping trailing blanks; the exposure's old
+        subarray name SUBPRISM is read as SLITLESSPRISM, while the table's rows are
+        taken as spelled (as the pipeline does: a row named SUBPRISM matches no
+        exposure). Raises ReferenceFileError when the file has no table for the method.
         """
         method = method or self.default_method()
         rows = self.skip_rows if method == "flag" else self.decay_rows
@@ -183,7 +240,8 @@ def _read_skip_table(hdu, path):
             raise ReferenceFileError(
                 f"{path}: {SKIP_EXTNAME} row {i + 1} has group_skip = {skip2p[i]}; "
                 "expected a number of groups >= 0")
-        rows.append(SkipRow(canonical_subarray(subarrays[i]), readpatts[i].rstrip(),
+        # Table rows keep their spelling (no SUBPRISM renaming): see Reference.lookup.
+        rows.append(SkipRow(subarrays[i].rstrip(), readpatts[i].rstrip(),
                             skip1[i], skip2p[i]))
     return tuple(rows)
 
@@ -203,7 +261,7 @@ def _read_decay_table(hdu, path):
     pairs = {}
     order = []
     for i in range(nrows):
-        key = (readpatts[i].rstrip(), canonical_subarray(subarrays[i]))
+        key = (readpatts[i].rstrip(), subarrays[i].rstrip())
         parity = parities[i].strip().upper()
         if parity not in ("EVEN", "ODD"):
             raise ReferenceFileError(

@@ -18,8 +18,12 @@ def reference_model(rows):
     return model
 
 
-def run_jwst(case, ref_rows):
-    """jwst.rscd.rscd_sub.do_correction on copies of the case's arrays."""
+def run_jwst(case, reference):
+    """jwst.rscd.rscd_sub.do_correction on copies of the case's arrays.
+
+    ``reference``: (subarray, readpatt, group_skip1, group_skip) rows, or the path of a
+    reference file, which jwst reads itself (RSCDModel), exactly as the user has it.
+    """
     model = datamodels.RampModel(data=case["data"].copy(), groupdq=case["groupdq"].copy(),
                                  pixeldq=case["pixeldq"].copy())
     nints_file, ngroups = case["groupdq"].shape[:2]
@@ -30,7 +34,11 @@ def run_jwst(case, ref_rows):
     model.meta.exposure.ngroups = ngroups
     model.meta.exposure.nints = case["nints"]
     model.meta.exposure.integration_start = case["integration_start"]
-    out = rscd_sub.do_correction(model, reference_model(ref_rows))
+    if isinstance(reference, (list, tuple)):
+        out = rscd_sub.do_correction(model, reference_model(reference))
+    else:
+        with datamodels.RSCDModel(str(reference)) as ref_model:
+            out = rscd_sub.do_correction(model, ref_model)
     stats = {k: getattr(out.meta.rscd, k, None) for k in (
         "ngroups_skip_int1", "ngroups_skip_int2p", "keep_bright_firstgroup_int1",
         "keep_bright_firstgroup_int2p", "keep_groups_saturation_int1",

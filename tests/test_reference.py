@@ -18,12 +18,12 @@ def coeffs(**over):
 def test_flag_form_round_trip_first_match_and_aliases(tmp_path):
     path = tmp_path / "ref.fits"
     rscd.write_flag_reference(path, [("FULL", "FAST", 1, 2), ("FULL", "FAST", 5, 5),
-                                     ("SUBPRISM", "SLOW", 0, 3)])
+                                     ("SLITLESSPRISM", "SLOW", 0, 3)])
     ref = rscd.read_reference(path)
     assert ref.default_method() == "flag" and ref.detector == "MIRIMAGE"
     assert ref.lookup("FAST", "FULL") == SkipRow("FULL", "FAST", 1, 2)   # first match wins
-    assert ref.lookup("SLOW", "SLITLESSPRISM").skip_int2p == 3          # alias, table side
     assert ref.lookup("SLOW", "subprism").skip_int2p == 3                # alias, data side
+    assert ref.lookup("SLOW", "SUBPRISM").skip_int2p == 3
     assert ref.lookup("FAST  ", "FULL ").skip_int1 == 1                  # trailing blanks
     assert ref.lookup("FASTR1", "FULL") is None
     with pytest.raises(rscd.ReferenceFileError, match="no RSCD table"):
@@ -139,3 +139,71 @@ def test_every_decay_parameter_is_read(tmp_path):
     rscd.write_decay_reference(path, [DecayRow("FULL", "SLOW", even, odd)])
     row = rscd.read_reference(path).lookup("SLOW", "FULL")
     assert row.even == even and row.odd == odd
+
+
+@pytest.mark.parametrize("position", [0, 1, 2])
+def test_subprism_table_rows_are_kept_as_spelled(tmp_path, position):
+    """Regression (issue 14.2): a table row spelled SUBPRISM was renamed SLITLESSPRISM and
+    matched; jwst 3.0.0 renames only the exposure's name, so such a row matches nothing,
+    wherever it stands, and a later SLITLESSPRISM row is the one used."""
+    rows = [("FULL", "FAST", 1, 2), ("SLITLESSPRISM", "FAST", 3, 4)]
+    rows.insert(position, ("SUBPRISM", "FAST", 7, 8))
+    path = tmp_path / "ref.fits"
+    rscd.write_flag_reference(path, rows)
+    ref = rscd.read_reference(path)
+    assert [r.subarray for r in ref.skip_rows] == [r[0] for r in rows]
+    for name in ("SLITLESSPRISM", "SUBPRISM", "subprism"):
+        assert ref.lookup("FAST", name) == SkipRow("SLITLESSPRISM", "FAST", 3, 4)
+    only_old = rscd.Reference(name="r", skip_rows=(SkipRow("SUBPRISM", "FAST", 7, 8),))
+    assert only_old.lookup("FAST", "SUBPRISM") is None
+    assert only_old.lookup("FAST", "SLITLESSPRISM") is None
+
+
+def test_decay_table_subprism_rows_are_kept_as_spelled(tmp_path):
+    path = tmp_path / "decay.fits"
+    rscd.write_decay_reference(path, [DecayRow("SUBPRISM", "FAST", coeffs(), coeffs())])
+    ref = rscd.read_reference(path)
+    assert ref.decay_rows[0].subarray == "SUBPRISM"
+    assert ref.lookup("FAST", "SUBPRISM", "decay") is None
+
+
+@pytest.mark.parametrize("args, error, message", [
+    (("FULL", "FAST", 1, None), TypeError, "SkipRow.skip_int2p must be an integer, not NoneType"),
+    (("FULL", "FAST", 1, "2"), TypeError, "SkipRow.skip_int2p must be an integer, not str"),
+    (("FULL", "FAST", 1.0, 2), TypeError, "SkipRow.skip_int1 must be an integer or None"),
+    (("FULL", "FAST", True, 2), TypeError, "SkipRow.skip_int1 must be an integer or None"),
+    (("FULL", "FAST", 1, np.float32(2)), TypeError, "skip_int2p must be an integer"),
+    (("FULL", "FAST", 1, -1), ValueError, r"SkipRow.skip_int2p must be >= 0 \(.*\), not -1"),
+    ((b"FULL", "FAST", 1, 2), TypeError, "SkipRow.subarray must be a str, not bytes"),
+    (("FULL", None, 1, 2), TypeError, "SkipRow.readpatt must be a str"),
+])
+def test_skip_row_validates_what_it_is_given(args, error, message):
+    """Regression (issue 15.9): SkipRow took anything, and each consumer judged it its own
+    way (rscd.apply corrected a row with skip_int1=None, rscd.dask.apply raised TypeError)."""
+    with pytest.raises(error, match=message):
+        SkipRow(*args)
+
+
+def test_skip_row_normalises_counts():
+    row = SkipRow("FULL", "FAST", None, np.int16(3))
+    assert row == SkipRow("FULL", "FAST", -1, 3)          # None: no group_skip1 column
+    assert type(row.skip_int1) is int and type(row.skip_int2p) is int
+    assert SkipRow("FULL", "FAST", np.int64(-5), 2**70).skip_int2p == 2**70
+
+
+def test_reference_rows_are_checked_and_kept_as_a_tuple():
+    row = SkipRow("FULL", "FAST", 1, 2)
+    assert rscd.Reference(name="r", skip_rows=[row]).skip_rows == (row,)
+    with pytest.raises(TypeError, match=r"Reference.skip_rows\[0\] must be a SkipRow, not tuple"):
+        rscd.Reference(name="r", skip_rows=[("FULL", "FAST", 1, 2)])
+    with pytest.raises(TypeError, match="Reference.decay_rows must be a sequence"):
+        rscd.Reference(name="r", decay_rows=3)
+
+
+def test_file_without_group_skip1_reads_like_skip_int1_none(tmp_path):
+    """The reader's -1 for a missing column and a hand-made None are one value."""
+    path = tmp_path / "old.fits"
+    rscd.write_flag_reference(path, [SkipRow("FULL", "FAST", None, 2)])
+    with fits.open(path) as hdul:
+        assert "group_skip1" not in [c.name for c in hdul["RSCD_GROUP_SKIP"].columns]
+    assert rscd.read_reference(path).lookup("FAST", "FULL") == SkipRow("FULL", "FAST", None, 2)
