@@ -676,7 +676,7 @@ def diagnose(data, groupdq, pixeldq, *, threshold=DEFAULT_THRESHOLD, integration
     >>> from rscd.simulate import simulate_ramps
     >>> d = rscd.diagnose(*simulate_ramps(int1=(0.6, 1.5), int2p=(1.2, 2.5)))
     >>> d.results[0].int2p.recommended_skip, d.results[0].int1.recommended_skip
-    (5, 1)
+    (5, 2)
     """
     threshold = _check_threshold(threshold)
     data, groupdq, pixeldq = (np.asarray(a) for a in (data, groupdq, pixeldq))
@@ -839,15 +839,17 @@ def diagnose_files(paths, *, threshold=DEFAULT_THRESHOLD, window_start=None,
 # --------------------------------------------------------------------------- figure
 
 
-def draw_figure(diagnosis):
+def draw_figure(diagnosis, fig=None):
     """Per pair a row of two panels (integration 1, integrations 2+): the measured
     profile with its 1-sigma error bars (odd and even rows as small markers), the
-    threshold band, the fitted decay and the recommended cut."""
+    threshold band, the fitted decay and the recommended cut. ``fig``: a matplotlib
+    Figure to draw on (e.g. ``plt.figure()``); default a new one (not pyplot's)."""
     from .plot import _matplotlib
     _matplotlib()
     from matplotlib.figure import Figure
     rows = len(diagnosis.results)
-    fig = Figure(figsize=(11, 4.2 * rows), layout="constrained")
+    if fig is None:
+        fig = Figure(figsize=(11, 4.2 * rows), layout="constrained")
     axes = fig.subplots(rows, 2, squeeze=False)
     T = diagnosis.threshold
     for r, result in enumerate(diagnosis.results):
@@ -906,8 +908,8 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="rscd diagnose",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Measure the RSCD transient in linearity-corrected ramp files (before "
-                    "any RSCD correction) and recommend how many groups to flag in "
+        description="Measure the RSCD transient in linearity-corrected ramp files (before\n"
+                    "any RSCD correction) and recommend how many groups to flag in\n"
                     "integration 1 and in integrations 2+, per SUBARRAY/READPATT.",
         epilog="Each early group's offset from the ramp's late straight line, in units of "
                "one group's signal increment, is\nthe median over good samples; the skip is "
