@@ -1,4 +1,4 @@
-"""FITS ramp files: ``rscd.apply_file`` (SPEC section 5).
+"""FITS ramp files: ``rscd.apply_file`` (docs/inplace.rst).
 
 A ramp file is what the JWST pipeline writes for a ``RampModel``: a primary header with the
 exposure keywords, image extensions SCI (float32, BITPIX -32), PIXELDQ (uint32 stored as int32
@@ -8,27 +8,37 @@ new file (default)
     The input is copied byte for byte to a temporary file in the target folder, that copy is
     corrected exactly as in place (below), and the copy is renamed to the output name at the
     end. Every other HDU is carried over unchanged, the input is only read, and no partial
-    file ever appears under the output name. When the RSCD keywords would not fit in the
-    primary header's padding, the copy gets one more 2880-byte header block (blank cards
-    before END); the other HDUs' bytes are the same.
+    file ever appears under the output name. When the primary header's padding cannot hold
+    the RSCD keywords and RESERVE_CARDS (9) blank cards more, the copy gets one more
+    2880-byte header block (blank cards before END); the other HDUs' bytes are the same, and
+    a later in-place run on the output always takes the fast path.
 
-in place (``inplace=True``)
+in place (``inplace=True``), where the keywords fit in the primary header's padding
     SCI, GROUPDQ and PIXELDQ are memory-mapped with numpy at the data offsets astropy
     reports, so SCI and GROUPDQ are corrected where they lie on disk (SCI big-endian, no
     copy of either cube), and the primary header is rewritten over its own bytes. PIXELDQ
     is raw int32 holding ``uint32 XOR 2**31``: it is read into a small native uint32 frame,
     corrected, and only the words that changed are written back. The file keeps its size
     and inode; the data reach the disk (msync) before the keywords that say they are done.
-    Two refusals protect it:
 
-    * header room: the keywords to write are laid out on a copy of the primary header first;
-      if they need more cards than the header's padding holds, astropy would silently
-      rewrite the whole file, so the run is refused (:class:`RampFileError`) before anything
-      is touched, with a message suggesting a new-file run.
-    * ``decay`` is not idempotent: a file whose S_RSCD is COMPLETE is refused unless
-      ``force``; and S_RSCD = 'RUNNING' is written and flushed before the data are touched,
-      so a run that dies half-way leaves a file that the next run refuses (any method, both
-      modes) with a message saying what to do. ``flag`` is idempotent and needs no marker.
+in place, where they do not fit
+    Writing them where they are would make astropy rewrite the whole file behind our back,
+    so the file is corrected as a new file would be, into a temporary copy next to it with
+    a larger header, which is synced to disk and renamed over the file: same path, new
+    inode, same permission bits; the original is intact until the rename. The log says
+    which way a run went, and the Result's ``notes`` name the copy. ``keep_inode=True``
+    (``--keep-inode``) refuses instead, for files with hard links or open maps elsewhere.
+
+``decay`` is not idempotent: a file whose S_RSCD is COMPLETE is refused unless ``force``;
+and on the fast path S_RSCD = 'RUNNING' is written and flushed before the data are touched,
+so a run that dies half-way leaves a file that the next run refuses (any method, both
+modes) with a message saying what to do. Everything that can refuse is checked before the
+marker is written (the reference row and detector: no marker when ``apply`` will skip), and
+when ``apply`` refuses after it -- a warning when warnings are errors -- the header's
+original bytes are written back. ``flag`` is idempotent and needs no marker.
+
+Temporary files are written by :func:`atomic_write`, locked while they are written, so a
+later run removes only those of killed processes (:func:`reap_stale_temps`).
 """
 import contextlib
 import dataclasses
