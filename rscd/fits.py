@@ -832,7 +832,14 @@ def _apply_in_place(path, layout, run, marker):
     if links > 1:
         log.warning("%s has %d hard links: the other names keep the uncorrected file "
                     "(--keep-inode refuses instead)", path, links)
-    result = _write_corrected_copy(real, real, layout, run, durable=True)
+    try:
+        result = _write_corrected_copy(real, real, layout, run, durable=True)
+    except PermissionError as exc:      # a read-only folder around a writable file
+        raise RampFileError(
+            f"{path}: the RSCD keywords do not fit in the primary header, so the file is "
+            "corrected through a copy, and the copy cannot be written in "
+            f"{os.path.dirname(real) or '.'} ({exc.strerror}); run without --in-place "
+            "with --output-dir DIR instead") from exc
     log.info("%s: corrected through a copy renamed over it: the RSCD keywords do not fit "
              "in the primary header, so the copy has a larger header (new inode)", path)
     return dataclasses.replace(result, notes=result.notes + (

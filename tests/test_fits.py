@@ -282,6 +282,46 @@ def test_in_place_copy_failure_leaves_the_input(tmp_path, refs, monkeypatch):
     assert leftovers(tmp_path) == []
 
 
+def test_in_place_copy_in_a_folder_that_refuses_it(tmp_path, refs, monkeypatch):
+    """The folder does not let the copy be written (read-only folder, writable file):
+    one clear line, the file untouched. Faked: the tests may run as root."""
+    src = _full_header_file(str(tmp_path / "full_uncal.fits"))
+    before = sha256(src)
+
+    def refused(folder, name):
+        raise PermissionError(13, "Permission denied", os.path.join(folder, name))
+    monkeypatch.setattr(rscd.fits, "_create_locked_temp", refused)
+    with pytest.raises(RampFileError, match="copy cannot be written in .*Permission denied"
+                                            ".*--output-dir"):
+        apply_file(src, refs["flag"], inplace=True)
+    assert sha256(src) == before
+
+
+@pytest.mark.parametrize("padding", [0, 1, 8, 9, 10, 17, 18, 26, 27, 35])
+def test_new_file_output_keeps_room_for_an_in_place_run(tmp_path, refs, padding):
+    """Whatever the input's free space, a new-file output keeps RESERVE_CARDS free cards
+    in its primary header, and its other HDUs are the input's byte for byte."""
+    data, gdq, pdq = ramp_arrays()
+    src = write_astropy(str(tmp_path / "x_uncal.fits"), data, gdq, pdq)
+    with fits.open(src) as hdul:
+        hdr = hdul[0].header
+        while free_cards_of(hdr) != padding:
+            hdr[f"PAD{len(hdr)}"] = 1
+        hdul.writeto(src, overwrite=True)
+    assert free_cards(src) == padding
+    apply_file(src, refs["flag"])
+    out = str(tmp_path / "x_rscd.fits")
+    assert free_cards(out) >= rscd.fits.RESERVE_CARDS
+    assert [s[1] for s in segments(out)[1:]] == [s[1] for s in segments(src)[1:]]
+    st = os.stat(out)
+    apply_file(out, refs["flag"], inplace=True, keep_inode=True)    # the fast path
+    assert os.stat(out).st_ino == st.st_ino
+
+
+def free_cards_of(header):
+    return 36 * (len(header.tostring()) // 2880) - len(header) - 1
+
+
 # --- decay refusal and the in-progress marker ---------------------------------------------
 
 @pytest.mark.parametrize("inplace", [False, True])
