@@ -1,0 +1,79 @@
+"""The read-only ramp file opener (rscd._ramp_read, to be merged into rscd.fits) and the
+one PIXELDQ BZERO conversion (rscd.dq.flip_bzero)."""
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from rscd import dq
+from rscd._ramp_read import open_ramp
+
+
+def ramp_file(path, pixeldq=np.uint32, nints=2):
+    rng = np.random.default_rng(3)
+    data = rng.normal(1000, 5, (nints, 4, 3, 5)).astype(np.float32)
+    groupdq = rng.integers(0, 4, data.shape).astype(np.uint8)
+    primary = fits.PrimaryHDU()
+    primary.header.update(READPATT="FAST", INTSTART=3)
+    hdus = [primary, fits.ImageHDU(data, name="SCI"), fits.ImageHDU(groupdq, name="GROUPDQ")]
+    flags = None
+    if pixeldq is not None:
+        flags = np.array([[0, 1, dq.REFERENCE_PIXEL, dq.FLUX_ESTIMATED | 1, 2**32 - 1]] * 3,
+                         np.uint32)
+        hdus.append(fits.ImageHDU(flags.astype(pixeldq), name="PIXELDQ"))
+    fits.HDUList(hdus).writeto(path)
+    return data, groupdq, flags
+
+
+def test_flip_bzero_is_astropys_scaling_both_ways():
+    flags = np.array([0, 1, 2**31, 2**31 + 5, 2**32 - 1], np.uint32)
+    stored = (flags.astype(np.int64) - 2**31).astype(">i4")      # what FITS holds
+    assert dq.flip_bzero(stored).dtype == np.dtype(np.uint32)
+    assert dq.flip_bzero(stored).tolist() == flags.tolist()
+    assert dq.flip_bzero(flags).view(np.int32).tolist() == stored.tolist()
+    with pytest.raises(TypeError, match="32-bit integers, not int16"):
+        dq.flip_bzero(np.zeros(2, np.int16))
+
+
+def test_open_ramp_maps_the_arrays_and_takes_bzero_off_pixeldq(tmp_path):
+    data, groupdq, flags = ramp_file(tmp_path / "r.fits")
+    with fits.open(tmp_path / "r.fits") as hdul:          # stored with BZERO = 2**31
+        assert hdul["PIXELDQ"].header["BZERO"] == 2**31
+    sci, gdq, pdq, header = open_ramp(tmp_path / "r.fits")
+    assert isinstance(sci, np.memmap) and sci.dtype == np.dtype(">f4")
+    assert isinstance(gdq, np.memmap) and gdq.dtype == np.uint8
+    np.testing.assert_array_equal(sci, data)
+    np.testing.assert_array_equal(gdq, groupdq)
+    assert pdq.dtype == np.uint32 and pdq.tolist() == flags.tolist()
+    assert header["INTSTART"] == 3
+    with pytest.raises(ValueError, match="read-only"):
+        sci[0, 0, 0, 0] = 1.0                    # the file is never opened for writing
+
+
+def test_open_ramp_pixeldq_without_bzero_and_missing(tmp_path):
+    _, _, flags = ramp_file(tmp_path / "signed.fits", pixeldq=np.int32)
+    assert open_ramp(tmp_path / "signed.fits").pixeldq.tolist() == \
+        flags.astype(np.int32).view(np.uint32).tolist()
+    ramp_file(tmp_path / "none.fits", pixeldq=None)
+    assert open_ramp(tmp_path / "none.fits").pixeldq is None
+
+
+def test_open_ramp_refusals_are_one_line_naming_the_extension(tmp_path):
+    path = tmp_path / "r.fits"
+    ramp_file(path)
+    with fits.open(path) as hdul:
+        hdus = [h.copy() for h in hdul]
+    fits.HDUList([hdus[0], hdus[1]]).writeto(tmp_path / "nogdq.fits")
+    with pytest.raises(ValueError, match=r"nogdq.fits: no GROUPDQ extension"):
+        open_ramp(tmp_path / "nogdq.fits")
+    short = hdus[2].copy()
+    short.data = short.data[:1]
+    fits.HDUList([hdus[0], hdus[1], short]).writeto(tmp_path / "shape.fits")
+    with pytest.raises(ValueError, match=r"extension GROUPDQ has shape \(1, 4, 3, 5\), SCI"):
+        open_ramp(tmp_path / "shape.fits")
+    raw = path.read_bytes()
+    (tmp_path / "cut.fits").write_bytes(raw[:len(raw) - 2880])
+    with pytest.raises(ValueError, match=r"cut.fits: truncated: extension PIXELDQ needs"):
+        open_ramp(tmp_path / "cut.fits")
+    (tmp_path / "junk.fits").write_text("not fits")
+    with pytest.raises(OSError, match="junk.fits: cannot read as FITS"):
+        open_ramp(tmp_path / "junk.fits")
