@@ -151,10 +151,11 @@ def markdown_steps(page, text):
 def _rst_block(lines, start):
     """The indented body of the directive at ``start``: (options, [(lineno, line)], end)."""
     n = start + 1
-    options = []
-    while n < len(lines) and lines[n].strip().startswith(":"):
-        options.append(lines[n].strip())
-        n += 1
+    options = []            # the field list right after the directive, up to a blank line
+    if n < len(lines) and lines[n].strip().startswith(":"):
+        while n < len(lines) and lines[n].strip():
+            options.append(lines[n].strip())
+            n += 1
     body = []
     while n < len(lines) and (not lines[n].strip() or lines[n].startswith(" ")):
         body.append((n + 1, lines[n]))
@@ -322,6 +323,7 @@ for line in sys.stdin:
     if step["kind"] == "doctest":
         test = doctest.DocTestParser().get_doctest(step["text"], namespace, step["where"],
                                                    step["page"], step["lineno"] - 1)
+        test.globs = namespace          # one session: names stay for the next block
         runner = doctest.DocTestRunner(optionflags=flags)
         runner.run(test, out=report.write, clear_globs=False)
         ok = runner.failures == 0
@@ -379,6 +381,7 @@ class Python:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 stop(self.proc)
+        self.proc.stdout.close()
         self.log.close()
 
 
@@ -451,7 +454,8 @@ def test_extraction_of_each_kind():
            >>> shown()
 
         .. plot::
-           :caption: c
+           :caption: a caption
+              on two lines
 
            import x
         """))
