@@ -30,13 +30,12 @@ each file is flagged on its own (the same call works).
 """
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from typing import List, Mapping, Optional, Sequence, Union
 
 import numpy as np
-from astropy.io import fits  # type: ignore[import-untyped]
 
+from ._ramp_read import open_ramp
 from .correct import METHODS, Result, _as_reference
 from .fits import (RampFileError, _check_state, _inspect, apply_file, check_room,
                    output_path)
@@ -130,13 +129,8 @@ def plan(paths: Sequence["str | os.PathLike[str]"], *, check_names: bool = True
 
 def _last_integration(path):
     """Native copies of SCI and GROUPDQ of the file's last integration (small)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with fits.open(path, memmap=True, do_not_scale_image_data=True) as hdul:
-            sci = np.array(hdul["SCI"].data[-1], dtype=np.float32)
-            groupdq = np.array(hdul["GROUPDQ"].data[-1], dtype=np.uint8)
-            del hdul["SCI"].data, hdul["GROUPDQ"].data
-    return sci, groupdq
+    ramp = open_ramp(path)
+    return np.array(ramp.sci[-1], np.float32), np.array(ramp.groupdq[-1], np.uint8)
 
 
 def apply_segments(paths: Sequence["str | os.PathLike[str]"],
