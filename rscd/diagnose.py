@@ -11,8 +11,8 @@ sample
     ``slope > 5 sigma_slope`` with ``sigma_slope = sigma / sqrt(Sxx)``, ``Sxx`` the
     window's sum of squared group offsets and ``sigma`` the noise of one group about the
     line, pooled over the block of rows being measured (median residual sum of squares of
-    every 7th candidate sample over the chi-square median for ``m - 2`` degrees of
-    freedom). A sample's own scatter, from 2-5 degrees of freedom in short windows, would
+    the candidate samples in the block's first eighth, over the chi-square median for
+    ``m - 2`` degrees of freedom). A sample's own scatter, from 2-5 degrees of freedom in short windows, would
     let pure-noise samples through far more often. 5 sigma keeps the slope known to 20 %,
     so dividing by it cannot blow a deviation up.
 late window
@@ -84,6 +84,9 @@ BLOCK_ELEMENTS = 1 << 20
 #: 0.001 of a group's increment, and keep the histogram filling (numpy's bincount, the
 #: slowest step) from dominating a full-frame file. None: every used sample.
 MAX_BINNED = 1 << 18
+#: Mapped file bytes read before their pages are dropped from resident memory (fewer,
+#: larger madvise calls; this bounds the file's share of the resident set).
+RELEASE_BYTES = 32 << 20
 
 GROUP_DO_NOT_USE, SATURATED, JUMP_DET = 1, 2, 4
 _BAD_GROUP = GROUP_DO_NOT_USE | SATURATED | JUMP_DET
@@ -286,22 +289,25 @@ class _Plan:
         self.sigma2 = None          # last pooled noise estimate (DN^2 per group)
 
 
-#: Every NOISE_STRIDE-th candidate sample gives the block's pooled noise estimate.
-NOISE_STRIDE = 7
+#: The pooled noise comes from the first 1/NOISE_FRACTION of a block's pixels (whole rows,
+#: contiguous in memory, so no gather), at least 4096 of them.
+NOISE_FRACTION = 8
 
 
 def _pooled_noise(plan, window, mean, slope, candidates):
     """Variance of one group about the late-window line, pooled over the block: the
-    median of the window's residual sums of squares of a subsample of candidate samples,
-    over the chi-square median for m - 2 degrees of freedom. Read noise dominates it; a
-    single sample's own scatter (2-5 degrees of freedom for short windows) would let
-    pure-noise samples through far more often than a pooled value."""
-    pick = np.flatnonzero(candidates)[::NOISE_STRIDE]
-    if len(pick) >= 32:
-        resid = window[:, pick] - mean[pick]
-        resid -= slope[pick] * plan.x_centred
+    median of the window's residual sums of squares of the candidate samples among the
+    block's first pixels, over the chi-square median for m - 2 degrees of freedom. Read
+    noise dominates it; a single sample's own scatter (2-5 degrees of freedom for short
+    windows) would let pure-noise samples through far more often than a pooled value."""
+    n = window.shape[1]
+    part = slice(0, min(n, max(n // NOISE_FRACTION, 4096)))
+    keep = candidates[part]
+    if keep.sum() >= 8:         # else keep the previous block's value
+        resid = window[:, part] - mean[part]
+        resid -= slope[part] * plan.x_centred
         rss = np.einsum("ij,ij->j", resid, resid)
-        plan.sigma2 = float(np.median(rss)) / plan.chi2_median
+        plan.sigma2 = float(np.median(rss[keep])) / plan.chi2_median
     return plan.sigma2
 
 
@@ -729,20 +735,35 @@ class _MappedRamp:
         self.pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)      # small native frame
         del raw
         self._offsets = (sci_at, 4), (gdq_at, 1)
+        self._pending = None          # first row not yet released
 
     def release(self, i, r0, r1):
-        # From row 0 of each plane, not r0: the kernel maps pages around each fault
-        # (fault-around, 64 kB), so pages of blocks already released come back.
+        """Called after rows [r0, r1) of integration i: once RELEASE_BYTES of mapped SCI
+        and GROUPDQ have been read since the last release (and at the end of each
+        integration), drop their pages. The kernel maps up to 64 kB around each fault
+        (fault-around), so 128 kB before each range are dropped again too."""
         if not hasattr(self._mm, "madvise"):
             return
         _, ngroups, ny, nx = self.layout.shape
+        first = self._pending if self._pending is not None else r0
+        if r1 < ny and (r1 - first) * nx * ngroups * 5 < RELEASE_BYTES:
+            self._pending = first
+            return
+        self._pending = None
         page = mmap.PAGESIZE
         for base, size in self._offsets:
+            if r1 == ny and first == 0:   # the whole integration at once
+                start = base + i * ngroups * ny * nx * size
+                self._madvise(start, start + ngroups * ny * nx * size, page)
+                continue
             for g in range(ngroups):
-                start = base + (i * ngroups + g) * ny * nx * size
-                end = start + r1 * nx * size
-                aligned = start - start % page
-                self._mm.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+                plane = base + (i * ngroups + g) * ny * nx * size
+                start = max(plane, plane + first * nx * size - (128 << 10))
+                self._madvise(start, plane + r1 * nx * size, page)
+
+    def _madvise(self, start, end, page):
+        aligned = start - start % page
+        self._mm.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
 
     def close(self):
         self.sci = self.gdq = None
