@@ -351,3 +351,27 @@ def test_written_reference_in_jwst_rscd_step(tmp_path, offline_crds):
     plain = ~((gdq & 2) != 0).any(axis=1)                   # never saturated
     assert flagged[0, :k1][:, plain[0]].all() and not flagged[0, k1][plain[0]].any()
     assert flagged[1, :k2][:, plain[1]].all()
+
+
+def test_files_of_one_pair_with_different_ngroups(tmp_path):
+    kw = dict(subarray="FULL", readpatt="FASTR1", int1=(0.5, 1.2), int2p=(1.3, 2.2), nints=2)
+    paths = [write_simulated(tmp_path / "a_linearity.fits", ngroups=20, seed=1, **kw),
+             write_simulated(tmp_path / "b_linearity.fits", ngroups=26, seed=2, **kw)]
+    (r,) = rscd.diagnose_files(paths).results
+    assert r.ngroups == [20, 26] and r.window_start == 10     # from the shorter ramps
+    assert abs(r.int2p.recommended_skip - expected_skip(1.3, 2.2, T)) <= 1
+
+
+def test_non_finite_values_are_left_out():
+    data, gdq, pdq = simulate_ramps(nints=2, int1=None, int2p=None, seed=6)
+    clean = rscd.diagnose(data, gdq, pdq).results[0].int2p
+    data[1, 2, ::3, ::2] = np.nan
+    data[1, 0, 1::3, ::2] = np.inf
+    got = rscd.diagnose(data, gdq, pdq).results[0].int2p
+    assert got.samples_tested_ok < clean.samples_tested_ok
+    assert all(np.isfinite(got.profile)) and got.recommended_skip in (0, 1)
+
+
+def test_cli_missing_file(capsys, tmp_path):
+    status, _, err = run(capsys, tmp_path / "nothing_here.fits")
+    assert status == 1 and "nothing_here.fits" in err and len(err.strip().splitlines()) == 1
