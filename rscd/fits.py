@@ -51,6 +51,7 @@ import socket
 import uuid
 import warnings
 from dataclasses import dataclass
+from typing import BinaryIO, Iterator
 
 import numpy as np
 from astropy.io import fits
@@ -58,7 +59,7 @@ from astropy.io import fits
 try:
     import fcntl
 except ImportError:     # Windows: no flock; temporary files are then never reaped
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply
@@ -586,7 +587,7 @@ def _create_locked_temp(folder, name):
     raise OSError(f"cannot create a temporary file for {name} in {folder}")
 
 
-def reap_stale_temps(folder, name):
+def reap_stale_temps(folder: str, name: str) -> None:
     """Remove the temporary files of output ``name`` in ``folder`` that no process holds:
     left by a run that was killed. Files of other hosts (a shared folder whose locks this
     host may not see) and files that cannot be locked are left alone.
@@ -637,7 +638,8 @@ def _sync_folder(folder):
 
 
 @contextlib.contextmanager
-def atomic_write(target, *, durable=False, mode_of=None):
+def atomic_write(target: "str | os.PathLike[str]", *, durable: bool = False,
+                 mode_of: "str | os.PathLike[str] | None" = None) -> Iterator[BinaryIO]:
     """Write ``target`` through a locked temporary file in its folder, renamed to
     ``target`` when the ``with`` block ends without an exception (an existing
     ``target`` is replaced); on an exception the temporary file is removed and
@@ -792,7 +794,7 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     return result
 
 
-def check_room(layout, ref, method):
+def check_room(layout, ref: Reference, method: str) -> None:
     """Refuse (:class:`RampFileError`) a file whose primary header has no room for the
     RSCD keywords: an in-place run with ``keep_inode`` (``--keep-inode``) cannot
     correct it. ``layout`` is what ``_inspect`` found, ``method`` "flag" or "decay"."""
