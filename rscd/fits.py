@@ -62,7 +62,7 @@ except ImportError:     # Windows: no flock; temporary files are then never reap
     fcntl = None  # type: ignore[assignment]
 
 from ._fitsscan import check_structure
-from .correct import METHODS, STAT_KEYWORDS, Result, apply
+from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers
 from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
@@ -778,6 +778,9 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
                           "exposure (N/A, or not MIRI data); nothing written")
     ref = reference if isinstance(reference, Reference) else read_reference(reference)
     layout = _inspect(path)
+    # apply's own checks of the numbers, before anything is written (threads=0 ...)
+    exposure_numbers(layout.shape[0], layout.nints, layout.integration_start,
+                     layout.substrt2, threads)
     chosen = ref.default_method() if method == "auto" else method
     _check_state(layout, chosen, force)
     history = _history(chosen, ref.name)
