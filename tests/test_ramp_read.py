@@ -77,3 +77,11 @@ def test_open_ramp_refusals_are_one_line_naming_the_extension(tmp_path):
     (tmp_path / "junk.fits").write_text("not fits")
     with pytest.raises(OSError, match="junk.fits: cannot read as FITS"):
         open_ramp(tmp_path / "junk.fits")
+
+
+def test_dq_bits_are_the_pipelines():
+    dqflags = pytest.importorskip("stdatamodels.jwst.datamodels.dqflags")
+    for name in ("DO_NOT_USE", "SATURATED", "JUMP_DET"):
+        assert getattr(dq, name) == dqflags.group[name], name
+    for name in ("DO_NOT_USE", "FLUX_ESTIMATED", "REFERENCE_PIXEL"):
+        assert getattr(dq, name) == dqflags.pixel[name], name
