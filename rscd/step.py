@@ -3,7 +3,7 @@
 
 Needs the optional extra ``rscd[jwst]``; this is the only module of the package that
 imports jwst. Registered with stpipe through the ``stpipe.steps`` entry point
-(:mod:`rscd._integration`), so both of these work::
+(:mod:`rscd.stpipe_steps`), so both of these work::
 
     strun rscd_fast jw..._linearity.fits --override_rscd my_rscd.fits
     strun rscd.step.RscdFastStep jw..._linearity.fits --method decay
