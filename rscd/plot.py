@@ -145,7 +145,7 @@ def _pair(before, after):
     return b, a
 
 
-def _index(number, integration, nints):
+def _index(number, integration, nints, stacklevel=3):
     """The 0-based index of integration ``number`` (from 1; negative from the end), or of
     the deprecated ``integration`` (an index from 0) when one is given."""
     name, value, first, last = "integration_number", number, 1, nints
@@ -153,7 +153,7 @@ def _index(number, integration, nints):
         warnings.warn("integration= (an index from 0) is deprecated: pass "
                       "integration_number=, counted from 1 as rscd plot --integration and the "
                       "figure titles count (integration=i is integration_number=i + 1; -1 is "
-                      "the last in both)", DeprecationWarning, stacklevel=3)
+                      "the last in both)", DeprecationWarning, stacklevel=stacklevel)
         name, value, first, last = "integration", integration, 0, nints - 1
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
@@ -244,7 +244,7 @@ def pick_pixel(before: Source, after: Source, integration: Optional[int] = None,
 
 def _prepare(before, after, pixel, integration_number, integration):
     b, a = _pair(before, after)
-    i = _index(integration_number, integration, b.shape[0])
+    i = _index(integration_number, integration, b.shape[0], stacklevel=4)  # the caller's line
     return b, a, i, (_pick(b, a, i) if pixel is None else _check_pixel(pixel, b.shape))
 
 

@@ -181,7 +181,7 @@ def test_pick_pixel_bad_arguments(kwargs, error, message):
         plot.pick_pixel(before, after, **kwargs)
 
 
-def test_integration_counts_from_1_as_the_command_line_and_the_old_index_warns(mpl):
+def test_integration_counts_from_1_as_the_command_line_and_the_old_index_warns(mpl, tmp_path):
     # issue 16: integration was an index from 0 in Python, a number from 1 in rscd plot
     before, after = corrected("decay")
     fig = plot.ramp(before, after, integration_number=2)
@@ -190,9 +190,14 @@ def test_integration_counts_from_1_as_the_command_line_and_the_old_index_warns(m
         with pytest.warns(DeprecationWarning, match=r"integration_number=.*i \+ 1"):
             assert plot.pick_pixel(before, after, old) == \
                 plot.pick_pixel(before, after, integration_number=new)
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning) as caught:
         fig = plot.ramp(before, after, (5, 7), 1)              # the old positional call
     assert "integration 2 of 3" in fig._suptitle.get_text()
+    with pytest.warns(DeprecationWarning) as more:
+        plot.save_figure(before, after, tmp_path / "f.png", integration=0, dpi=20)
+        plot.pick_pixel(before, after, integration=0)
+    # shown where the user's code calls, not inside rscd (Python hides it there)
+    assert [w.filename for w in [*caught, *more]] == [__file__] * 3
     with pytest.warns(DeprecationWarning), \
             pytest.raises(ValueError, match=r"integration 3 is out of range.*\(0 \.\.\. 2"):
         plot.pick_pixel(before, after, integration=3)
