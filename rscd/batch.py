@@ -30,6 +30,8 @@ a file whose output already exists with S_RSCD COMPLETE or SKIPPED (outputs appe
 their name only when complete, so an existing one is a finished one). Those files get
 ``status == "DONE"``.
 """
+from __future__ import annotations
+
 import concurrent.futures
 import concurrent.futures.process
 import contextlib
@@ -42,8 +44,15 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .correct import Result
+
+if TYPE_CHECKING:
+    from .reference import Reference
+
+#: ``on_result(index, file_result, write)``; write(text, file=None) prints a line.
+OnResult = Callable[[int, "FileResult", Callable[..., None]], None]
 
 __all__ = ["apply_files", "FileResult", "BatchResult", "default_jobs", "scheduler_executor",
            "SchedulerError"]
@@ -66,25 +75,24 @@ class FileResult:
     """
     path: str
     status: str
-    output: str = None
-    result: Result = None
-    error: str = None
-    traceback: str = None
+    output: str | None = None
+    result: Result | None = None
+    error: str | None = None
+    traceback: str | None = None
     seconds: float = 0.0
-    messages: list = field(default_factory=list)
+    messages: list[tuple[int, str]] = field(default_factory=list)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.status != FAILED
 
-    def line(self, inplace=False):
+    def line(self, inplace: bool = False) -> str:
         """The one line the command prints for this file (failures: the error)."""
         if self.status == FAILED:
-            return self.error
-        if self.status == DONE:
-            where = "in place" if inplace else f"-> {self.output}"
-            return f"{self.path} {where}: already done (S_RSCD = COMPLETE), skipped"
+            return self.error or f"{self.path}: failed"
         where = "in place" if inplace else f"-> {self.output}"
+        if self.status == DONE or self.result is None:
+            return f"{self.path} {where}: already done (S_RSCD = COMPLETE), skipped"
         return f"{self.path} {where}: {self.result.summary()}"
 
 
@@ -94,27 +102,28 @@ class BatchResult:
 
     ``jobs`` is the pool's size, or None when an executor ran the files (``engine``
     names it)."""
-    files: list
+    files: list[FileResult]
     seconds: float
-    jobs: int
-    engine: str = None
+    jobs: int | None
+    engine: str | None = None
 
-    def count(self, status):
+    def count(self, status: str) -> int:
+        """How many files have ``status``."""
         return sum(f.status == status for f in self.files)
 
     @property
-    def failed(self):
+    def failed(self) -> int:
         return self.count(FAILED)
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return self.failed == 0
 
     @property
-    def files_per_second(self):
+    def files_per_second(self) -> float:
         return len(self.files) / self.seconds if self.seconds > 0 else float("inf")
 
-    def summary(self):
+    def summary(self) -> str:
         """One line: how many of each status, time and files per second."""
         parts = [f"{self.count(s)} {s.lower() if s != DONE else 'already done'}"
                  for s in ("COMPLETE", "SKIPPED", DONE, FAILED) if self.count(s)]
@@ -122,14 +131,14 @@ class BatchResult:
                 f"{self.seconds:.1f} s ({self.files_per_second:.2f} files/s, "
                 f"{self.engine or f'{self.jobs} job(s)'})")
 
-    def table(self):
+    def table(self) -> str:
         """A plain-text table: file, status, method, seconds, detail; then the summary."""
         rows = [("file", "status", "method", "s", "detail")]
         for f in self.files:
             method = f.result.method if f.result is not None and f.result.method else "-"
             if f.status == FAILED:
-                detail = f.error
-            elif f.status == DONE:
+                detail = f.error or ""
+            elif f.status == DONE or f.result is None:
                 detail = "already done"
             else:
                 detail = f.result.summary().split(": ", 1)[-1] \
@@ -146,7 +155,7 @@ class BatchResult:
         return "\n".join(lines)
 
 
-def _cores():
+def _cores() -> int:
     """The cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -154,14 +163,14 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def default_jobs(nfiles):
+def default_jobs(nfiles: int) -> int:
     """Worker processes for ``nfiles`` files: the usable cores, at most one per file."""
     return max(1, min(_cores(), nfiles))
 
 
-def _status_of(path):
+def _status_of(path: str) -> str | None:
     """S_RSCD of a FITS file's primary header, or None (missing, unreadable, absent)."""
-    from astropy.io import fits
+    from astropy.io import fits  # type: ignore[import-untyped]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -171,13 +180,13 @@ def _status_of(path):
     return value.strip() if isinstance(value, str) else None
 
 
-def _already_done(path, output, inplace):
+def _already_done(path: str, output: str, inplace: bool) -> bool:
     if inplace:
         return _status_of(path) == "COMPLETE"
     return os.path.exists(output) and _status_of(output) in ("COMPLETE", "SKIPPED")
 
 
-def expected_errors():
+def expected_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean bad input (one line, no traceback), not a bug."""
     from . import RSCDError
     from .crds import CRDSError
@@ -187,7 +196,7 @@ def expected_errors():
             TypeError, MemoryError)
 
 
-def error_text(exc):
+def error_text(exc: BaseException) -> str:
     """One line for an exception: ``file: strerror`` for OSError, else its message."""
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         text = f"{exc.filename}: {exc.strerror}"
@@ -196,7 +205,7 @@ def error_text(exc):
     return " ".join(text.split())
 
 
-def _one_line(text):
+def _one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
@@ -325,7 +334,7 @@ class _Progress:
         self.bar = None
         if enabled and sys.stdout.isatty():
             try:
-                from tqdm import tqdm
+                from tqdm import tqdm  # type: ignore[import-untyped]
             except ImportError:
                 tqdm = None
             if tqdm is not None:
@@ -390,9 +399,15 @@ def _engine_name(executor):
     return type(executor).__name__
 
 
-def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
-                output_dir=None, inplace=False, method="auto", overwrite=False, force=False,
-                threads=None, on_result=None, progress=False, keep_inode=False):
+def apply_files(paths: Sequence[str | os.PathLike[str]],
+                reference: str | os.PathLike[str] | Reference | None, *,
+                jobs: int | None = None,
+                executor: concurrent.futures.Executor | None = None,
+                resume: bool = False, output_dir: str | os.PathLike[str] | None = None,
+                inplace: bool = False, method: str = "auto", overwrite: bool = False,
+                force: bool = False, threads: int | None = None,
+                on_result: OnResult | None = None, progress: bool = False,
+                keep_inode: bool = False) -> BatchResult:
     """Apply the RSCD correction to many FITS ramp files, one task per file.
 
     Parameters
@@ -474,7 +489,7 @@ def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
             output_dir = os.path.abspath(os.fspath(output_dir))
     options = dict(output_dir=output_dir, inplace=inplace, method=method,
                    overwrite=overwrite, force=force, threads=threads, keep_inode=keep_inode)
-    results = [None] * len(given)
+    results: list[FileResult | None] = [None] * len(given)
     bar = _Progress(len(given), progress)
     emitted = 0
     start = time.perf_counter()
@@ -505,7 +520,8 @@ def apply_files(paths, reference, *, jobs=None, executor=None, resume=False,
                 _drive(pool, task_paths, (ref, options, resume), finished, given)
     finally:
         bar.close()
-    return BatchResult(results, time.perf_counter() - start, jobs,
+    files = [r for r in results if r is not None]         # all of them by now
+    return BatchResult(files, time.perf_counter() - start, jobs,
                        None if executor is None else _engine_name(executor))
 
 
@@ -514,7 +530,8 @@ class SchedulerError(Exception):
 
 
 @contextlib.contextmanager
-def scheduler_executor(address, timeout=30):
+def scheduler_executor(address: str,
+                       timeout: float = 30) -> Iterator[concurrent.futures.Executor]:
     """An executor sending tasks to the dask.distributed scheduler at ``address``.
 
     ``with scheduler_executor("tcp://host:8786") as executor: apply_files(...,
