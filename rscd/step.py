@@ -19,9 +19,10 @@ from stdatamodels.jwst import datamodels
 from jwst.pipeline import Detector1Pipeline
 from jwst.stpipe import Step
 
-from .correct import RSCDWarning
+from .correct import (TOO_FEW_GROUPS, DeprecatedReferenceWarning, NoReferenceRowWarning,
+                      RSCDWarning)
 from .model import apply_model
-from .reference import Reference, SkipRow, canonical_subarray, read_reference
+from .reference import Reference, SkipRow, read_reference
 
 __all__ = ["RscdFastStep", "RscdFastDetector1Pipeline"]
 
@@ -41,11 +42,27 @@ def _reference_from_model(ref_model):
         text = [v.decode() if isinstance(v, bytes) else str(v)
                 for v in (row[names["subarray"]], row[names["readpatt"]])]
         skip1 = int(row[names["group_skip1"]]) if "group_skip1" in names else -1
-        rows.append(SkipRow(canonical_subarray(text[0]), text[1].rstrip(), skip1,
+        # Rows as the table spells them: the pipeline never renames a table's SUBPRISM.
+        rows.append(SkipRow(text[0].rstrip(), text[1].rstrip(), skip1,
                             int(row[names["group_skip"]])))
     filename = getattr(ref_model.meta, "filename", None) or "RSCDModel"
     return Reference(name=os.path.basename(filename), detector=ref_model.meta.instrument.detector,
                      skip_rows=tuple(rows))
+
+
+def _log_pipeline_lines(res, categories):
+    """The lines jwst 3.0.0's RscdStep logs for what happened (users and their scripts
+    search the log for them), before rscd's own, more detailed lines."""
+    if any(issubclass(c, DeprecatedReferenceWarning) for c in categories):
+        log.warning("RSCD reference file is of a deprecated model.")
+        log.warning("There are no values for first integration")
+        log.warning("Setting number of groups to skip in first integration to 1")
+    if any(issubclass(c, NoReferenceRowWarning) for c in categories):
+        log.warning("READPATT, SUBARRAY combination not found in ref file: "
+                    "RSCD correction will be skipped")
+    if res.status == "SKIPPED" and str(res.reason).startswith(TOO_FEW_GROUPS):
+        log.warning("Too few groups to apply RSCD correction")
+        log.warning("RSCD step will be skipped")
 
 
 class RscdFastStep(Step):
@@ -129,6 +146,7 @@ class RscdFastStep(Step):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RSCDWarning)
             res = apply_model(result, reference, method=self.method, threads=self.threads)
+        _log_pipeline_lines(res, [w.category for w in caught])
         for w in caught:
             if issubclass(w.category, RSCDWarning):
                 log.warning("%s", w.message)

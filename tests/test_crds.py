@@ -1,70 +1,17 @@
-"""rscd.crds.find_reference against a fake, offline CRDS cache (ECOSYSTEM.md section 4):
-config/jwst/server_config, a pmap -> imap -> rmap chain with derived_from headers, and
-the reference under references/jwst/miri/, with CRDS_IGNORE_MAPPING_CHECKSUM=1."""
+"""rscd.crds.find_reference against a fake, offline CRDS cache (crds_cache.py)."""
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from astropy.io import fits
 
 import rscd
+from crds_cache import REF_NAME, build_cache, offline_environment
 from fitsfiles import flag_reference, ramp_arrays, write_astropy, write_datamodel
 from rscd.crds import (CRDSError, CRDSLookupError, CRDSUnavailable, crds_parameters,
                        find_reference)
-
-REF_NAME = "jwst_miri_rscd_0001.fits"
-
-SERVER_CONFIG = repr({
-    "observatory": "jwst", "operational_context": "jwst_0001.pmap",
-    "edit_context": "jwst_0001.pmap", "bad_files": "", "bad_files_list": [],
-    "force_remote_mode": False, "last_synced": "2024-01-01 00:00:00",
-    "reference_url": {}, "mapping_url": {}})
-
-PMAP = """header = {
-    'derived_from' : 'made by the rscd tests',
-    'mapping' : 'PIPELINE',
-    'name' : 'jwst_0001.pmap',
-    'observatory' : 'JWST',
-    'parkey' : ('META.INSTRUMENT.NAME',),
-}
-
-selector = {
-    'MIRI' : 'jwst_miri_0001.imap',
-}
-"""
-
-IMAP = """header = {
-    'derived_from' : 'made by the rscd tests',
-    'instrument' : 'MIRI',
-    'mapping' : 'INSTRUMENT',
-    'name' : 'jwst_miri_0001.imap',
-    'observatory' : 'JWST',
-    'parkey' : ('REFTYPE',),
-}
-
-selector = {
-    'rscd' : 'jwst_miri_rscd_0001.rmap',
-}
-"""
-
-RMAP = """header = {
-    'classes' : ('Match', 'UseAfter'),
-    'derived_from' : 'made by the rscd tests',
-    'filekind' : 'RSCD',
-    'instrument' : 'MIRI',
-    'mapping' : 'REFERENCE',
-    'name' : 'jwst_miri_rscd_0001.rmap',
-    'observatory' : 'JWST',
-    'parkey' : (('META.INSTRUMENT.DETECTOR',), ('META.OBSERVATION.DATE', 'META.OBSERVATION.TIME')),
-}
-
-selector = Match({
-    'MIRIMAGE' : UseAfter({
-        '2020-01-01 00:00:00' : '%s',
-    }),
-})
-""" % REF_NAME
 
 
 def _clear_crds_caches():
@@ -77,23 +24,14 @@ def crds_cache(tmp_path, monkeypatch):
     """A complete offline CRDS cache answering RSCD lookups for MIRIMAGE after 2020."""
     pytest.importorskip("crds", reason="crds not installed")
     cache = tmp_path / "crds_cache"
-    (cache / "config" / "jwst").mkdir(parents=True)
-    (cache / "config" / "jwst" / "server_config").write_text(SERVER_CONFIG)
-    mappings = cache / "mappings" / "jwst"
-    mappings.mkdir(parents=True)
-    (mappings / "jwst_0001.pmap").write_text(PMAP)
-    (mappings / "jwst_miri_0001.imap").write_text(IMAP)
-    (mappings / "jwst_miri_rscd_0001.rmap").write_text(RMAP)
-    refs = cache / "references" / "jwst" / "miri"
-    refs.mkdir(parents=True)
-    flag_reference(refs / REF_NAME, skip1=2, skip2p=4)
-    monkeypatch.setenv("CRDS_PATH", str(cache))
-    monkeypatch.setenv("CRDS_IGNORE_MAPPING_CHECKSUM", "1")
-    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "True")
-    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
-    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    ref = build_cache(cache, lambda path: flag_reference(path, skip1=2, skip2p=4))
+    for name, value in offline_environment(cache).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     _clear_crds_caches()
-    yield refs / REF_NAME
+    yield Path(ref)
     _clear_crds_caches()
 
 

@@ -6,6 +6,7 @@ CRDS_SERVER_URL is unset and CRDS parameter references are disabled (ECOSYSTEM.m
 section 3); every reference file is an override made here.
 """
 import gc
+import logging
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from stdatamodels.jwst import datamodels  # noqa: E402
 from stpipe import Step  # noqa: E402
 
 import rscd  # noqa: E402
+from crds_cache import write_server_config  # noqa: E402
 from fitsfiles import decay_reference, flag_reference, ramp_arrays, write_datamodel  # noqa: E402
 from rscd.stpipe_steps import get_steps  # noqa: E402
 from rscd.step import RscdFastDetector1Pipeline, RscdFastStep  # noqa: E402
@@ -33,11 +35,6 @@ from rscd.step import RscdFastDetector1Pipeline, RscdFastStep  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = ("S_RSCD", "R_RSCD", "INT1SKIP", "INT2SKIP", "INT1UGP1", "INT2UGP1", "INT1BORS",
         "INT2BORS")
-SERVER_CONFIG = repr({
-    "observatory": "jwst", "operational_context": "jwst_0001.pmap",
-    "edit_context": "jwst_0001.pmap", "bad_files": "", "bad_files_list": [],
-    "force_remote_mode": False, "last_synced": "2024-01-01 00:00:00",
-    "reference_url": {}, "mapping_url": {}})
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,10 +50,7 @@ def _fast_gc():
 @pytest.fixture(autouse=True)
 def offline_crds(tmp_path_factory, monkeypatch):
     cache = tmp_path_factory.getbasetemp() / "crds_cache"
-    config = cache / "config" / "jwst"
-    if not config.is_dir():
-        config.mkdir(parents=True)
-        (config / "server_config").write_text(SERVER_CONFIG)
+    write_server_config(cache)
     monkeypatch.setenv("CRDS_PATH", str(cache))
     monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "True")
     monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
@@ -67,9 +61,10 @@ def offline_crds(tmp_path_factory, monkeypatch):
 
 
 def ramp_file(path, nints=3, ngroups=10, seed=0, **kw):
-    """A RampModel file with the exposure keywords later pipeline steps read."""
+    """A RampModel file with the exposure keywords later pipeline steps read; ``nints``
+    integrations in the arrays (keyword ``exposure_nints``: NINTS, if not the default)."""
     data, gdq, pdq = ramp_arrays(nints=nints, ngroups=ngroups, nrows=8, ncols=8, seed=seed)
-    write_datamodel(path, data, gdq, pdq, **kw)
+    write_datamodel(path, data, gdq, pdq, nints=kw.pop("exposure_nints", None), **kw)
     with datamodels.RampModel(path) as model:
         exp = model.meta.exposure
         exp.nframes, exp.groupgap = 1, 0
@@ -113,23 +108,45 @@ CASES = {
     "no_match": (dict(seed=7, subarray="BRIGHTSKY"), dict(skip1=2, skip2p=4)),
     "override_na": (dict(seed=8), "N/A"),
     "non_miri": (dict(seed=9, detector="NRCA1"), dict(skip1=2, skip2p=4)),
+    "deprecated": (dict(seed=10), dict(skip1=-1, skip2p=4)),     # group_skip1 = -1
+    # NINTS = 5 while the file holds integrations 4..6 (issue 14.1)
+    "nints_below_file": (dict(seed=12, integration_start=4, exposure_nints=5),
+                         dict(skip1=2, skip2p=4)),
 }
 
 
+def step_warnings(records, prefix):
+    """The WARNING (and above) messages logged by loggers under ``prefix``, in order."""
+    return [r.getMessage() for r in records
+            if r.levelno >= logging.WARNING and r.name.split(".")[0] == prefix]
+
+
 @pytest.mark.parametrize("name", CASES)
-def test_same_as_jwst_rscd_step(tmp_path, name):
+def test_same_as_jwst_rscd_step(tmp_path, name, caplog):
+    """Same file, metadata and warning lines as jwst's step: users and their scripts search
+    the log for jwst's lines (issue 14.3: "READPATT, SUBARRAY combination not found" was
+    said differently), so ours come first, rscd's more detailed ones after."""
     ramp_kw, ref_kw = CASES[name]
     path = ramp_file(tmp_path / "jw_t_linearity.fits", **ramp_kw)
     ref = ref_kw if ref_kw == "N/A" else str(flag_reference(tmp_path / "ref.fits", **ref_kw))
-    for cls, out in ((RscdStep, "jwst"), (RscdFastStep, "ours")):
-        result = cls.call(str(path), override_rscd=ref, save_results=True,
-                          output_dir=str(tmp_path / out))
+    logged = {}
+    for cls, out in ((RscdStep, "jwst"), (RscdFastStep, "rscd")):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            result = cls.call(str(path), override_rscd=ref, save_results=True,
+                              output_dir=str(tmp_path / out))
         result.close()
-    compare_files(outputs(tmp_path / "ours"), outputs(tmp_path / "jwst"))
-    with fits.open(outputs(tmp_path / "ours")) as hdul:
+        logged[out] = step_warnings(caplog.records, out)
+    compare_files(outputs(tmp_path / "rscd"), outputs(tmp_path / "jwst"))
+    with fits.open(outputs(tmp_path / "rscd")) as hdul:
         expect = {"flag": "COMPLETE", "backoff": "COMPLETE", "segment": "COMPLETE",
-                  "one_int": "COMPLETE", "five_groups": "COMPLETE"}.get(name, "SKIPPED")
+                  "one_int": "COMPLETE", "five_groups": "COMPLETE", "deprecated": "COMPLETE",
+                  "nints_below_file": "COMPLETE"}.get(name, "SKIPPED")
         assert hdul[0].header["S_RSCD"] == expect
+    if name == "deprecated":
+        assert "1 group flagged in integration 1" in logged["rscd"][-1]
+    assert logged["rscd"][:len(logged["jwst"])] == logged["jwst"]
+    assert bool(logged["jwst"]) == (expect == "SKIPPED" or name == "deprecated")
 
 
 def test_returns_the_model_and_the_result(tmp_path):
