@@ -227,6 +227,19 @@ def test_jobs_and_scheduler_exclude_each_other(files, capsys):
         "rscd: error: --scheduler sends the files to a cluster: drop --jobs"
     with ThreadPoolExecutor(1) as executor, pytest.raises(ValueError, match="jobs.*executor"):
         apply_files(files["paths"], files["flag"], jobs=2, executor=executor)
+    code = main([*files["paths"][:2], "-r", files["decay"], "--segments",
+                 "--scheduler", "tcp://127.0.0.1:1"])
+    assert code == 2
+    assert capsys.readouterr().err.strip() == \
+        "rscd: error: --scheduler sends the files to a cluster: drop --segments"
+
+
+def test_unreachable_scheduler_is_one_line_naming_it():
+    from rscd.batch import SchedulerError, scheduler_executor
+    address = f"tcp://127.0.0.1:{_free_port()}"              # nothing listens there
+    with pytest.raises(SchedulerError, match=f"^scheduler {address}: .*connect"):
+        with scheduler_executor(address, timeout=2):
+            pass
 
 
 def test_without_distributed_one_line_names_the_package(files, monkeypatch, capsys):
