@@ -42,11 +42,12 @@ class BuildExt(build_ext):
 
     def build_extensions(self):
         msvc = self.compiler.compiler_type == "msvc"
-        # -ffp-contract=off: a*b + c must round twice, as numpy and the oracle do; Clang
-        # (unlike GCC in -std=c99) fuses it into one FMA where the target has one (arm64).
-        cflags = ["/W3"] if msvc else ["-std=c99", "-Wall", "-Wextra", "-fvisibility=hidden",
-                                       "-ffp-contract=off"]
+        # No -ffp-contract flag: the sources turn contraction off themselves
+        # (csrc/rscd_internal.h), so every build rounds a*b + c twice, as numpy does.
+        cflags = ["/W3"] if msvc else ["-std=c99", "-Wall", "-Wextra", "-fvisibility=hidden"]
         omp, omp_libs = [], []
+        # MSVC's /openmp is OpenMP 2.0: csrc/flag.c then uses its 2.0 code (no atomic
+        # read/write; see docs/embedding.rst, "OpenMP").
         if os.environ.get("RSCD_OPENMP", "1") != "0":
             candidates = [(["/openmp"], [])] if msvc else [
                 (["-fopenmp"], []), (["-Xpreprocessor", "-fopenmp"], ["omp"])]

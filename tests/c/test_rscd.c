@@ -448,7 +448,7 @@ static void t_rscd_flag_reference(void)
  * its two ranges (integration 1 with skip_int1, 2+ with skip_int2p). */
 static void t_rscd_flag_full_frame_threads(void)
 {
-    enum { NI = 3, NG = 8 };
+    enum { NI = 2, NG = 7 };
     const ptrdiff_t npix = (ptrdiff_t)FULL_ROWS * FULL_COLS, skip1 = 2, skip2p = 4;
     const size_t nq = (size_t)NI * NG * (size_t)npix;
     uint8_t *gdq = malloc(nq), *want = malloc(nq);
@@ -615,7 +615,7 @@ static void t_rscd_decay_swapped_snan(void)
  * and byte-swapped, all give the words of one thread with the portable C. */
 static void t_rscd_decay_full_frame_threads(void)
 {
-    enum { NI = 3, NG = 5 };
+    enum { NI = 2, NG = 4 };
     const ptrdiff_t npix = (ptrdiff_t)FULL_ROWS * FULL_COLS;
     const size_t n = (size_t)NI * NG * (size_t)npix;
     uint32_t *orig = malloc(n * 4), *want = malloc(n * 4), *got = malloc(n * 4);

@@ -1,0 +1,139 @@
+"""rscd._core, the Cython adapter, is importable on its own: it must check every buffer it
+hands to the C core (which cannot know their lengths) and refuse, with one line naming
+the array, before the core runs; and it, not the core, reads RSCD_NO_VECTOR (once, at
+import) into rscd_params.use_vector."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rscd import _core
+
+COEFFS = dict(tau=3.0, ascale=0.02, pow=0.9, illum_zp=1.0, illum_slope=0.0, illum2=0.0,
+              param3=3.0e4, crossopt=100.0, sat_zp=0.0, sat_slope=0.0, sat_2=0.0,
+              sat_mzp=0.2, sat_rowterm=0.0, sat_scale=1.0)
+
+
+def ramp(nints=2, ngroups=6, nrows=5, ncols=5):
+    g = np.arange(ngroups, dtype=np.float32).reshape(1, -1, 1, 1)
+    data = np.ascontiguousarray(np.broadcast_to(5000 + 300 * (g + 1),
+                                                (nints, ngroups, nrows, ncols)),
+                                dtype=np.float32)
+    groupdq = np.zeros(data.shape, np.uint8)
+    groupdq[nints - 1, 3:, 0, 0] = 2  # a back-off for flag to do
+    return data, groupdq
+
+
+def calls(groupdq, pixeldq, data):
+    """Every adapter function that takes GROUPDQ and PIXELDQ."""
+    return {
+        "flag": lambda: _core.flag(groupdq, pixeldq, 1, 2),
+        "flag_range": lambda: _core.flag_range(groupdq, pixeldq, 1, 1, 2),
+        "flag_range_stop": lambda: _core.flag_range_stop(groupdq, pixeldq, 1, 1, 2, 3),
+        "decay": lambda: _core.decay(data.reshape(-1), False, groupdq, pixeldq, COEFFS, COEFFS),
+    }
+
+
+@pytest.mark.parametrize("name", ["flag", "flag_range", "flag_range_stop", "decay"])
+@pytest.mark.parametrize("shape", [(2, 2), (5, 4), (4, 5), (1, 25)])
+def test_pixeldq_of_another_frame_is_refused(name, shape):
+    """A (2, 2) PIXELDQ with a 5 x 5 frame made the core write past the array."""
+    data, groupdq = ramp()
+    pixeldq = np.zeros(shape, np.uint32)
+    before = data.copy(), groupdq.copy()
+    with pytest.raises(ValueError, match=r"PIXELDQ has shape \(%d, %d\); expected \(5, 5\)"
+                       % shape):
+        calls(groupdq, pixeldq, data)[name]()
+    assert np.array_equal(data, before[0]) and np.array_equal(groupdq, before[1])
+    assert not pixeldq.any()
+
+
+@pytest.mark.parametrize("name", ["flag", "flag_range", "flag_range_stop", "decay"])
+def test_matching_pixeldq_is_accepted(name):
+    data, groupdq = ramp()
+    calls(groupdq, np.zeros((5, 5), np.uint32), data)[name]()
+
+
+@pytest.mark.parametrize("which", ["SCI", "GROUPDQ"])
+def test_previous_integration_of_another_shape_is_refused(which):
+    """The previous integration's arrays must be (ngroups, nrows, ncols) exactly; a
+    transposed frame of the same size was accepted before."""
+    data, groupdq = ramp(nints=1, nrows=3, ncols=4)
+    prev_data, prev_gdq = data[0].copy(), groupdq[0].copy()
+    if which == "SCI":
+        prev_data = np.ascontiguousarray(prev_data.transpose(0, 2, 1))
+    else:
+        prev_gdq = np.ascontiguousarray(prev_gdq.transpose(0, 2, 1))
+    before = data.copy()
+    with pytest.raises(ValueError, match=f"previous integration's {which} has shape"):
+        _core.decay(data.reshape(-1), False, groupdq, np.zeros((3, 4), np.uint32), COEFFS,
+                    COEFFS, integration_start=2, prev_data=prev_data, prev_groupdq=prev_gdq)
+    assert np.array_equal(data, before)
+
+
+def test_previous_integration_needs_both_arrays():
+    data, groupdq = ramp(nints=1)
+    with pytest.raises(ValueError, match="both SCI and GROUPDQ"):
+        _core.decay(data.reshape(-1), False, groupdq, np.zeros((5, 5), np.uint32), COEFFS,
+                    COEFFS, integration_start=2, prev_groupdq=groupdq[0].copy())
+
+
+def test_sci_of_another_size_is_refused():
+    data, groupdq = ramp()
+    with pytest.raises(ValueError, match="SCI has"):
+        _core.decay(data.reshape(-1)[:-1], False, groupdq, np.zeros((5, 5), np.uint32),
+                    COEFFS, COEFFS)
+
+
+@pytest.mark.parametrize("bad", ["dtype", "strides", "readonly"])
+@pytest.mark.parametrize("array", ["GROUPDQ", "PIXELDQ", "SCI"])
+def test_buffer_of_wrong_type_layout_or_access_is_refused(bad, array):
+    """dtype, C-contiguity and writability are the typed memoryviews' checks."""
+    data, groupdq = ramp()
+    pixeldq = np.zeros((5, 5), np.uint32)
+    arrays = {"GROUPDQ": groupdq, "PIXELDQ": pixeldq, "SCI": data}
+    a = arrays[array]
+    if bad == "dtype":
+        a = a.astype({np.uint8: np.int8, np.uint32: np.int32, np.float32: np.float64}[a.dtype.type])
+    elif bad == "strides":
+        a = np.asfortranarray(a) if array != "SCI" else np.repeat(a.reshape(-1), 2)[::2]
+    else:
+        a = a.copy()
+        a.flags.writeable = False
+    arrays[array] = a
+    flat = arrays["SCI"] if arrays["SCI"].ndim == 1 else arrays["SCI"].reshape(-1)
+    with pytest.raises(ValueError):
+        _core.decay(flat, False, arrays["GROUPDQ"], arrays["PIXELDQ"], COEFFS, COEFFS)
+    if array != "SCI":
+        with pytest.raises(ValueError):
+            _core.flag(arrays["GROUPDQ"], arrays["PIXELDQ"], 1, 2)
+
+
+def use_vector_at_import(value):
+    env = {k: v for k, v in os.environ.items() if k != "RSCD_NO_VECTOR"}
+    if value is not None:
+        env["RSCD_NO_VECTOR"] = value
+    out = subprocess.run([sys.executable, "-c",
+                          "import rscd._core as c; print(c.use_vector)"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return out.strip()
+
+
+@pytest.mark.parametrize("value, expected", [(None, "True"), ("", "True"), ("0", "True"),
+                                             ("1", "False"), ("yes", "False")])
+def test_rscd_no_vector_is_read_at_import(value, expected):
+    assert use_vector_at_import(value) == expected
+
+
+def test_results_do_not_depend_on_use_vector(monkeypatch):
+    results = []
+    for flag in (True, False):
+        monkeypatch.setattr(_core, "use_vector", flag)
+        data, groupdq = ramp(nints=3, ngroups=8, nrows=16, ncols=40)
+        status, stats = _core.decay(data.reshape(-1), False, groupdq,
+                                    np.zeros((16, 40), np.uint32), COEFFS, COEFFS)
+        assert stats["npix_corrected"] > 0
+        results.append(data)
+    assert np.array_equal(results[0].view(np.uint32), results[1].view(np.uint32))
