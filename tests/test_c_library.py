@@ -186,6 +186,34 @@ def without_shared_library(libdir):
     return hidden
 
 
+def build_example(docs_run, example, target, build, *args):
+    """Build docs/examples/<example> of the copy, linking `target` instead of the one the
+    example names; returns the program."""
+    repo = docs_run["repo"]
+    text = (repo / "docs" / "examples" / example / "CMakeLists.txt").read_text()
+    (named,) = re.findall(r"PRIVATE (rscd::\w+)\)", text)
+    consumer = build.parent / (build.name + "-src")
+    consumer.mkdir()
+    (consumer / "CMakeLists.txt").write_text(
+        text.replace(f"PRIVATE {named})", f"PRIVATE {target})")
+            .replace("../embed.c", str(repo / "docs" / "examples" / "embed.c")))
+    for cmd in ([CMAKE, "-S", str(consumer), "-B", str(build), *args],
+                [CMAKE, "--build", str(build)]):
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=docs_run["env"],
+                              timeout=300)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return build / "embed"
+
+
+def test_add_subdirectory_gives_the_shared_alias_too(docs_run, tmp_path):
+    """The page's add_subdirectory example links rscd::rscd_static; rscd::rscd (the shared
+    library of the build tree) works the same way."""
+    exe = build_example(docs_run, "add_subdirectory", "rscd::rscd", tmp_path / "b",
+                        "-DRSCD_SOURCE_DIR=" + str(docs_run["repo"]))
+    run_embed(exe, docs_run["env"])
+    assert list((tmp_path / "b" / "rscd").glob("librscd.so*")) or sys.platform != "linux"
+
+
 def test_static_links_run_without_the_shared_library(docs_run, tmp_path):
     """rscd::rscd_static of the installed package and librscd.a with pkg-config's
     Libs.private give programs that do not need librscd.so; the shared builds do."""
@@ -193,19 +221,8 @@ def test_static_links_run_without_the_shared_library(docs_run, tmp_path):
         pytest.fail("the page's commands failed: see test_page_commands_run_as_written")
     repo, env = docs_run["repo"], docs_run["env"]
     libdir = installed_libdir(docs_run["prefix"])
-    example = repo / "docs" / "examples" / "find_package"
-    text = (example / "CMakeLists.txt").read_text()
-    assert "PRIVATE rscd::rscd)" in text
-    consumer = tmp_path / "consumer"
-    consumer.mkdir()
-    (consumer / "CMakeLists.txt").write_text(
-        text.replace("PRIVATE rscd::rscd)", "PRIVATE rscd::rscd_static)")
-            .replace("../embed.c", str(repo / "docs" / "examples" / "embed.c")))
-    for cmd in ([CMAKE, "-S", str(consumer), "-B", str(tmp_path / "b"),
-                 "-DCMAKE_PREFIX_PATH=" + str(docs_run["prefix"])],
-                [CMAKE, "--build", str(tmp_path / "b")]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+    static_exe = build_example(docs_run, "find_package", "rscd::rscd_static", tmp_path / "b",
+                               "-DCMAKE_PREFIX_PATH=" + str(docs_run["prefix"]))
     pc_env = dict(env, PKG_CONFIG_PATH=str(libdir / "pkgconfig"))
     flags = subprocess.run([PKG_CONFIG, "--cflags", "--static", "--libs", "rscd"],
                            capture_output=True, text=True, env=pc_env, check=True).stdout.split()
@@ -217,7 +234,7 @@ def test_static_links_run_without_the_shared_library(docs_run, tmp_path):
     assert proc.returncode == 0, proc.stderr
     hidden = without_shared_library(libdir)
     try:
-        run_embed(tmp_path / "b" / "embed", env)
+        run_embed(static_exe, env)
         run_embed(tmp_path / "embed-pc-static", env)
         shared = subprocess.run([str(repo / "build-find-package" / "embed")],
                                 capture_output=True, env=env, timeout=60)
