@@ -175,6 +175,28 @@ def test_override_as_datamodel(tmp_path):
     assert by_model.meta.rscd.instance == by_path.meta.rscd.instance
 
 
+@pytest.mark.parametrize("first", ["SUBPRISM", "SLITLESSPRISM"])
+def test_override_model_with_subprism_rows_as_jwst(tmp_path, first):
+    """Regression (issue 14.2): rows of an override RSCDModel named SUBPRISM were renamed
+    SLITLESSPRISM, so a SUBPRISM row before the SLITLESSPRISM one decided; jwst never
+    renames a table row."""
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=13, ngroups=12,
+                     subarray="SUBPRISM")
+    rows = {"SUBPRISM": ("SUBPRISM", "FAST", 5, 7), "SLITLESSPRISM": ("SLITLESSPRISM",
+                                                                       "FAST", 1, 2)}
+    order = [rows[first]] + [r for name, r in rows.items() if name != first]
+    ref = tmp_path / "ref.fits"
+    rscd.write_flag_reference(ref, [rscd.SkipRow(*r) for r in order])
+    with datamodels.RSCDModel(ref) as ref_model:
+        ours = RscdFastStep.call(str(path), override_rscd=ref_model)
+    with datamodels.RSCDModel(ref) as ref_model:
+        theirs = RscdStep.call(str(path), override_rscd=ref_model)
+    assert ours.meta.rscd.instance == theirs.meta.rscd.instance
+    assert ours.meta.rscd.ngroups_skip_int2p == 2
+    np.testing.assert_array_equal(ours.groupdq, theirs.groupdq)
+    np.testing.assert_array_equal(ours.pixeldq, theirs.pixeldq)
+
+
 def test_decay_method_parameter(tmp_path):
     path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=13, ngroups=8)
     ref = decay_reference(tmp_path / "decay.fits")
