@@ -210,10 +210,11 @@ def exposure_numbers(nints_file, nints, integration_start, substrt2, threads):
 
 
 class FlagRange(NamedTuple):
-    """One range of integrations flagged with one skip value (SPEC rules 5-7): array
-    indices ``first`` .. ``first + count - 1`` of the file, ``skip`` groups each."""
-    first: int
-    count: int
+    """One range of integrations flagged with one skip value (rules 5-7): array indices
+    ``int_first`` .. ``int_first + int_count - 1``, ``skip`` groups each (the arguments
+    of the C core's ``rscd_flag_range``)."""
+    int_first: int
+    int_count: int
     skip: int
 
 
@@ -236,7 +237,8 @@ def _skip_count(value, name, allow_none=False):
     return int(value)
 
 
-def flag_plan(skip_int1, skip_int2p, *, ngroups, nints_file, nints, integration_start):
+def flag_plan(skip_int1: Optional[int], skip_int2p: int, *, ngroups: int, nints_file: int,
+              nints: int, integration_start: int) -> FlagPlan:
     """The pipeline's skip rules: which integrations ``flag`` flags, with how many groups.
 
     The one statement of rules 1-6 of the ``flag`` method (docs/overview.rst) in the
@@ -273,9 +275,9 @@ def flag_plan(skip_int1, skip_int2p, *, ngroups, nints_file, nints, integration_
     >>> from rscd.correct import flag_plan
     >>> plan = flag_plan(2, 4, ngroups=10, nints_file=3, nints=3, integration_start=1)
     >>> plan.int1, plan.int2p
-    (FlagRange(first=0, count=1, skip=2), FlagRange(first=1, count=2, skip=4))
+    (FlagRange(int_first=0, int_count=1, skip=2), FlagRange(int_first=1, int_count=2, skip=4))
     >>> flag_plan(2, 4, ngroups=10, nints_file=26, nints=26, integration_start=25).int2p
-    FlagRange(first=0, count=26, skip=4)
+    FlagRange(int_first=0, int_count=26, skip=4)
     """
     skip1 = _skip_count(skip_int1, "skip_int1", allow_none=True)
     skip2p = _skip_count(skip_int2p, "skip_int2p")
@@ -429,8 +431,8 @@ def _apply_flag(groupdq, pixeldq, row, ref, integration_start, nints, nthreads):
     ranges = [(name, rng) for name, rng in (("int1", plan.int1), ("int2p", plan.int2p))
               if rng is not None]
     for name, rng in sorted(ranges, key=lambda item: -item[1].skip):
-        backed_off, one_group = _core.flag_range(groupdq, pixeldq, rng.first, rng.count,
-                                                 rng.skip, nthreads)
+        backed_off, one_group = _core.flag_range(groupdq, pixeldq, rng.int_first,
+                                                 rng.int_count, rng.skip, nthreads)
         values[f"ngroups_skip_{name}"] = rng.skip
         values[f"keep_groups_saturation_{name}"] = int(backed_off)
         values[f"keep_bright_firstgroup_{name}"] = int(one_group)

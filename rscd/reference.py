@@ -78,7 +78,7 @@ class SkipRow:
     skip_int1: int
     skip_int2p: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field in ("subarray", "readpatt"):
             value = getattr(self, field)
             if not isinstance(value, str):
@@ -137,7 +137,7 @@ class Reference:
     skip_rows: tuple = None
     decay_rows: tuple = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         # Rows are checked here, so a hand-made Reference fails when it is built, with a
         # message naming the field, rather than inside a correction.
         for field, kind in (("skip_rows", SkipRow), ("decay_rows", DecayRow)):
