@@ -44,7 +44,7 @@ subcommands:
   rscd demo [DIR]   write a simulated MIRI exposure and example reference files
                     into DIR (default ./rscd_demo) and correct it both ways
   rscd plot IN OUT  the ramp of one pixel before and after, as a PNG figure
-                    (pip install "rscd[plot]"; see rscd plot -h)
+                    (needs matplotlib; see rscd plot -h)
   rscd diagnose IN...  measure the RSCD in the ramps and recommend how many
                     groups to flag (see rscd diagnose -h)
 
@@ -201,7 +201,7 @@ def _parser():
                         help="print a table of all files at the end (default: when several "
                              "files and the output is a terminal)")
     parser.add_argument("--segments", action="store_true",
-                        help="the inputs are the segment files (_seg001, _seg002, ...) of one "
+                        help="the inputs are the segment files (-seg001, -seg002, ...) of one "
                              "exposure, in any order: decay corrects each segment's first "
                              "integration from the previous segment's last one")
     noise = parser.add_mutually_exclusive_group()
