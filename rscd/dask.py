@@ -1,4 +1,4 @@
-"""The RSCD correction on dask arrays (``pip install "rscd[dask]"``).
+"""The RSCD correction on dask arrays (``pip install "dask[array]"``).
 
     >>> import rscd.dask
     >>> out = rscd.dask.apply(sci, groupdq, pixeldq, "my_rscd.fits",

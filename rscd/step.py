@@ -1,7 +1,7 @@
 """stpipe integration: ``RscdFastStep``, a drop-in for jwst's ``RscdStep``, and a
 ``calwebb_detector1`` pipeline that uses it.
 
-Needs the optional extra ``rscd[jwst]``; this is the only module of the package that
+Needs jwst (``pip install ".[jwst]"`` in the clone); this is the only module of the package that
 imports jwst. Registered with stpipe through the ``stpipe.steps`` entry point
 (:mod:`rscd.stpipe_steps`), so both of these work::
 
