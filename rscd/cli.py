@@ -127,7 +127,7 @@ def _plot(argv):
         return fail(f"--dpi must be >= 1, not {args.dpi}")
     figure = args.figure or os.path.splitext(args.output)[0] + "_ramp.png"
     try:
-        from ._ramp_read import open_ramp
+        from .fits import open_ramp
         from .plot import save_figure         # draws without pyplot: no display needed
         for path in (args.input, args.output):
             if not os.path.isfile(path):

@@ -8,7 +8,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import _core
-from .reference import Reference, read_reference
+from .reference import Reference, as_reference, read_reference
 
 __all__ = ["apply", "Result", "RSCDWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange"]
 
@@ -147,13 +147,9 @@ def _check_array(arr, name, dtype, ndim, writeable=True, any_byteorder=False):
                          "array (for a FITS file: fits.open(..., mode='update'))")
 
 
-def _as_reference(reference):
-    if isinstance(reference, Reference):
-        return reference
-    if isinstance(reference, (str, os.PathLike)):
-        return read_reference(reference)
-    raise TypeError("reference must be a path or an rscd.Reference, "
-                    f"not {type(reference).__name__}")
+#: The old private name of :func:`rscd.reference.as_reference`, kept while other modules
+#: move to the public one.
+_as_reference = as_reference
 
 
 #: Upper bound of integration numbers and rows: far beyond any exposure, and small enough

@@ -4,7 +4,6 @@
     >>> out = rscd.dask.apply(sci, groupdq, pixeldq, "my_rscd.fits",
     ...                       readpatt="FAST", subarray="FULL")        # doctest: +SKIP
     >>> sci2, groupdq2, pixeldq2, result = rscd.dask.compute(out)       # doctest: +SKIP
-    >>> result = rscd.dask.apply_file("big_ramp.fits", "my_rscd.fits")  # doctest: +SKIP
 
 Arrays are chunked along rows and columns only (one chunk along nints and ngroups:
 every block holds whole ramps); each block is corrected by the C core on its own, with its
@@ -31,10 +30,12 @@ so use :func:`compute` or :func:`store` (one graph), not separate ``.compute()``
 which would run the correction once per call.
 
 Blocks are copies (dask never lets a task change its input): the corrected blocks are
-new arrays, written back with :func:`store` (``da.store``) or :func:`apply_file`.
-Everything here is picklable and runs unchanged on ``dask.distributed``;
-:func:`apply_file` reads and writes the file through small picklable memory-map regions
-opened by each task, so process workers on the same filesystem work too.
+new arrays, written back with :func:`store` (``da.store``). Everything here is picklable
+and runs unchanged on ``dask.distributed``.
+
+Files are not corrected here: :func:`rscd.apply_file` corrects one where it lies (memory
+mapped), and :func:`rscd.batch.apply_files` sends many to any executor, a dask cluster's
+included. :func:`apply_file` and :func:`open_file` remain as deprecated wrappers.
 """
 import dataclasses
 import os
@@ -51,11 +52,11 @@ except ImportError as exc:      # pragma: no cover - exercised only without dask
                       "(or pip install \".[dask]\" in the rscd clone)") from exc
 
 from . import _core
+from .fits import open_ramp, read_layout
 from .correct import (METHODS, Result, _as_reference, apply as _apply, check_shapes,
                       exposure_numbers, flag_plan)
 
-__all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected",
-           "MemmapRegion"]
+__all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected"]
 
 _SAT = 2
 _FLAG_STATS = ("keep_groups_saturation_int1", "keep_bright_firstgroup_int1",
@@ -337,7 +338,7 @@ def store(corrected, sci=None, groupdq=None, pixeldq=None, *, lock=False, **kwar
     """Write the corrected arrays into targets (``da.store``) in one pass; return the Result.
 
     Targets take ``target[region] = block`` (numpy arrays, ``np.memmap`` views of a
-    FITS file, zarr/h5py datasets, :class:`MemmapRegion`). Give only those the method
+    FITS file, zarr/h5py datasets). Give only those the method
     changes (SCI for decay, GROUPDQ and PIXELDQ for flag); ``None`` skips one.
     """
     sources, targets = [], []
@@ -358,141 +359,68 @@ def store(corrected, sci=None, groupdq=None, pixeldq=None, *, lock=False, **kwar
     return corrected.result_from(stats)
 
 
-@dataclass(frozen=True)
-class MemmapRegion:
-    """An array in a file at a byte offset, opened by each read or write (picklable:
-    only the path travels to a worker, never the data).
+class _PixeldqTarget:
+    """A :func:`store` target for PIXELDQ flags in a FITS file opened for update: each
+    block is written as the stored words (:meth:`rscd.fits.Layout.pixeldq_words`)."""
 
-    ``xor`` is applied on read and write (PIXELDQ stored as int32 with BZERO = 2**31
-    holds ``uint32 XOR 2**31``). Reads return native-byte-order copies.
-    """
-    path: str
-    offset: int
-    stored: str          # dtype in the file, e.g. ">f4"
-    shape: tuple
-    xor: int = 0
+    def __init__(self, layout):
+        self._words = np.memmap(layout.path, ">u4", "r+", layout.offsets[2],
+                                layout.shape[2:])
+        self._layout = layout
+        self.shape, self.dtype, self.ndim = layout.shape[2:], np.dtype(np.uint32), 2
 
-    @property
-    def dtype(self):
-        """The dtype of what reads return: the stored one in native byte order."""
-        return np.dtype(self.stored).newbyteorder("=")
-
-    @property
-    def ndim(self):
-        return len(self.shape)
-
-    def _map(self, mode):
-        return np.memmap(self.path, dtype=self.stored, mode=mode, offset=self.offset,
-                         shape=self.shape)
-
-    def __getitem__(self, index):
-        out = np.array(self._map("r")[index], dtype=self.dtype)
-        if self.xor:
-            out ^= out.dtype.type(self.xor)
-        return out
-
-    def __setitem__(self, index, value):
-        mm = self._map("r+")
-        value = np.asarray(value)
-        if self.xor:
-            value = value ^ value.dtype.type(self.xor)
-        mm[index] = value
-        mm.flush()
-        del mm
+    def __setitem__(self, index, flags):
+        self._words[index] = self._layout.pixeldq_words(np.asarray(flags))
+        self._words.flush()
 
 
 def open_file(path, chunks=(256, 256)):
-    """A ramp file as dask arrays read through :class:`MemmapRegion` (no data loaded).
+    """Deprecated: a ramp file as dask arrays, and the arrays of the file to write into.
 
-    Returns ``(sci, groupdq, pixeldq, meta, regions)``: the arrays chunked (whole ramps,
-    ``chunks`` rows and columns), the exposure keywords for :func:`apply`, and the
-    three regions (targets for :func:`store` to write back in place).
+    Returns ``(sci, groupdq, pixeldq, meta, targets)``: dask arrays over the read-only
+    memory maps of :func:`rscd.fits.open_ramp` (whole ramps, ``chunks`` rows and
+    columns), the exposure keywords for :func:`apply`, and SCI, GROUPDQ and PIXELDQ
+    of the file opened for update as targets of :func:`store` (local schedulers only:
+    a memory map travels to another process as a copy).
+
+    Writing the data back this way skips what :func:`rscd.apply_file` does around them
+    (the RUNNING marker of ``decay``, the header room, S_RSCD and the statistics
+    keywords), so it is deprecated: correct a file with ``rscd.apply_file(path,
+    reference, inplace=True)`` (many files, on a dask cluster too:
+    :func:`rscd.batch.apply_files`), read one with :func:`rscd.fits.open_ramp`.
     """
-    from .fits import _inspect
-    layout = _inspect(os.fspath(path))
-    return _open_layout(layout, chunks)
-
-
-def _open_layout(layout, chunks):
-    sci_at, gdq_at, pdq_at = _offsets(layout)
-    shape = layout.shape
-    regions = (MemmapRegion(layout.path, sci_at, ">f4", shape),
-               MemmapRegion(layout.path, gdq_at, "u1", shape),
-               MemmapRegion(layout.path, pdq_at, ">u4", shape[2:],
-                            xor=0x80000000 if layout.pixeldq_bzero else 0))
-    full = (shape[0], shape[1]) + tuple(chunks)
-    arrays = (da.from_array(regions[0], chunks=full, asarray=False, name=False),
-              da.from_array(regions[1], chunks=full, asarray=False, name=False),
-              da.from_array(regions[2], chunks=tuple(chunks), asarray=False, name=False))
+    warnings.warn("rscd.dask.open_file is deprecated: correct a file with "
+                  "rscd.apply_file(path, reference, inplace=True), read one with "
+                  "rscd.fits.open_ramp(path)", DeprecationWarning, stacklevel=2)
+    path = os.fspath(path)
+    layout = read_layout(path)
+    ramp = open_ramp(path)
+    full = layout.shape[:2] + tuple(chunks)
+    arrays = (da.from_array(ramp.sci, chunks=full), da.from_array(ramp.groupdq, chunks=full),
+              da.from_array(ramp.pixeldq, chunks=tuple(chunks)))
     meta = dict(readpatt=layout.readpatt, subarray=layout.subarray,
                 detector=layout.detector, nints=layout.nints,
                 integration_start=layout.integration_start, substrt2=layout.substrt2)
-    return arrays + (meta, regions)
+    sci_at, gdq_at, _ = layout.offsets
+    targets = (np.memmap(path, ">f4", "r+", sci_at, layout.shape),
+               np.memmap(path, "u1", "r+", gdq_at, layout.shape), _PixeldqTarget(layout))
+    return arrays + (meta, targets)
 
 
-def _offsets(layout):
-    offsets = getattr(layout, "offsets", None)
-    if offsets is not None:
-        return offsets
-    from astropy.io import fits
-    with fits.open(layout.path, memmap=True, do_not_scale_image_data=True) as hdul:
-        return tuple(hdul.fileinfo(i)["datLoc"]
-                     for i in (layout.sci, layout.groupdq, layout.pixeldq))
+def apply_file(path, reference, *, chunks=None, method="auto", force=False, threads=None,
+               **compute_kwargs):
+    """Deprecated: use ``rscd.apply_file(path, reference, inplace=True)``.
 
-
-def _write_header(path, header, size):
-    text = header.tostring().encode("ascii")
-    if len(text) != size:
-        from .fits import RampFileError
-        raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
-    with open(path, "r+b") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def apply_file(path, reference, *, chunks=(256, 256), method="auto", force=False,
-               threads=1, **compute_kwargs):
-    """Correct a FITS ramp file in place with dask (any scheduler, distributed included).
-
-    The file is read and written block by block through :class:`MemmapRegion`; the
-    same refusals as :func:`rscd.apply_file` with ``inplace=True`` apply (header room,
-    decay on a COMPLETE file, an interrupted run), and for decay S_RSCD = 'RUNNING' is
-    written before the data are touched. ``compute_kwargs`` go to ``da.store``
-    (e.g. ``scheduler="threads"``). Returns the :class:`rscd.Result`.
+    Corrects the ramp file ``path`` in place through :func:`rscd.apply_file` (memory
+    mapped, the same refusals and keywords; it is an order of magnitude faster than the
+    block-by-block file path this function had). ``chunks`` and ``compute_kwargs`` are
+    no longer used; for many files on a dask cluster use :func:`rscd.batch.apply_files`
+    with ``executor=client.get_executor()`` or ``rscd FILES --scheduler ADDRESS``.
+    Returns the :class:`rscd.Result`.
     """
-    from .fits import (RampFileError, _all_keywords, _check_state, _extra_blocks,
-                       _history, _inspect, _set_keywords)
-    path = os.fspath(path)
-    ref = _as_reference(reference)
-    layout = _inspect(path)
-    chosen = ref.default_method() if method == "auto" else method
-    _check_state(layout, chosen, force)
-    history = _history(chosen, ref.name)
-    if _extra_blocks(layout, ref.name, history):
-        raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header's "
-                            "free space; use rscd.apply_file without inplace")
-    trial = layout.header.copy()
-    _set_keywords(trial, _all_keywords(ref.name), history)
-    sci, gdq, pdq, meta, regions = _open_layout(layout, chunks)
-    if chosen == "decay":
-        running = layout.header.copy()
-        _set_keywords(running, {"S_RSCD": "RUNNING"}, None)
-        _write_header(path, running, layout.header_size)
-    try:
-        out = apply(sci, gdq, pdq, ref, method=chosen, threads=threads, **meta)
-    except Exception:
-        if chosen == "decay":
-            _write_header(path, layout.header, layout.header_size)
-        raise
-    if out.stats is None:
-        result = out.base
-    elif chosen == "decay":
-        result = store(out, sci=regions[0], **compute_kwargs)
-    else:
-        result = store(out, groupdq=regions[1], pixeldq=regions[2], **compute_kwargs)
-    header = layout.header.copy()
-    _set_keywords(header, result.header_keywords(), history)
-    _write_header(path, header, layout.header_size)
-    return result
-
+    warnings.warn("rscd.dask.apply_file is deprecated: use rscd.apply_file(path, reference, "
+                  "inplace=True) (rscd.batch.apply_files for many files, on a dask cluster "
+                  "too)", DeprecationWarning, stacklevel=2)
+    from .fits import apply_file as _apply_file_in_place
+    return _apply_file_in_place(path, reference, inplace=True, method=method, force=force,
+                                threads=threads)

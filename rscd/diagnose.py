@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 from .reference import canonical_subarray
 
 __all__ = ["diagnose", "diagnose_files", "Diagnosis", "PairResult", "Profile",
@@ -88,11 +89,8 @@ MAX_BINNED = 1 << 18
 #: larger madvise calls; this bounds the file's share of the resident set).
 RELEASE_BYTES = 32 << 20
 
-GROUP_DO_NOT_USE, SATURATED, JUMP_DET = 1, 2, 4
-_BAD_GROUP = GROUP_DO_NOT_USE | SATURATED | JUMP_DET
-PIXEL_DO_NOT_USE, REFERENCE_PIXEL = 1, 1 << 31
-_BAD_PIXEL = np.uint32(PIXEL_DO_NOT_USE | REFERENCE_PIXEL)
-_REFERENCE_XOR = np.uint32(0x80000000)
+_BAD_GROUP = DO_NOT_USE | SATURATED | JUMP_DET          # in GROUPDQ
+_BAD_PIXEL = np.uint32(DO_NOT_USE | REFERENCE_PIXEL)      # in PIXELDQ
 _MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)     # 1.2533
 _MAD_TO_SIGMA = 1.4826
 KINDS = ("int1", "int2p")
@@ -731,8 +729,7 @@ class _MappedRamp:
         self.sci = np.frombuffer(self._mm, ">f4", count, sci_at).reshape(shape)
         self.gdq = np.frombuffer(self._mm, "u1", count, gdq_at).reshape(shape)
         raw = np.frombuffer(self._mm, ">u4", shape[2] * shape[3], pdq_at).reshape(shape[2:])
-        xor = _REFERENCE_XOR if layout.pixeldq_bzero else np.uint32(0)
-        self.pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)      # small native frame
+        self.pixeldq = layout.pixeldq_flags(raw)        # small native uint32 frame
         del raw
         self._offsets = (sci_at, 4), (gdq_at, 1)
         self._pending = None          # first row not yet released
@@ -806,7 +803,7 @@ def diagnose_files(paths, *, threshold=DEFAULT_THRESHOLD, window_start=None,
     DiagnoseError
         Too few groups, or no usable sample in a pair.
     """
-    from .fits import _inspect          # the ramp-file checks apply_file makes
+    from .fits import read_layout       # the ramp-file checks apply_file makes
     threshold = _check_threshold(threshold)
     paths = [os.fspath(p) for p in paths]
     if not paths:
@@ -817,7 +814,7 @@ def diagnose_files(paths, *, threshold=DEFAULT_THRESHOLD, window_start=None,
         if key in seen:
             continue
         seen.add(key)
-        layouts.append(_inspect(path))
+        layouts.append(read_layout(path))
     pairs = {}
     for layout in layouts:
         key = (canonical_subarray(layout.subarray), layout.readpatt.rstrip())

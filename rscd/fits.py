@@ -39,6 +39,13 @@ original bytes are written back. ``flag`` is idempotent and needs no marker.
 
 Temporary files are written by :func:`atomic_write`, locked while they are written, so a
 later run removes only those of killed processes (:func:`reap_stale_temps`).
+
+This module is the one owner of a ramp file on disk (docs/architecture.rst). Its public
+functions for the other modules: :func:`read_layout` (layout, offsets and exposure
+keywords: the one reader), :func:`open_ramp` (the arrays, memory-mapped read-only),
+:meth:`Layout.pixeldq_flags` (PIXELDQ's stored words as flags), :func:`check_state`
+(S_RSCD refusals), :func:`check_room`, :func:`extra_blocks`, :func:`run_keywords`,
+:func:`set_keywords` and :func:`history_card` (the header and its room).
 """
 import contextlib
 import dataclasses
@@ -51,7 +58,7 @@ import socket
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Dict, Iterator, NamedTuple, Optional
 
 import numpy as np
 from astropy.io import fits
@@ -63,10 +70,13 @@ except ImportError:     # Windows: no flock; temporary files are then never reap
 
 from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers
+from .dq import PIXELDQ_BZERO, flip_bzero
 from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
-           "RAMP_SUFFIXES", "RESERVE_CARDS"]
+           "RAMP_SUFFIXES", "RESERVE_CARDS", "RUNNING", "Layout", "read_layout", "Ramp",
+           "open_ramp", "check_state", "check_room", "extra_blocks", "history_card",
+           "run_keywords", "set_keywords"]
 
 log = logging.getLogger("rscd")
 
@@ -99,7 +109,6 @@ _COMMENTS = {
     "INT2BORS": "RSCD: int 2+ pixels backed off (saturation)",
 }
 _BLOCK = 2880
-_REFERENCE_XOR = np.uint32(0x80000000)
 
 
 class RampFileError(ValueError):
@@ -140,25 +149,44 @@ def output_path(path, output_dir=None):
     return os.path.join(folder if output_dir is None else os.fspath(output_dir), stem + ext)
 
 
-@dataclass
-class _Layout:
-    """What ``_inspect`` learnt about a ramp file without changing it."""
+@dataclass(frozen=True)
+class Layout:
+    """What :func:`read_layout` found in a ramp file, without changing it: where each
+    array lies on disk, its shape, and the exposure keywords.
+
+    A :func:`read_layout` that is not ``strict`` (the readers' form) fills the keyword
+    fields with None where a keyword is missing or malformed, accepts float64 SCI and
+    no PIXELDQ (``pixeldq`` and its offset None).
+    """
     path: str
-    header: fits.Header          # primary header (a copy)
-    header_size: int             # bytes of the primary header on disk
-    sci: int                     # HDU indices
-    groupdq: int
-    pixeldq: int
-    offsets: tuple               # byte offsets of the SCI, GROUPDQ, PIXELDQ data
-    shape: tuple                 # (nints, ngroups, nrows, ncols)
-    pixeldq_bzero: int           # 2**31 (uint32 convention) or 0
-    detector: str
-    readpatt: str
-    subarray: str
-    nints: int
-    integration_start: int
-    substrt2: int
-    status: str                  # S_RSCD as found, or None
+    header: fits.Header          #: the primary header (a copy)
+    header_size: int             #: bytes of the primary header on disk, padding included
+    sci: int                     #: HDU index of SCI
+    groupdq: int                 #: HDU index of GROUPDQ
+    pixeldq: Optional[int]       #: HDU index of PIXELDQ
+    offsets: tuple               #: byte offsets of the SCI, GROUPDQ, PIXELDQ data
+    shape: tuple                 #: (nints, ngroups, nrows, ncols)
+    pixeldq_bzero: int           #: 2**31 (uint32 stored as int32) or 0
+    detector: Optional[str]
+    readpatt: Optional[str]
+    subarray: Optional[str]
+    nints: Optional[int]         #: NINTS (integrations of the exposure)
+    integration_start: Optional[int]   #: INTSTART (1-based), 1 when missing
+    substrt2: Optional[int]      #: SUBSTRT2 (1-based first detector row), 1 when missing
+    status: Optional[str]        #: S_RSCD as found, or None
+    sci_dtype: str = ">f4"       #: SCI as stored: ">f4" (">f8" only when not strict)
+
+    def pixeldq_flags(self, words: np.ndarray) -> np.ndarray:
+        """Native uint32 PIXELDQ flags (a new array) of the stored ``words`` (32-bit
+        integers of any byte order, e.g. a memory map at ``offsets[2]``)."""
+        if self.pixeldq_bzero:
+            return flip_bzero(words)
+        return np.array(words, dtype=np.uint32)
+
+    def pixeldq_words(self, flags: np.ndarray) -> np.ndarray:
+        """The uint32 words to store for PIXELDQ ``flags`` (the inverse of
+        :meth:`pixeldq_flags`)."""
+        return self.pixeldq_flags(flags)       # flipping the top bit is its own inverse
 
 
 def _hdu_index(hdul, extname):
@@ -206,9 +234,9 @@ def _image_hdu(path, hdul, extname, bitpix, naxis, warned):
         raise RampFileError(f"{path}: extension {extname} is a {type(hdu).__name__}, "
                             "expected an uncompressed image extension")
     header = hdu.header
-    if header.get("BITPIX") != bitpix:
+    if header.get("BITPIX") not in bitpix:
         raise RampFileError(f"{path}: extension {extname} has BITPIX = {header.get('BITPIX')}, "
-                            f"expected {bitpix}")
+                            f"expected {' or '.join(str(b) for b in bitpix)}")
     if header.get("NAXIS") != naxis:
         raise RampFileError(f"{path}: extension {extname} has NAXIS = {header.get('NAXIS')}, "
                             f"expected {naxis}")
@@ -219,8 +247,39 @@ def _image_hdu(path, hdul, extname, bitpix, naxis, warned):
     return index, shape
 
 
-def _inspect(path):
-    """Open ``path`` read-only and check everything before anything is written."""
+def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layout:
+    """Read a ramp file's layout: the one reader of ramp files (nothing is written).
+
+    The HDU structure is walked first (so that astropy never loops on a hostile file),
+    then astropy reads the headers, never the data. With ``strict`` (what correcting
+    needs) SCI must be float32 and 4-d, GROUPDQ uint8 of SCI's shape, PIXELDQ 32-bit,
+    2-d, with BZERO 2**31 or none, and the exposure keywords DETECTOR, READPATT and
+    SUBARRAY present and INTSTART, NINTS, NGROUPS, SUBSTRT2 valid where given. Readers
+    (``strict=False``, as :func:`open_ramp`) also take float64 SCI and no PIXELDQ, and
+    get None for a missing or malformed keyword.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ramp file.
+    strict : bool
+        The checks made before correcting (default), or the readers' lighter ones.
+
+    Returns
+    -------
+    Layout
+        HDU indices, data offsets, shape, PIXELDQ's BZERO and the exposure keywords.
+
+    Raises
+    ------
+    RampFileError
+        Not a FITS file, a damaged or truncated one, or a missing, duplicated, scaled or
+        misshapen extension, or a bad keyword; the message names the file and the
+        extension or keyword.
+    OSError
+        The file cannot be opened.
+    """
+    path = os.fspath(path)
     try:
         with open(path, "rb") as f:
             start = f.read(6)
@@ -248,7 +307,7 @@ def _inspect(path):
                 raise RampFileError(f"{path}: not a readable FITS file ({exc})") from exc
             try:
                 return _check_layout(path, hdul, size, [" ".join(str(w.message).split())
-                                                        for w in caught])
+                                                        for w in caught], strict)
             except RampFileError:
                 raise
             except (fits.VerifyError, ValueError, TypeError, KeyError, IndexError) as exc:
@@ -260,19 +319,21 @@ def _inspect(path):
             hdul.close()
 
 
-def _check_layout(path, hdul, size, warned):
+def _check_layout(path, hdul, size, warned, strict):
     corrupt = [w for w in warned if "truncated" in w or "corrupt" in w]
-    sci, shape = _image_hdu(path, hdul, "SCI", -32, 4, corrupt)
-    gdq, gdq_shape = _image_hdu(path, hdul, "GROUPDQ", 8, 4, corrupt)
-    pdq, pdq_shape = _image_hdu(path, hdul, "PIXELDQ", 32, 2, corrupt)
+    sci, shape = _image_hdu(path, hdul, "SCI", (-32,) if strict else (-32, -64), 4, corrupt)
+    gdq, gdq_shape = _image_hdu(path, hdul, "GROUPDQ", (8,), 4, corrupt)
+    pdq, pdq_shape = None, shape[2:]
+    if strict or _hdu_index(hdul, "PIXELDQ") is not None:
+        pdq, pdq_shape = _image_hdu(path, hdul, "PIXELDQ", (32,), 2, corrupt)
     if corrupt:
         raise RampFileError(f"{path}: damaged FITS file ({corrupt[0]})")
     for w in warned:
         log.debug("%s: astropy: %s", path, w)
     if hdul[sci].header.get("BZERO", 0) != 0 or hdul[gdq].header.get("BZERO", 0) != 0:
         raise RampFileError(f"{path}: SCI and GROUPDQ must not have a BZERO offset")
-    bzero = hdul[pdq].header.get("BZERO", 0)
-    if bzero not in (0, 2**31):
+    bzero = hdul[pdq].header.get("BZERO", 0) if pdq is not None else 0
+    if bzero not in (0, PIXELDQ_BZERO):
         raise RampFileError(f"{path}: extension PIXELDQ has BZERO = {bzero}; expected "
                             "2147483648 (uint32) or none")
     if gdq_shape != shape:
@@ -287,8 +348,34 @@ def _check_layout(path, hdul, size, warned):
             raise RampFileError(
                 f"{path}: truncated: HDU {i} ({hdul[i].name}) needs "
                 f"{info['datLoc'] + hdul[i].size} bytes, the file has {size}")
-
     header = hdul[0].header
+    if strict:
+        keywords = _exposure_keywords(path, header, shape)
+    else:       # a reader takes what is there; a bad keyword is only missing to it
+        keywords = {}
+        for key, read in (("DETECTOR", _str_keyword), ("READPATT", _str_keyword),
+                          ("SUBARRAY", _str_keyword), ("NINTS", _int_keyword),
+                          ("INTSTART", _int_keyword), ("SUBSTRT2", _int_keyword)):
+            try:
+                keywords[key] = (read(path, header, key) if read is _str_keyword
+                                 else read(path, header, key, 1))
+            except RampFileError:
+                keywords[key] = None
+    status = header.get("S_RSCD")
+    return Layout(
+        path=path, header=header.copy(), header_size=hdul.fileinfo(0)["datLoc"],
+        sci=sci, groupdq=gdq, pixeldq=pdq, shape=shape, pixeldq_bzero=int(bzero),
+        offsets=tuple(None if i is None else hdul.fileinfo(i)["datLoc"]
+                      for i in (sci, gdq, pdq)),
+        detector=keywords["DETECTOR"], readpatt=keywords["READPATT"],
+        subarray=keywords["SUBARRAY"], nints=keywords["NINTS"],
+        integration_start=keywords["INTSTART"], substrt2=keywords["SUBSTRT2"],
+        status=status.strip() if isinstance(status, str) else None,
+        sci_dtype=">f4" if hdul[sci].header["BITPIX"] == -32 else ">f8")
+
+
+def _exposure_keywords(path, header, shape):
+    """The exposure keywords a correction needs, checked against the data's shape."""
     nints_file, ngroups = shape[:2]
     ngroups_hdr = header.get("NGROUPS")
     if ngroups_hdr is not None and _int_keyword(path, header, "NGROUPS", 1) != ngroups:
@@ -301,21 +388,60 @@ def _check_layout(path, hdul, size, warned):
         raise RampFileError(f"{path}: primary header NINTS = {nints} but the file holds "
                             f"integrations {start}..{least} (INTSTART = {start}, "
                             f"{nints_file} in SCI)")
-    status = header.get("S_RSCD")
-    return _Layout(
-        path=path, header=header.copy(), header_size=hdul.fileinfo(0)["datLoc"],
-        sci=sci, groupdq=gdq, pixeldq=pdq, shape=shape, pixeldq_bzero=int(bzero),
-        offsets=tuple(hdul.fileinfo(i)["datLoc"] for i in (sci, gdq, pdq)),
-        detector=_str_keyword(path, header, "DETECTOR"),
-        readpatt=_str_keyword(path, header, "READPATT"),
-        subarray=_str_keyword(path, header, "SUBARRAY"),
-        nints=nints, integration_start=start,
-        substrt2=_int_keyword(path, header, "SUBSTRT2", 1),
-        status=status.strip() if isinstance(status, str) else None)
+    return {"DETECTOR": _str_keyword(path, header, "DETECTOR"),
+            "READPATT": _str_keyword(path, header, "READPATT"),
+            "SUBARRAY": _str_keyword(path, header, "SUBARRAY"),
+            "NINTS": nints, "INTSTART": start,
+            "SUBSTRT2": _int_keyword(path, header, "SUBSTRT2", 1)}
 
 
-def _set_keywords(header, keywords, history):
-    """Write our keywords the same way for the dry run (room check) and the real one."""
+class Ramp(NamedTuple):
+    """A ramp file opened by :func:`open_ramp`; unpacks as ``sci, groupdq, pixeldq, header``."""
+    sci: np.ndarray                 #: (nints, ngroups, nrows, ncols), big-endian, read-only map
+    groupdq: np.ndarray             #: (nints, ngroups, nrows, ncols) uint8, read-only map
+    pixeldq: Optional[np.ndarray]   #: (nrows, ncols) native uint32 flags; None if absent
+    header: fits.Header             #: a copy of the primary header
+
+
+def open_ramp(path: "str | os.PathLike[str]") -> Ramp:
+    """Open the ramp file ``path`` read-only, its arrays memory-mapped (nothing loaded).
+
+    Built on :func:`read_layout` (``strict=False``): SCI (float32 or float64, 4-d) and
+    GROUPDQ (uint8, SCI's shape) are numpy memory maps opened read-only at their data
+    offsets, so a full-frame exposure costs no memory until a piece is indexed. SCI is
+    big-endian, as FITS stores it (index it and convert the small piece). PIXELDQ, one
+    frame, is read into native uint32 flags (BZERO taken off), or None when absent.
+
+    Raises
+    ------
+    RampFileError
+        As :func:`read_layout`: the message names the file and the extension.
+    OSError
+        The file cannot be opened.
+
+    Examples
+    --------
+    >>> from rscd.dq import REFERENCE_PIXEL
+    >>> sci, groupdq, pixeldq, header = open_ramp("rscd_demo/demo_mirimage_linearity.fits")
+    >>> sci.shape, sci.dtype.str, int(pixeldq[0, 0]) == REFERENCE_PIXEL
+    ((3, 10, 64, 72), '>f4', True)
+    """
+    layout = read_layout(path, strict=False)
+    sci_at, gdq_at, pdq_at = layout.offsets
+    sci = _map(layout.path, layout.sci_dtype, sci_at, layout.shape, "r")
+    groupdq = _map(layout.path, "u1", gdq_at, layout.shape, "r")
+    pixeldq = None
+    if pdq_at is not None:
+        pixeldq = layout.pixeldq_flags(_map(layout.path, ">u4", pdq_at, layout.shape[2:],
+                                            "r"))
+    return Ramp(sci, groupdq, pixeldq, layout.header)
+
+
+def set_keywords(header: fits.Header, keywords: Dict[str, object],
+                 history: Optional[str]) -> None:
+    """Set ``keywords`` in ``header`` (a :class:`astropy.io.fits.Header`, changed in
+    place) with rscd's comments, and add the ``history`` card when given: the same way
+    for the room check (:func:`extra_blocks`) and the real write."""
     for key, value in keywords.items():
         if key in header:
             header[key] = value
@@ -328,8 +454,10 @@ def _set_keywords(header, keywords, history):
         header.add_history(history)
 
 
-def _all_keywords(reference_name):
-    """Every keyword a run may write, with values of the widest form."""
+def run_keywords(reference_name: Optional[str]) -> Dict[str, object]:
+    """Every keyword a run with reference file ``reference_name`` may write (S_RSCD,
+    R_RSCD and the statistics), with values of their widest form: what the header
+    room is measured with."""
     keywords = {"S_RSCD": "COMPLETE", "R_RSCD": reference_name or "N/A"}
     keywords.update({key: 0 for key in STAT_KEYWORDS.values()})
     return keywords
@@ -340,22 +468,31 @@ def _all_keywords(reference_name):
 RESERVE_CARDS = 9
 
 
-def _extra_blocks(layout, reference_name, history, reserve=0):
-    """Header blocks to add so every keyword fits, with ``reserve`` blank cards left
-    over; 0 when the padding is enough."""
+def extra_blocks(layout: Layout, reference_name: Optional[str], history: Optional[str],
+                 reserve: int = 0) -> int:
+    """The 2880-byte blocks to add to the primary header of ``layout`` so that every
+    keyword of :func:`run_keywords` and the ``history`` card fit, with ``reserve``
+    blank cards left over; 0 when its padding is enough (an in-place run then rewrites
+    the header over its own bytes)."""
     trial = layout.header.copy()
-    _set_keywords(trial, _all_keywords(reference_name), history)
+    set_keywords(trial, run_keywords(reference_name), history)
     needed = len(trial.tostring(padding=False)) + 80 * reserve    # cards and END
     return -(-max(0, needed - layout.header_size) // _BLOCK)
 
 
-def _history(result_method, reference_name):
+def history_card(result_method: str, reference_name: Optional[str]) -> str:
+    """The HISTORY text of a run: rscd's version, the UTC time, the method and the
+    reference file name (at most 72 characters)."""
     from . import __version__
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return f"rscd {__version__} {now} RSCD {result_method} with {reference_name or 'N/A'}"[:72]
 
 
-def _check_state(layout, method, force):
+def check_state(layout: Layout, method: str, force: bool) -> None:
+    """Refuse (:class:`RampFileError`) what the file's S_RSCD forbids: any run on a file
+    left 'RUNNING' by an interrupted in-place decay run, and ``decay`` (not idempotent)
+    on a file marked 'COMPLETE'; ``force`` accepts both. ``method`` is "flag" or
+    "decay" (not "auto")."""
     path = layout.path
     if layout.status == RUNNING and not force:
         raise RampFileError(
@@ -379,11 +516,12 @@ def _write_header(fh, header, size):
     fh.flush()
 
 
-def _map(fh, dtype, offset, shape):
-    """A writeable view of one HDU's data where it lies in the file."""
+def _map(file, dtype, offset, shape, mode="r+"):
+    """A view of one HDU's data where it lies in ``file`` (a path or an open file);
+    writeable unless ``mode`` is "r"."""
     if 0 in shape:
         return np.zeros(shape, dtype)       # nothing to map, nothing to write
-    return np.memmap(fh, dtype=dtype, mode="r+", offset=offset, shape=shape)
+    return np.memmap(file, dtype=dtype, mode=mode, offset=offset, shape=shape)
 
 
 def _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous):
@@ -421,14 +559,13 @@ def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
     sci = _map(fh, ">f4", sci_at, layout.shape)
     groupdq = _map(fh, "u1", gdq_at, layout.shape)
     raw = _map(fh, ">u4", pdq_at, layout.shape[2:])   # stored bits, BZERO not applied
-    xor = _REFERENCE_XOR if layout.pixeldq_bzero else np.uint32(0)
-    pixeldq = np.bitwise_xor(raw, xor, dtype=np.uint32)  # native uint32 frame (small)
+    pixeldq = layout.pixeldq_flags(raw)                  # native uint32 frame (small)
     original = pixeldq.copy()
     if marker:
         fh.seek(0)
         original_header = fh.read(layout.header_size)
         running = layout.header.copy()
-        _set_keywords(running, {"S_RSCD": RUNNING}, None)
+        set_keywords(running, {"S_RSCD": RUNNING}, None)
         _write_header(fh, running, layout.header_size)
         os.fsync(fh.fileno())
     try:
@@ -442,7 +579,7 @@ def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
         raise
     changed = pixeldq != original
     if changed.any():
-        raw[changed] = pixeldq[changed] ^ xor
+        raw[changed] = layout.pixeldq_words(pixeldq[changed])
     if durable:     # data pages first, then the keywords that say they are done
         for view in (sci, groupdq, raw):
             if isinstance(view, np.memmap):
@@ -452,18 +589,18 @@ def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
 
 def _correct(path, layout, ref, method, threads, history, *, marker, durable,
              previous=None):
-    """Correct ``path`` where it lies; ``layout`` comes from ``_inspect`` of the same
-    bytes.
+    """Correct ``path`` where it lies; ``layout`` comes from :func:`read_layout` of the
+    same bytes.
 
-    The data are changed through numpy memory maps at the offsets ``_inspect`` found and
-    the primary header is rewritten over its own bytes, so the file keeps its size and
+    The data are changed through numpy memory maps at the offsets :func:`read_layout`
+    found and the primary header is rewritten over its own bytes, so the file keeps its size and
     inode and only changed pages are written. ``durable``: flush the data to disk
     (msync) before the keywords that say they are done, and fsync at the end; a
     temporary copy needs neither here (:func:`atomic_write` syncs it once before the
     rename, when asked to).
     """
     before = os.stat(path)
-    if _extra_blocks(layout, ref.name, history):   # checked by the caller; be sure
+    if extra_blocks(layout, ref.name, history):   # checked by the caller; be sure
         raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
     try:
         fh = open(path, "r+b")
@@ -472,7 +609,7 @@ def _correct(path, layout, ref, method, threads, history, *, marker, durable,
     with fh:
         result = _correct_data(fh, layout, ref, method, threads, previous, marker, durable)
         header = layout.header.copy()
-        _set_keywords(header, result.header_keywords(), history)
+        set_keywords(header, result.header_keywords(), history)
         _write_header(fh, header, layout.header_size)
         if durable:
             os.fsync(fh.fileno())
@@ -483,19 +620,19 @@ def _correct(path, layout, ref, method, threads, history, *, marker, durable,
     return result
 
 
-def _copy_with_room(src, fout, header_size, extra_blocks):
+def _copy_with_room(src, fout, header_size, blocks):
     """Copy the file ``src`` into the open, empty file ``fout``, moving the primary
-    header's END card ``extra_blocks`` blocks later (blank cards in between)."""
+    header's END card ``blocks`` blocks later (blank cards in between)."""
     with open(src, "rb") as fin:
-        if extra_blocks:
+        if blocks:
             head = fin.read(header_size)
             for pos in range(0, len(head), 80):
                 if head[pos:pos + 8] == b"END     ":
                     break
             else:
                 raise RampFileError(f"{src}: primary header has no END card")
-            fout.write(head[:pos] + b" " * (_BLOCK * extra_blocks) + head[pos:])
-        _copy_rest(fin, fout, header_size if extra_blocks else 0)
+            fout.write(head[:pos] + b" " * (_BLOCK * blocks) + head[pos:])
+        _copy_rest(fin, fout, header_size if blocks else 0)
     fout.flush()
 
 
@@ -777,13 +914,13 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
             return Result("SKIPPED", reason="CRDS has no RSCD reference file for this "
                           "exposure (N/A, or not MIRI data); nothing written")
     ref = reference if isinstance(reference, Reference) else read_reference(reference)
-    layout = _inspect(path)
+    layout = read_layout(path)
     # apply's own checks of the numbers, before anything is written (threads=0 ...)
     exposure_numbers(layout.shape[0], layout.nints, layout.integration_start,
                      layout.substrt2, threads)
     chosen = ref.default_method() if method == "auto" else method
-    _check_state(layout, chosen, force)
-    history = _history(chosen, ref.name)
+    check_state(layout, chosen, force)
+    history = history_card(chosen, ref.name)
     if inplace and keep_inode:
         check_room(layout, ref, chosen)
     run = (ref, method, threads, history, previous)
@@ -797,11 +934,12 @@ def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, 
     return result
 
 
-def check_room(layout, ref: Reference, method: str) -> None:
+def check_room(layout: Layout, ref: Reference, method: str) -> None:
     """Refuse (:class:`RampFileError`) a file whose primary header has no room for the
     RSCD keywords: an in-place run with ``keep_inode`` (``--keep-inode``) cannot
-    correct it. ``layout`` is what ``_inspect`` found, ``method`` "flag" or "decay"."""
-    if _extra_blocks(layout, ref.name, _history(method, ref.name)):
+    correct it. ``layout`` is what :func:`read_layout` found, ``method`` "flag" or
+    "decay"."""
+    if extra_blocks(layout, ref.name, history_card(method, ref.name)):
         raise RampFileError(
             f"{layout.path}: the RSCD keywords do not fit in the primary header's free "
             "space, and adding a header block means writing a new file (a new inode), "
@@ -826,7 +964,7 @@ def _apply_in_place(path, layout, run, marker):
     """The fast path where the keywords fit (same file, only changed bytes written),
     else a corrected copy with a larger header renamed over the file."""
     ref, method, threads, history, previous = run
-    if not _extra_blocks(layout, ref.name, history):
+    if not extra_blocks(layout, ref.name, history):
         result = _correct(path, layout, ref, method, threads, history, marker=marker,
                           durable=True, previous=previous)
         log.info("%s: corrected in place (the RSCD keywords fit in the primary header; "
@@ -856,10 +994,10 @@ def _write_corrected_copy(src, out, layout, run, durable):
     keywords and RESERVE_CARDS more, correct the copy, rename it to ``out``. ``src`` is
     only read: when ``out`` is ``src``, it stays intact until the rename."""
     ref, method, threads, history, previous = run
-    extra = _extra_blocks(layout, ref.name, history, reserve=RESERVE_CARDS)
+    extra = extra_blocks(layout, ref.name, history, reserve=RESERVE_CARDS)
     replacing = os.path.exists(out) and os.path.samefile(src, out)
     with atomic_write(out, durable=durable, mode_of=src if replacing else None) as fh:
         _copy_with_room(src, fh, layout.header_size, extra)
-        copied = _inspect(fh.name) if extra else dataclasses.replace(layout, path=fh.name)
+        copied = read_layout(fh.name) if extra else dataclasses.replace(layout, path=fh.name)
         return _correct(fh.name, copied, ref, method, threads, history, marker=False,
                         durable=False, previous=previous)

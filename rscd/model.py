@@ -17,7 +17,8 @@ import os
 
 import numpy as np
 
-from .correct import STAT_KEYWORDS, Result, _as_reference, apply
+from .correct import STAT_KEYWORDS, Result, apply
+from .reference import as_reference
 
 __all__ = ["apply_model"]
 
@@ -136,7 +137,7 @@ def apply_model(model, reference, *, method="auto", threads=None):
         _set(model, "meta.cal_step.rscd", "SKIPPED")
         return Result("SKIPPED", reason=f"only for MIRI data (DETECTOR={detector})")
 
-    ref = _as_reference(reference)
+    ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method
     groupdq = _array(model, "groupdq", np.uint8)
     pixeldq = _array(model, "pixeldq", np.uint32)

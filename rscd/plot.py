@@ -8,7 +8,7 @@ DO_NOT_USE groups open and fits a dashed line to the groups still used. SATURATE
 are crossed.
 
 ``before`` and ``after`` are each a ramp file path (read through memory maps,
-:func:`rscd._ramp_read.open_ramp`), a tuple ``(data,)``, ``(data, groupdq)`` or
+:func:`rscd.fits.open_ramp`), a tuple ``(data,)``, ``(data, groupdq)`` or
 ``(data, groupdq, pixeldq)`` of arrays in the ``RampModel`` layout (a bare array is
 ``(data,)``), or an object with ``data`` and ``groupdq`` (a jwst ``RampModel``).
 
@@ -26,7 +26,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ._ramp_read import open_ramp
+from .fits import open_ramp
 from ._ramp_figure import draw as _draw
 from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 

@@ -22,7 +22,7 @@ from astropy.io import fits
 from ._fitsscan import check_structure
 
 __all__ = ["ReferenceFileError", "Reference", "SkipRow", "DecayRow", "DecayCoeffs",
-           "DECAY_PARAMETERS", "read_reference", "write_flag_reference",
+           "DECAY_PARAMETERS", "read_reference", "as_reference", "write_flag_reference",
            "write_decay_reference"]
 
 SKIP_EXTNAME = "RSCD_GROUP_SKIP"
@@ -336,6 +336,25 @@ def read_reference(path):
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return ref
+
+
+def as_reference(reference: "str | os.PathLike[str] | Reference") -> "Reference":
+    """``reference`` as a :class:`Reference`: one already read is returned as it is, a
+    path is read with :func:`read_reference`.
+
+    Raises
+    ------
+    TypeError
+        Neither a path nor a Reference.
+    ReferenceFileError
+        As :func:`read_reference`.
+    """
+    if isinstance(reference, Reference):
+        return reference
+    if isinstance(reference, (str, os.PathLike)):
+        return read_reference(reference)
+    raise TypeError("reference must be a path or an rscd.Reference, "
+                    f"not {type(reference).__name__}")
 
 
 def _read_reference(path):

@@ -35,11 +35,10 @@ from typing import List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ._ramp_read import open_ramp
-from .correct import METHODS, Result, _as_reference
-from .fits import (RampFileError, _check_state, _inspect, apply_file, check_room,
+from .correct import METHODS, Result
+from .fits import (RampFileError, apply_file, check_room, check_state, open_ramp, read_layout,
                    output_path)
-from .reference import Reference
+from .reference import Reference, as_reference
 
 __all__ = ["apply_segments", "plan", "Segment", "SegmentResult", "root_name"]
 
@@ -87,7 +86,7 @@ def plan(paths: Sequence["str | os.PathLike[str]"], *, check_names: bool = True
         raise ValueError("no segment files given")
     if len(set(os.path.realpath(p) for p in paths)) != len(paths):
         raise RampFileError("the same segment file is given twice")
-    layouts = [_inspect(p) for p in paths]
+    layouts = [read_layout(p) for p in paths]
     first = layouts[0]
     for lay in layouts[1:]:
         for what, a, b in (
@@ -174,7 +173,7 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if inplace and (output_dir is not None or outputs):
         raise ValueError("inplace=True writes no new files: do not give output_dir or outputs")
-    ref = _as_reference(reference)
+    ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method
     segs = plan(paths, check_names=check_names)
     names = {}
@@ -194,7 +193,7 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
                 raise FileExistsError(f"{out} exists; use --overwrite (overwrite=True) to "
                                       "replace it")
     for seg in segs:    # refuse before anything is written (COMPLETE decay, RUNNING)
-        _check_state(seg.layout, chosen, force)
+        check_state(seg.layout, chosen, force)
         if inplace and keep_inode:
             check_room(seg.layout, ref, chosen)
     done = []

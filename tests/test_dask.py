@@ -217,14 +217,38 @@ def _file_case(tmp_path, name, method, refs):
 
 
 @pytest.mark.parametrize("method", ["flag", "decay"])
-def test_apply_file_in_place(refs, tmp_path, method):
+def test_apply_file_is_deprecated_and_corrects_as_rscd_apply_file(refs, tmp_path, method):
+    """rscd.dask.apply_file (issue 16): a deprecated wrapper of rscd.apply_file(...,
+    inplace=True); old arguments (chunks, scheduler) are still accepted."""
     a, b, want = _file_case(tmp_path, method, method, refs)
-    got = rdask.apply_file(b, refs[method], chunks=(5, 7), scheduler="threads")
+    with pytest.warns(DeprecationWarning, match=r"rscd.apply_file\(path, reference, "
+                      r"inplace=True\)"):
+        got = rdask.apply_file(b, refs[method], chunks=(5, 7), scheduler="threads")
     assert got == want
     _same_hdus(a, b)
     if method == "decay":
-        with pytest.raises(rscd.RampFileError, match="COMPLETE"):
+        with pytest.warns(DeprecationWarning), \
+                pytest.raises(rscd.RampFileError, match="COMPLETE"):
             rdask.apply_file(b, refs[method])
+
+
+@pytest.mark.parametrize("method", ["flag", "decay"])
+def test_open_file_is_deprecated_and_still_reads_and_writes_the_file(refs, tmp_path, method):
+    """rscd.dask.open_file (issue 16): deprecated; its arrays, keywords and targets still
+    give the corrected data (the keywords are rscd.apply_file's job)."""
+    a, b, want = _file_case(tmp_path, method, method, refs)
+    with pytest.warns(DeprecationWarning, match="rscd.dask.open_file is deprecated"):
+        sci, gdq, pdq, meta, targets = rdask.open_file(b, chunks=(5, 7))
+    assert meta["readpatt"] == "FAST" and sci.chunksize[2:] == (5, 7)
+    out = rdask.apply(sci, gdq, pdq, refs[method], **meta)
+    kept = {"decay": dict(sci=targets[0]),
+            "flag": dict(groupdq=targets[1], pixeldq=targets[2])}[method]
+    assert rdask.store(out, **kept, scheduler="threads") == want
+    del sci, gdq, pdq, targets, out
+    from astropy.io import fits
+    with fits.open(a) as ha, fits.open(b) as hb:
+        for ext in ("SCI", "GROUPDQ", "PIXELDQ"):
+            np.testing.assert_array_equal(ha[ext].data, hb[ext].data, err_msg=ext)
 
 
 def _same_hdus(a, b):
@@ -252,8 +276,8 @@ def client():
 
 @pytest.mark.parametrize("method", ["flag", "decay"])
 def test_distributed_two_process_workers(refs, client, tmp_path, method):
-    """Unchanged on a LocalCluster of 2 process workers: arrays, and a file in place
-    (the memory-map regions travel as paths, each worker opens the file itself)."""
+    """Unchanged on a LocalCluster of 2 process workers: arrays; and the deprecated
+    rscd.dask.apply_file, which corrects the file with rscd.apply_file."""
     arrays = ramp_arrays(nints=3, ngroups=8, nrows=16, ncols=12, seed=8)
     data, gdq, pdq = (a.copy() for a in arrays)
     want = rscd.apply(data, gdq, pdq, refs[method], readpatt="FAST", subarray="FULL")
@@ -264,5 +288,6 @@ def test_distributed_two_process_workers(refs, client, tmp_path, method):
     assert len(client.scheduler_info()["workers"]) == 2
 
     a, b, want = _file_case(tmp_path, "dist", method, refs)
-    assert rdask.apply_file(b, refs[method], chunks=(4, 12)) == want
+    with pytest.warns(DeprecationWarning):
+        assert rdask.apply_file(b, refs[method], chunks=(4, 12)) == want
     _same_hdus(a, b)

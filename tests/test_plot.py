@@ -10,7 +10,7 @@ from astropy.io import fits
 
 import rscd
 from rscd import cli, plot
-from rscd._ramp_read import open_ramp
+from rscd.fits import open_ramp
 from rscd.demo import synthetic_exposure, write_example_references, write_ramp_file
 from rscd.dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 from rscd.reference import DecayCoeffs, DecayRow, Reference, SkipRow

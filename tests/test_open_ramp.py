@@ -1,11 +1,11 @@
-"""The read-only ramp file opener (rscd._ramp_read, to be merged into rscd.fits) and the
-one PIXELDQ BZERO conversion (rscd.dq.flip_bzero)."""
+"""The read-only ramp file opener rscd.fits.open_ramp, built on the one layout reader
+rscd.fits.read_layout, and the one PIXELDQ BZERO conversion (rscd.dq.flip_bzero)."""
 import numpy as np
 import pytest
 from astropy.io import fits
 
 from rscd import dq
-from rscd._ramp_read import open_ramp
+from rscd.fits import RampFileError, open_ramp, read_layout
 
 
 def ramp_file(path, pixeldq=np.uint32, nints=2):
@@ -63,20 +63,51 @@ def test_open_ramp_refusals_are_one_line_naming_the_extension(tmp_path):
     with fits.open(path) as hdul:
         hdus = [h.copy() for h in hdul]
     fits.HDUList([hdus[0], hdus[1]]).writeto(tmp_path / "nogdq.fits")
-    with pytest.raises(ValueError, match=r"nogdq.fits: no GROUPDQ extension"):
+    with pytest.raises(RampFileError, match=r"nogdq.fits: no GROUPDQ extension"):
         open_ramp(tmp_path / "nogdq.fits")
     short = hdus[2].copy()
     short.data = short.data[:1]
     fits.HDUList([hdus[0], hdus[1], short]).writeto(tmp_path / "shape.fits")
-    with pytest.raises(ValueError, match=r"extension GROUPDQ has shape \(1, 4, 3, 5\), SCI"):
+    with pytest.raises(RampFileError,
+                       match=r"extension GROUPDQ has shape \(1, 4, 3, 5\) but SCI"):
         open_ramp(tmp_path / "shape.fits")
     raw = path.read_bytes()
     (tmp_path / "cut.fits").write_bytes(raw[:len(raw) - 2880])
-    with pytest.raises(ValueError, match=r"cut.fits: truncated: extension PIXELDQ needs"):
+    with pytest.raises(RampFileError, match=r"cut.fits: (truncated|damaged)"):
         open_ramp(tmp_path / "cut.fits")
     (tmp_path / "junk.fits").write_text("not fits")
-    with pytest.raises(OSError, match="junk.fits: cannot read as FITS"):
+    with pytest.raises(RampFileError, match="junk.fits: not a FITS file"):
         open_ramp(tmp_path / "junk.fits")
+
+
+def test_readers_layout_is_lenient_where_the_correction_is_strict(tmp_path):
+    """One reader, two uses: open_ramp takes a file without DETECTOR and with float64
+    SCI, which read_layout refuses when strict (before correcting)."""
+    path = tmp_path / "r.fits"
+    ramp_file(path)
+    with pytest.raises(RampFileError, match="lacks the required keyword DETECTOR"):
+        read_layout(path)
+    layout = read_layout(path, strict=False)
+    assert layout.detector is None and layout.integration_start == 3
+    assert layout.shape == (2, 4, 3, 5) and layout.pixeldq_bzero == 2**31
+    with fits.open(path) as hdul:
+        assert layout.offsets == tuple(hdul.fileinfo(i)["datLoc"] for i in (1, 2, 3))
+        hdus = [h.copy() for h in hdul]
+    hdus[1].data = hdus[1].data.astype(np.float64)
+    fits.HDUList(hdus).writeto(tmp_path / "f8.fits")
+    sci = open_ramp(tmp_path / "f8.fits").sci
+    assert sci.dtype == np.dtype(">f8") and sci.shape == (2, 4, 3, 5)
+    with pytest.raises(RampFileError, match="SCI has BITPIX = -64, expected -32"):
+        read_layout(tmp_path / "f8.fits")
+
+
+def test_layout_pixeldq_words_and_flags_round_trip(tmp_path):
+    path = tmp_path / "r.fits"
+    _, _, flags = ramp_file(path)
+    layout = read_layout(path, strict=False)
+    stored = np.memmap(path, ">u4", "r", layout.offsets[2], flags.shape)
+    assert layout.pixeldq_flags(stored).tolist() == flags.tolist()
+    assert layout.pixeldq_words(flags).tolist() == stored.tolist()
 
 
 def test_dq_bits_are_the_pipelines():
