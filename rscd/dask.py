@@ -52,13 +52,14 @@ except ImportError as exc:      # pragma: no cover - exercised only without dask
                       "(or pip install \".[dask]\" in the rscd clone)") from exc
 
 from . import _core
+from .correct import (METHODS, Result, apply as apply_arrays, check_shapes, exposure_numbers,
+                      flag_plan)
+from .dq import SATURATED
 from .fits import open_ramp, read_layout
-from .correct import (METHODS, Result, _as_reference, apply as _apply, check_shapes,
-                      exposure_numbers, flag_plan)
+from .reference import as_reference
 
 __all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected"]
 
-_SAT = 2
 _FLAG_STATS = ("keep_groups_saturation_int1", "keep_bright_firstgroup_int1",
                "keep_groups_saturation_int2p", "keep_bright_firstgroup_int2p")
 _DECAY_STATS = ("npix_corrected", "npix_saturated", "npix_nonfinite", "nints_corrected",
@@ -136,7 +137,7 @@ def _problem_levels(gdq, ranges=None, block_info=None):
         i0, count, skip = rng
         g = gdq[i0:i0 + count]
         not0 = ~g[:, 0]
-        out.extend(bool(np.any((g[:, level] & not0) & _SAT)) for level in range(1, skip + 2))
+        out.extend(bool(np.any((g[:, level] & not0) & SATURATED)) for level in range(1, skip + 2))
     return np.array(out, dtype=bool).reshape(1, 1, -1)
 
 
@@ -169,7 +170,7 @@ def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, substrt2=1,
     previous = (np.asarray(prev[0]), np.asarray(prev[1])) if prev else None
     with warnings.catch_warnings():      # apply() on the whole arrays warned already
         warnings.simplefilter("ignore")
-        res = _apply(sci, gdq, pdq, reference, substrt2=substrt2 + y0, previous=previous,
+        res = apply_arrays(sci, gdq, pdq, reference, substrt2=substrt2 + y0, previous=previous,
                      **options)
     stats = np.array([res.npix_corrected, res.npix_saturated, res.npix_nonfinite,
                       res.nints_corrected, res.first_int_left], np.int64)
@@ -243,13 +244,13 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
 
     # The checks, reference lookup and skips of rscd.apply, run once on a tiny
     # stand-in (one pixel), so messages, warnings and SKIPPED results are the same.
-    ref = _as_reference(reference)
+    ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method
     tiny = (np.zeros((nints_file, ngroups, 1, 1), np.float32),
             np.zeros((nints_file, ngroups, 1, 1), np.uint8), np.zeros((1, 1), np.uint32))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        base = _apply(*tiny, ref, readpatt=readpatt, subarray=subarray, detector=detector,
+        base = apply_arrays(*tiny, ref, readpatt=readpatt, subarray=subarray, detector=detector,
                       nints=nints, integration_start=start, substrt2=substrt2,
                       method=chosen, threads=1,
                       previous=(None if previous is None or chosen != "decay" else
@@ -421,6 +422,6 @@ def apply_file(path, reference, *, chunks=None, method="auto", force=False, thre
     warnings.warn("rscd.dask.apply_file is deprecated: use rscd.apply_file(path, reference, "
                   "inplace=True) (rscd.batch.apply_files for many files, on a dask cluster "
                   "too)", DeprecationWarning, stacklevel=2)
-    from .fits import apply_file as _apply_file_in_place
-    return _apply_file_in_place(path, reference, inplace=True, method=method, force=force,
-                                threads=threads)
+    from . import fits
+    return fits.apply_file(path, reference, inplace=True, method=method, force=force,
+                           threads=threads)

@@ -862,8 +862,8 @@ def draw_figure(diagnosis, fig=None):
     profile with its 1-sigma error bars (odd and even rows as small markers), the
     threshold band, the fitted decay and the recommended cut. ``fig``: a matplotlib
     Figure to draw on (e.g. ``plt.figure()``); default a new one (not pyplot's)."""
-    from .plot import _matplotlib
-    _matplotlib()
+    from .plot import require_matplotlib
+    require_matplotlib()
     from matplotlib.figure import Figure
     rows = len(diagnosis.results)
     if fig is None:
@@ -972,8 +972,8 @@ def main(argv=None):
             return fail(f"{option} {path}: the folder does not exist", 2)
     if args.figure:
         try:
-            from .plot import _matplotlib
-            _matplotlib()
+            from .plot import require_matplotlib
+            require_matplotlib()
         except ImportError as exc:
             return fail(exc, 2)
     try:

@@ -27,10 +27,11 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .fits import open_ramp
-from ._ramp_figure import draw as _draw
+from ._ramp_figure import draw
 from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 
-__all__ = ["ramp", "save_figure", "pick_pixel", "demo_figures", "main", "INSTALL_HINT"]
+__all__ = ["ramp", "save_figure", "pick_pixel", "demo_figures", "main", "INSTALL_HINT",
+           "require_matplotlib"]
 
 Path = Union[str, "os.PathLike[str]"]
 Source = Any        # a path, a tuple of arrays, an array or a RampModel (module docs)
@@ -46,8 +47,15 @@ _FIGSIZE = (9.0, 7.0)                                   # inches
 _PANELS: Dict[str, Any] = dict(height_ratios=(2.3, 1), hspace=0.06)
 
 
-def _matplotlib():
-    """Import matplotlib lazily, with a message that says how to get it."""
+def require_matplotlib() -> Any:
+    """Import matplotlib (lazily: only figures need it) and return it.
+
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed; the message (:data:`INSTALL_HINT`) says how to
+        install it.
+    """
     try:
         import matplotlib
         import matplotlib.figure  # noqa: F401
@@ -266,7 +274,7 @@ def ramp(before: Source, after: Source, pixel: Optional[Pixel] = None,
 
     Raises ImportError, saying ``pip install matplotlib``, without matplotlib.
     """
-    _matplotlib()
+    require_matplotlib()
     b, a, i, (y, x) = _prepare(before, after, pixel, integration_number, integration)
     own = axes is None
     if axes is None:
@@ -276,7 +284,7 @@ def ramp(before: Source, after: Source, pixel: Optional[Pixel] = None,
     axes = tuple(axes)
     if len(axes) != 2:
         raise ValueError(f"axes must be two Axes (top, bottom), not {len(axes)}")
-    _draw(axes, b, a, y, x, i, own, method, title, before_label, after_label)
+    draw(axes, b, a, y, x, i, own, method, title, before_label, after_label)
     return axes[0].figure
 
 
@@ -307,7 +315,7 @@ def save_figure(before: Source, after: Source, path: Path, pixel: Optional[Pixel
     >>> rscd.plot.save_figure(ramp_path, "decay_rscd.fits", "ramp.png")
     (25, 41)
     """
-    _matplotlib()
+    require_matplotlib()
     from matplotlib.figure import Figure
 
     for source in (before, after):
@@ -320,7 +328,7 @@ def save_figure(before: Source, after: Source, path: Path, pixel: Optional[Pixel
     b, a, i, (y, x) = _prepare(before, after, pixel, integration_number, integration)
     fig = Figure(figsize=_FIGSIZE, layout="constrained")
     axes = fig.subplots(2, 1, sharex=True, gridspec_kw=_PANELS)
-    _draw(axes, b, a, y, x, i, True, method, title, before_label, after_label)
+    draw(axes, b, a, y, x, i, True, method, title, before_label, after_label)
     fig.savefig(os.fspath(path), dpi=dpi)
     return (y, x)
 
@@ -334,7 +342,7 @@ def demo_figures(directory: Path, exposure: Path, flag_output: Path, decay_outpu
     either output, the one ``rscd plot`` draws). Returns ``{"flag": png_path, "decay":
     png_path, "pixel": (y, x)}``; other arguments and errors as :func:`save_figure`.
     """
-    _matplotlib()
+    require_matplotlib()
     b, a, i, pixel = _prepare(exposure, decay_output, pixel, integration_number, integration)
     out: Dict[str, Any] = {"pixel": pixel}
     for method, output in (("flag", flag_output), ("decay", decay_output)):
