@@ -53,6 +53,7 @@ import mmap
 import os
 import sys
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -121,17 +122,17 @@ class Profile:
     samples: int
     profile: list
     uncertainty: list
-    amplitude: float = None
-    amplitude_err: float = None
-    tau_groups: float = None
-    tau_groups_err: float = None
-    tau_seconds: float = None
-    tau_seconds_err: float = None
+    amplitude: Optional[float] = None
+    amplitude_err: Optional[float] = None
+    tau_groups: Optional[float] = None
+    tau_groups_err: Optional[float] = None
+    tau_seconds: Optional[float] = None
+    tau_seconds_err: Optional[float] = None
     reaches_window: bool = False
-    samples_tested_ok: int = None
-    skip_from_fit: int = None
-    odd_rows: "Profile" = None
-    even_rows: "Profile" = None
+    samples_tested_ok: Optional[int] = None
+    skip_from_fit: Optional[int] = None
+    odd_rows: "Optional[Profile]" = None
+    even_rows: "Optional[Profile]" = None
 
     def to_dict(self):
         out = {"recommended_skip": self.recommended_skip, "tau_groups": self.tau_groups,
@@ -157,9 +158,9 @@ class PairResult:
     ngroups: object              # int, or a sorted list when the files differ
     files: list
     window_start: int
-    group_time: float = None     # TGROUP, seconds (None when unknown or not one value)
-    int1: Profile = None
-    int2p: Profile = None
+    group_time: Optional[float] = None     # TGROUP, seconds (None when unknown or not one value)
+    int1: Optional[Profile] = None
+    int2p: Optional[Profile] = None
     notes: list = field(default_factory=list)
 
     def to_dict(self):

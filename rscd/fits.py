@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Dict, Iterator, NamedTuple, Optional
 
 import numpy as np
-from astropy.io import fits
+from astropy.io import fits  # type: ignore[import-untyped]
 
 try:
     import fcntl
@@ -154,9 +154,10 @@ class Layout:
     """What :func:`read_layout` found in a ramp file, without changing it: where each
     array lies on disk, its shape, and the exposure keywords.
 
-    A :func:`read_layout` that is not ``strict`` (the readers' form) fills the keyword
-    fields with None where a keyword is missing or malformed, accepts float64 SCI and
-    no PIXELDQ (``pixeldq`` and its offset None).
+    A :func:`read_layout` that is not ``strict`` (the readers' form) accepts float64 SCI
+    and no PIXELDQ (``pixeldq`` and its offset None), and reads a missing or malformed
+    keyword as its default: "" for DETECTOR, READPATT and SUBARRAY, 1 for INTSTART and
+    SUBSTRT2, the last integration held for NINTS.
     """
     path: str
     header: fits.Header          #: the primary header (a copy)
@@ -167,12 +168,12 @@ class Layout:
     offsets: tuple               #: byte offsets of the SCI, GROUPDQ, PIXELDQ data
     shape: tuple                 #: (nints, ngroups, nrows, ncols)
     pixeldq_bzero: int           #: 2**31 (uint32 stored as int32) or 0
-    detector: Optional[str]
-    readpatt: Optional[str]
-    subarray: Optional[str]
-    nints: Optional[int]         #: NINTS (integrations of the exposure)
-    integration_start: Optional[int]   #: INTSTART (1-based), 1 when missing
-    substrt2: Optional[int]      #: SUBSTRT2 (1-based first detector row), 1 when missing
+    detector: str
+    readpatt: str
+    subarray: str
+    nints: int                   #: NINTS (integrations of the exposure)
+    integration_start: int       #: INTSTART (1-based), 1 when missing
+    substrt2: int                #: SUBSTRT2 (1-based first detector row), 1 when missing
     status: Optional[str]        #: S_RSCD as found, or None
     sci_dtype: str = ">f4"       #: SCI as stored: ">f4" (">f8" only when not strict)
 
@@ -256,7 +257,7 @@ def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layou
     2-d, with BZERO 2**31 or none, and the exposure keywords DETECTOR, READPATT and
     SUBARRAY present and INTSTART, NINTS, NGROUPS, SUBSTRT2 valid where given. Readers
     (``strict=False``, as :func:`open_ramp`) also take float64 SCI and no PIXELDQ, and
-    get None for a missing or malformed keyword.
+    get a missing or malformed keyword as its default (see :class:`Layout`).
 
     Parameters
     ----------
@@ -353,14 +354,19 @@ def _check_layout(path, hdul, size, warned, strict):
         keywords = _exposure_keywords(path, header, shape)
     else:       # a reader takes what is there; a bad keyword is only missing to it
         keywords = {}
-        for key, read in (("DETECTOR", _str_keyword), ("READPATT", _str_keyword),
-                          ("SUBARRAY", _str_keyword), ("NINTS", _int_keyword),
-                          ("INTSTART", _int_keyword), ("SUBSTRT2", _int_keyword)):
+        for key in ("DETECTOR", "READPATT", "SUBARRAY"):
+            value = header.get(key)
+            keywords[key] = value.strip() if isinstance(value, str) else ""
+        for key in ("INTSTART", "SUBSTRT2"):
             try:
-                keywords[key] = (read(path, header, key) if read is _str_keyword
-                                 else read(path, header, key, 1))
+                keywords[key] = _int_keyword(path, header, key, 1)
             except RampFileError:
-                keywords[key] = None
+                keywords[key] = 1
+        least = keywords["INTSTART"] - 1 + shape[0]
+        try:
+            keywords["NINTS"] = max(least, _int_keyword(path, header, "NINTS", least))
+        except RampFileError:
+            keywords["NINTS"] = least
     status = header.get("S_RSCD")
     return Layout(
         path=path, header=header.copy(), header_size=hdul.fileinfo(0)["datLoc"],
@@ -458,7 +464,7 @@ def run_keywords(reference_name: Optional[str]) -> Dict[str, object]:
     """Every keyword a run with reference file ``reference_name`` may write (S_RSCD,
     R_RSCD and the statistics), with values of their widest form: what the header
     room is measured with."""
-    keywords = {"S_RSCD": "COMPLETE", "R_RSCD": reference_name or "N/A"}
+    keywords: Dict[str, object] = {"S_RSCD": "COMPLETE", "R_RSCD": reference_name or "N/A"}
     keywords.update({key: 0 for key in STAT_KEYWORDS.values()})
     return keywords
 

@@ -36,8 +36,8 @@ from typing import List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from .correct import METHODS, Result
-from .fits import (RampFileError, apply_file, check_room, check_state, open_ramp, read_layout,
-                   output_path)
+from .fits import (Layout, RampFileError, apply_file, check_room, check_state, open_ramp,
+                   output_path, read_layout)
 from .reference import Reference, as_reference
 
 __all__ = ["apply_segments", "plan", "Segment", "SegmentResult", "root_name"]
@@ -58,7 +58,7 @@ class Segment:
     last: int
     nints: int
     shape: tuple
-    layout: object = field(default=None, repr=False, compare=False)
+    layout: Optional[Layout] = field(default=None, repr=False, compare=False)  #: from plan
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,7 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
                 raise FileExistsError(f"{out} exists; use --overwrite (overwrite=True) to "
                                       "replace it")
     for seg in segs:    # refuse before anything is written (COMPLETE decay, RUNNING)
+        assert seg.layout is not None           # plan() gives every segment its layout
         check_state(seg.layout, chosen, force)
         if inplace and keep_inode:
             check_room(seg.layout, ref, chosen)
