@@ -10,8 +10,6 @@ on its own, checks every buffer it hands over: dtype, C-contiguity and
 writability through the typed memoryviews of the signatures, and the shape of
 each against GROUPDQ's (nints, ngroups, nrows, ncols) below."""
 
-import os
-
 from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport uint8_t, uint32_t
 
@@ -23,9 +21,9 @@ cdef float _empty_f4[1]
 VERSION = rscd_version().decode()
 
 
-def _vector_allowed_by_environment():
-    off = os.environ.get("RSCD_NO_VECTOR", "")
-    return off in ("", "0")
+cdef bint _vector_allowed_by_environment():
+    import os  # here, not at module level: the module's names are its API (_core.pyi)
+    return os.environ.get("RSCD_NO_VECTOR", "") in ("", "0")
 
 
 # Whether the core may run its AVX2 code (rscd_params.use_vector). The
