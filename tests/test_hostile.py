@@ -707,12 +707,22 @@ def good_file(tmp_path):
     return write_astropy(str(tmp_path / "x_uncal.fits"), *ramp_arrays())
 
 
-def test_output_folder_missing(tmp_path, refs, good_file):
+def test_output_folder_missing_is_created(tmp_path, refs, good_file):
+    # --output-dir creates a missing folder (with parents); the input is only read.
     before = sha256(good_file)
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        rscd.apply_file(good_file, refs["flag"], output_dir=str(tmp_path / "nope"))
-    proc = _cli(good_file, "--reference", refs["flag"], "--output-dir", str(tmp_path / "nope"))
-    assert proc.returncode == 2 and "no such folder" in proc.stderr
+    res = rscd.apply_file(good_file, refs["flag"], output_dir=str(tmp_path / "a" / "b"))
+    assert res.status == "COMPLETE" and os.listdir(tmp_path / "a" / "b") == ["x_rscd.fits"]
+    proc = _cli(good_file, "--reference", refs["flag"], "--output-dir", str(tmp_path / "c"))
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(tmp_path / "c") == ["x_rscd.fits"] and sha256(good_file) == before
+
+
+def test_output_folder_that_is_a_file(tmp_path, refs, good_file):
+    # A folder that cannot be made is refused in one line, leaving nothing behind.
+    before = sha256(good_file)
+    proc = _cli(good_file, "--reference", refs["flag"], "--output-dir", str(tmp_path / "x_uncal.fits" / "d"))
+    assert proc.returncode != 0 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "x_uncal.fits/d" in proc.stderr
     assert sha256(good_file) == before and sorted(os.listdir(tmp_path)) == ["x_uncal.fits"]
 
 
