@@ -116,3 +116,29 @@ def test_dq_bits_are_the_pipelines():
         assert getattr(dq, name) == dqflags.group[name], name
     for name in ("DO_NOT_USE", "FLUX_ESTIMATED", "REFERENCE_PIXEL"):
         assert getattr(dq, name) == dqflags.pixel[name], name
+
+
+def test_open_ramp_refuses_a_negative_data_size_at_once(tmp_path):
+    """Issue 16: the readers' opener had its own FITS parser, which skipped the structure
+    walk of the one reader: a header giving a negative data size got numpy's "negative
+    dimensions are not allowed", naming neither file nor keyword (and astropy can loop
+    for ever on such a file). Through the one reader it is one line naming both. A child
+    process with a time limit, so that a regression fails instead of hanging the suite."""
+    import subprocess
+    import sys
+    path = tmp_path / "neg.fits"
+    ramp_file(path)
+    raw = bytearray(path.read_bytes())
+    at = raw.find(b"NAXIS4  =")
+    raw[at:at + 30] = b"NAXIS4  = " + b"-1".rjust(20)
+    path.write_bytes(bytes(raw))
+    code = ("import sys\nfrom rscd.fits import open_ramp\n"
+            "try:\n    open_ramp(sys.argv[1])\nexcept ValueError as e:\n    print(e)\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                              text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail("open_ramp did not return on a file with NAXIS4 = -1")
+    assert proc.returncode == 0, proc.stderr
+    assert "neg.fits" in proc.stdout and "NAXIS4" in proc.stdout, proc.stdout
+    assert "is negative" in proc.stdout
