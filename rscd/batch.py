@@ -170,7 +170,7 @@ def default_jobs(nfiles: int) -> int:
 
 def _status_of(path: str) -> str | None:
     """S_RSCD of a FITS file's primary header, or None (missing, unreadable, absent)."""
-    from astropy.io import fits  # type: ignore[import-untyped]
+    from astropy.io import fits
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -334,7 +334,7 @@ class _Progress:
         self.bar = None
         if enabled and sys.stdout.isatty():
             try:
-                from tqdm import tqdm  # type: ignore[import-untyped]
+                from tqdm import tqdm
             except ImportError:
                 tqdm = None
             if tqdm is not None:

@@ -3,12 +3,13 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from . import _core
-from .reference import Reference, as_reference, read_reference
+from ._renames import renamed_keywords
+from .reference import DecayRow, Reference, SkipRow, as_reference
 
 __all__ = ["apply", "Result", "RSCDWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange"]
 
@@ -16,7 +17,8 @@ log = logging.getLogger("rscd")
 
 METHODS = ("auto", "flag", "decay")
 
-# Result field -> FITS keyword (SPEC section 2, stdatamodels core schema).
+# Result field -> FITS keyword (docs/overview.rst, "Method flag", the statistics table; the
+# names of the stdatamodels core schema).
 STAT_KEYWORDS = {
     "ngroups_skip_int1": "INT1SKIP",
     "ngroups_skip_int2p": "INT2SKIP",
@@ -55,23 +57,23 @@ class Result:
     (integration, pixel) pairs. Fields that do not apply are None.
     """
     status: str
-    method: str = None
-    reason: str = None
-    reference: str = None
-    ngroups_skip_int1: int = None
-    ngroups_skip_int2p: int = None
-    keep_bright_firstgroup_int1: int = None
-    keep_bright_firstgroup_int2p: int = None
-    keep_groups_saturation_int1: int = None
-    keep_groups_saturation_int2p: int = None
-    nints_corrected: int = None
-    npix_corrected: int = None
-    npix_saturated: int = None
-    npix_nonfinite: int = None
-    first_int_left: bool = None
-    notes: tuple = ()
+    method: Optional[str] = None
+    reason: Optional[str] = None
+    reference: Optional[str] = None
+    ngroups_skip_int1: Optional[int] = None
+    ngroups_skip_int2p: Optional[int] = None
+    keep_bright_firstgroup_int1: Optional[int] = None
+    keep_bright_firstgroup_int2p: Optional[int] = None
+    keep_groups_saturation_int1: Optional[int] = None
+    keep_groups_saturation_int2p: Optional[int] = None
+    nints_corrected: Optional[int] = None
+    npix_corrected: Optional[int] = None
+    npix_saturated: Optional[int] = None
+    npix_nonfinite: Optional[int] = None
+    first_int_left: Optional[bool] = None
+    notes: Tuple[str, ...] = ()
 
-    def header_keywords(self):
+    def header_keywords(self) -> Dict[str, Union[str, int]]:
         """FITS keywords for what was set: S_RSCD, R_RSCD and the statistics.
 
         Returns
@@ -85,7 +87,7 @@ class Result:
         >>> rscd.Result("SKIPPED", reason="only for MIRI data").header_keywords()
         {'S_RSCD': 'SKIPPED'}
         """
-        out = {"S_RSCD": self.status}
+        out: Dict[str, Union[str, int]] = {"S_RSCD": self.status}
         if self.reference:
             out["R_RSCD"] = self.reference
         for name, key in STAT_KEYWORDS.items():
@@ -94,7 +96,7 @@ class Result:
                 out[key] = value
         return out
 
-    def summary(self):
+    def summary(self) -> str:
         """One line for a person: method, status and what was flagged or corrected.
 
         Examples
@@ -124,7 +126,8 @@ class Result:
         return head + (": " + "; ".join(parts) if parts else "")
 
 
-def _check_array(arr, name, dtype, ndim, writeable=True, any_byteorder=False):
+def _check_array(arr: Any, name: str, dtype: Any, ndim: int, writeable: bool = True,
+                 any_byteorder: bool = False) -> None:
     """Exact checks with messages that name the array and say how to fix it."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, not {type(arr).__name__}")
@@ -147,18 +150,13 @@ def _check_array(arr, name, dtype, ndim, writeable=True, any_byteorder=False):
                          "array (for a FITS file: fits.open(..., mode='update'))")
 
 
-#: The old private name of :func:`rscd.reference.as_reference`, kept while other modules
-#: move to the public one.
-_as_reference = as_reference
-
-
 #: Upper bound of integration numbers and rows: far beyond any exposure, and small enough
 #: that the C core's sums of them cannot overflow ptrdiff_t (larger values raised
 #: OverflowError from the wrapper; issue 9).
 MAX_INDEX = 2**31 - 1
 
 
-def _positive_int(value, name, minimum=1, maximum=MAX_INDEX):
+def _positive_int(value: Any, name: str, minimum: int = 1, maximum: int = MAX_INDEX) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
     if value < minimum:
@@ -168,7 +166,8 @@ def _positive_int(value, name, minimum=1, maximum=MAX_INDEX):
     return int(value)
 
 
-def check_shapes(data_shape, groupdq_shape, pixeldq_shape, data_name="data"):
+def check_shapes(data_shape: Sequence[int], groupdq_shape: Sequence[int],
+                 pixeldq_shape: Sequence[int], data_name: str = "data") -> None:
     """SCI and GROUPDQ (nints, ngroups, nrows, ncols), PIXELDQ (nrows, ncols): agree or
     raise ValueError saying which array has which shape."""
     if tuple(data_shape) != tuple(groupdq_shape):
@@ -179,9 +178,11 @@ def check_shapes(data_shape, groupdq_shape, pixeldq_shape, data_name="data"):
                          f"= {tuple(groupdq_shape[2:])} from groupdq {tuple(groupdq_shape)}")
 
 
-def exposure_numbers(nints_file, nints, integration_start, substrt2, threads):
-    """Checked (nints, integration_start, substrt2, nthreads) of an exposure whose
-    arrays hold ``nints_file`` integrations; nthreads 0 means OpenMP's default.
+def exposure_numbers(nints_file: int, nints: Optional[int], integration_start: int,
+                     ystart: int, threads: Optional[int]) -> Tuple[int, int, int, int]:
+    """Checked (nints, integration_start, ystart, nthreads) of an exposure whose
+    arrays hold ``nints_file`` integrations; nthreads 0 (``threads`` None) lets the C
+    core use every core (OpenMP's default).
 
     An ``nints`` smaller than the arrays' last integration (``integration_start - 1 +
     nints_file``) is used as given: jwst 3.0.0 corrects such files (its own TSO unit
@@ -190,7 +191,7 @@ def exposure_numbers(nints_file, nints, integration_start, substrt2, threads):
     refuse what jwst corrects.
     """
     integration_start = _positive_int(integration_start, "integration_start")
-    substrt2 = _positive_int(substrt2, "substrt2")
+    ystart = _positive_int(ystart, "ystart")
     least = integration_start - 1 + nints_file
     if nints is None:
         nints = least
@@ -202,13 +203,13 @@ def exposure_numbers(nints_file, nints, integration_start, substrt2, threads):
                      "does: only whether NINTS > 1 matters", nints, least, integration_start,
                      nints_file)
     nthreads = 0 if threads is None else _positive_int(threads, "threads")
-    return nints, integration_start, substrt2, nthreads
+    return nints, integration_start, ystart, nthreads
 
 
 class FlagRange(NamedTuple):
-    """One range of integrations flagged with one skip value (rules 5-7): array indices
-    ``int_first`` .. ``int_first + int_count - 1``, ``skip`` groups each (the arguments
-    of the C core's ``rscd_flag_range``)."""
+    """One range of integrations flagged with one skip value (docs/overview.rst, "Method
+    flag", rules 5-8): array indices ``int_first`` .. ``int_first + int_count - 1``,
+    ``skip`` groups each (the arguments of the C core's ``rscd_flag_range``)."""
     int_first: int
     int_count: int
     skip: int
@@ -225,7 +226,7 @@ class FlagPlan:
     int2p: Optional[FlagRange]
 
 
-def _skip_count(value, name, allow_none=False):
+def _skip_count(value: Any, name: str, allow_none: bool = False) -> int:
     if value is None and allow_none:
         return -1
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
@@ -237,9 +238,9 @@ def flag_plan(skip_int1: Optional[int], skip_int2p: int, *, ngroups: int, nints_
               nints: int, integration_start: int) -> FlagPlan:
     """The pipeline's skip rules: which integrations ``flag`` flags, with how many groups.
 
-    The one statement of rules 1-6 of the ``flag`` method (docs/overview.rst) in the
-    Python layer: :func:`apply` and :func:`rscd.dask.apply` both follow it and hand
-    each range to the C core's back-off (rules 7-8).
+    The one statement of rules 1-6 of the ``flag`` method (docs/overview.rst, "Method
+    flag") in the Python layer: :func:`apply` and :func:`rscd.dask.apply` both follow it
+    and hand each range to the C core's back-off (rules 7-8).
 
     Parameters
     ----------
@@ -303,20 +304,31 @@ def flag_plan(skip_int1: Optional[int], skip_int2p: int, *, ngroups: int, nints_
     return FlagPlan(False, deprecated, int1, int2p)
 
 
-def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIRIMAGE",
-          nints=None, integration_start=1, substrt2=1, method="auto", threads=None,
-          previous=None):
+#: An RSCD reference: a file path or one already read.
+ReferenceLike = Union[str, "os.PathLike[str]", Reference]
+
+
+@renamed_keywords(substrt2="ystart")
+def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
+          reference: ReferenceLike, *, readpatt: str, subarray: str,
+          detector: str = "MIRIMAGE", nints: Optional[int] = None,
+          integration_start: int = 1, ystart: int = 1, method: str = "auto",
+          threads: Optional[int] = None,
+          previous: Optional[Tuple[np.ndarray, np.ndarray]] = None) -> Result:
     """Apply the RSCD correction to ramp arrays, in place.
 
     Parameters
     ----------
     data : numpy.ndarray, float32, shape (nints, ngroups, nrows, ncols)
         SCI in DN, little- or big-endian (a memory-mapped FITS cube is corrected where
-        it lies, in its own byte order). Changed by ``decay`` only.
+        it lies, in its own byte order). Changed by ``decay`` only, so it may be
+        read-only for ``flag``.
     groupdq : numpy.ndarray, uint8, shape (nints, ngroups, nrows, ncols)
         GROUPDQ bit flags. ``flag`` ORs DO_NOT_USE (1) in; other bits are kept.
+        Only read by ``decay`` (it may be read-only then).
     pixeldq : numpy.ndarray, uint32 (native), shape (nrows, ncols)
         PIXELDQ bit flags. ``flag`` ORs FLUX_ESTIMATED (2**28) into backed-off pixels.
+        Only read by ``decay`` (it may be read-only then).
     reference : str, os.PathLike or Reference
         The RSCD reference file, or one parsed by :func:`rscd.read_reference`.
     readpatt, subarray : str
@@ -329,12 +341,15 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
         (``flag`` only asks whether it is > 1), with a log line.
     integration_start : int
         1-based exposure number of the first integration in these arrays (INTSTART).
-    substrt2 : int
-        1-based detector row of array row 0 (SUBSTRT2), for the decay row parity.
+    ystart : int
+        1-based detector row of array row 0 (the datamodel's ``meta.subarray.ystart``,
+        FITS keyword SUBSTRT2), for the decay row parity. ``substrt2=`` is its old,
+        deprecated name (DeprecationWarning).
     method : {"auto", "flag", "decay"}
         "auto" picks "flag" when the reference has RSCD_GROUP_SKIP, else "decay".
     threads : int, optional
-        OpenMP threads for the C core (default: OpenMP's). Results do not depend on it.
+        Threads for the C core. None (the default) lets rscd choose: every core
+        (OpenMP's default). Results do not depend on it.
     previous : tuple of two arrays, optional
         ``decay`` of a segment: SCI (float32) and GROUPDQ (uint8), shape (ngroups,
         nrows, ncols), of the last integration of the previous segment, uncorrected.
@@ -350,8 +365,8 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
     TypeError
         Wrong dtype or argument type.
     ValueError
-        Wrong ndim, shapes that disagree, read-only or non-contiguous arrays, bad
-        exposure numbers or method.
+        Wrong ndim, shapes that disagree, non-contiguous arrays, a read-only array the
+        chosen method writes, bad exposure numbers or method.
     ReferenceFileError
         The reference file is malformed or lacks the table the method needs.
 
@@ -377,19 +392,26 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    _check_array(groupdq, "groupdq", np.uint8, 4)
-    _check_array(pixeldq, "pixeldq", np.uint32, 2)
+    # Writeability is checked once the method is known: each needs only the arrays
+    # it writes (flag: GROUPDQ and PIXELDQ; decay: SCI).
+    _check_array(groupdq, "groupdq", np.uint8, 4, writeable=False)
+    _check_array(pixeldq, "pixeldq", np.uint32, 2, writeable=False)
     _check_array(data, "data", np.float32, 4, writeable=False, any_byteorder=True)
     check_shapes(data.shape, groupdq.shape, pixeldq.shape)
-    nints, integration_start, substrt2, nthreads = exposure_numbers(
-        groupdq.shape[0], nints, integration_start, substrt2, threads)
+    nints, integration_start, ystart, nthreads = exposure_numbers(
+        groupdq.shape[0], nints, integration_start, ystart, threads)
 
     if not str(detector).upper().startswith("MIR"):
         log.warning("RSCD correction is only for MIRI data: %s skipped", detector)
         return Result("SKIPPED", reason=f"only for MIRI data (DETECTOR={detector})")
 
-    ref = _as_reference(reference)
+    ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method
+    if chosen == "flag":
+        _check_array(groupdq, "groupdq", np.uint8, 4)
+        _check_array(pixeldq, "pixeldq", np.uint32, 2)
+    else:
+        _check_array(data, "data", np.float32, 4, any_byteorder=True)
     if ref.detector and str(ref.detector).upper() not in ("ANY", "N/A") \
             and ref.detector.upper() != str(detector).upper():
         warnings.warn(f"reference file {ref.name} is for DETECTOR={ref.detector}, "
@@ -403,13 +425,15 @@ def apply(data, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MI
         return Result("SKIPPED", method=chosen, reason=reason, reference=ref.name)
 
     if chosen == "flag":
+        assert isinstance(row, SkipRow)
         return _apply_flag(groupdq, pixeldq, row, ref, integration_start, nints, nthreads)
-    _check_array(data, "data", np.float32, 4, any_byteorder=True)
-    return _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, substrt2,
+    assert isinstance(row, DecayRow)
+    return _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, ystart,
                         previous, nthreads)
 
 
-def _apply_flag(groupdq, pixeldq, row, ref, integration_start, nints, nthreads):
+def _apply_flag(groupdq: np.ndarray, pixeldq: np.ndarray, row: SkipRow, ref: Reference,
+                integration_start: int, nints: int, nthreads: int) -> Result:
     plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=groupdq.shape[1],
                      nints_file=groupdq.shape[0], nints=nints,
                      integration_start=integration_start)
@@ -420,7 +444,7 @@ def _apply_flag(groupdq, pixeldq, row, ref, integration_start, nints, nthreads):
     if plan.too_few_groups:
         return Result("SKIPPED", method="flag", reference=ref.name,
                       reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]} < 3)")
-    values = {}
+    values: Dict[str, Any] = {}
     # The range with the larger skip goes first: the core's only refusal that depends
     # on the range is a skip beyond its limit, so when that call passes the other one
     # does too, and a refusal leaves the arrays untouched.
@@ -459,8 +483,17 @@ def _previous_arrays(previous, shape):
     return out
 
 
-def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, substrt2,
+def _readable_by_core(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as the compiled adapter accepts it for an array decay only reads: its
+    typed memoryviews of GROUPDQ and PIXELDQ are not const, so they refuse read-only
+    buffers. A read-only array is copied (decay never writes it; the copy is a quarter
+    of SCI's size for GROUPDQ)."""
+    return arr if arr.flags.writeable else arr.copy()
+
+
+def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, ystart,
                  previous, nthreads):
+    groupdq, pixeldq = _readable_by_core(groupdq), _readable_by_core(pixeldq)
     prev_data = prev_groupdq = None
     if previous is not None:
         if integration_start == 1:
@@ -473,7 +506,7 @@ def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, sub
     least = integration_start - 1 + groupdq.shape[0]
     status, stats = _core.decay(_native_view(data), not data.dtype.isnative, groupdq, pixeldq,
                                 row.even.as_dict(), row.odd.as_dict(), integration_start,
-                                nints if nints >= least else 0, substrt2, prev_data,
+                                nints if nints >= least else 0, ystart, prev_data,
                                 prev_groupdq, nthreads)
     if status == _core.Status.RSCD_SKIP_FEW_GROUPS:
         return Result("SKIPPED", method="decay", reference=ref.name,

@@ -8,7 +8,7 @@ files are downloaded to and looked up) and ``CRDS_SERVER_URL`` (for JWST
 offline. Without either, CRDS falls back to an STScI-internal path and gives up.
 """
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 __all__ = ["find_reference", "crds_parameters", "CRDSError", "CRDSUnavailable",
            "CRDSLookupError"]
@@ -50,9 +50,9 @@ class CRDSLookupError(CRDSError):
     every USEAFTER)."""
 
 
-def _header(path_or_header):
+def _header(path_or_header: Any) -> Tuple[Any, str]:
     if isinstance(path_or_header, (str, os.PathLike)):
-        from astropy.io import fits  # type: ignore[import-untyped]
+        from astropy.io import fits
         return fits.getheader(os.fspath(path_or_header), 0), os.fspath(path_or_header)
     return path_or_header, "header"
 
@@ -125,9 +125,8 @@ def find_reference(path_or_header: Any, *, context: Optional[str] = None) -> Opt
     params.setdefault("meta.observation.time", "00:00:00")
 
     try:
-        import crds  # type: ignore[import-untyped]
-        from crds.core.exceptions import (  # type: ignore[import-untyped]
-            CrdsError, CrdsLookupError)
+        import crds
+        from crds.core.exceptions import CrdsError, CrdsLookupError
     except ImportError as exc:
         raise CRDSUnavailable(f"CRDS is not installed ({exc}): pip install crds and "
                               f"{_HOW_TO}") from None

@@ -1,21 +1,22 @@
 """The RSCD correction on dask arrays (``pip install "dask[array]"``).
 
     >>> import rscd.dask
-    >>> out = rscd.dask.apply(sci, groupdq, pixeldq, "my_rscd.fits",
+    >>> out = rscd.dask.apply(data, groupdq, pixeldq, "my_rscd.fits",
     ...                       readpatt="FAST", subarray="FULL")        # doctest: +SKIP
-    >>> sci2, groupdq2, pixeldq2, result = rscd.dask.compute(out)       # doctest: +SKIP
+    >>> data2, groupdq2, pixeldq2, result = rscd.dask.compute(out)      # doctest: +SKIP
 
 Arrays are chunked along rows and columns only (one chunk along nints and ngroups:
 every block holds whole ramps); each block is corrected by the C core on its own, with its
-absolute first detector row (``substrt2`` + the block's row offset) for the decay row
+absolute first detector row (``ystart`` + the block's row offset) for the decay row
 parity. The results equal :func:`rscd.apply` on the whole arrays, bit for bit, with any
 chunking:
 
 decay
     Every pixel is independent given its row parity: blocks are exact.
 flag
-    The back-off stop is global over all pixels of a range of integrations (SPEC section
-    2, rule 7): a block alone would stop at its own first clean level. So ``apply`` first
+    The back-off stop is global over all pixels of a range of integrations
+    (docs/overview.rst, "Method flag", rule 7): a block alone would stop at its own first
+    clean level. So ``apply`` first
     computes, with one cheap dask reduction over groups 0..skip+1 of GROUPDQ, for each
     level whether any sample of the whole range is a problem; that gives the global stop
     level of each range, and each block is then flagged with it by the C function
@@ -41,6 +42,7 @@ import dataclasses
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -52,10 +54,11 @@ except ImportError as exc:      # pragma: no cover - exercised only without dask
                       "(or pip install \".[dask]\" in the rscd clone)") from exc
 
 from . import _core
-from .correct import (METHODS, Result, apply as apply_arrays, check_shapes, exposure_numbers,
-                      flag_plan)
+from .correct import (METHODS, ReferenceLike, Result, apply as apply_arrays, check_shapes,
+                      exposure_numbers, flag_plan)
 from .dq import SATURATED
 from .fits import open_ramp, read_layout
+from ._renames import renamed_keywords
 from .reference import as_reference
 
 __all__ = ["apply", "compute", "store", "apply_file", "open_file", "Corrected"]
@@ -75,13 +78,13 @@ class Corrected:
     ``stats`` is a small int64 dask array of per-block counts (or None when nothing
     is computed), turned into a :class:`rscd.Result` by :meth:`result_from`.
     """
-    sci: object
-    groupdq: object
-    pixeldq: object
-    stats: object
+    sci: Any
+    groupdq: Any
+    pixeldq: Any
+    stats: Any
     base: Result
 
-    def result_from(self, stats):
+    def result_from(self, stats: Any) -> Result:
         """The global :class:`rscd.Result` from the computed ``stats`` (numpy)."""
         if self.stats is None:
             return self.base
@@ -89,7 +92,7 @@ class Corrected:
         stats = np.asarray(stats).reshape(-1, len(width))
         if self.base.method == "flag":
             total = stats.sum(axis=0)
-            values = {}
+            values: Dict[str, Any] = {}
             for n, name in enumerate(_FLAG_STATS):
                 if getattr(self.base, name) is not None:
                     values[name] = int(total[n])
@@ -160,7 +163,7 @@ def _flag_block(gdq, pdq, ranges=None, stops=None, threads=1):
     return gdq, pdq, stats
 
 
-def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, substrt2=1,
+def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, ystart=1,
                  block_info=None):
     y0 = block_info[0]["array-location"][2][0]       # absolute first row of this block
     sci = np.array(sci, dtype=np.float32, order="C")        # native copy of the block
@@ -170,8 +173,8 @@ def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, substrt2=1,
     previous = (np.asarray(prev[0]), np.asarray(prev[1])) if prev else None
     with warnings.catch_warnings():      # apply() on the whole arrays warned already
         warnings.simplefilter("ignore")
-        res = apply_arrays(sci, gdq, pdq, reference, substrt2=substrt2 + y0, previous=previous,
-                     **options)
+        res = apply_arrays(sci, gdq, pdq, reference, ystart=ystart + y0, previous=previous,
+                           **options)
     stats = np.array([res.npix_corrected, res.npix_saturated, res.npix_nonfinite,
                       res.nints_corrected, res.first_int_left], np.int64)
     return sci, stats
@@ -189,25 +192,32 @@ def _pick_stats(block):
     return block[-1].reshape(1, 1, 1, -1)
 
 
-def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIRIMAGE",
-          nints=None, integration_start=1, substrt2=1, method="auto", previous=None,
-          threads=1, rechunk=False):
+@renamed_keywords(sci="data", substrt2="ystart")
+def apply(data: Any, groupdq: Any, pixeldq: Any, reference: ReferenceLike, *, readpatt: str,
+          subarray: str, detector: str = "MIRIMAGE", nints: Optional[int] = None,
+          integration_start: int = 1, ystart: int = 1, method: str = "auto",
+          previous: Optional[Tuple[Any, Any]] = None, threads: Optional[int] = None,
+          rechunk: bool = False) -> "Corrected":
     """The RSCD correction of dask arrays; returns new (lazy) arrays and statistics.
 
     Parameters
     ----------
-    sci : dask.array.Array, float32 (either byte order), (nints, ngroups, nrows, ncols)
+    data : dask.array.Array, float32 (either byte order), (nints, ngroups, nrows, ncols)
+        SCI, as ``data`` of :func:`rscd.apply`. ``sci=`` is its old, deprecated name
+        (DeprecationWarning).
     groupdq : dask.array.Array, uint8, same shape
     pixeldq : dask.array.Array or numpy.ndarray, uint32, (nrows, ncols)
         Chunked along rows and columns only; the three arrays are aligned to common
         row/column chunks by dask.
-    reference, readpatt, subarray, detector, nints, integration_start, substrt2, method
-        As for :func:`rscd.apply`; ``substrt2`` is the detector row of array row 0.
+    reference, readpatt, subarray, detector, nints, integration_start, ystart, method
+        As for :func:`rscd.apply`; ``ystart`` is the detector row of array row 0
+        (``substrt2=`` is its old, deprecated name).
     previous : pair of arrays, optional
         decay of a segment: SCI and GROUPDQ (ngroups, nrows, ncols) of the previous
         segment's last integration, uncorrected (numpy or dask).
-    threads : int
-        C-core threads per block (dask runs blocks in parallel already).
+    threads : int, optional
+        C-core threads per block. None (the default) lets rscd choose: one thread per
+        block, since dask runs the blocks in parallel already.
     rechunk : bool
         Rechunk arrays chunked along nints or ngroups instead of raising ValueError.
 
@@ -229,18 +239,19 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    sci = _whole_ramps(_check_dask(sci, "sci", np.float32, 4, True), "sci", rechunk)
+    sci = _whole_ramps(_check_dask(data, "data", np.float32, 4, True), "data", rechunk)
     groupdq = _whole_ramps(_check_dask(groupdq, "groupdq", np.uint8, 4, False), "groupdq",
                            rechunk)
     pixeldq = _check_dask(pixeldq, "pixeldq", np.uint32, 2, True)
-    check_shapes(sci.shape, groupdq.shape, pixeldq.shape, "sci")
+    check_shapes(sci.shape, groupdq.shape, pixeldq.shape)
     # Common row/column chunks (those of SCI), so block n of every array covers the
     # same pixels; a no-op when they already agree.
     groupdq = groupdq.rechunk(sci.chunks)
     pixeldq = pixeldq.rechunk(sci.chunks[2:])
     nints_file, ngroups = groupdq.shape[:2]
-    nints, start, substrt2, threads = exposure_numbers(nints_file, nints, integration_start,
-                                                       substrt2, threads)
+    # threads None: one per block (dask supplies the parallelism across blocks).
+    nints, start, ystart, threads = exposure_numbers(nints_file, nints, integration_start,
+                                                     ystart, 1 if threads is None else threads)
 
     # The checks, reference lookup and skips of rscd.apply, run once on a tiny
     # stand-in (one pixel), so messages, warnings and SKIPPED results are the same.
@@ -251,7 +262,7 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         base = apply_arrays(*tiny, ref, readpatt=readpatt, subarray=subarray, detector=detector,
-                      nints=nints, integration_start=start, substrt2=substrt2,
+                      nints=nints, integration_start=start, ystart=ystart,
                       method=chosen, threads=1,
                       previous=(None if previous is None or chosen != "decay" else
                                 (np.zeros((ngroups, 1, 1), np.float32),
@@ -263,7 +274,7 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
 
     if chosen == "flag":
         # The core's skip rules (the same call rscd.apply makes), not a copy of them.
-        row = ref.lookup(readpatt, subarray, "flag")
+        row: Any = ref.lookup(readpatt, subarray, "flag")   # a SkipRow: base is COMPLETE
         plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=ngroups,
                          nints_file=nints_file, nints=nints, integration_start=start)
         ranges = (plan.int1, plan.int2p)
@@ -276,7 +287,8 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
                 chunks=((1,) * len(head.chunks[2]), (1,) * len(head.chunks[3]), (nlev,)),
                 dtype=bool, meta=np.empty((0, 0, 0), bool))
             problems = per_block.any(axis=(0, 1)).compute()
-        stops, pos = [], 0
+        stops: List[Optional[int]] = []
+        pos = 0
         for rng in ranges:
             if rng is None:
                 stops.append(None)
@@ -298,7 +310,7 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
 
     options = dict(readpatt=readpatt, subarray=subarray, detector=detector, nints=nints,
                    integration_start=start, method="decay", threads=threads)
-    prev = ()
+    prev: Tuple[Any, ...] = ()
     if previous is not None:
         prev = tuple(_check_dask(a, name, dt, 3, True)
                      for a, name, dt in zip(previous, ("previous sci", "previous groupdq"),
@@ -308,7 +320,7 @@ def apply(sci, groupdq, pixeldq, reference, *, readpatt, subarray, detector="MIR
                              f"{sci.shape[1:]}")
         prev = tuple(a.rechunk(sci.chunks[1:]) for a in prev)
     packed = da.map_blocks(_decay_block, sci, groupdq, pixeldq, *prev, reference=ref,
-                           options=options, substrt2=substrt2, dtype=object,
+                           options=options, ystart=ystart, dtype=object,
                            meta=np.empty((0, 0, 0, 0), object))
     sci_out = packed.map_blocks(_pick, 0, dtype=np.float32,
                                 meta=np.empty((0, 0, 0, 0), np.float32))
@@ -324,7 +336,8 @@ def _stats_array(packed, n):
         dtype=np.int64, meta=np.empty((0, 0, 0, 0), np.int64))
 
 
-def compute(corrected, **kwargs):
+def compute(corrected: Corrected,
+            **kwargs: Any) -> Tuple[np.ndarray, np.ndarray, np.ndarray, Result]:
     """Compute everything in one pass: (sci, groupdq, pixeldq, Result) as numpy."""
     if corrected.stats is None:
         sci, gdq, pdq = dask.compute(corrected.sci, corrected.groupdq, corrected.pixeldq,
@@ -335,7 +348,8 @@ def compute(corrected, **kwargs):
     return sci, gdq, pdq, corrected.result_from(stats)
 
 
-def store(corrected, sci=None, groupdq=None, pixeldq=None, *, lock=False, **kwargs):
+def store(corrected: Corrected, sci: Any = None, groupdq: Any = None, pixeldq: Any = None, *,
+          lock: Any = False, **kwargs: Any) -> Result:
     """Write the corrected arrays into targets (``da.store``) in one pass; return the Result.
 
     Targets take ``target[region] = block`` (numpy arrays, ``np.memmap`` views of a
@@ -401,7 +415,7 @@ def open_file(path, chunks=(256, 256)):
               da.from_array(ramp.pixeldq, chunks=tuple(chunks)))
     meta = dict(readpatt=layout.readpatt, subarray=layout.subarray,
                 detector=layout.detector, nints=layout.nints,
-                integration_start=layout.integration_start, substrt2=layout.substrt2)
+                integration_start=layout.integration_start, ystart=layout.substrt2)
     sci_at, gdq_at, _ = layout.offsets
     targets = (np.memmap(path, ">f4", "r+", sci_at, layout.shape),
                np.memmap(path, "u1", "r+", gdq_at, layout.shape), _PixeldqTarget(layout))

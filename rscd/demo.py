@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, Mapping, Tuple
 
 import numpy as np
 import numpy.typing as npt
-from astropy.io import fits  # type: ignore[import-untyped]
+from astropy.io import fits
 
 from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 from .fits import apply_file

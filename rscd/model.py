@@ -14,18 +14,19 @@ The model's metadata is updated as jwst 3.0.0's ``RscdStep`` leaves it:
 """
 import logging
 import os
+from typing import Any, Optional
 
 import numpy as np
 
-from .correct import STAT_KEYWORDS, Result, apply
-from .reference import as_reference
+from .correct import STAT_KEYWORDS, ReferenceLike, Result, apply
+from .reference import Reference, as_reference
 
 __all__ = ["apply_model"]
 
 log = logging.getLogger("rscd")
 
 
-def _get(obj, dotted, default=None):
+def _get(obj: Any, dotted: str, default: Any = None) -> Any:
     """``obj.a.b.c`` or ``default`` when any link is missing or None."""
     for name in dotted.split("."):
         obj = getattr(obj, name, None)
@@ -34,7 +35,7 @@ def _get(obj, dotted, default=None):
     return obj
 
 
-def _set(obj, dotted, value):
+def _set(obj: Any, dotted: str, value: Any) -> None:
     """``obj.a.b.c = value``; the intermediate nodes must exist (a stdatamodels
     ``meta`` creates them on access)."""
     *path, last = dotted.split(".")
@@ -43,7 +44,7 @@ def _set(obj, dotted, value):
     setattr(obj, last, value)
 
 
-def _usable(arr, dtype, any_byteorder=False, write=True):
+def _usable(arr: Any, dtype: Any, any_byteorder: bool = False, write: bool = True) -> bool:
     if not isinstance(arr, np.ndarray) or not arr.flags.c_contiguous:
         return False
     if write and not arr.flags.writeable:
@@ -52,7 +53,8 @@ def _usable(arr, dtype, any_byteorder=False, write=True):
     return got == np.dtype(dtype)
 
 
-def _array(model, name, dtype, any_byteorder=False, assign=True):
+def _array(model: Any, name: str, dtype: Any, any_byteorder: bool = False,
+           assign: bool = True) -> np.ndarray:
     """The model's array in the form ``rscd.apply`` needs.
 
     When it already has that form (exact dtype, C-contiguous, writeable) it is
@@ -76,7 +78,7 @@ def _array(model, name, dtype, any_byteorder=False, assign=True):
     return converted
 
 
-def _reference_name(reference, ref):
+def _reference_name(reference: ReferenceLike, ref: Reference) -> str:
     """What the pipeline records in R_RSCD for a reference given by path: its absolute
     path (stpipe does the same for ``override_rscd``)."""
     if isinstance(reference, (str, os.PathLike)):
@@ -84,7 +86,8 @@ def _reference_name(reference, ref):
     return os.path.abspath(ref.path) if ref.path else ref.name
 
 
-def apply_model(model, reference, *, method="auto", threads=None):
+def apply_model(model: Any, reference: ReferenceLike, *, method: str = "auto",
+                threads: Optional[int] = None) -> Result:
     """Apply the RSCD correction to a jwst ramp datamodel, in place.
 
     Parameters
@@ -100,7 +103,7 @@ def apply_model(model, reference, *, method="auto", threads=None):
     method : {"auto", "flag", "decay"}
         As for :func:`rscd.apply`.
     threads : int, optional
-        OpenMP threads for the C core.
+        Threads for the C core; None (the default): every core, as :func:`rscd.apply`.
 
     Returns
     -------
@@ -139,20 +142,21 @@ def apply_model(model, reference, *, method="auto", threads=None):
 
     ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method
-    groupdq = _array(model, "groupdq", np.uint8)
-    pixeldq = _array(model, "pixeldq", np.uint32)
-    # flag never changes SCI, so an odd SCI array is only read through a temporary.
+    # Each method writes only some arrays (flag: the flags; decay: SCI); an odd array
+    # the method only reads is read through a temporary and never replaced.
+    groupdq = _array(model, "groupdq", np.uint8, assign=chosen != "decay")
+    pixeldq = _array(model, "pixeldq", np.uint32, assign=chosen != "decay")
     data = _array(model, "data", np.float32, any_byteorder=True, assign=chosen == "decay")
 
     nints = _get(model, "meta.exposure.nints")
     integration_start = _get(model, "meta.exposure.integration_start", 1)
-    substrt2 = _get(model, "meta.subarray.ystart", 1)
+    ystart = _get(model, "meta.subarray.ystart", 1)
     try:
         result = apply(data, groupdq, pixeldq, ref,
                        readpatt=str(_get(model, "meta.exposure.readpatt", "")),
                        subarray=str(_get(model, "meta.subarray.name", "")),
                        detector=str(detector), nints=None if nints is None else int(nints),
-                       integration_start=int(integration_start), substrt2=int(substrt2),
+                       integration_start=int(integration_start), ystart=int(ystart),
                        method=method, threads=threads)
     except ValueError as exc:
         # Name the model's attribute, not the argument (a NINTS smaller than the arrays

@@ -1,4 +1,4 @@
-"""Reading and writing RSCD reference files (SPEC section 4).
+"""Reading and writing RSCD reference files (docs/reference_files.rst).
 
 Two forms exist:
 
@@ -15,6 +15,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from astropy.io import fits
@@ -38,7 +39,7 @@ class ReferenceFileError(ValueError):
     """A reference file is malformed; the message names the file and the problem."""
 
 
-def canonical_subarray(name):
+def canonical_subarray(name: Any) -> str:
     """The exposure's SUBARRAY as matched against a reference table: trailing blanks
     dropped, the old name SUBPRISM read as SLITLESSPRISM. Only for the science side: the
     pipeline never renames a table row, so a row spelled SUBPRISM matches nothing."""
@@ -95,7 +96,7 @@ class SkipRow:
 
 @dataclass(frozen=True)
 class DecayCoeffs:
-    """The 14 decay parameters of one row parity (SPEC section 3)."""
+    """The 14 decay parameters of one row parity (docs/overview.rst, "Method decay")."""
     tau: float
     ascale: float
     pow: float
@@ -111,7 +112,8 @@ class DecayCoeffs:
     sat_rowterm: float
     sat_scale: float
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, float]:
+        """The parameters by name, as the C core's adapter takes them."""
         return dataclasses.asdict(self)
 
 
@@ -132,10 +134,10 @@ class Reference:
     ``decay_rows`` is None when it has no ``RSCD`` table.
     """
     name: str
-    path: str = None
-    detector: str = None
-    skip_rows: tuple = None
-    decay_rows: tuple = None
+    path: Optional[str] = None
+    detector: Optional[str] = None
+    skip_rows: Optional[Tuple[SkipRow, ...]] = None
+    decay_rows: Optional[Tuple[DecayRow, ...]] = None
 
     def __post_init__(self) -> None:
         # Rows are checked here, so a hand-made Reference fails when it is built, with a
@@ -154,11 +156,12 @@ class Reference:
                                     f"not {type(row).__name__}")
             object.__setattr__(self, field, rows)
 
-    def default_method(self):
+    def default_method(self) -> str:
         """The method ``method="auto"`` picks: flag when RSCD_GROUP_SKIP is present."""
         return "flag" if self.skip_rows is not None else "decay"
 
-    def lookup(self, readpatt, subarray, method=None):
+    def lookup(self, readpatt: str, subarray: str,
+               method: Optional[str] = None) -> Union[SkipRow, DecayRow, None]:
         """The first row matching READPATT and SUBARRAY for ``method``, or None.
 
         Strings are compared after dropping trailing blanks; the exposure's old
@@ -167,7 +170,8 @@ class Reference:
         exposure). Raises ReferenceFileError when the file has no table for the method.
         """
         method = method or self.default_method()
-        rows = self.skip_rows if method == "flag" else self.decay_rows
+        rows: Optional[Tuple[Union[SkipRow, DecayRow], ...]] = (
+            self.skip_rows if method == "flag" else self.decay_rows)
         if rows is None:
             extname = SKIP_EXTNAME if method == "flag" else DECAY_EXTNAME
             raise ReferenceFileError(
@@ -290,7 +294,7 @@ def _read_decay_table(hdu, path):
     return tuple(rows)
 
 
-def read_reference(path):
+def read_reference(path: "Union[str, os.PathLike[str]]") -> "Reference":
     """Read an RSCD reference file of either form.
 
     Parameters
@@ -406,8 +410,11 @@ def _write(hdul, path, overwrite):
         hdul.writeto(fh)
 
 
-def write_flag_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD group skip table",
-                         pedigree="DUMMY", author="rscd", overwrite=False):
+def write_flag_reference(path: "Union[str, os.PathLike[str]]",
+                         rows: Iterable[Union[SkipRow, Sequence[Any]]],
+                         *, detector: str = "MIRIMAGE",
+                         descrip: str = "RSCD group skip table", pedigree: str = "DUMMY",
+                         author: str = "rscd", overwrite: bool = False) -> None:
     """Write an ``RSCD_GROUP_SKIP`` reference file (the form jwst 3.0.0 reads).
 
     Parameters
@@ -434,20 +441,22 @@ def write_flag_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD group
     >>> rscd.read_reference("my_rscd.fits").lookup("FAST", "FULL")
     SkipRow(subarray='FULL', readpatt='FAST', skip_int1=1, skip_int2p=3)
     """
-    rows = [r if isinstance(r, SkipRow) else SkipRow(*r) for r in rows]
-    with_skip1 = any(r.skip_int1 is not None and r.skip_int1 >= 0 for r in rows)
-    cols = [fits.Column("subarray", "17A", array=[r.subarray for r in rows]),
-            fits.Column("readpatt", "12A", array=[r.readpatt for r in rows])]
+    skip_rows = [r if isinstance(r, SkipRow) else SkipRow(*r) for r in rows]
+    with_skip1 = any(r.skip_int1 is not None and r.skip_int1 >= 0 for r in skip_rows)
+    cols = [fits.Column("subarray", "17A", array=[r.subarray for r in skip_rows]),
+            fits.Column("readpatt", "12A", array=[r.readpatt for r in skip_rows])]
     if with_skip1:
-        cols.append(fits.Column("group_skip1", "J",
-                                array=[-1 if r.skip_int1 is None else r.skip_int1 for r in rows]))
-    cols.append(fits.Column("group_skip", "J", array=[r.skip_int2p for r in rows]))
+        cols.append(fits.Column("group_skip1", "J", array=[
+            -1 if r.skip_int1 is None else r.skip_int1 for r in skip_rows]))
+    cols.append(fits.Column("group_skip", "J", array=[r.skip_int2p for r in skip_rows]))
     table = fits.BinTableHDU.from_columns(cols, name=SKIP_EXTNAME)
     _write(fits.HDUList([_primary(detector, descrip, pedigree, author), table]), path, overwrite)
 
 
-def write_decay_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD decay parameters",
-                          pedigree="DUMMY", author="rscd", overwrite=False):
+def write_decay_reference(path: "Union[str, os.PathLike[str]]", rows: Iterable[DecayRow], *,
+                          detector: str = "MIRIMAGE",
+                          descrip: str = "RSCD decay parameters", pedigree: str = "DUMMY",
+                          author: str = "rscd", overwrite: bool = False) -> None:
     """Write a seed-era ``RSCD`` reference file: an EVEN and an ODD row per DecayRow.
 
     Parameters
@@ -477,7 +486,6 @@ def write_decay_reference(path, rows, *, detector="MIRIMAGE", descrip="RSCD deca
     >>> rscd.read_reference("my_decay.fits").default_method()
     'decay'
     """
-    rows = list(rows)
     flat = [(r, parity, coeffs) for r in rows
             for parity, coeffs in (("EVEN", r.even), ("ODD", r.odd))]
     cols = [fits.Column("SUBARRAY", "20A", array=[r.subarray for r, _, _ in flat]),

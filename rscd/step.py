@@ -13,6 +13,7 @@ and in Python ``RscdFastStep.call(model_or_path, override_rscd="my_rscd.fits")``
 import logging
 import os
 import warnings
+from typing import Any, Optional, Sequence, Tuple, Type
 
 from stdatamodels.jwst import datamodels
 
@@ -20,7 +21,7 @@ from jwst.pipeline import Detector1Pipeline
 from jwst.stpipe import Step
 
 from .correct import (TOO_FEW_GROUPS, DeprecatedReferenceWarning, NoReferenceRowWarning,
-                      RSCDWarning)
+                      Result, RSCDWarning)
 from .model import apply_model
 from .reference import Reference, SkipRow, read_reference
 
@@ -29,7 +30,7 @@ __all__ = ["RscdFastStep", "RscdFastDetector1Pipeline"]
 log = logging.getLogger(__name__)
 
 
-def _reference_from_model(ref_model):
+def _reference_from_model(ref_model: Any) -> Reference:
     """A ``Reference`` from an already open stdatamodels ``RSCDModel`` (stpipe passes
     one through when ``override_rscd`` is a datamodel rather than a path)."""
     table = getattr(ref_model, "rscd_group_skip_table", None)
@@ -50,7 +51,7 @@ def _reference_from_model(ref_model):
                      skip_rows=tuple(rows))
 
 
-def _log_pipeline_lines(res, categories):
+def _log_pipeline_lines(res: Result, categories: Sequence[Type[Warning]]) -> None:
     """The lines jwst 3.0.0's RscdStep logs for what happened (users and their scripts
     search the log for them), before rscd's own, more detailed lines."""
     if any(issubclass(c, DeprecatedReferenceWarning) for c in categories):
@@ -78,12 +79,12 @@ class RscdFastStep(Step):
 
     spec = """
     method = option('auto', 'flag', 'decay', default='auto')  # auto: flag when the reference has RSCD_GROUP_SKIP, else decay
-    threads = integer(min=1, default=None)  # OpenMP threads for the C core (default: OpenMP's choice)
+    threads = integer(min=1, default=None)  # threads for the C core (default None: rscd chooses, every core)
     """  # noqa: E501
 
     reference_file_types = ["rscd"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.parent is not None:
             # stpipe records a skipped step as meta.cal_step.<class_alias>; inside a
@@ -92,7 +93,7 @@ class RscdFastStep(Step):
 
     #: The ``rscd.Result`` of the last ``process`` call (None before, or when skipped
     #: without looking at the data).
-    rscd_result = None
+    rscd_result: Optional[Result] = None
 
     @classmethod
     def _get_config_from_parameters(cls, crds_parameters, crds_observatory):
@@ -101,16 +102,16 @@ class RscdFastStep(Step):
         return cls._empty_config()
 
     @staticmethod
-    def get_stpipe_loggers():
+    def get_stpipe_loggers() -> Tuple[str, ...]:
         """jwst's loggers plus ``rscd``, so strun shows and records our messages."""
         return Step.get_stpipe_loggers() + ("rscd",)
 
-    def default_suffix(self):
+    def default_suffix(self) -> str:
         """Outputs are named ``*_rscd.fits``, like the pipeline's rscd step inside
         ``calwebb_detector1`` (a suffix jwst knows how to replace)."""
         return "rscd"
 
-    def process(self, step_input):
+    def process(self, step_input: Any) -> Any:
         """Flag or correct the RSCD-affected groups.
 
         Parameters

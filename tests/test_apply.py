@@ -6,6 +6,7 @@ import rscd
 from rscd.correct import STAT_KEYWORDS as KEYWORDS
 from rscd.reference import Reference, SkipRow
 
+from oracle_decay import decay_oracle
 from oracle_flag import flag_oracle
 
 REF = Reference(name="ref.fits", detector="MIRIMAGE",
@@ -49,7 +50,7 @@ def test_bad_arrays_are_refused_and_nothing_changes(which, bad, error, message):
 
 
 @pytest.mark.parametrize("which", [1, 2])
-def test_read_only_dq_is_refused(which):
+def test_read_only_dq_is_refused_by_flag(which):
     arrs = arrays()
     arrs[which].flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
@@ -65,7 +66,7 @@ def test_read_only_sci_is_fine_for_flag_but_not_decay():
 @pytest.mark.parametrize("kw, error, message", [
     (dict(method="fast"), ValueError, "method must be one of"),
     (dict(integration_start=0), ValueError, "integration_start must be >= 1"),
-    (dict(substrt2=1.5), TypeError, "substrt2 must be an integer"),
+    (dict(ystart=1.5), TypeError, "ystart must be an integer"),
     (dict(nints=1.0), TypeError, "nints must be an integer"),
     (dict(threads=0), ValueError, "threads must be >= 1"),
     (dict(reference=42), TypeError, "reference must be a path or an rscd.Reference"),
@@ -155,3 +156,104 @@ def test_auto_method_needs_a_table():
     decay_only = Reference(name="d.fits", decay_rows=())
     with pytest.raises(rscd.ReferenceFileError, match="no RSCD_GROUP_SKIP table"):
         call(*arrays(), reference=decay_only, method="flag")
+
+
+def decay_case(seed=3):
+    """Ramps with a mix of slopes (saturating ones included) and a decay reference whose
+    parities differ, so that the correction changes many samples."""
+    rng = np.random.default_rng(seed)
+    shape = (3, 9, 6, 12)
+    rate = 10 ** rng.uniform(0, 4, size=(shape[0], 1) + shape[2:])
+    data = (8000 + rate * np.arange(1, shape[1] + 1).reshape(1, -1, 1, 1)).astype(np.float32)
+    gdq = np.where(data >= 60000, np.uint8(2), np.uint8(0))
+    data = np.minimum(data, np.float32(60000))
+    pdq = np.zeros(shape[2:], np.uint32)
+    pdq[:, :2] = np.uint32(2**31)                       # reference-pixel columns
+    even = dict(tau=2.0, ascale=0.3, pow=1.2, illum_zp=1.0, illum_slope=0.01, illum2=1e-4,
+                param3=2e4, crossopt=5e3, sat_zp=1e-6, sat_slope=0.0, sat_2=0.0,
+                sat_mzp=0.2, sat_rowterm=1e-7, sat_scale=1.0)
+    odd = dict(even, tau=3.0, ascale=0.5)
+    ref = rscd.Reference(name="decay.fits", decay_rows=(rscd.DecayRow(
+        "FULL", "FAST", rscd.DecayCoeffs(**even), rscd.DecayCoeffs(**odd)),))
+    return data, gdq, pdq, even, odd, ref
+
+
+def test_decay_takes_read_only_groupdq_and_pixeldq():
+    """Regression (issue 16): decay only reads GROUPDQ and PIXELDQ, yet rscd.apply refused
+    them read-only (say from a FITS file opened read-only for them) with "groupdq is
+    read-only". Now only SCI, which decay writes, must be writeable; the flags are left
+    as they were and SCI is corrected as with writeable flags."""
+    data, gdq, pdq, even, odd, ref = decay_case()
+    want, counts = decay_oracle(data, gdq, pdq, even, odd, substrt2=3)
+    gdq0, pdq0 = gdq.copy(), pdq.copy()
+    gdq.flags.writeable = pdq.flags.writeable = False
+    res = rscd.apply(data, gdq, pdq, ref, readpatt="FAST", subarray="FULL", ystart=3,
+                     method="decay")
+    assert res.status == "COMPLETE" and res.npix_corrected == counts["corrected"] > 0
+    np.testing.assert_array_equal(data, want)
+    np.testing.assert_array_equal(gdq, gdq0)
+    np.testing.assert_array_equal(pdq, pdq0)
+    assert not gdq.flags.writeable and not pdq.flags.writeable
+
+
+def test_decay_refuses_read_only_sci_and_changes_nothing():
+    data, gdq, pdq, _, _, ref = decay_case()
+    data.flags.writeable = False
+    before = data.copy()
+    with pytest.raises(ValueError, match="data is read-only"):
+        rscd.apply(data, gdq, pdq, ref, readpatt="FAST", subarray="FULL", method="decay")
+    np.testing.assert_array_equal(data, before)
+
+
+def test_substrt2_is_the_deprecated_name_of_ystart():
+    # The decay row parity follows ystart: the old keyword must give the same result.
+    data, gdq, pdq, even, odd, ref = decay_case()
+    want, _ = decay_oracle(data, gdq, pdq, even, odd, substrt2=2)
+    with pytest.warns(DeprecationWarning, match=r"substrt2= is deprecated, use ystart="):
+        rscd.apply(data, gdq, pdq, ref, readpatt="FAST", subarray="FULL", substrt2=2)
+    np.testing.assert_array_equal(data, want)
+    with pytest.raises(TypeError, match="both substrt2= and ystart="):
+        rscd.apply(data, gdq, pdq, ref, readpatt="FAST", subarray="FULL", substrt2=2,
+                   ystart=2)
+
+
+def test_dask_apply_takes_the_names_of_rscd_apply():
+    """rscd.dask.apply's first parameter is ``data`` and the row offset ``ystart``, as in
+    rscd.apply (issue 16); the old keywords ``sci=`` and ``substrt2=`` still work, with a
+    DeprecationWarning, and give the same result."""
+    da = pytest.importorskip("dask.array")
+    import rscd.dask
+    data, gdq, pdq, _, _, ref = decay_case()
+    want = data.copy()
+    rscd.apply(want, gdq, pdq, ref, readpatt="FAST", subarray="FULL", ystart=2)
+    lazy = [da.from_array(a, chunks=a.shape[:-2] + (3, 5)) for a in (data, gdq)]
+    new = rscd.dask.apply(data=lazy[0], groupdq=lazy[1], pixeldq=pdq, reference=ref,
+                          readpatt="FAST", subarray="FULL", ystart=2)
+    with pytest.warns(DeprecationWarning) as caught:
+        old = rscd.dask.apply(sci=lazy[0], groupdq=lazy[1], pixeldq=pdq, reference=ref,
+                              readpatt="FAST", subarray="FULL", substrt2=2)
+    assert sorted(str(w.message).split(": ")[1] for w in caught) == [
+        "sci= is deprecated, use data=", "substrt2= is deprecated, use ystart="]
+    for out in (new, old):
+        got, _, _, res = rscd.dask.compute(out, scheduler="sync")
+        np.testing.assert_array_equal(got, want)
+        assert res.status == "COMPLETE"
+
+
+@pytest.mark.parametrize("threads", [None, 1, 2])
+def test_threads_default_is_none_everywhere(threads):
+    # None means "rscd chooses" in both APIs; any count gives the same result.
+    import inspect
+    da = pytest.importorskip("dask.array")
+    import rscd.dask
+    for func in (rscd.apply, rscd.dask.apply, rscd.apply_model, rscd.apply_file):
+        assert inspect.signature(func).parameters["threads"].default is None, func
+    data, gdq, pdq, _, _, ref = decay_case()
+    want = data.copy()
+    rscd.apply(want, gdq, pdq, ref, readpatt="FAST", subarray="FULL")
+    out = rscd.dask.apply(da.from_array(data, chunks=data.shape[:-2] + (3, 5)), gdq, pdq, ref,
+                          readpatt="FAST", subarray="FULL", threads=threads)
+    np.testing.assert_array_equal(rscd.dask.compute(out, scheduler="sync")[0], want)
+    mine = data.copy()
+    rscd.apply(mine, gdq, pdq, ref, readpatt="FAST", subarray="FULL", threads=threads)
+    np.testing.assert_array_equal(mine, want)

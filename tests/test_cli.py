@@ -223,3 +223,16 @@ def test_demo_into_unusable_dir(tmp_path, capsys):
     assert main(["demo", str(blocker / "sub")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("rscd: error: demo:") and "Traceback" not in err
+
+
+def test_j_is_jobs_and_t_is_threads(files, capsys):
+    """-j is the short form of --jobs, as for make and pytest users; --threads is -t
+    (issue 16; -j used to mean --threads). The refusal names the option meant."""
+    assert main([files["a"], files["b"], "-r", files["flag"], "-j", "0"]) == 2
+    assert "--jobs must be >= 1" in capsys.readouterr().err
+    assert main([files["a"], "-r", files["flag"], "-t", "0"]) == 2
+    assert "--threads must be >= 1" in capsys.readouterr().err
+    assert main([files["a"], files["b"], "-r", files["flag"], "-j", "2", "-t", "1"]) == 0
+    for path in (files["a"], files["b"]):
+        base = os.path.basename(path).replace("_linearity", "_rscd").replace("_uncal", "_rscd")
+        assert fits.getval(os.path.join(os.path.dirname(path), base), "S_RSCD") == "COMPLETE"

@@ -54,11 +54,11 @@ def _assert_same(want, got):
 
 @pytest.mark.parametrize("chunks", CHUNKINGS)
 @pytest.mark.parametrize("method", ["flag", "decay"])
-@pytest.mark.parametrize("substrt2", [1, 2])
-def test_equals_apply(refs, chunks, method, substrt2):
+@pytest.mark.parametrize("ystart", [1, 2])
+def test_equals_apply(refs, chunks, method, ystart):
     arrays = ramp_arrays(nints=4, ngroups=8, nrows=12, ncols=10, seed=7)
     arrays = (arrays[0].astype(">f4"),) + arrays[1:]          # as memory-mapped from FITS
-    want, got = _both(arrays, refs[method], chunks, substrt2=substrt2)
+    want, got = _both(arrays, refs[method], chunks, ystart=ystart)
     _assert_same(want, got)
     if method == "decay":
         assert got[0].dtype == np.float32                     # new blocks: native order

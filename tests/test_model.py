@@ -110,13 +110,30 @@ def test_decay_converts_data_and_assigns_it_back(tmp_path):
     assert vars(model.meta.rscd) == {}              # no flag statistics for decay
 
 
+def test_decay_reads_read_only_flags_where_they_are(tmp_path):
+    """decay only reads GROUPDQ and PIXELDQ (issue 16): read-only ones are used, not
+    refused, and stay the model's own arrays, unchanged."""
+    ref = decay_reference(tmp_path / "decay_rscd.fits")
+    data, gdq, pdq = ramp_arrays(nints=3, ngroups=8, seed=5)
+    want = data.copy()
+    expect = rscd.apply(want, gdq.copy(), pdq.copy(), ref, readpatt="FAST", subarray="FULL")
+    gdq0, pdq0 = gdq.copy(), pdq.copy()
+    gdq.flags.writeable = pdq.flags.writeable = False
+    model = duck_model(data, gdq, pdq)
+    assert apply_model(model, ref) == expect
+    assert model.groupdq is gdq and model.pixeldq is pdq
+    np.testing.assert_array_equal(model.data, want)
+    np.testing.assert_array_equal(gdq, gdq0)
+    np.testing.assert_array_equal(pdq, pdq0)
+
+
 def test_meta_defaults_and_segments(flag_ref):
     """integration_start/ystart None mean 1; a segment uses meta.exposure.nints."""
     data, gdq, pdq = ramp_arrays(nints=2, ngroups=9, seed=6)
     model = duck_model(data, gdq.copy(), pdq.copy(), nints=10, integration_start=5, ystart=7)
     res = apply_model(model, flag_ref)
     want = rscd.apply(data, gdq, pdq, flag_ref, readpatt="FAST", subarray="FULL", nints=10,
-                      integration_start=5, substrt2=7)
+                      integration_start=5, ystart=7)
     assert res == want
     assert res.ngroups_skip_int1 is None and res.ngroups_skip_int2p == 4
     assert not hasattr(model.meta.rscd, "ngroups_skip_int1")
@@ -256,7 +273,7 @@ def test_rampmodel_decay(datamodels, tmp_path):
     ref = decay_reference(tmp_path / "decay.fits")
     want = data.copy()
     expect = rscd.apply(want, gdq.copy(), pdq.copy(), ref, readpatt="FAST", subarray="FULL",
-                        substrt2=2)
+                        ystart=2)
     with datamodels.RampModel(path) as model, warnings.catch_warnings():
         warnings.simplefilter("error")
         res = apply_model(model, ref, method="decay")
