@@ -184,9 +184,10 @@ def _parser():
     parser.add_argument("--force", action="store_true",
                         help="run decay on files already marked S_RSCD = COMPLETE, or left "
                              "marked RUNNING by an interrupted in-place run")
-    parser.add_argument("-j", "--threads", type=int, metavar="N",
-                        help="threads for the correction (default: all cores)")
-    parser.add_argument("--jobs", type=int, metavar="N",
+    # -j is --jobs, as in make and pytest; it used to mean --threads (CHANGES.md).
+    parser.add_argument("-t", "--threads", type=int, metavar="N",
+                        help="threads for the correction (default: rscd chooses, all cores)")
+    parser.add_argument("-j", "--jobs", type=int, metavar="N",
                         help="files corrected at once, each in its own process (default: "
                              "the number of cores when there are several files)")
     parser.add_argument("--scheduler", metavar="ADDRESS",
