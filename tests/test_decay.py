@@ -531,7 +531,7 @@ def test_apply_decay_matches_oracle(seed, byteorder):
     out = d.astype(byteorder)
     address = out.ctypes.data
     res = rscd.apply(out, g, p, _reference(even, odd), readpatt="FAST", subarray="FULL",
-                     substrt2=substrt2, method="decay")
+                     ystart=substrt2, method="decay")
     assert res.status == "COMPLETE" and res.method == "decay"
     assert out.dtype == np.dtype(byteorder) and out.ctypes.data == address
     np.testing.assert_array_equal(out.astype(np.float32), expect)

@@ -222,11 +222,11 @@ def test_every_flag_bit_set(method, ref, gbits, pbits):
     (dict(integration_start=2**31), ValueError, "integration_start must be <="),
     (dict(nints=2**64 + 5), ValueError, "nints must be <="),
     (dict(nints=np.uint64(2**64 - 1)), ValueError, "nints must be <="),
-    (dict(substrt2=2**63), ValueError, "substrt2 must be <="),
+    (dict(ystart=2**63), ValueError, "ystart must be <="),
     (dict(threads=2**40), ValueError, "threads must be <="),
     (dict(integration_start=np.int64(-(2**63))), ValueError, "integration_start must be >= 1"),
     (dict(nints=True), TypeError, "nints must be an integer"),
-    (dict(substrt2="1"), TypeError, "substrt2 must be an integer"),
+    (dict(ystart="1"), TypeError, "ystart must be an integer"),
     (dict(integration_start=1.0), TypeError, "integration_start must be an integer"),
 ])
 def test_huge_and_wrong_numbers_are_value_errors_not_overflow(method, ref, kw, error, match):
