@@ -12,13 +12,16 @@ except ModuleNotFoundError as _exc:      # no compiled core next to this file
     from ._nocore import missing_core_error
     raise missing_core_error(__file__) from None
 from ._core import RSCDError
-from .correct import Result, RSCDWarning, apply
+from .correct import (DeprecatedReferenceWarning, NoReferenceRowWarning, Result, RSCDWarning,
+                      apply)
 from .diagnose import diagnose, diagnose_files
 from .fits import RampFileError, apply_file, output_path
 from .model import apply_model
 from .reference import (DecayCoeffs, DecayRow, Reference, ReferenceFileError, SkipRow,
                         read_reference, write_decay_reference, write_flag_reference)
 
-__all__ = ["__version__", "apply", "apply_file", "apply_model", "output_path", "RampFileError", "Result", "RSCDWarning", "RSCDError", "Reference",
-           "ReferenceFileError", "SkipRow", "DecayRow", "DecayCoeffs", "read_reference",
-           "write_flag_reference", "write_decay_reference", "diagnose", "diagnose_files"]
+__all__ = ["__version__", "apply", "apply_file", "apply_model", "output_path", "RampFileError",
+           "Result", "RSCDWarning", "NoReferenceRowWarning", "DeprecatedReferenceWarning",
+           "RSCDError", "Reference", "ReferenceFileError", "SkipRow", "DecayRow", "DecayCoeffs",
+           "read_reference", "write_flag_reference", "write_decay_reference", "diagnose",
+           "diagnose_files"]

@@ -11,7 +11,8 @@ from . import _core
 from ._renames import renamed_keywords
 from .reference import DecayRow, Reference, SkipRow, as_reference
 
-__all__ = ["apply", "Result", "RSCDWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange"]
+__all__ = ["apply", "Result", "RSCDWarning", "NoReferenceRowWarning",
+           "DeprecatedReferenceWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange"]
 
 log = logging.getLogger("rscd")
 
