@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Dict, Iterator, NamedTuple, Optional
 
 import numpy as np
-from astropy.io import fits  # type: ignore[import-untyped]
+from astropy.io import fits
 
 try:
     import fcntl
@@ -533,7 +533,7 @@ def _map(file, dtype, offset, shape, mode="r+"):
 def _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous):
     return apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
                  subarray=layout.subarray, detector=layout.detector, nints=layout.nints,
-                 integration_start=layout.integration_start, substrt2=layout.substrt2,
+                 integration_start=layout.integration_start, ystart=layout.substrt2,
                  method=method, threads=threads, previous=previous)
 
 
