@@ -8,7 +8,9 @@ again and never writes before its checks pass.
 The core cannot know how long a buffer is, so this module, which is importable
 on its own, checks every buffer it hands over: dtype, C-contiguity and
 writability through the typed memoryviews of the signatures, and the shape of
-each against GROUPDQ's (nints, ngroups, nrows, ncols) below."""
+each against GROUPDQ's (nints, ngroups, nrows, ncols) below. Only the buffers a
+call writes must be writeable: decay reads GROUPDQ and PIXELDQ through const
+memoryviews, so read-only ones (a file mapped read-only) are accepted."""
 
 from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport uint8_t, uint32_t
@@ -50,15 +52,19 @@ def strerror(int status):
     return rscd_strerror(status).decode()
 
 
-cdef uint8_t *_u8(uint8_t[:, :, :, ::1] a):
-    return &a[0, 0, 0, 0] if a.size else _empty_u8
+# The const in these signatures only lets read-only buffers through to the calls that
+# read them (decay); the calls that write a buffer take it non-const, so their
+# memoryviews refuse read-only ones, and rscd_ramp's pointers are not const.
+cdef uint8_t *_u8(const uint8_t[:, :, :, ::1] a):
+    return <uint8_t *>&a[0, 0, 0, 0] if a.size else _empty_u8
 
 
-cdef uint32_t *_u32(uint32_t[:, ::1] a):
-    return &a[0, 0] if a.size else _empty_u32
+cdef uint32_t *_u32(const uint32_t[:, ::1] a):
+    return <uint32_t *>&a[0, 0] if a.size else _empty_u32
 
 
-cdef int _fill_ramp(rscd_ramp *r, uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
+cdef int _fill_ramp(rscd_ramp *r, const uint8_t[:, :, :, ::1] groupdq,
+                    const uint32_t[:, ::1] pixeldq,
                     ptrdiff_t integration_start, ptrdiff_t nints_exposure,
                     ptrdiff_t first_row) except -1:
     # The core indexes PIXELDQ with GROUPDQ's frame: a smaller array would be
@@ -150,8 +156,8 @@ cdef rscd_decay_coeffs _coeffs(dict c) except *:
     return out
 
 
-def decay(float[::1] data_flat, bint data_swapped, uint8_t[:, :, :, ::1] groupdq,
-          uint32_t[:, ::1] pixeldq, dict even, dict odd, ptrdiff_t integration_start=1,
+def decay(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1] groupdq,
+          const uint32_t[:, ::1] pixeldq, dict even, dict odd, ptrdiff_t integration_start=1,
           ptrdiff_t nints_exposure=0, ptrdiff_t first_row=1,
           const float[:, :, ::1] prev_data=None, const uint8_t[:, :, ::1] prev_groupdq=None,
           int nthreads=0):

@@ -484,17 +484,10 @@ def _previous_arrays(previous, shape):
     return out
 
 
-def _readable_by_core(arr: np.ndarray) -> np.ndarray:
-    """``arr`` as the compiled adapter accepts it for an array decay only reads: its
-    typed memoryviews of GROUPDQ and PIXELDQ are not const, so they refuse read-only
-    buffers. A read-only array is copied (decay never writes it; the copy is a quarter
-    of SCI's size for GROUPDQ)."""
-    return arr if arr.flags.writeable else arr.copy()
-
-
 def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, ystart,
                  previous, nthreads):
-    groupdq, pixeldq = _readable_by_core(groupdq), _readable_by_core(pixeldq)
+    # GROUPDQ and PIXELDQ may be read-only: the adapter reads them through const
+    # memoryviews, without a copy.
     prev_data = prev_groupdq = None
     if previous is not None:
         if integration_start == 1:
