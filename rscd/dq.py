@@ -34,6 +34,7 @@ def flip_bzero(words: npt.ArrayLike) -> npt.NDArray[np.uint32]:
     the top bit flipped: the flags of stored words, or the words to store for flags.
 
     >>> import numpy as np
+    >>> from rscd.dq import REFERENCE_PIXEL, flip_bzero
     >>> flip_bzero(np.array([-2**31, 0], ">i4")).tolist()    # stored -> flags
     [0, 2147483648]
     >>> flip_bzero(np.array([0, REFERENCE_PIXEL], np.uint32)).view(np.int32).tolist()
