@@ -1,4 +1,4 @@
-"""Speed of rscd against its baselines, measured in one process (SPEC section 6).
+"""Speed of rscd against its baselines, measured in one process (docs/performance.md).
 
     python benchmarks/bench.py            # arrays: flag and decay
     python benchmarks/bench.py --files    # also files of 5 x 40 full frames (~1 GB)
@@ -152,7 +152,7 @@ def bench_decay(shape, repeats):
                    lambda: (big.copy(),), repeats)
     numpy_pass = best(lambda d: np.add(d[1:], 0.5, out=d[1:]), lambda: (data0.copy(),),
                       repeats)
-    # The same pass with the sum in double precision, as SPEC section 3 asks of the
+    # The same pass with the sum in double precision, as docs/overview.rst asks of the
     # correction: numpy converts in buffers, no cube-sized temporary.
     numpy_pass64 = best(lambda d: np.add(d[1:], 0.5, out=d[1:], dtype=np.float64,
                                          casting="unsafe"), lambda: (data0.copy(),), repeats)
@@ -175,7 +175,8 @@ def bench_decay(shape, repeats):
             # Ratios within floor.c's own run: its float pass is the numpy pass in C.
             fpass, least = floor["float_pass"], floor["double_pass"] + floor["inputs"]
             row("C floor: float pass over SCI[1:] (d += 0.5f)", fpass)
-            row("C floor: the same in double precision, as SPEC 3", floor["double_pass"], None,
+            row("C floor: the same in double precision, as decay computes",
+                floor["double_pass"], None,
                 f"{floor['double_pass'] / fpass:.2f}x the C float pass")
             row("C floor: reading GROUPDQ 1..N-2 and SCI N-3, N-2", floor["inputs"])
             row("C floor: the two together, amplitudes free", least, None,

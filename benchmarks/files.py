@@ -1,4 +1,4 @@
-"""File-level benchmark (SPEC section 6): one MIRI full-frame ramp file of 5 x 40
+"""File-level benchmark (docs/performance.md): one MIRI full-frame ramp file of 5 x 40
 groups (about 1 GB) corrected by `flag`:
 
 * rscd in place (memory-mapped) and rscd to a new file,

@@ -3,7 +3,7 @@
  *
  *   float pass   d += 0.5f over SCI[1:] (what numpy's baseline does),
  *   double pass  d = (float)((double)d + a[x] * e[j]) over SCI[1:]: the sum in
- *                double precision, rounded once to float32, as SPEC section 3
+ *                double precision, rounded once to float32, as docs/overview.rst
  *                asks of the correction (a: one row of amplitudes, in cache),
  *   inputs       read what the amplitudes need: GROUPDQ groups 1..N-2 and SCI
  *                groups N-3, N-2 of integrations 1-3.

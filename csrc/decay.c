@@ -2,7 +2,8 @@
  * add to every group of an integration a decaying exponential whose
  * amplitude depends on the signal the pixel reached in the previous
  * integration, with separate parameters for odd and even detector rows and a
- * separate branch when the previous integration saturated (SPEC section 3).
+ * separate branch when the previous integration saturated (docs/overview.rst,
+ * "Method decay").
  * SCI is changed in place, in its own byte order; GROUPDQ and PIXELDQ are
  * only read.
  *
@@ -136,7 +137,8 @@ static void fold_coeffs(const rscd_decay_coeffs *c, ptrdiff_t ngroups, double *e
 
 /* The least-squares line through the groups 1 .. N-2 of one pixel that are
  * not SATURATED (x = 0 .. N-3), evaluated at x = N; `l` when fewer than 3
- * groups are left or the slope is 0 (SPEC section 3). Only saturated pixels
+ * groups are left or the slope is 0 (docs/overview.rst, "Method decay"). Only
+ * saturated pixels
  * need it, a few per cent of a frame, so it reads them one by one. */
 static double fit_unsaturated(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroups,
                               ptrdiff_t x, uint8_t satbit, double l)
@@ -163,8 +165,8 @@ static double fit_unsaturated(const src_row *src, ptrdiff_t frame, ptrdiff_t ngr
     return slope == 0.0 ? l : slope * (double)ngroups + icpt;
 }
 
-/* a of an unsaturated pixel from c2 = L - crossopt (SPEC section 3), with
- * libm: the reference the vector path is checked against. */
+/* a of an unsaturated pixel from c2 = L - crossopt (docs/overview.rst, "Method
+ * decay"), with libm: the reference the vector path is checked against. */
 static double unsat_a(double c2, const parity_coeffs *c)
 {
     double f2 = 0.0;
@@ -205,7 +207,8 @@ static void block_inputs(const src_row *src, ptrdiff_t frame, ptrdiff_t ngroups,
 
 /*----------------------------------------------------------------------
  * row_amplitudes - amp = L * a * 0.01 of each pixel of one row, from the
- * uncorrected previous integration (SPEC section 3); -0.0 where nothing is
+ * uncorrected previous integration (docs/overview.rst, "Method decay"); -0.0
+ * where nothing is
  * to be added (L == 0, reference pixel, non-finite term): v + -0.0 is v for
  * every float v, -0.0 and NaN included.
  *

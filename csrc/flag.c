@@ -1,7 +1,7 @@
 /* flag.c - the `flag` method of the JWST pipeline (jwst 3.0.0 rscd_sub.py):
  * DO_NOT_USE on the first groups of each integration, backed off per pixel
- * where the pixel saturates soon after (SPEC section 2). GROUPDQ and PIXELDQ
- * are changed; SCI is never read. */
+ * where the pixel saturates soon after (docs/overview.rst, "Method flag").
+ * GROUPDQ and PIXELDQ are changed; SCI is never read. */
 #include <string.h>
 
 #include "fastamp.h"

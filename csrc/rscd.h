@@ -121,7 +121,8 @@ typedef struct rscd_params {
                                     the same either way (the tests check) */
 } rscd_params;
 
-/* What rscd_flag did (SPEC section 2); -1 where the rule did not run. */
+/* What rscd_flag did (docs/overview.rst, "Method flag", rule 9); -1 where the rule
+ * did not run. */
 typedef struct rscd_flag_stats {
     ptrdiff_t ngroups_skip_int1;            /* final skip of integration 1 (INT1SKIP) */
     ptrdiff_t ngroups_skip_int2p;           /* final skip of integrations 2+ (INT2SKIP) */
@@ -203,7 +204,7 @@ RSCD_API int rscd_params_init(rscd_params *params, size_t size);
 
 /*
  * rscd_flag_range - flag one range of integrations with one skip value
- *                   (SPEC section 2, rules 7 and 8).
+ *                   (docs/overview.rst, "Method flag", rules 7 and 8).
  *
  * Given and returned:
  *   ramp      const rscd_ramp*   groupdq and pixeldq are changed (data is not used)
@@ -231,7 +232,8 @@ RSCD_API int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff
                              ptrdiff_t *backed_off, ptrdiff_t *one_group);
 
 /*
- * rscd_flag - the `flag` method of the current JWST pipeline (SPEC section 2).
+ * rscd_flag - the `flag` method of the current JWST pipeline (docs/overview.rst,
+ *             "Method flag").
  *
  * Given and returned:
  *   ramp        const rscd_ramp*   groupdq and pixeldq are changed (data is not used)
@@ -253,7 +255,8 @@ RSCD_API int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t ski
                        const rscd_params *params, rscd_flag_stats *stats);
 
 /*
- * rscd_decay - the decay correction of the seed document (SPEC section 3).
+ * rscd_decay - the decay correction of the 2019 pipeline (docs/overview.rst,
+ *              "Method decay").
  *
  * Given and returned:
  *   ramp    const rscd_ramp*          data is changed; groupdq and pixeldq only read
@@ -297,7 +300,8 @@ RSCD_API int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
  * Returned (function value):
  *   as rscd_flag_range; RSCD_ERR_RANGE also for stop outside 0..skip+1.
  * Notes:
- *   The back-off stop is global over a range (SPEC section 2, rule 7), so a block of
+ *   The back-off stop is global over a range (docs/overview.rst, "Method flag", rule
+ *   7), so a block of
  *   the pixels of a range cannot find it alone: the caller ORs, over all blocks, for
  *   each level L = 1..skip+1 whether any sample has SATURATED in group L and not in
  *   group 0, and derives stop from that. Given the stop, every pixel is independent:

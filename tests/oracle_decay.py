@@ -1,7 +1,8 @@
-"""A slow, obviously-correct reference of the `decay` method (SPEC section 3).
+"""A slow, obviously-correct reference of the `decay` method (docs/overview.rst,
+"Method decay").
 
 One pixel at a time, in Python floats (IEEE double, the same libm exp/pow as
-the C core), written to be read against the SPEC text line by line. It never
+the C core), written to be read against that page line by line. It never
 changes its inputs and returns a new float32 array.
 """
 import math
@@ -87,7 +88,8 @@ def pixel_amplitude(prev_ramp, prev_dq, refpix, c, ngroups):
         a = b1 * _pow(c2, c["pow"]) * f2 if f2 > 0.0 else 0.0
     amp = lf * a * 0.01
     # A correction of 2**103 DN or more cannot be stored without risking float32
-    # overflow of finite data: it counts as non-finite (SPEC 3, "any term not finite").
+    # overflow of finite data: it counts as non-finite (docs/overview.rst, "Method
+    # decay": "any term is not finite").
     if not _finite(amp) or abs(amp) >= 2.0**103:
         return 0.0, "nonfinite"
     if amp == 0.0:
@@ -97,7 +99,7 @@ def pixel_amplitude(prev_ramp, prev_dq, refpix, c, ngroups):
 
 def decay_oracle(data, groupdq, pixeldq, even, odd, substrt2=1, integration_start=1,
                  prev=None):
-    """Apply SPEC section 3 to copies of the arrays.
+    """Apply the decay method (docs/overview.rst, "Method decay") to copies of the arrays.
 
     Parameters
     ----------

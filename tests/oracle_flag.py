@@ -1,5 +1,6 @@
-"""A slow, plain-numpy statement of the `flag` method (SPEC section 2), written
-from the spec, to check the C core against. Not imported by the package."""
+"""A slow, plain-numpy statement of the `flag` method (docs/overview.rst, "Method
+flag", rules 1-9), written from that page, to check the C core against. Not imported
+by the package."""
 import numpy as np
 
 DO_NOT_USE = 1

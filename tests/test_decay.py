@@ -1,4 +1,4 @@
-"""Tests of the `decay` method (SPEC section 3, issue 3) through rscd._core.decay.
+"""Tests of the `decay` method (docs/overview.rst, "Method decay"; issue 3) through rscd._core.decay.
 
 (a) the C core against the pure-numpy oracle (tests/oracle_decay.py);
 (b) against the 2019 implementation (jwst 0.17.1, fetched at test time);

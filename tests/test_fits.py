@@ -1,4 +1,4 @@
-"""rscd.apply_file: new-file and in-place runs on FITS ramp files (SPEC section 5)."""
+"""rscd.apply_file: new-file and in-place runs on FITS ramp files (docs/inplace.rst)."""
 import os
 import shutil
 import subprocess

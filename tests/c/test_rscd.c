@@ -309,7 +309,8 @@ static void t_rscd_flag_errors(void)
     check_int("rscd_flag_errors", "arrays untouched", bad | (int)pdq[0] | (int)pdq[1], 0);
 }
 
-/* SPEC section 2 rules 7-8 written out plainly, one level at a time, for
+/* docs/overview.rst, "Method flag", rules 7-8 written out plainly, one level at a
+ * time, for
  * t_rscd_flag_reference. k has room for nints * npix samples. */
 static void reference_flag(uint8_t *gdq, uint32_t *pdq, ptrdiff_t ngroups, ptrdiff_t npix,
                            ptrdiff_t first, ptrdiff_t count, ptrdiff_t skip, ptrdiff_t *k,
