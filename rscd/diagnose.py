@@ -57,6 +57,7 @@ from typing import Optional
 
 import numpy as np
 
+from ._renames import renamed_keywords
 from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 from .reference import canonical_subarray
 
@@ -640,8 +641,9 @@ def _notes(result, threshold):
                             "repeats the int 2+ skip")
 
 
+@renamed_keywords(substrt2="ystart")
 def diagnose(data, groupdq, pixeldq, *, threshold=DEFAULT_THRESHOLD, integration_start=1,
-             substrt2=1, window_start=None, group_time=None, subarray=None, readpatt=None,
+             ystart=1, window_start=None, group_time=None, subarray=None, readpatt=None,
              max_binned=MAX_BINNED):
     """Measure the RSCD transient of ramps in memory (``RampModel`` layout).
 
@@ -655,8 +657,9 @@ def diagnose(data, groupdq, pixeldq, *, threshold=DEFAULT_THRESHOLD, integration
         T, in units of one group's signal increment (default 0.1; docs/diagnose.rst).
     integration_start : int
         1-based number of the first integration in the arrays (segment files).
-    substrt2 : int
-        1-based detector row of array row 0 (row parity).
+    ystart : int
+        1-based detector row of array row 0 (SUBSTRT2), for the row parity, as for
+        :func:`rscd.apply`; ``substrt2=`` is its old, deprecated name.
     window_start : int, optional
         First group of the late window; default ``min(N // 2, N - 5)``.
     group_time : float, optional
@@ -694,14 +697,14 @@ def diagnose(data, groupdq, pixeldq, *, threshold=DEFAULT_THRESHOLD, integration
     if pixeldq.shape != data.shape[2:] or pixeldq.dtype.kind not in "ui":
         raise TypeError(f"pixeldq must be uint32 of shape {data.shape[2:]}, not "
                         f"{pixeldq.dtype} {pixeldq.shape}")
-    for name, value in (("integration_start", integration_start), ("substrt2", substrt2)):
+    for name, value in (("integration_start", integration_start), ("ystart", ystart)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
     where = "arrays" if subarray is None else f"{subarray} {readpatt}"
     w = _check_window(where, data.shape[1], window_start)
     acc = _Accumulator(w, max_binned)
     acc.add(data, groupdq, pixeldq.astype(np.uint32, copy=False),
-            integration_start=int(integration_start), substrt2=int(substrt2))
+            integration_start=int(integration_start), substrt2=int(ystart))
     result = PairResult(subarray=subarray, readpatt=readpatt, ngroups=data.shape[1],
                         files=[], window_start=w, group_time=group_time)
     for kind, prof in _finish(acc, threshold, group_time, where, data.shape[1]).items():

@@ -108,7 +108,7 @@ def test_row_parity_profiles():
     assert prof.even_rows.amplitude == pytest.approx(-0.25 * a, rel=0.15)
     assert prof.odd_rows.recommended_skip > prof.even_rows.recommended_skip
     # array row 0 on an even detector row (SUBSTRT2 = 2): the roles swap
-    swapped = rscd.diagnose(data, gdq, pdq, substrt2=2).results[0].int2p
+    swapped = rscd.diagnose(data, gdq, pdq, ystart=2).results[0].int2p
     assert swapped.odd_rows.profile == prof.even_rows.profile
     assert swapped.even_rows.profile == prof.odd_rows.profile
 
@@ -375,3 +375,15 @@ def test_non_finite_values_are_left_out():
 def test_cli_missing_file(capsys, tmp_path):
     status, _, err = run(capsys, tmp_path / "nothing_here.fits")
     assert status == 1 and "nothing_here.fits" in err and len(err.strip().splitlines()) == 1
+
+
+def test_substrt2_is_the_deprecated_name_of_ystart():
+    """Issue 16: one name for the first detector row across the API (ystart, as rscd.apply);
+    the old keyword still works and warns."""
+    data, gdq, pdq = simulate_ramps(int1=(0.6, 1.5), int2p=(1.2, 2.5), seed=4)
+    want = rscd.diagnose(data, gdq, pdq, ystart=2).results[0].int2p
+    with pytest.warns(DeprecationWarning, match=r"substrt2= is deprecated, use ystart="):
+        got = rscd.diagnose(data, gdq, pdq, substrt2=2).results[0].int2p
+    assert got.to_dict() == want.to_dict()
+    with pytest.raises(TypeError, match="both substrt2= and ystart="):
+        rscd.diagnose(data, gdq, pdq, substrt2=2, ystart=2)
