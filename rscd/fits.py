@@ -364,7 +364,7 @@ def _check_layout(path, hdul, size, warned, strict):
                 keywords[key] = 1
         least = keywords["INTSTART"] - 1 + shape[0]
         try:
-            keywords["NINTS"] = max(least, _int_keyword(path, header, "NINTS", least))
+            keywords["NINTS"] = _int_keyword(path, header, "NINTS", least)
         except RampFileError:
             keywords["NINTS"] = least
     status = header.get("S_RSCD")
@@ -389,11 +389,9 @@ def _exposure_keywords(path, header, shape):
                             f"{ngroups} groups")
     start = _int_keyword(path, header, "INTSTART", 1)
     least = start - 1 + nints_file
+    # A NINTS below the last integration held is used as given, as jwst does (the
+    # flag rules only ask whether NINTS > 1); rscd.apply logs it.
     nints = _int_keyword(path, header, "NINTS", least)
-    if nints < least:
-        raise RampFileError(f"{path}: primary header NINTS = {nints} but the file holds "
-                            f"integrations {start}..{least} (INTSTART = {start}, "
-                            f"{nints_file} in SCI)")
     return {"DETECTOR": _str_keyword(path, header, "DETECTOR"),
             "READPATT": _str_keyword(path, header, "READPATT"),
             "SUBARRAY": _str_keyword(path, header, "SUBARRAY"),

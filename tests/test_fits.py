@@ -577,16 +577,13 @@ def _broken(tmp_path, kind):
     elif kind == "ngroups_mismatch":
         hdus[0].header["NGROUPS"] = 99
         match = "NGROUPS = 99 but SCI has 8 groups"
-    elif kind == "nints_too_small":
-        hdus[0].header["NINTS"] = 2
-        match = "NINTS = 2"
     fits.HDUList(hdus).writeto(path, overwrite=True)
     return path, match
 
 
 BROKEN = ["garbage", "gzip", "empty", "header_only", "truncated_data", "truncated_header",
           "no_sci", "groupdq_shape", "pixeldq_shape", "sci_dtype", "groupdq_dtype", "sci_table",
-          "no_detector", "bad_nints", "ngroups_mismatch", "nints_too_small"]
+          "no_detector", "bad_nints", "ngroups_mismatch"]
 
 
 @pytest.mark.parametrize("inplace", [False, True])

@@ -117,6 +117,30 @@ def test_nints_smaller_than_the_file(tmp_path, seed):
     assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("intstart, nints", [(1, 1), (1, 2), (25, 26)])
+def test_nints_smaller_than_the_file_on_disk(tmp_path, intstart, nints, inplace):
+    """Regression (issue 14.1, file path): a ramp file whose primary header NINTS is below
+    INTSTART - 1 + nints_file was refused by apply_file; jwst corrects it."""
+    from rscd.demo import write_ramp_file
+    gdq = random_groupdq(np.random.default_rng(5), (3, 8, 9, 11), 0.2)
+    case = make_case(gdq, random_pixeldq(np.random.default_rng(6), 9, 11),
+                     nints=nints, integration_start=intstart)
+    path = str(tmp_path / "x_linearity.fits")
+    write_ramp_file(path, case["data"], case["groupdq"], case["pixeldq"],
+                    {"TELESCOP": "JWST", "INSTRUME": "MIRI", "DETECTOR": "MIRIMAGE",
+                     "READPATT": "FAST", "SUBARRAY": "FULL", "NINTS": nints,
+                     "INTSTART": intstart})
+    rows = [("FULL", "FAST", 2, 3)]
+    write_table(tmp_path / "ref.fits", rows)
+    res = rscd.apply_file(path, str(tmp_path / "ref.fits"), inplace=inplace, method="flag")
+    out = path if inplace else rscd.output_path(path)
+    with fits.open(out) as hdul:
+        ours = (hdul["GROUPDQ"].data, hdul["PIXELDQ"].data, hdul[0].header["S_RSCD"],
+                {k: getattr(res, k) for k in STAT_KEYWORDS})
+        assert_same(ours, run_jwst(case, rows))
+
+
 # --- frames larger than one block, 1 and 2 threads -------------------------------------------
 
 def random_case(nrows, ncols, nints, ngroups, seed, p_sat):

@@ -587,11 +587,6 @@ def _ramp(folder, kind):
         h0["INTSTART"], match = 2**63, "INTSTART = 9223372036854775808 is too large"
     elif kind == "nints_huge":
         h0["NINTS"], match = 10**30, "NINTS = 1000000000000000000000000000000 is too large"
-    elif kind == "nints_too_small":
-        h0["NINTS"], match = 1, "NINTS = 1 but the file holds integrations 1..3"
-    elif kind == "segment_nints_too_small":
-        h0["INTSTART"], h0["NINTS"] = 5, 6
-        match = "NINTS = 6 but the file holds integrations 5..7"
     elif kind == "ngroups_mismatch":
         h0["NGROUPS"], match = 7, "NGROUPS = 7 but SCI has 8 groups"
     elif kind == "ngroups_string":
@@ -652,7 +647,7 @@ RAMP_KINDS = ["not_fits_text", "bzip2", "gzip_fits", "no_groupdq", "no_pixeldq",
               "second_groupdq", "sci_nints", "pixeldq_bitpix", "pixeldq_float", "sci_3d",
               "sci_empty", "compressed_sci", "compressed_groupdq", "sci_bscale",
               "sci_in_primary", "intstart_0", "intstart_negative", "intstart_huge",
-              "nints_huge", "nints_too_small", "segment_nints_too_small", "ngroups_mismatch",
+              "nints_huge", "ngroups_mismatch",
               "ngroups_string", "substrt2_float", "substrt2_bool", "substrt2_huge",
               "no_readpatt", "no_subarray", "detector_number", "pixeldq_bzero",
               "truncated_mid_sci", "truncated_padding", "naxis_garbage", "garbled_extname"]
