@@ -2,8 +2,9 @@
 
 * batch: N ramp files (decay, new files) with rscd.batch.apply_files, jobs=1 vs jobs=2;
 * dask: one cube, rscd.apply (the C core, all threads) vs rscd.dask on the threaded
-  scheduler vs rscd.dask on a dask.distributed LocalCluster of 2 workers; and one file
-  corrected in place, rscd.apply_file vs rscd.dask.apply_file on 2 process workers
+  scheduler vs rscd.dask on a dask.distributed LocalCluster of 2 workers; and the same
+  cube as a file corrected in place by rscd.apply_file (rscd.dask.apply_file, deprecated,
+  is now that call)
   (blocks read and written through memory-map regions by the workers).
 
     python benchmarks/scale.py [--files 16] [--shape 4 10 256 256]
@@ -13,7 +14,6 @@ Throughputs are of SCI bytes corrected (GB/s). Timing excludes writing the input
 """
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -83,21 +83,10 @@ def dask_cube(folder, shape, chunks, ref, method):
         timed("rscd.dask, LocalCluster 2 thread workers:")
 
     path = write_astropy(os.path.join(folder, f"cube_{method}_linearity.fits"), data, gdq, pdq)
-    twin = shutil.copy(path, os.path.join(folder, f"twin_{method}_linearity.fits"))
     t = time.perf_counter()
     rscd.apply_file(path, ref, inplace=True, method=method)
     single = time.perf_counter() - t
     print(f"  rscd.apply_file in place:               {gb / single:6.2f} GB/s ({single:.3f} s)")
-    with dask.config.set({"distributed.worker.daemon": False}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
-                                           silence_logs=50)
-    with cluster, distributed.Client(cluster) as client:
-        client.run(lambda: __import__("rscd.dask"))                  # warm the workers
-        t = time.perf_counter()
-        rdask.apply_file(twin, ref, chunks=chunks, method=method)
-        dist = time.perf_counter() - t
-    print(f"  rscd.dask.apply_file, 2 process workers: {gb / dist:5.2f} GB/s ({dist:.3f} s)")
 
 
 def main():
