@@ -34,7 +34,8 @@ def test_two_concurrent_writers_of_one_reference(tmp_path):
     path = str(tmp_path / "ref.fits")
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, path, "40", str(skip)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=child_env(HERE))
+                              stderr=subprocess.PIPE, text=True, env=child_env(HERE),
+                              cwd=str(tmp_path))
              for skip in (1, 2)]
     try:
         for proc in procs:

@@ -2,14 +2,16 @@
 hands to the C core (which cannot know their lengths) and refuse, with one line naming
 the array, before the core runs; and it, not the core, reads RSCD_NO_VECTOR (once, at
 import) into rscd_params.use_vector."""
-import os
 import subprocess
+import tempfile
 import sys
 
 import numpy as np
 import pytest
 
 from rscd import _core
+
+from children import child_env
 
 COEFFS = dict(tau=3.0, ascale=0.02, pow=0.9, illum_zp=1.0, illum_slope=0.0, illum2=0.0,
               param3=3.0e4, crossopt=100.0, sat_zp=0.0, sat_slope=0.0, sat_2=0.0,
@@ -119,12 +121,13 @@ def test_buffer_of_wrong_type_layout_or_access_is_refused(bad, array):
 
 
 def use_vector_at_import(value):
-    env = {k: v for k, v in os.environ.items() if k != "RSCD_NO_VECTOR"}
+    env = {k: v for k, v in child_env().items() if k != "RSCD_NO_VECTOR"}
     if value is not None:
         env["RSCD_NO_VECTOR"] = value
     out = subprocess.run([sys.executable, "-c",
                           "import rscd._core as c; print(c.use_vector)"],
-                         capture_output=True, text=True, env=env, check=True).stdout
+                         capture_output=True, text=True, env=env, check=True,
+                         cwd=tempfile.gettempdir()).stdout
     return out.strip()
 
 

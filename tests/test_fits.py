@@ -429,7 +429,8 @@ def test_warning_as_error_in_a_child_with_w_error(tmp_path):
     before = sha256(path)
     code = "import sys, rscd; rscd.apply_file(sys.argv[1], sys.argv[2], inplace=True)"
     proc = subprocess.run([sys.executable, "-W", "error", "-c", code, path, ref],
-                          capture_output=True, text=True, env=child_env(), timeout=120)
+                          capture_output=True, text=True, env=child_env(), timeout=120,
+                          cwd=str(tmp_path))
     assert proc.returncode == 1 and "RSCDWarning" in proc.stderr
     assert "DETECTOR=MIRIFULONG" in proc.stderr and sha256(path) == before
     proc = run_rscd(path, "--reference", ref, "--in-place")     # the next run works

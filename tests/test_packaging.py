@@ -44,7 +44,7 @@ def test_sdist_builds_a_working_wheel(tmp_path):
                    env=dict(os.environ, PYTHONPATH=str(target)))
 
 
-def test_stpipe_entry_point_is_declared_installed_and_needs_no_jwst():
+def test_stpipe_entry_point_is_declared_installed_and_needs_no_jwst(tmp_path):
     # issue 16: the entry point lived in rscd._integration, a word that means something
     # else in this field; it is rscd.stpipe_steps, and loading it must not import jwst
     # (stpipe loads every package's entry point, also where jwst is not installed).
@@ -57,7 +57,7 @@ def test_stpipe_entry_point_is_declared_installed_and_needs_no_jwst():
             "'jwst imported'; "
             "assert ('rscd.step.RscdFastStep', 'rscd_fast', False) in steps, steps")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT)
+                          cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.split() == ["rscd.stpipe_steps:get_steps"], \
         "the installed entry point is stale: pip install --no-build-isolation -e ."
