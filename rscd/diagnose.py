@@ -753,9 +753,10 @@ class _MappedRamp:
         self._pending = None
         page = mmap.PAGESIZE
         for base, size in self._offsets:
-            if r1 == ny and first == 0:   # the whole integration at once
+            if r1 == ny:    # end of an integration: all of it, whatever read-ahead mapped
                 start = base + i * ngroups * ny * nx * size
-                self._madvise(start, start + ngroups * ny * nx * size, page)
+                self._madvise(max(base, start - (128 << 10)),
+                              start + ngroups * ny * nx * size, page)
                 continue
             for g in range(ngroups):
                 plane = base + (i * ngroups + g) * ny * nx * size
