@@ -426,6 +426,7 @@ def open_ramp(path: "str | os.PathLike[str]") -> Ramp:
     Examples
     --------
     >>> from rscd.dq import REFERENCE_PIXEL
+    >>> from rscd.fits import open_ramp
     >>> sci, groupdq, pixeldq, header = open_ramp("rscd_demo/demo_mirimage_linearity.fits")
     >>> sci.shape, sci.dtype.str, int(pixeldq[0, 0]) == REFERENCE_PIXEL
     ((3, 10, 64, 72), '>f4', True)
