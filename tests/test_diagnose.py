@@ -15,6 +15,7 @@ import rscd
 from rscd.cli import main as rscd_main
 from rscd.diagnose import (DEFAULT_THRESHOLD, DiagnoseError, decay_model, draw_figure,
                            fit_decay, recommended_skip)
+from crds_cache import offline_environment, write_server_config
 from simulate_rscd import PAIRS, expected_skip, simulate_ramps, write_pair_files, write_simulated
 
 T = DEFAULT_THRESHOLD
@@ -309,19 +310,15 @@ def test_cli_bad_threshold(capsys, pair_files):
 
 @pytest.fixture
 def offline_crds(tmp_path, monkeypatch):
-    """CRDS without a server (ECOSYSTEM notes in tests/test_step.py): a cache holding only
-    config/jwst/server_config, parameter references off."""
-    config = tmp_path / "crds_cache" / "config" / "jwst"
-    config.mkdir(parents=True)
-    config.joinpath("server_config").write_text(repr({
-        "observatory": "jwst", "operational_context": "jwst_0001.pmap",
-        "edit_context": "jwst_0001.pmap", "bad_files": "", "bad_files_list": [],
-        "force_remote_mode": False, "last_synced": "2024-01-01 00:00:00",
-        "reference_url": {}, "mapping_url": {}}))
-    monkeypatch.setenv("CRDS_PATH", str(tmp_path / "crds_cache"))
-    monkeypatch.setenv("STPIPE_DISABLE_CRDS_STEPPARS", "True")
-    monkeypatch.delenv("CRDS_SERVER_URL", raising=False)
-    monkeypatch.delenv("CRDS_CONTEXT", raising=False)
+    """CRDS without a server (tests/crds_cache.py): a cache holding only its server
+    configuration, enough for a step given override_rscd."""
+    cache = tmp_path / "crds_cache"
+    write_server_config(str(cache))
+    for name, value in offline_environment(cache).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
     from crds.core import utils
     utils.clear_function_caches()
 
