@@ -389,7 +389,8 @@ class _PixeldqTarget:
         self._words.flush()
 
 
-def open_file(path, chunks=(256, 256)):
+def open_file(path: "str | os.PathLike[str]",
+              chunks: Tuple[int, int] = (256, 256)) -> Tuple[Any, ...]:
     """Deprecated: a ramp file as dask arrays, and the arrays of the file to write into.
 
     Returns ``(sci, groupdq, pixeldq, meta, targets)``: dask arrays over the read-only
@@ -422,8 +423,9 @@ def open_file(path, chunks=(256, 256)):
     return arrays + (meta, targets)
 
 
-def apply_file(path, reference, *, chunks=None, method="auto", force=False, threads=None,
-               **compute_kwargs):
+def apply_file(path: "str | os.PathLike[str]", reference: ReferenceLike, *, chunks: Any = None,
+               method: str = "auto", force: bool = False, threads: Optional[int] = None,
+               **compute_kwargs: Any) -> Result:
     """Deprecated: use ``rscd.apply_file(path, reference, inplace=True)``.
 
     Corrects the ramp file ``path`` in place through :func:`rscd.apply_file` (memory

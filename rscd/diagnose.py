@@ -53,7 +53,7 @@ import mmap
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -103,7 +103,7 @@ class DiagnoseError(ValueError):
     """The input cannot be diagnosed; the message names the file or pair and why."""
 
 
-def default_window_start(ngroups):
+def default_window_start(ngroups: int) -> int:
     """First group of the late window for ``ngroups`` groups: ``min(N // 2, N - 5)``."""
     return min(ngroups // 2, ngroups - 1 - MIN_WINDOW)
 
@@ -135,7 +135,7 @@ class Profile:
     odd_rows: "Optional[Profile]" = None
     even_rows: "Optional[Profile]" = None
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         out = {"recommended_skip": self.recommended_skip, "tau_groups": self.tau_groups,
                "amplitude": self.amplitude, "samples": self.samples,
                "profile": self.profile, "uncertainty": self.uncertainty,
@@ -154,8 +154,8 @@ class Profile:
 @dataclass
 class PairResult:
     """The diagnosis of one (SUBARRAY, READPATT) pair from all samples of its files."""
-    subarray: str
-    readpatt: str
+    subarray: Optional[str]      # None: arrays given without their names
+    readpatt: Optional[str]
     ngroups: object              # int, or a sorted list when the files differ
     files: list
     window_start: int
@@ -164,7 +164,7 @@ class PairResult:
     int2p: Optional[Profile] = None
     notes: list = field(default_factory=list)
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         return {"subarray": self.subarray, "readpatt": self.readpatt,
                 "ngroups": self.ngroups, "files": list(self.files),
                 "window_start": self.window_start, "group_time": self.group_time,
@@ -172,7 +172,7 @@ class PairResult:
                 "int2p": None if self.int2p is None else self.int2p.to_dict(),
                 "notes": list(self.notes)}
 
-    def skips(self):
+    def skips(self) -> Tuple[Any, Any]:
         """``(group_skip1, group_skip)`` for a reference row. A missing kind takes the
         other's value: without integration 1 the int 2+ skip (larger in MIRI data, so
         the safe side); with a single integration group_skip is never used by the
@@ -189,14 +189,14 @@ class Diagnosis:
     threshold: float
     results: list
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         """The ``--json`` document."""
         return {"threshold": self.threshold, "results": [r.to_dict() for r in self.results]}
 
-    def to_json(self, indent=2):
+    def to_json(self, indent: Optional[int] = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
-    def table(self):
+    def table(self) -> str:
         """A short text table: one line per pair and kind of integration."""
         head = (f"{'SUBARRAY':<14}{'READPATT':<10}{'ints':<6}{'skip':>5}{'tau/groups':>16}"
                 f"{'tau/s':>14}{'A':>16}{'samples':>10}")
@@ -219,7 +219,8 @@ class Diagnosis:
             lines.extend(f"  note: {n}" for n in r.notes)
         return "\n".join(lines)
 
-    def write_reference(self, path, *, overwrite=False, detector="MIRIMAGE"):
+    def write_reference(self, path: "Union[str, os.PathLike[str]]", *, overwrite: bool = False,
+                        detector: str = "MIRIMAGE") -> None:
         """Write an ``RSCD_GROUP_SKIP`` reference file, one row per pair
         (``group_skip1`` = int 1 skip, ``group_skip`` = int 2+ skip; see
         :meth:`PairResult.skips`)."""
@@ -234,12 +235,12 @@ class Diagnosis:
                              descrip="RSCD group skips measured by rscd diagnose",
                              pedigree="INFLIGHT")
 
-    def figure(self):
+    def figure(self) -> Any:
         """A matplotlib Figure: per pair, int 1 and int 2+ panels (see
         :func:`draw_figure`)."""
         return draw_figure(self)
 
-    def save_figure(self, path, dpi=110):
+    def save_figure(self, path: Any, dpi: int = 110) -> Any:
         fig = self.figure()
         fig.savefig(path, dpi=dpi)
         return path
@@ -433,7 +434,7 @@ def _medians(hist, w):
     return med, err, n
 
 
-def recommended_skip(profile, threshold):
+def recommended_skip(profile: Sequence[float], threshold: float) -> int:
     """The smallest k with ``|profile_j| <= threshold`` for every j in [k, len(profile))."""
     k = len(profile)
     while k > 0 and abs(profile[k - 1]) <= threshold:
@@ -441,7 +442,8 @@ def recommended_skip(profile, threshold):
     return k
 
 
-def decay_model(amplitude, tau, groups, window=None):
+def decay_model(amplitude: float, tau: float, groups: Any,
+                window: Optional[Tuple[int, int]] = None) -> Any:
     """The profile a transient ``A exp(-(j + 1) / tau)`` gives at groups ``j``
     (``groups``, from 0, may be fractional), measured as rscd diagnose measures it: against
     the least-squares line of the late window ``window = (w, N)`` (groups w ... N-2),
@@ -461,7 +463,7 @@ def decay_model(amplitude, tau, groups, window=None):
     return (bare - line) / (1 + tilt)
 
 
-def fit_decay(profile, sigma, window=None):
+def fit_decay(profile: Any, sigma: Any, window: Optional[Tuple[int, int]] = None) -> Any:
     """Weighted least-squares fit of ``A * exp(-(j + 1) / tau)`` to ``profile``, seen
     through the late window ``window = (w, N)`` as :func:`decay_model` describes (None:
     the bare exponential).
@@ -642,9 +644,11 @@ def _notes(result, threshold):
 
 
 @renamed_keywords(substrt2="ystart")
-def diagnose(data, groupdq, pixeldq, *, threshold=DEFAULT_THRESHOLD, integration_start=1,
-             ystart=1, window_start=None, group_time=None, subarray=None, readpatt=None,
-             max_binned=MAX_BINNED):
+def diagnose(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, *,
+             threshold: float = DEFAULT_THRESHOLD, integration_start: int = 1, ystart: int = 1,
+             window_start: Optional[int] = None, group_time: Optional[float] = None,
+             subarray: Optional[str] = None, readpatt: Optional[str] = None,
+             max_binned: int = MAX_BINNED) -> "Diagnosis":
     """Measure the RSCD transient of ramps in memory (``RampModel`` layout).
 
     Parameters
@@ -781,8 +785,9 @@ def _group_time(layout):
     return None
 
 
-def diagnose_files(paths, *, threshold=DEFAULT_THRESHOLD, window_start=None,
-                   max_binned=MAX_BINNED):
+def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
+                   threshold: float = DEFAULT_THRESHOLD, window_start: Optional[int] = None,
+                   max_binned: int = MAX_BINNED) -> "Diagnosis":
     """Measure the RSCD transient in ramp files, one result per (SUBARRAY, READPATT).
 
     Parameters
@@ -820,10 +825,10 @@ def diagnose_files(paths, *, threshold=DEFAULT_THRESHOLD, window_start=None,
             continue
         seen.add(key)
         layouts.append(read_layout(path))
-    pairs = {}
+    pairs: Dict[Tuple[str, str], List[Any]] = {}
     for layout in layouts:
-        key = (canonical_subarray(layout.subarray), layout.readpatt.rstrip())
-        pairs.setdefault(key, []).append(layout)
+        pair = (canonical_subarray(layout.subarray), layout.readpatt.rstrip())
+        pairs.setdefault(pair, []).append(layout)
     results = []
     for (subarray, readpatt), group in pairs.items():
         for layout in group:
@@ -862,7 +867,7 @@ def diagnose_files(paths, *, threshold=DEFAULT_THRESHOLD, window_start=None,
 # --------------------------------------------------------------------------- figure
 
 
-def draw_figure(diagnosis, fig=None):
+def draw_figure(diagnosis: "Diagnosis", fig: Any = None) -> Any:
     """Per pair a row of two panels (integration 1, integrations 2+): the measured
     profile with its 1-sigma error bars (odd and even rows as small markers), the
     threshold band, the fitted decay and the recommended cut. ``fig``: a matplotlib
@@ -958,7 +963,7 @@ def _parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Optional[List[str]] = None) -> int:
     """``rscd diagnose``; returns the exit status (0 done, 1 bad input, 2 bad usage)."""
     args = _parser().parse_args(argv)
 

@@ -58,7 +58,7 @@ import socket
 import uuid
 import warnings
 from dataclasses import dataclass
-from typing import BinaryIO, Dict, Iterator, NamedTuple, Optional
+from typing import Any, BinaryIO, Dict, Iterator, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 from astropy.io import fits
@@ -116,7 +116,8 @@ class RampFileError(ValueError):
     keyword, and what to do."""
 
 
-def output_path(path, output_dir=None):
+def output_path(path: "Union[str, os.PathLike[str]]",
+                output_dir: "Union[str, os.PathLike[str], None]" = None) -> str:
     """The new-file output name: a trailing ramp-step suffix (``_uncal``, ``_linearity``,
     ``_ramp``, ...) replaced by ``_rscd``, else ``_rscd`` appended; in ``output_dir`` when
     given, else next to the input.
@@ -837,8 +838,13 @@ def atomic_write(target: "str | os.PathLike[str]", *, durable: bool = False,
         _sync_folder(folder)
 
 
-def apply_file(path, reference, *, output=None, output_dir=None, inplace=False, method="auto",
-               overwrite=False, force=False, threads=None, previous=None, keep_inode=False):
+def apply_file(path: "Union[str, os.PathLike[str]]",
+               reference: "Union[str, os.PathLike[str], Reference, None]", *,
+               output: "Union[str, os.PathLike[str], None]" = None,
+               output_dir: "Union[str, os.PathLike[str], None]" = None, inplace: bool = False,
+               method: str = "auto", overwrite: bool = False, force: bool = False,
+               threads: Optional[int] = None, previous: Optional[Tuple[Any, Any]] = None,
+               keep_inode: bool = False) -> Result:
     """Apply the RSCD correction to a FITS ramp file.
 
     Parameters

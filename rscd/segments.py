@@ -31,7 +31,7 @@ each file is flagged on its own (the same call works).
 import os
 import re
 from dataclasses import dataclass, field
-from typing import List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
@@ -203,7 +203,8 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
         previous = None
         if chosen == "decay" and k > 0:
             previous = _last_integration(segs[k - 1].path)
-        kw = {} if inplace else {"output": names[seg.path], "overwrite": overwrite}
+        kw: Dict[str, Any] = ({} if inplace else
+                              {"output": names[seg.path], "overwrite": overwrite})
         if inplace:
             kw["keep_inode"] = keep_inode
         result = apply_file(seg.path, ref, inplace=inplace, method=method, force=force,
