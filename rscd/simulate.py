@@ -22,10 +22,10 @@ import sys
 
 import numpy as np
 
+from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+
 __all__ = ["simulate_ramps", "write_simulated", "expected_skip", "EXAMPLES", "main"]
 
-DO_NOT_USE, SATURATED, JUMP_DET = 1, 2, 4
-REFERENCE_PIXEL = 1 << 31
 #: Where simulated pixels saturate (DN), as MIRI's full well after linearity correction.
 SATURATION_DN = 60000.0
 
