@@ -7,6 +7,8 @@ from astropy.io import fits
 from rscd import dq
 from rscd.fits import RampFileError, open_ramp, read_layout
 
+from children import child_env
+
 
 def ramp_file(path, pixeldq=np.uint32, nints=2):
     rng = np.random.default_rng(3)
@@ -136,7 +138,7 @@ def test_open_ramp_refuses_a_negative_data_size_at_once(tmp_path):
             "try:\n    open_ramp(sys.argv[1])\nexcept ValueError as e:\n    print(e)\n")
     try:
         proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                              text=True, timeout=60)
+                              text=True, timeout=60, env=child_env(), cwd=str(path.parent))
     except subprocess.TimeoutExpired:
         pytest.fail("open_ramp did not return on a file with NAXIS4 = -1")
     assert proc.returncode == 0, proc.stderr

@@ -18,6 +18,8 @@ import rscd
 import rscd._core
 
 PACKAGE = os.path.dirname(os.path.abspath(rscd.__file__))
+#: The clone whose tests these are (mypy checks its rscd/ source folder).
+SOURCE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STUB = os.path.join(PACKAGE, "_core.pyi")
 
 #: Modules whose ``__all__`` is the public API (rscd.step needs jwst: checked when present).
@@ -113,14 +115,17 @@ def test_stubtest(tmp_path):
     config = tmp_path / "mypy.ini"
     config.write_text("[mypy]\nignore_missing_imports = True\n"
                       "[mypy-rscd.*]\nignore_errors = True\n")
+    # From a neutral folder: the installed package (its compiled core and shipped stub).
     proc = _mypy("mypy.stubtest", "--mypy-config-file", str(config), "rscd._core",
-                 cwd=os.path.dirname(PACKAGE), tmp_path=tmp_path)
+                 cwd=str(tmp_path), tmp_path=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_mypy_rscd_reports_no_errors(tmp_path):
     # `mypy rscd` as CI runs it: default settings, from the source folder.
-    proc = _mypy("mypy", "rscd", cwd=os.path.dirname(PACKAGE), tmp_path=tmp_path)
+    # (The source folder, not the installed copy: CI's virtual environment lies inside the
+    # clone, and mypy run inside site-packages refuses its files as shadowing modules.)
+    proc = _mypy("mypy", "rscd", cwd=SOURCE_ROOT, tmp_path=tmp_path)
     errors = [line for line in proc.stdout.splitlines() if ": error:" in line]
     by_file = collections.Counter(line.split(":", 1)[0] for line in errors)
     assert proc.returncode == 0 and not errors, (
