@@ -116,6 +116,19 @@ def leftovers(folder):
     return sorted(n for n in os.listdir(folder) if n.endswith(".tmp") or ".tmp-" in n)
 
 
+def fill_primary_header(path):
+    """Add PADn keywords to the primary header of ``path`` until no card is free (astropy
+    rewrites the file); returns ``path``."""
+    with fits.open(path) as hdul:
+        header, n = hdul[0].header, 0
+        while len(header) + 1 < 36 * (len(header.tostring()) // 2880):
+            header[f"PAD{n}"] = n
+            n += 1
+        hdul.writeto(path, overwrite=True)
+    assert free_cards(path) == 0
+    return path
+
+
 def free_cards(path):
     """Cards the primary header can take without growing, read from the file's bytes:
     blank cards just before END (astropy fills them first) and those after END up to

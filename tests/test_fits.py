@@ -13,7 +13,7 @@ import rscd
 from children import child_env, run_rscd
 from rscd.fits import RampFileError, apply_file, output_path
 from fitsfiles import (DO_NOT_USE, FLUX_ESTIMATED, REFERENCE_PIXEL, decay_reference,
-                       flag_reference, free_cards, leftovers, ramp_arrays, segments, sha256,
+                       fill_primary_header, flag_reference, free_cards, leftovers, ramp_arrays, segments, sha256,
                        write_astropy, write_datamodel)
 
 METHODS = ("flag", "decay")
@@ -200,15 +200,7 @@ def test_pixeldq_reference_pixel_survives(tmp_path, inplace):
 def _full_header_file(path):
     data, gdq, pdq = ramp_arrays()
     write_astropy(path, data, gdq, pdq)
-    with fits.open(path) as hdul:
-        hdr = hdul[0].header
-        n = 0
-        while len(hdr) + 1 < 36 * (len(hdr.tostring()) // 2880):
-            hdr[f"PAD{n}"] = n
-            n += 1
-        hdul.writeto(path, overwrite=True)
-    assert free_cards(path) == 0
-    return path
+    return fill_primary_header(path)
 
 
 def test_header_without_room_keep_inode_refused_new_file_grows(tmp_path, refs):

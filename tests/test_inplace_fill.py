@@ -10,7 +10,7 @@ import pytest
 
 import rscd
 from children import run_rscd
-from fitsfiles import flag_reference, free_cards, ramp_arrays, segments
+from fitsfiles import fill_primary_header, flag_reference, free_cards, ramp_arrays, segments
 
 datamodels = pytest.importorskip("stdatamodels.jwst.datamodels",
                                  reason="stdatamodels is not installed")
@@ -113,17 +113,9 @@ def test_readme_in_place_example_on_the_demo_file(tmp_path):
 
 def _no_room(path, **kw):
     """A ramp file (plain astropy) whose primary header has no free card."""
-    from astropy.io import fits
     from fitsfiles import write_astropy
     write_astropy(path, *ramp_arrays(nints=2, ngroups=6, nrows=5, ncols=6), **kw)
-    with fits.open(path) as hdul:
-        header, n = hdul[0].header, 0
-        while len(header) + 1 < 36 * (len(header.tostring()) // 2880):
-            header[f"PAD{n}"] = n
-            n += 1
-        hdul.writeto(path, overwrite=True)
-    assert free_cards(path) == 0
-    return path
+    return fill_primary_header(path)
 
 
 def test_cli_keep_inode(tmp_path):
