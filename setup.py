@@ -8,7 +8,12 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-C_SOURCES = ["csrc/common.c", "csrc/flag.c", "csrc/decay.c", "csrc/fastamp.c"]
+C_SOURCES = [
+    "csrc/common.c",
+    "csrc/flag.c",
+    "csrc/decay.c",
+    "csrc/fastamp.c",
+]
 HEADERS = ["csrc/rscd.h", "csrc/rscd_internal.h"]
 
 

@@ -313,6 +313,18 @@ RSCD_API int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first,
                                   const rscd_params *params, ptrdiff_t *backed_off,
                                   ptrdiff_t *one_group);
 
+/* ---- the plan of rscd_flag (which groups, the back-off stop) ---- */
+
+/* (end of the plan section) */
+
+/* ---- rscd_diagnose: the measurement kernel of `rscd diagnose` ---- */
+
+/* (end of the diagnose section) */
+
+/* ---- rscd_measured: subtract the measured transient ---- */
+
+/* (end of the measured section) */
+
 #ifdef __cplusplus
 }
 #endif

@@ -74,3 +74,15 @@ cdef extern from "rscd.h" nogil:
     int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
                              ptrdiff_t skip, ptrdiff_t stop, const rscd_params *params,
                              ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept
+
+    # ---- plan ----
+
+    # ---- end of plan ----
+
+    # ---- diagnose ----
+
+    # ---- end of diagnose ----
+
+    # ---- measured ----
+
+    # ---- end of measured ----

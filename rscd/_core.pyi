@@ -133,3 +133,15 @@ def decay(
     """``rscd_decay`` on SCI given as a flat native-dtype view of the caller's bytes
     (``data_swapped``: those bytes are in the opposite byte order); returns
     (status, statistics)."""
+
+# ---- plan ----
+
+# ---- end of plan ----
+
+# ---- diagnose ----
+
+# ---- end of diagnose ----
+
+# ---- measured ----
+
+# ---- end of measured ----

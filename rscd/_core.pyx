@@ -209,3 +209,15 @@ def flag_range_stop(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
 
 
 Status = rscd_status
+
+# ---- plan ----
+
+# ---- end of plan ----
+
+# ---- diagnose ----
+
+# ---- end of diagnose ----
+
+# ---- measured ----
+
+# ---- end of measured ----
