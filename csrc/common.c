@@ -39,6 +39,10 @@ const char *rscd_strerror(int status)
     case RSCD_ERR_PARAMS:
         return "rscd_params.struct_size is not the size of a layout this library knows: fill "
                "the struct with RSCD_PARAMS_INIT(&params) from the header of this library";
+    case RSCD_ERR_STRUCT:
+        return "struct not initialised: its struct_size is 0 or not the size of a layout "
+               "this library knows; fill it with its RSCD_..._INIT macro (RSCD_RAMP_INIT(&ramp), "
+               "...) from the header of this library";
     default: return "unknown status";
     }
 }
@@ -113,11 +117,86 @@ int rscd_params_read(const rscd_params *given, rscd_params *out)
     return RSCD_OK;
 }
 
+/* The one layout so far of each struct other than rscd_params: a library that
+ * appends fields to one of them keeps the older size known here and reads such
+ * structs into a local copy of the current layout, as rscd_params_read does. */
+int rscd_struct_ok(const void *s, size_t current)
+{
+    size_t size;
+
+    if (!s)
+        return RSCD_ERR_NULL;
+    memcpy(&size, s, sizeof size); /* struct_size, the first field of every struct */
+    return size == current ? RSCD_OK : RSCD_ERR_STRUCT;
+}
+
+int rscd_init_struct(void *s, size_t size, void *d, size_t current)
+{
+    if (!s)
+        return RSCD_ERR_NULL;
+    if (size != current)
+        return RSCD_ERR_STRUCT;
+    memcpy(d, &size, sizeof size);
+    memcpy(s, d, size);
+    return RSCD_OK;
+}
+
+/* Defaults start from memset 0, padding included: every byte copied out is defined. */
+int rscd_ramp_init(rscd_ramp *ramp, size_t size)
+{
+    rscd_ramp d;
+    memset(&d, 0, sizeof d);
+    d.data = NULL;
+    d.groupdq = NULL;
+    d.pixeldq = NULL;
+    d.data_byteorder = RSCD_NATIVE;
+    d.integration_start = 1;
+    d.nints_exposure = 0;
+    d.first_row = 1;
+    return rscd_init_struct(ramp, size, &d, sizeof d);
+}
+
+int rscd_flag_stats_init(rscd_flag_stats *stats, size_t size)
+{
+    rscd_flag_stats d;
+    memset(&d, 0, sizeof d);
+    d.ngroups_skip_int1 = d.ngroups_skip_int2p = -1;
+    d.keep_bright_firstgroup_int1 = d.keep_bright_firstgroup_int2p = -1;
+    d.keep_groups_saturation_int1 = d.keep_groups_saturation_int2p = -1;
+    return rscd_init_struct(stats, size, &d, sizeof d);
+}
+
+int rscd_decay_stats_init(rscd_decay_stats *stats, size_t size)
+{
+    rscd_decay_stats d;
+    memset(&d, 0, sizeof d);
+    return rscd_init_struct(stats, size, &d, sizeof d);
+}
+
+int rscd_decay_coeffs_init(rscd_decay_coeffs *coeffs, size_t size)
+{
+    rscd_decay_coeffs d;
+    memset(&d, 0, sizeof d); /* every parameter 0.0 (IEEE 754) */
+    return rscd_init_struct(coeffs, size, &d, sizeof d);
+}
+
+int rscd_prev_int_init(rscd_prev_int *prev, size_t size)
+{
+    rscd_prev_int d;
+    memset(&d, 0, sizeof d);
+    d.data = NULL;
+    d.groupdq = NULL;
+    return rscd_init_struct(prev, size, &d, sizeof d);
+}
+
 int rscd_check_ramp(const rscd_ramp *ramp, int need_data)
 {
     ptrdiff_t frame, cube;
+    int status = rscd_struct_ok(ramp, sizeof *ramp);
 
-    if (!ramp || !ramp->groupdq || !ramp->pixeldq || (need_data && !ramp->data))
+    if (status != RSCD_OK)
+        return status;
+    if (!ramp->groupdq || !ramp->pixeldq || (need_data && !ramp->data))
         return RSCD_ERR_NULL;
     if (ramp->nints < 0 || ramp->ngroups < 0 || ramp->nrows < 0 || ramp->ncols < 0)
         return RSCD_ERR_DIMS;
@@ -138,8 +217,10 @@ int rscd_check_ramp(const rscd_ramp *ramp, int need_data)
      * computes it); nints is bounded above, so subtract instead of adding. */
     if (ramp->integration_start - 1 > PTRDIFF_MAX - ramp->nints)
         return RSCD_ERR_RANGE;
-    if (ramp->nints_exposure != 0 &&
-        ramp->nints_exposure < ramp->integration_start - 1 + ramp->nints)
+    /* An nints_exposure below the integrations held is used as given, as jwst 3.0.0
+     * uses NINTS (its own TSO unit test builds such a model): only whether it is
+     * > 1 matters (docs/overview.rst, "What RSCD is"). */
+    if (ramp->nints_exposure < 0)
         return RSCD_ERR_RANGE;
     return RSCD_OK;
 }
@@ -153,7 +234,11 @@ ptrdiff_t rscd_nints_exposure(const rscd_ramp *ramp)
 int rscd_threads(const rscd_params *params)
 {
 #ifdef _OPENMP
-    return params->nthreads > 0 ? params->nthreads : omp_get_max_threads();
+    /* More threads than processors never helps, and OpenMP aborts the process when
+     * it cannot create the threads asked for (nthreads = INT_MAX did). */
+    const int procs = omp_get_num_procs();
+    const int want = params->nthreads > 0 ? params->nthreads : omp_get_max_threads();
+    return want < procs ? want : procs > 0 ? procs : 1;
 #else
     (void)params;
     return 1;

@@ -403,9 +403,16 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     if (!even || !odd || !given || !stats)
         return RSCD_ERR_NULL;
     status = rscd_params_read(given, &par);
-    if (status != RSCD_OK)
-        return status;
-    status = rscd_check_ramp(ramp, 1);
+    if (status == RSCD_OK)
+        status = rscd_check_ramp(ramp, 1);
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(even, sizeof *even);
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(odd, sizeof *odd);
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(stats, sizeof *stats);
+    if (status == RSCD_OK && prev)
+        status = rscd_struct_ok(prev, sizeof *prev);
     if (status != RSCD_OK)
         return status;
     if (prev && (!prev->data || !prev->groupdq))
@@ -416,14 +423,13 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     if (prev && ramp->integration_start == 1)
         return RSCD_ERR_RANGE;
 
-    memset(stats, 0, sizeof *stats);
+    rscd_decay_stats_init(stats, sizeof *stats);
     ngroups = ramp->ngroups;
     nrows = ramp->nrows;
     ncols = ramp->ncols;
     nints = ramp->nints;
 
-    /* L needs groups N-3 and N-2, the fit groups 1 .. N-2. */
-    if (ngroups < 4)
+    if (ngroups < RSCD_DECAY_MIN_GROUPS)
         return RSCD_SKIP_FEW_GROUPS;
 
     result = RSCD_OK;
@@ -445,7 +451,7 @@ int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
     refbit = params->dq_reference_pixel;
 
 #ifdef _OPENMP
-    nthr = params->nthreads > 0 ? params->nthreads : omp_get_max_threads();
+    nthr = rscd_threads(params);
     if (nthr > nrows)
         nthr = (int)nrows;
     if (nthr < 1)

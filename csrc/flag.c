@@ -264,16 +264,10 @@ static void flag_ranges(const rscd_ramp *ramp, const rscd_params *params, flag_r
     }
 }
 
-static int check_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                       ptrdiff_t skip, const rscd_params *params)
+/* The limits of one range (the ramp already checked). */
+static int check_range_of(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                          ptrdiff_t skip)
 {
-    int status;
-
-    if (!params)
-        return RSCD_ERR_NULL;
-    status = rscd_check_ramp(ramp, 0);
-    if (status != RSCD_OK)
-        return status;
     if (int_first < 0 || int_count < 0 || int_first > ramp->nints - int_count)
         return RSCD_ERR_RANGE;
     if (skip < 0 || skip >= ramp->ngroups - 1 || skip > RSCD_MAX_SKIP)
@@ -281,11 +275,26 @@ static int check_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int
     return RSCD_OK;
 }
 
+/* The caller's params in the current layout, the ramp and the range, checked. */
+static int check_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                       ptrdiff_t skip, const rscd_params *given, rscd_params *params)
+{
+    int status = rscd_params_read(given, params);
+
+    if (status == RSCD_OK)
+        status = rscd_check_ramp(ramp, 0);
+    if (status == RSCD_OK)
+        status = check_range_of(ramp, int_first, int_count, skip);
+    return status;
+}
+
 /* The back-off of a checked range (rule 7) visits levels skip+1, skip, ..., 1
  * and stops at the first level with no problem anywhere in the range (a
  * global stop). Each level above the stop lowers k of its problem samples by
  * one, so the stop is found first; then every pixel is independent. Returns
- * the stop level, 0 when every level had a problem. */
+ * the stop level, 0 when every level had a problem. (The level-by-level form
+ * of rscd_flag_problem_levels and rscd_flag_stop_level, stopping at the first
+ * level without a problem instead of reading them all.) */
 static ptrdiff_t find_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
                            ptrdiff_t skip, const rscd_params *params)
 {
@@ -316,10 +325,8 @@ int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_co
                     ptrdiff_t *backed_off, ptrdiff_t *one_group)
 {
     rscd_params params;
-    int status = rscd_params_read(given, &params);
+    int status = check_range(ramp, int_first, int_count, skip, given, &params);
 
-    if (status == RSCD_OK)
-        status = check_range(ramp, int_first, int_count, skip, &params);
     if (status != RSCD_OK)
         return status;
     return rscd_flag_range_stop(ramp, int_first, int_count, skip,
@@ -333,10 +340,8 @@ int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t i
 {
     flag_range rg;
     rscd_params params;
-    int status = rscd_params_read(given, &params);
+    int status = check_range(ramp, int_first, int_count, skip, given, &params);
 
-    if (status == RSCD_OK)
-        status = check_range(ramp, int_first, int_count, skip, &params);
     if (status != RSCD_OK)
         return status;
     if (stop < 0 || stop > skip + 1)
@@ -350,39 +355,43 @@ int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t i
     return RSCD_OK;
 }
 
-int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
-              const rscd_params *given, rscd_flag_stats *stats)
-{
-    int status, result = RSCD_OK, nrg = 0;
-    ptrdiff_t ngroups, nints_exp, first;
-    flag_range rg[2];
-    rscd_params par; /* the caller's settings in the current layout */
-    const rscd_params *const params = &par;
+/* ---- the plan (rscd.h, plan section) ---- */
 
-    if (!given || !stats)
-        return RSCD_ERR_NULL;
-    status = rscd_params_read(given, &par);
-    if (status != RSCD_OK)
-        return status;
-    status = rscd_check_ramp(ramp, 0);
+int rscd_flag_plan_init(rscd_flag_plan *plan, size_t size)
+{
+    rscd_flag_plan d;
+
+    memset(&d, 0, sizeof d); /* nothing runs */
+    return rscd_init_struct(plan, size, &d, sizeof d);
+}
+
+int rscd_flag_plan_make(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
+                        rscd_flag_plan *plan)
+{
+    rscd_flag_plan p;
+    ptrdiff_t ngroups, nints_exp;
+    int status = rscd_check_ramp(ramp, 0), result = RSCD_OK;
+
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(plan, sizeof *plan);
     if (status != RSCD_OK)
         return status;
     if (skip_int2p < 0)
         return RSCD_ERR_SKIP;
-
-    stats->ngroups_skip_int1 = stats->ngroups_skip_int2p = -1;
-    stats->keep_bright_firstgroup_int1 = stats->keep_bright_firstgroup_int2p = -1;
-    stats->keep_groups_saturation_int1 = stats->keep_groups_saturation_int2p = -1;
-
+    rscd_flag_plan_init(&p, sizeof p);
     ngroups = ramp->ngroups;
     nints_exp = rscd_nints_exposure(ramp);
 
     if (skip_int1 < 0) { /* rule 1: reference without group_skip1 */
         skip_int1 = 1;
+        p.no_skip1 = 1;
         result = RSCD_WARN_NO_SKIP1;
     }
-    if (ngroups < 3) /* rule 2 */
+    if (ngroups < RSCD_FLAG_MIN_GROUPS) { /* rule 2 */
+        p.too_few_groups = 1;
+        *plan = p;
         return RSCD_SKIP_FEW_GROUPS;
+    }
     if (ngroups <= 5) /* rule 3 */
         skip_int1 = skip_int2p = 1;
     /* rule 4: leave at least 3 groups */
@@ -392,37 +401,103 @@ int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
     if (nints_exp > 1 && skip_int2p > ngroups - 3)
         skip_int2p = ngroups - 3 > 0 ? ngroups - 3 : 0;
 
-    /* Both ranges are checked and their stops found before anything changes
-     * (the stop of one does not depend on the flags of the other); then one
-     * pass over the frame flags both, with one pass over PIXELDQ. */
-    first = 0;
     if (ramp->integration_start == 1 && ramp->nints > 0) { /* rule 5 */
-        status = check_range(ramp, 0, 1, skip_int1, params);
-        if (status != RSCD_OK)
-            return status;
-        rg[nrg++] = range_of(0, 1, skip_int1, find_stop(ramp, 0, 1, skip_int1, params));
-        first = 1;
+        p.has_int1 = 1;
+        p.int1_first = 0;
+        p.int1_count = 1;
+        p.int1_skip = skip_int1;
+        status = check_range_of(ramp, 0, 1, skip_int1);
     }
-    if (nints_exp > 1) { /* rule 6 */
-        const ptrdiff_t count = ramp->nints - first > 0 ? ramp->nints - first : 0;
-        status = check_range(ramp, first, count, skip_int2p, params);
-        if (status != RSCD_OK)
-            return status;
-        rg[nrg++] = range_of(first, count, skip_int2p,
-                             find_stop(ramp, first, count, skip_int2p, params));
+    if (nints_exp > 1 && status == RSCD_OK) { /* rule 6 */
+        p.has_int2p = 1;
+        p.int2p_first = p.has_int1;
+        p.int2p_count = ramp->nints - p.int2p_first > 0 ? ramp->nints - p.int2p_first : 0;
+        p.int2p_skip = skip_int2p;
+        status = check_range_of(ramp, p.int2p_first, p.int2p_count, skip_int2p);
     }
+    if (status != RSCD_OK) /* a skip beyond RSCD_MAX_SKIP */
+        return status;
+    *plan = p;
+    return result;
+}
+
+int rscd_flag_problem_levels(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
+                             ptrdiff_t skip, const rscd_params *given, uint8_t *problem)
+{
+    rscd_params params;
+    ptrdiff_t level;
+    int status = check_range(ramp, int_first, int_count, skip, given, &params);
+
+    if (status != RSCD_OK)
+        return status;
+    if (!problem)
+        return RSCD_ERR_NULL;
+    for (level = 1; level <= skip + 1; level++) /* a level already set needs no reading */
+        if (!problem[level - 1] && any_problem(ramp, int_first, int_count, level,
+                                               params.dq_saturated, rscd_threads(&params)))
+            problem[level - 1] = 1;
+    return RSCD_OK;
+}
+
+ptrdiff_t rscd_flag_stop_level(const uint8_t *problem, ptrdiff_t skip)
+{
+    ptrdiff_t level;
+
+    if (!problem || skip < 0)
+        return -1;
+    for (level = skip + 1; level >= 1; level--)
+        if (!problem[level - 1])
+            return level;
+    return 0;
+}
+
+int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
+              const rscd_params *given, rscd_flag_stats *stats)
+{
+    int status, nrg = 0;
+    flag_range rg[2];
+    rscd_flag_plan plan;
+    rscd_params params; /* the caller's settings in the current layout */
+
+    if (!given || !stats)
+        return RSCD_ERR_NULL;
+    status = rscd_params_read(given, &params);
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(stats, sizeof *stats);
+    if (status == RSCD_OK)
+        status = rscd_flag_plan_init(&plan, sizeof plan);
+    if (status == RSCD_OK)
+        status = rscd_flag_plan_make(ramp, skip_int1, skip_int2p, &plan);
+    if (status < 0)
+        return status;
+    rscd_flag_stats_init(stats, sizeof *stats); /* -1 where a rule does not run */
+    if (plan.too_few_groups)
+        return status;
+
+    /* Both ranges are checked (by the plan) and their stops found before
+     * anything changes (the stop of one does not depend on the flags of the
+     * other); then one pass over the frame flags both, with one pass over
+     * PIXELDQ. */
+    if (plan.has_int1)
+        rg[nrg++] = range_of(plan.int1_first, plan.int1_count, plan.int1_skip,
+                             find_stop(ramp, plan.int1_first, plan.int1_count, plan.int1_skip,
+                                       &params));
+    if (plan.has_int2p)
+        rg[nrg++] = range_of(plan.int2p_first, plan.int2p_count, plan.int2p_skip,
+                             find_stop(ramp, plan.int2p_first, plan.int2p_count,
+                                       plan.int2p_skip, &params));
     if (nrg == 0)
-        return result;
-    flag_ranges(ramp, params, rg, nrg);
-    if (first) {
-        stats->ngroups_skip_int1 = skip_int1;
+        return status;
+    flag_ranges(ramp, &params, rg, nrg);
+    if (plan.has_int1) {
+        stats->ngroups_skip_int1 = plan.int1_skip;
         stats->keep_groups_saturation_int1 = rg[0].nback;
         stats->keep_bright_firstgroup_int1 = rg[0].none;
     }
-    if (nints_exp > 1) {
-        stats->ngroups_skip_int2p = skip_int2p;
+    if (plan.has_int2p) {
+        stats->ngroups_skip_int2p = plan.int2p_skip;
         stats->keep_groups_saturation_int2p = rg[nrg - 1].nback;
         stats->keep_bright_firstgroup_int2p = rg[nrg - 1].none;
     }
-    return result;
+    return status;
 }

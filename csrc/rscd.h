@@ -41,7 +41,7 @@ extern "C" {
 
 /* The one version source: setup.py and the Python package read these lines. */
 #define RSCD_VERSION_MAJOR 0
-#define RSCD_VERSION_MINOR 1
+#define RSCD_VERSION_MINOR 2
 #define RSCD_VERSION_PATCH 0
 
 /* Largest number of groups rscd_flag_range flags, a bound of the API (MIRI ramps
@@ -65,8 +65,11 @@ enum rscd_status {
     RSCD_ERR_COEFFS = -5,          /* decay: tau or param3 not finite and positive */
     RSCD_ERR_NOMEM = -6,           /* scratch memory could not be allocated */
     RSCD_ERR_BYTEORDER = -7,       /* data_byteorder is neither RSCD_NATIVE nor RSCD_SWAPPED */
-    RSCD_ERR_PARAMS = -8           /* rscd_params.struct_size is not the size of a layout
+    RSCD_ERR_PARAMS = -8,          /* rscd_params.struct_size is not the size of a layout
                                       this library knows (see rscd_params) */
+    RSCD_ERR_STRUCT = -9           /* another struct's struct_size is 0 (struct not
+                                      initialised) or not the size of a layout this
+                                      library knows: fill it with its RSCD_..._INIT */
 };
 
 /* Byte order of SCI relative to the host. */
@@ -75,8 +78,31 @@ enum rscd_byteorder {
     RSCD_SWAPPED = 1
 };
 
-/* A view of one file's (or one segment's) ramp data; the caller owns every buffer. */
+/* ABI rule, for every struct of this header. Its first field is struct_size:
+ * fill the struct with its init macro (RSCD_RAMP_INIT(&r), RSCD_PARAMS_INIT(&p),
+ * RSCD_FLAG_STATS_INIT(&s), ...) before setting any field. The macro records the
+ * size of the layout the caller was compiled with and sets every field to its
+ * default. Versions only ever append fields, and each version that appends makes
+ * the struct larger on every platform. A library given a struct whose
+ * struct_size is
+ *   - the size of a layout it knows (its own or an older, smaller one): reads or
+ *     writes that layout's fields only; fields appended after it take their
+ *     defaults;
+ *   - 0 (a struct zero-initialised, never given to its init) or any other size
+ *     (a newer header's layout): refuses the call before anything is written,
+ *     with RSCD_ERR_PARAMS for rscd_params and RSCD_ERR_STRUCT for the others.
+ * The init functions write only the first `size` bytes, so a library newer than
+ * the caller's header never writes past the caller's struct. (A struct never
+ * initialised at all holds garbage, which no library can tell from a size: use
+ * the macros.) Before 1.0 a minor version may change layouts incompatibly; the
+ * shared library's soname then changes with it (0.MINOR). */
+
+/* A view of one file's (or one segment's) ramp data; the caller owns every buffer.
+ * RSCD_RAMP_INIT sets the pointers to NULL, the dimensions to 0 and the exposure
+ * fields to their defaults (native SCI, integration_start 1, nints_exposure 0,
+ * first_row 1). Layouts: 1 = struct_size .. first_row. */
 typedef struct rscd_ramp {
+    size_t struct_size;          /* sizeof the caller's rscd_ramp; set by rscd_ramp_init */
     float *data;                 /* SCI [nints][ngroups][nrows][ncols], DN; only read or written
                                     by rscd_decay (rscd_flag accepts NULL) */
     uint8_t *groupdq;            /* GROUPDQ [nints][ngroups][nrows][ncols]; changed by rscd_flag */
@@ -88,23 +114,15 @@ typedef struct rscd_ramp {
     int data_byteorder;          /* RSCD_NATIVE or RSCD_SWAPPED: byte order of SCI */
     ptrdiff_t integration_start; /* 1-based exposure number of integration 0 here (INTSTART) */
     ptrdiff_t nints_exposure;    /* integrations in the whole exposure (NINTS); 0 means
-                                    integration_start - 1 + nints */
+                                    integration_start - 1 + nints. Used as given, as jwst
+                                    3.0.0 does: it may be smaller than the integrations
+                                    held (only whether it is > 1 matters); < 0 is
+                                    RSCD_ERR_RANGE */
     ptrdiff_t first_row;         /* 1-based detector row of array row 0 (SUBSTRT2) */
 } rscd_ramp;
 
-/* Settings shared by both methods.
- *
- * ABI rule. Fill the struct with RSCD_PARAMS_INIT(&p) before setting any field:
- * struct_size then records the size of the layout the caller was compiled with.
- * Versions only ever append fields, and each version that appends makes
- * sizeof(rscd_params) larger on every platform (common.c checks this at compile
- * time). A library given a struct whose struct_size is
- *   - the size of a layout it knows (its own or an older, smaller one): reads
- *     that layout's fields only; fields appended after it take their defaults;
- *   - anything else (a newer header's layout, a struct never initialised):
- *     refuses the call with RSCD_ERR_PARAMS before anything is written.
- * rscd_params_init writes only the first `size` bytes, so a library newer than
- * the caller's header never writes past the caller's struct.
+/* Settings shared by both methods; filled with RSCD_PARAMS_INIT(&p) (the ABI
+ * rule above; common.c checks at compile time that each layout grows).
  *
  * Layouts: 1 = struct_size .. nthreads; 2 = layout 1 + use_vector. */
 typedef struct rscd_params {
@@ -122,8 +140,10 @@ typedef struct rscd_params {
 } rscd_params;
 
 /* What rscd_flag did (docs/overview.rst, "Method flag", rule 9); -1 where the rule
- * did not run. */
+ * did not run. Filled by the library; the caller initialises it with
+ * RSCD_FLAG_STATS_INIT(&s) so that struct_size says what may be written. */
 typedef struct rscd_flag_stats {
+    size_t struct_size;                     /* set by rscd_flag_stats_init */
     ptrdiff_t ngroups_skip_int1;            /* final skip of integration 1 (INT1SKIP) */
     ptrdiff_t ngroups_skip_int2p;           /* final skip of integrations 2+ (INT2SKIP) */
     ptrdiff_t keep_bright_firstgroup_int1;  /* pixels left with group 0 only (INT1UGP1) */
@@ -132,8 +152,10 @@ typedef struct rscd_flag_stats {
     ptrdiff_t keep_groups_saturation_int2p; /* (INT2BORS) */
 } rscd_flag_stats;
 
-/* The 14 decay parameters of one row parity (the seed-era RSCD table). */
+/* The 14 decay parameters of one row parity (the seed-era RSCD table).
+ * RSCD_DECAY_COEFFS_INIT sets every parameter to 0 (tau and param3 must then be set). */
 typedef struct rscd_decay_coeffs {
+    size_t struct_size;  /* set by rscd_decay_coeffs_init */
     double tau;          /* e-folding of the decay, in groups; finite, > 0 */
     double ascale;       /* amplitude scale */
     double pow;          /* power of the signal above crossopt */
@@ -151,14 +173,18 @@ typedef struct rscd_decay_coeffs {
 } rscd_decay_coeffs;
 
 /* The previous integration of a segmented exposure (the last integration of
- * the previous segment file), uncorrected, native byte order. */
+ * the previous segment file), uncorrected, native byte order.
+ * RSCD_PREV_INT_INIT sets both pointers to NULL. */
 typedef struct rscd_prev_int {
+    size_t struct_size;      /* set by rscd_prev_int_init */
     const float *data;       /* SCI [ngroups][nrows][ncols], DN */
     const uint8_t *groupdq;  /* GROUPDQ [ngroups][nrows][ncols] */
 } rscd_prev_int;
 
-/* What rscd_decay did. Counts are of (integration, pixel) pairs. */
+/* What rscd_decay did. Counts are of (integration, pixel) pairs. Initialise with
+ * RSCD_DECAY_STATS_INIT(&s), as rscd_flag_stats. */
 typedef struct rscd_decay_stats {
+    size_t struct_size;            /* set by rscd_decay_stats_init */
     ptrdiff_t nints_corrected;     /* integrations of the buffer that received a correction */
     ptrdiff_t first_int_left;      /* 1 when integration 0 was left uncorrected (segment
                                       without rscd_prev_int), else 0 */
@@ -203,6 +229,33 @@ RSCD_API int rscd_params_init(rscd_params *params, size_t size);
 #define RSCD_PARAMS_INIT(params) rscd_params_init((params), sizeof *(params))
 
 /*
+ * rscd_ramp_init, rscd_flag_stats_init, rscd_decay_stats_init,
+ * rscd_decay_coeffs_init, rscd_prev_int_init - fill a struct with its defaults
+ *                  (see each struct) and struct_size = size.
+ *
+ * Given and returned:
+ *   s       the caller's struct; only its first `size` bytes are written
+ * Given:
+ *   size    size_t  sizeof the caller's struct (the RSCD_..._INIT macros pass it)
+ * Returned (function value):
+ *   RSCD_OK, RSCD_ERR_NULL (s is NULL), RSCD_ERR_STRUCT (size is not the size of a
+ *   layout this library knows; nothing written)
+ * Notes:
+ *   The ABI rule above rscd_ramp. Use the macros, which pass sizeof the struct.
+ */
+RSCD_API int rscd_ramp_init(rscd_ramp *ramp, size_t size);
+RSCD_API int rscd_flag_stats_init(rscd_flag_stats *stats, size_t size);
+RSCD_API int rscd_decay_stats_init(rscd_decay_stats *stats, size_t size);
+RSCD_API int rscd_decay_coeffs_init(rscd_decay_coeffs *coeffs, size_t size);
+RSCD_API int rscd_prev_int_init(rscd_prev_int *prev, size_t size);
+
+#define RSCD_RAMP_INIT(ramp) rscd_ramp_init((ramp), sizeof *(ramp))
+#define RSCD_FLAG_STATS_INIT(stats) rscd_flag_stats_init((stats), sizeof *(stats))
+#define RSCD_DECAY_STATS_INIT(stats) rscd_decay_stats_init((stats), sizeof *(stats))
+#define RSCD_DECAY_COEFFS_INIT(coeffs) rscd_decay_coeffs_init((coeffs), sizeof *(coeffs))
+#define RSCD_PREV_INT_INIT(prev) rscd_prev_int_init((prev), sizeof *(prev))
+
+/*
  * rscd_flag_range - flag one range of integrations with one skip value
  *                   (docs/overview.rst, "Method flag", rules 7 and 8).
  *
@@ -218,7 +271,8 @@ RSCD_API int rscd_params_init(rscd_params *params, size_t size);
  *   backed_off ptrdiff_t*        pixels backed off for saturation (may be NULL)
  *   one_group  ptrdiff_t*        pixels left with group 0 only (may be NULL)
  * Returned (function value):
- *   RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_PARAMS (struct_size unknown), RSCD_ERR_DIMS,
+ *   RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_PARAMS (struct_size unknown), RSCD_ERR_STRUCT
+ *   (ramp not initialised), RSCD_ERR_DIMS,
  *   RSCD_ERR_RANGE (range outside the buffer), RSCD_ERR_SKIP (skip < 0 or
  *   skip + 1 >= ngroups)
  * Notes:
@@ -249,10 +303,17 @@ RSCD_API int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff
  *   RSCD_SKIP_FEW_GROUPS (ngroups < 3, nothing changed), or an error.
  * Notes:
  *   Integration 1 of the exposure is flagged only when integration_start == 1;
- *   integrations 2+ only when the exposure has more than one integration.
+ *   integrations 2+ only when the exposure has more than one integration
+ *   (nints_exposure > 1, whatever the integrations held). Which ranges get which
+ *   skip is rscd_flag_plan_make's answer (the plan section below); both ranges
+ *   are checked and their back-off stops found before anything is written.
  */
 RSCD_API int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
                        const rscd_params *params, rscd_flag_stats *stats);
+
+/* Fewest groups rscd_decay works on: L needs groups N-3 and N-2, the fit groups
+ * 1 .. N-2 (docs/overview.rst, "Method decay"). */
+#define RSCD_DECAY_MIN_GROUPS 4
 
 /*
  * rscd_decay - the decay correction of the 2019 pipeline (docs/overview.rst,
@@ -270,7 +331,7 @@ RSCD_API int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t ski
  * Returned:
  *   stats   rscd_decay_stats*
  * Returned (function value):
- *   RSCD_OK, RSCD_SKIP_FEW_GROUPS (ngroups < 4), RSCD_INFO_ONE_INT (one integration
+ *   RSCD_OK, RSCD_SKIP_FEW_GROUPS (ngroups < RSCD_DECAY_MIN_GROUPS), RSCD_INFO_ONE_INT (one integration
  *   and no prev: nothing to correct), RSCD_INFO_FIRST_INT_LEFT (integration_start > 1
  *   without prev: integrations 1+ corrected, 0 left), or an error.
  * Notes:
@@ -301,10 +362,9 @@ RSCD_API int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
  *   as rscd_flag_range; RSCD_ERR_RANGE also for stop outside 0..skip+1.
  * Notes:
  *   The back-off stop is global over a range (docs/overview.rst, "Method flag", rule
- *   7), so a block of
- *   the pixels of a range cannot find it alone: the caller ORs, over all blocks, for
- *   each level L = 1..skip+1 whether any sample has SATURATED in group L and not in
- *   group 0, and derives stop from that. Given the stop, every pixel is independent:
+ *   7), so a block of the pixels of a range cannot find it alone: the caller ORs
+ *   rscd_flag_problem_levels over all blocks and derives stop with
+ *   rscd_flag_stop_level (the plan section). Given the stop, every pixel is independent:
  *   the blocks' results are those of one call on the whole range, and their counts
  *   add up to its counts (pixels are disjoint).
  */
@@ -314,6 +374,88 @@ RSCD_API int rscd_flag_range_stop(const rscd_ramp *ramp, ptrdiff_t int_first,
                                   ptrdiff_t *one_group);
 
 /* ---- the plan of rscd_flag (which groups, the back-off stop) ---- */
+
+/* Fewest groups rscd_flag works on (docs/overview.rst, "Method flag", rule 2). */
+#define RSCD_FLAG_MIN_GROUPS 3
+
+/* What rscd_flag will do to a ramp, decided from its numbers alone
+ * (docs/overview.rst, "Method flag", rules 1-6): the one statement of those rules,
+ * for callers that report them (rscd.apply) or split the work into blocks of
+ * pixels (rscd.dask). Initialise with RSCD_FLAG_PLAN_INIT(&plan) (the ABI rule
+ * above rscd_ramp); rscd_flag_plan_make fills the rest.
+ * Layouts: 1 = struct_size .. int2p_skip. */
+typedef struct rscd_flag_plan {
+    size_t struct_size;      /* set by rscd_flag_plan_init */
+    int no_skip1;            /* rule 1: skip_int1 < 0 (reference without group_skip1),
+                                1 used: warn that the reference is of a deprecated form */
+    int too_few_groups;      /* rule 2: ngroups < RSCD_FLAG_MIN_GROUPS: nothing to do */
+    int has_int1;            /* rule 5 runs: integration 1 of the exposure is index 0 */
+    ptrdiff_t int1_first;    /* its range (0, 1) and final skip (INT1SKIP) */
+    ptrdiff_t int1_count;
+    ptrdiff_t int1_skip;
+    int has_int2p;           /* rule 6 runs: integrations 2+ (nints_exposure > 1) */
+    ptrdiff_t int2p_first;   /* first index, count (possibly 0) and final skip (INT2SKIP) */
+    ptrdiff_t int2p_count;
+    ptrdiff_t int2p_skip;
+} rscd_flag_plan;
+
+/* rscd_flag_plan_init - an empty plan (nothing runs), struct_size = size; as
+ * rscd_ramp_init. */
+RSCD_API int rscd_flag_plan_init(rscd_flag_plan *plan, size_t size);
+#define RSCD_FLAG_PLAN_INIT(plan) rscd_flag_plan_init((plan), sizeof *(plan))
+
+/*
+ * rscd_flag_plan_make - rules 1-6 of the `flag` method: which integrations get
+ *                       which skip.
+ *
+ * Given:
+ *   ramp        const rscd_ramp*   dimensions and exposure fields (buffers not read)
+ *   skip_int1   ptrdiff_t          as for rscd_flag (< 0: column absent)
+ *   skip_int2p  ptrdiff_t          as for rscd_flag, >= 0
+ * Returned:
+ *   plan        rscd_flag_plan*    initialised by the caller; filled
+ * Returned (function value):
+ *   what rscd_flag would return before flagging: RSCD_OK, RSCD_WARN_NO_SKIP1,
+ *   RSCD_SKIP_FEW_GROUPS (plan->no_skip1 may be set too), or the error rscd_flag
+ *   would refuse the call with (nothing filled then).
+ */
+RSCD_API int rscd_flag_plan_make(const rscd_ramp *ramp, ptrdiff_t skip_int1,
+                                 ptrdiff_t skip_int2p, rscd_flag_plan *plan);
+
+/*
+ * rscd_flag_problem_levels - the part of the back-off stop (rule 7) one block of
+ *                            pixels can answer alone.
+ *
+ * Given:
+ *   ramp      const rscd_ramp*   groupdq is read (a block of pixels of the ramp, or all)
+ *   int_first, int_count, skip, params   a range of the plan, as for rscd_flag_range
+ * Given and returned:
+ *   problem   uint8_t*           [skip + 1]; problem[L - 1] is set to 1 when some
+ *                                (integration, pixel) of the range has SATURATED in
+ *                                group L and not in group 0 (L = 1 .. skip + 1); entries
+ *                                are only ever set, never cleared
+ * Returned (function value):
+ *   RSCD_OK or an error as rscd_flag_range (nothing written then)
+ * Notes:
+ *   Call it on every block with the same zeroed array (or OR the blocks' arrays
+ *   together): the result is that of the whole range, and rscd_flag_stop_level
+ *   turns it into the stop to give rscd_flag_range_stop for every block.
+ */
+RSCD_API int rscd_flag_problem_levels(const rscd_ramp *ramp, ptrdiff_t int_first,
+                                      ptrdiff_t int_count, ptrdiff_t skip,
+                                      const rscd_params *params, uint8_t *problem);
+
+/*
+ * rscd_flag_stop_level - the back-off stop of a range from its problem levels.
+ *
+ * Given:
+ *   problem   const uint8_t*     [skip + 1], as rscd_flag_problem_levels leaves it
+ *   skip      ptrdiff_t          >= 0
+ * Returned (function value):
+ *   the first level of skip+1, skip, ..., 1 whose entry is 0; 0 when every level
+ *   had a problem; -1 when problem is NULL or skip < 0
+ */
+RSCD_API ptrdiff_t rscd_flag_stop_level(const uint8_t *problem, ptrdiff_t skip);
 
 /* (end of the plan section) */
 

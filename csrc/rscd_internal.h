@@ -28,7 +28,16 @@
  * RSCD_OK, RSCD_ERR_NULL or RSCD_ERR_PARAMS (struct_size unknown). */
 int rscd_params_read(const rscd_params *given, rscd_params *out);
 
-/* Checks pointers, dimensions (no overflow of the index formula), byte order
+/* RSCD_OK when the struct at s (NULL: RSCD_ERR_NULL) has the struct_size of
+ * its current layout `current`, else RSCD_ERR_STRUCT (the ABI rule of rscd.h). */
+int rscd_struct_ok(const void *s, size_t current);
+
+/* An init function of rscd.h: writes the first `size` bytes of the defaults
+ * `d` (its struct_size set to `size`) to s when size is a known layout (the
+ * current one, `current`); RSCD_ERR_NULL or RSCD_ERR_STRUCT otherwise. */
+int rscd_init_struct(void *s, size_t size, void *d, size_t current);
+
+/* Checks struct_size, pointers, dimensions (no overflow of the index formula), byte order
  * and the exposure fields of a view. need_data: SCI must be present.
  * Returns RSCD_OK or a negative status. */
 int rscd_check_ramp(const rscd_ramp *ramp, int need_data);
@@ -36,8 +45,9 @@ int rscd_check_ramp(const rscd_ramp *ramp, int need_data);
 /* Integrations in the whole exposure (nints_exposure, or its default). */
 ptrdiff_t rscd_nints_exposure(const rscd_ramp *ramp);
 
-/* Threads to use: params->nthreads, or the OpenMP default when it is <= 0
- * (1 without OpenMP). */
+/* Threads to use: params->nthreads, or the OpenMP default when it is <= 0,
+ * at most the processors OpenMP sees (1 without OpenMP). The one place the
+ * core decides its thread count. */
 int rscd_threads(const rscd_params *params);
 
 #endif

@@ -21,12 +21,17 @@ cdef extern from "rscd.h" nogil:
         RSCD_ERR_NOMEM
         RSCD_ERR_BYTEORDER
         RSCD_ERR_PARAMS
+        RSCD_ERR_STRUCT
 
     cpdef enum rscd_byteorder:
         RSCD_NATIVE
         RSCD_SWAPPED
 
+    int RSCD_DECAY_MIN_GROUPS
+    ptrdiff_t RSCD_MAX_SKIP
+
     ctypedef struct rscd_ramp:
+        size_t struct_size
         float *data
         uint8_t *groupdq
         uint32_t *pixeldq
@@ -44,25 +49,34 @@ cdef extern from "rscd.h" nogil:
         int use_vector
 
     ctypedef struct rscd_flag_stats:
+        size_t struct_size
         ptrdiff_t ngroups_skip_int1, ngroups_skip_int2p
         ptrdiff_t keep_bright_firstgroup_int1, keep_bright_firstgroup_int2p
         ptrdiff_t keep_groups_saturation_int1, keep_groups_saturation_int2p
 
     ctypedef struct rscd_decay_coeffs:
+        size_t struct_size
         double tau, ascale, pow, illum_zp, illum_slope, illum2, param3, crossopt
         double sat_zp, sat_slope, sat_2, sat_mzp, sat_rowterm, sat_scale
 
     ctypedef struct rscd_prev_int:
+        size_t struct_size
         const float *data
         const uint8_t *groupdq
 
     ctypedef struct rscd_decay_stats:
+        size_t struct_size
         ptrdiff_t nints_corrected, first_int_left
         ptrdiff_t npix_corrected, npix_saturated, npix_nonfinite
 
     const char *rscd_version() noexcept
     const char *rscd_strerror(int status) noexcept
     int rscd_params_init(rscd_params *params, size_t size) noexcept
+    int rscd_ramp_init(rscd_ramp *ramp, size_t size) noexcept
+    int rscd_flag_stats_init(rscd_flag_stats *stats, size_t size) noexcept
+    int rscd_decay_stats_init(rscd_decay_stats *stats, size_t size) noexcept
+    int rscd_decay_coeffs_init(rscd_decay_coeffs *coeffs, size_t size) noexcept
+    int rscd_prev_int_init(rscd_prev_int *prev, size_t size) noexcept
     int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
                         ptrdiff_t skip, const rscd_params *params,
                         ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept
@@ -76,7 +90,23 @@ cdef extern from "rscd.h" nogil:
                              ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept
 
     # ---- plan ----
+    int RSCD_FLAG_MIN_GROUPS
 
+    ctypedef struct rscd_flag_plan:
+        size_t struct_size
+        int no_skip1, too_few_groups
+        int has_int1
+        ptrdiff_t int1_first, int1_count, int1_skip
+        int has_int2p
+        ptrdiff_t int2p_first, int2p_count, int2p_skip
+
+    int rscd_flag_plan_init(rscd_flag_plan *plan, size_t size) noexcept
+    int rscd_flag_plan_make(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
+                            rscd_flag_plan *plan) noexcept
+    int rscd_flag_problem_levels(const rscd_ramp *ramp, ptrdiff_t int_first,
+                                 ptrdiff_t int_count, ptrdiff_t skip,
+                                 const rscd_params *params, uint8_t *problem) noexcept
+    ptrdiff_t rscd_flag_stop_level(const uint8_t *problem, ptrdiff_t skip) noexcept
     # ---- end of plan ----
 
     # ---- diagnose ----

@@ -36,6 +36,7 @@ class rscd_status(enum.IntEnum):
     RSCD_ERR_NOMEM = -6
     RSCD_ERR_BYTEORDER = -7
     RSCD_ERR_PARAMS = -8
+    RSCD_ERR_STRUCT = -9
 
 Status = rscd_status
 
@@ -135,7 +136,49 @@ def decay(
     (status, statistics)."""
 
 # ---- plan ----
+FLAG_MIN_GROUPS: int
+"""``RSCD_FLAG_MIN_GROUPS``: fewest groups ``rscd_flag`` works on (rule 2)."""
+DECAY_MIN_GROUPS: int
+"""``RSCD_DECAY_MIN_GROUPS``: fewest groups ``rscd_decay`` works on."""
 
+@type_check_only
+class FlagPlanDict(TypedDict):
+    """``rscd_flag_plan``: rules 1-6 of the flag method (docs/overview.rst)."""
+    no_skip1: int
+    too_few_groups: int
+    has_int1: int
+    int1_first: int
+    int1_count: int
+    int1_skip: int
+    has_int2p: int
+    int2p_first: int
+    int2p_count: int
+    int2p_skip: int
+
+def flag_plan(
+    groupdq: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    skip_int1: int,
+    skip_int2p: int,
+    integration_start: int = 1,
+    nints_exposure: int = 0,
+) -> tuple[int, FlagPlanDict]:
+    """``rscd_flag_plan_make`` for arrays of these shapes (only the shapes are read);
+    returns (status, plan)."""
+
+def flag_problem_levels(
+    groupdq: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    int_first: int,
+    int_count: int,
+    skip: int,
+    nthreads: int = 0,
+) -> bytes:
+    """``rscd_flag_problem_levels`` of one block: skip + 1 flags (1: level index + 1
+    has a problem)."""
+
+def flag_stop_level(problem: npt.NDArray[np.uint8], skip: int) -> int:
+    """``rscd_flag_stop_level``: the back-off stop from the ORed problem flags."""
 # ---- end of plan ----
 
 # ---- diagnose ----

@@ -73,8 +73,7 @@ cdef int _fill_ramp(rscd_ramp *r, const uint8_t[:, :, :, ::1] groupdq,
         raise ValueError("PIXELDQ has shape (%d, %d); expected (%d, %d), the frame of GROUPDQ"
                          % (pixeldq.shape[0], pixeldq.shape[1], groupdq.shape[2],
                             groupdq.shape[3]))
-    r.data = NULL
-    r.data_byteorder = RSCD_NATIVE
+    _check(rscd_ramp_init(r, sizeof(rscd_ramp)))   # the ABI rule of rscd.h
     r.groupdq = _u8(groupdq)
     r.pixeldq = _u32(pixeldq)
     r.nints = groupdq.shape[0]
@@ -94,6 +93,12 @@ cdef int _fill_params(rscd_params *p, int nthreads) except -1:
     return 0
 
 
+cdef dict _fields(dict struct):
+    # A C struct as the dict of its fields, without the struct_size of the ABI rule.
+    del struct["struct_size"]
+    return struct
+
+
 def flag(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t skip_int1,
          ptrdiff_t skip_int2p, ptrdiff_t integration_start=1, ptrdiff_t nints_exposure=0,
          int nthreads=0):
@@ -104,10 +109,11 @@ def flag(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t skip
     cdef int status
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, nints_exposure, 1)
     _fill_params(&params, nthreads)
+    _check(rscd_flag_stats_init(&stats, sizeof(stats)))
     with nogil:
         status = rscd_flag(&ramp, skip_int1, skip_int2p, &params, &stats)
     _check(status)
-    return status, stats
+    return status, _fields(stats)
 
 
 cdef tuple _flag_range(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
@@ -139,6 +145,7 @@ def flag_range(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_
 
 cdef rscd_decay_coeffs _coeffs(dict c) except *:
     cdef rscd_decay_coeffs out
+    _check(rscd_decay_coeffs_init(&out, sizeof(out)))
     out.tau = c["tau"]
     out.ascale = c["ascale"]
     out.pow = c["pow"]
@@ -188,14 +195,16 @@ def decay(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1] g
             if shape != want:
                 raise ValueError("the previous integration's %s has shape %s; expected %s, "
                                  "(ngroups, nrows, ncols) of GROUPDQ" % (name, shape, want))
+        _check(rscd_prev_int_init(&prev, sizeof(prev)))
         prev.data = &prev_data[0, 0, 0] if prev_data.size else _empty_f4
         prev.groupdq = &prev_groupdq[0, 0, 0] if prev_groupdq.size else _empty_u8
         prev_ptr = &prev
     _fill_params(&params, nthreads)
+    _check(rscd_decay_stats_init(&stats, sizeof(stats)))
     with nogil:
         status = rscd_decay(&ramp, &c_even, &c_odd, prev_ptr, &params, &stats)
     _check(status)
-    return status, stats
+    return status, _fields(stats)
 
 
 
@@ -211,7 +220,52 @@ def flag_range_stop(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
 Status = rscd_status
 
 # ---- plan ----
+FLAG_MIN_GROUPS = RSCD_FLAG_MIN_GROUPS
+DECAY_MIN_GROUPS = RSCD_DECAY_MIN_GROUPS
 
+
+def flag_plan(const uint8_t[:, :, :, ::1] groupdq, const uint32_t[:, ::1] pixeldq,
+              ptrdiff_t skip_int1, ptrdiff_t skip_int2p, ptrdiff_t integration_start=1,
+              ptrdiff_t nints_exposure=0):
+    """Run rscd_flag_plan_make (only the shapes of the arrays are used: a frame of
+    0 x 0 pixels will do); returns (status, dict of the plan's fields)."""
+    cdef rscd_ramp ramp
+    cdef rscd_flag_plan plan
+    cdef int status
+    _fill_ramp(&ramp, groupdq, pixeldq, integration_start, nints_exposure, 1)
+    _check(rscd_flag_plan_init(&plan, sizeof(plan)))
+    status = rscd_flag_plan_make(&ramp, skip_int1, skip_int2p, &plan)
+    _check(status)
+    return status, _fields(plan)
+
+
+def flag_problem_levels(const uint8_t[:, :, :, ::1] groupdq, const uint32_t[:, ::1] pixeldq,
+                        ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t skip,
+                        int nthreads=0):
+    """Run rscd_flag_problem_levels on these arrays (a block of pixels); returns bytes
+    of skip + 1 flags, 1 where level L = index + 1 has a problem."""
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef int status
+    if skip < 0 or skip > RSCD_MAX_SKIP:    # the core's own check, before the flags
+        _check(RSCD_ERR_SKIP)               # are sized by skip
+    cdef bytearray problem = bytearray(skip + 1)
+    cdef uint8_t *out = problem
+    _fill_ramp(&ramp, groupdq, pixeldq, 1, 0, 1)
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_flag_problem_levels(&ramp, int_first, int_count, skip, &params, out)
+    _check(status)
+    return bytes(problem)
+
+
+def flag_stop_level(const uint8_t[::1] problem, ptrdiff_t skip):
+    """rscd_flag_stop_level: the back-off stop from the problem flags of levels
+    1 .. skip + 1 (the blocks' flags ORed together)."""
+    if skip < 0 or problem.shape[0] != skip + 1:
+        raise ValueError("%d problem flags for skip %d; expected skip + 1 = %d"
+                         % (problem.shape[0], skip, skip + 1))
+    return rscd_flag_stop_level(&problem[0], skip)
 # ---- end of plan ----
 
 # ---- diagnose ----

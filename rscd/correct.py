@@ -157,12 +157,15 @@ def _check_array(arr: Any, name: str, dtype: Any, ndim: int, writeable: bool = T
 MAX_INDEX = 2**31 - 1
 
 
-def _positive_int(value: Any, name: str, minimum: int = 1, maximum: int = MAX_INDEX) -> int:
+def _positive_int(value: Any, name: str, minimum: Optional[int] = 1,
+                  maximum: Optional[int] = MAX_INDEX) -> int:
+    """An integer within [minimum, maximum] (None: unbounded), or a TypeError or
+    ValueError naming it."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-    if value < minimum:
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be >= {minimum}, not {value}")
-    if value > maximum:
+    if maximum is not None and value > maximum:
         raise ValueError(f"{name} must be <= {maximum}, not {value}")
     return int(value)
 
@@ -227,21 +230,32 @@ class FlagPlan:
     int2p: Optional[FlagRange]
 
 
-def _skip_count(value: Any, name: str, allow_none: bool = False) -> int:
-    if value is None and allow_none:
-        return -1
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
-    return int(value)
+#: Largest value the C core's ptrdiff_t arguments take (64-bit platforms).
+_PTRDIFF_MAX = 2**63 - 1
+
+
+def _core_skips(skip_int1: Optional[int], skip_int2p: int) -> Tuple[int, int]:
+    """The reference row's skips as the C core takes them: checked integers, None
+    (no group_skip1 column) as -1; values beyond ptrdiff_t mean what its largest
+    value does (the core clamps every skip to the groups there are)."""
+    skip1 = -1 if skip_int1 is None else _positive_int(skip_int1, "skip_int1", None, None)
+    skip2p = _positive_int(skip_int2p, "skip_int2p", 0, None)
+    return max(-1, min(skip1, _PTRDIFF_MAX)), min(skip2p, _PTRDIFF_MAX)
+
+
+def _core_nints(nints: int) -> int:
+    """NINTS as the core's nints_exposure: used as given, but its 0 means "not
+    given", and to the core every NINTS <= 1 means the same (one integration)."""
+    return max(1, min(nints, _PTRDIFF_MAX))
 
 
 def flag_plan(skip_int1: Optional[int], skip_int2p: int, *, ngroups: int, nints_file: int,
               nints: int, integration_start: int) -> FlagPlan:
     """The pipeline's skip rules: which integrations ``flag`` flags, with how many groups.
 
-    The one statement of rules 1-6 of the ``flag`` method (docs/overview.rst, "Method
-    flag") in the Python layer: :func:`apply` and :func:`rscd.dask.apply` both follow it
-    and hand each range to the C core's back-off (rules 7-8).
+    Rules 1-6 of the ``flag`` method (docs/overview.rst, "Method flag") as the C core
+    decides them (``rscd_flag_plan_make``, the rules :func:`apply` runs):
+    :func:`rscd.dask.apply` hands each range to the core's back-off block by block.
 
     Parameters
     ----------
@@ -266,7 +280,7 @@ def flag_plan(skip_int1: Optional[int], skip_int2p: int, *, ngroups: int, nints_
     TypeError
         A count that is not an integer.
     ValueError
-        ``skip_int2p`` < 0.
+        ``skip_int2p`` < 0, a negative count, ``integration_start`` < 1.
 
     Examples
     --------
@@ -277,32 +291,17 @@ def flag_plan(skip_int1: Optional[int], skip_int2p: int, *, ngroups: int, nints_
     >>> flag_plan(2, 4, ngroups=10, nints_file=26, nints=26, integration_start=25).int2p
     FlagRange(int_first=0, int_count=26, skip=4)
     """
-    skip1 = _skip_count(skip_int1, "skip_int1", allow_none=True)
-    skip2p = _skip_count(skip_int2p, "skip_int2p")
-    ngroups = _skip_count(ngroups, "ngroups")
-    nints_file = _skip_count(nints_file, "nints_file")
-    nints = _skip_count(nints, "nints")
-    start = _skip_count(integration_start, "integration_start")
-    if skip2p < 0:
-        raise ValueError(f"skip_int2p must be >= 0, not {skip2p}")
-    deprecated = skip1 < 0
-    if deprecated:                                   # rule 1
-        skip1 = 1
-    if ngroups < 3:                                  # rule 2
-        return FlagPlan(True, deprecated, None, None)
-    if ngroups <= 5:                                 # rule 3
-        skip1 = skip2p = 1
-    if ngroups < skip1 + 3:                          # rule 4
-        skip1 = max(0, ngroups - 3)
-    if nints > 1 and ngroups < skip2p + 3:
-        skip2p = max(0, ngroups - 3)
-    int1 = int2p = None
-    if start == 1 and nints_file > 0:                # rule 5
-        int1 = FlagRange(0, 1, skip1)
-    if nints > 1:                                    # rule 6
-        first = 1 if int1 is not None else 0
-        int2p = FlagRange(first, max(0, nints_file - first), skip2p)
-    return FlagPlan(False, deprecated, int1, int2p)
+    skip1, skip2p = _core_skips(skip_int1, skip_int2p)
+    shape = (_positive_int(nints_file, "nints_file", 0, None),
+             _positive_int(ngroups, "ngroups", 0, None), 0, 0)
+    start = _positive_int(integration_start, "integration_start")
+    # Only the shapes are read: a frame of 0 x 0 pixels stands in for the arrays.
+    _, plan = _core.flag_plan(np.empty(shape, np.uint8), np.empty((0, 0), np.uint32),
+                              skip1, skip2p, start,
+                              _core_nints(_positive_int(nints, "nints", None, None)))
+    ranges = [FlagRange(plan[f"{name}_first"], plan[f"{name}_count"], plan[f"{name}_skip"])
+              if plan[f"has_{name}"] else None for name in ("int1", "int2p")]
+    return FlagPlan(bool(plan["too_few_groups"]), bool(plan["no_skip1"]), *ranges)
 
 
 #: An RSCD reference: a file path or one already read.
@@ -435,7 +434,8 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
 
 def _apply_flag(groupdq: np.ndarray, pixeldq: np.ndarray, row: SkipRow, ref: Reference,
                 integration_start: int, nints: int, nthreads: int) -> Result:
-    plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=groupdq.shape[1],
+    ngroups = groupdq.shape[1]
+    plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=ngroups,
                      nints_file=groupdq.shape[0], nints=nints,
                      integration_start=integration_start)
     if plan.deprecated_form:
@@ -444,20 +444,12 @@ def _apply_flag(groupdq: np.ndarray, pixeldq: np.ndarray, row: SkipRow, ref: Ref
                       DeprecatedReferenceWarning, stacklevel=3)
     if plan.too_few_groups:
         return Result("SKIPPED", method="flag", reference=ref.name,
-                      reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]} < 3)")
-    values: Dict[str, Any] = {}
-    # The range with the larger skip goes first: the core's only refusal that depends
-    # on the range is a skip beyond its limit, so when that call passes the other one
-    # does too, and a refusal leaves the arrays untouched.
-    ranges = [(name, rng) for name, rng in (("int1", plan.int1), ("int2p", plan.int2p))
-              if rng is not None]
-    for name, rng in sorted(ranges, key=lambda item: -item[1].skip):
-        backed_off, one_group = _core.flag_range(groupdq, pixeldq, rng.int_first,
-                                                 rng.int_count, rng.skip, nthreads)
-        values[f"ngroups_skip_{name}"] = rng.skip
-        values[f"keep_groups_saturation_{name}"] = int(backed_off)
-        values[f"keep_bright_firstgroup_{name}"] = int(one_group)
-    return Result("COMPLETE", method="flag", reference=ref.name, **values)
+                      reason=f"{TOO_FEW_GROUPS} ({ngroups} < {_core.FLAG_MIN_GROUPS})")
+    # One pass of the core over both ranges; it checks them both before writing.
+    _, stats = _core.flag(groupdq, pixeldq, *_core_skips(row.skip_int1, row.skip_int2p),
+                          integration_start, _core_nints(nints), nthreads)
+    return Result("COMPLETE", method="flag", reference=ref.name,
+                  **{name: value for name, value in stats.items() if value >= 0})
 
 
 def _native_view(data):
@@ -494,17 +486,13 @@ def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, yst
             raise ValueError("previous was given but integration_start is 1: the first "
                              "integration of an exposure has no previous integration")
         prev_data, prev_groupdq = _previous_arrays(previous, groupdq.shape[1:])
-    # decay does not depend on NINTS; the core checks it against the arrays, so a
-    # NINTS smaller than they hold (used as given, see exposure_numbers) goes in as 0,
-    # the core's "integrations held".
-    least = integration_start - 1 + groupdq.shape[0]
     status, stats = _core.decay(_native_view(data), not data.dtype.isnative, groupdq, pixeldq,
                                 row.even.as_dict(), row.odd.as_dict(), integration_start,
-                                nints if nints >= least else 0, ystart, prev_data,
-                                prev_groupdq, nthreads)
+                                _core_nints(nints), ystart, prev_data, prev_groupdq, nthreads)
     if status == _core.Status.RSCD_SKIP_FEW_GROUPS:
         return Result("SKIPPED", method="decay", reference=ref.name,
-                      reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]} < 4)")
+                      reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]} < "
+                             f"{_core.DECAY_MIN_GROUPS})")
     notes = []
     if status == _core.Status.RSCD_INFO_ONE_INT:
         notes.append("a single integration: nothing to correct")
