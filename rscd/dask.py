@@ -17,10 +17,10 @@ flag
     The back-off stop is global over all pixels of a range of integrations
     (docs/overview.rst, "Method flag", rule 7): a block alone would stop at its own first
     clean level. So ``apply`` first
-    computes, with one cheap dask reduction over groups 0..skip+1 of GROUPDQ, for each
-    level whether any sample of the whole range is a problem; that gives the global stop
-    level of each range, and each block is then flagged with it by the C function
-    ``rscd_flag_range_stop``. This reduction runs when ``apply`` is called (it reads a
+    asks the C core, block by block (``rscd_flag_problem_levels``, reading groups
+    0..skip+1 of GROUPDQ), for each level whether any sample is a problem; ORed over the
+    blocks, those flags give the global stop of each range (``rscd_flag_stop_level``),
+    and each block is then flagged with it by ``rscd_flag_range_stop``. This reduction runs when ``apply`` is called (it reads a
     small part of GROUPDQ): the stop levels are plain numbers in the graph, so the
     corrected blocks do not wait on a barrier that would make the scheduler hold whole
     GROUPDQ blocks in memory.
@@ -56,7 +56,6 @@ except ImportError as exc:      # pragma: no cover - exercised only without dask
 from . import _core
 from .correct import (METHODS, ReferenceLike, Result, apply as apply_arrays, check_shapes,
                       exposure_numbers, flag_plan)
-from .dq import SATURATED
 from .fits import open_ramp, read_layout
 from ._renames import renamed_keywords
 from .reference import as_reference
@@ -131,25 +130,14 @@ def _whole_ramps(arr, name, rechunk):
                      f"only, e.g. {name}.rechunk({{0: -1, 1: -1}}), or pass rechunk=True")
 
 
-def _problem_levels(gdq, ranges=None, block_info=None):
-    """Per block: for each range and level L = 1..skip+1, any problem sample?"""
-    out = []
-    for rng in ranges:
-        if rng is None:
-            continue
-        i0, count, skip = rng
-        g = gdq[i0:i0 + count]
-        not0 = ~g[:, 0]
-        out.extend(bool(np.any((g[:, level] & not0) & SATURATED)) for level in range(1, skip + 2))
-    return np.array(out, dtype=bool).reshape(1, 1, -1)
-
-
-def _stop(problems, skip):
-    """First level of skip+1, ..., 1 without a problem; 0 when all had one."""
-    for level in range(skip + 1, 0, -1):
-        if not problems[level - 1]:
-            return level
-    return 0
+def _problem_levels(gdq, ranges=None):
+    """Per block: for each range, the C core's problem flags of levels 1..skip+1
+    (``rscd_flag_problem_levels``); ORed over the blocks they are the whole range's."""
+    gdq = np.ascontiguousarray(gdq, dtype=np.uint8)
+    pdq = np.empty(gdq.shape[2:], np.uint32)         # of the block's frame; not read
+    out = [np.frombuffer(_core.flag_problem_levels(gdq, pdq, *rng, 1), np.uint8)
+           for rng in ranges if rng is not None]
+    return np.concatenate(out).astype(bool).reshape(1, 1, -1)
 
 
 def _flag_block(gdq, pdq, ranges=None, stops=None, threads=1):
@@ -273,7 +261,7 @@ def apply(data: Any, groupdq: Any, pixeldq: Any, reference: ReferenceLike, *, re
         return Corrected(sci, groupdq, pixeldq, None, base)
 
     if chosen == "flag":
-        # The core's skip rules (the same call rscd.apply makes), not a copy of them.
+        # The core's plan (rscd_flag_plan_make, as rscd.apply's rscd_flag runs it).
         row: Any = ref.lookup(readpatt, subarray, "flag")   # a SkipRow: base is COMPLETE
         plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=ngroups,
                          nints_file=nints_file, nints=nints, integration_start=start)
@@ -293,7 +281,8 @@ def apply(data: Any, groupdq: Any, pixeldq: Any, reference: ReferenceLike, *, re
             if rng is None:
                 stops.append(None)
                 continue
-            stops.append(_stop(problems[pos:pos + rng[2] + 1], rng[2]))
+            stops.append(_core.flag_stop_level(
+                np.ascontiguousarray(problems[pos:pos + rng[2] + 1], np.uint8), rng[2]))
             pos += rng[2] + 1
         packed = da.map_blocks(_flag_block, groupdq, pixeldq, ranges=ranges, stops=stops,
                                threads=threads, dtype=object,
