@@ -192,7 +192,7 @@ def test_core_does_not_read_the_environment(tmp_path):
 # ------------------------------------------------- the gnu99 -O3 -march=native core
 
 class Ramp(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("groupdq", ctypes.c_void_p),
+    _fields_ = [("struct_size", ctypes.c_size_t), ("data", ctypes.c_void_p), ("groupdq", ctypes.c_void_p),
                 ("pixeldq", ctypes.c_void_p), ("nints", ctypes.c_ssize_t),
                 ("ngroups", ctypes.c_ssize_t), ("nrows", ctypes.c_ssize_t),
                 ("ncols", ctypes.c_ssize_t), ("data_byteorder", ctypes.c_int),
@@ -213,11 +213,12 @@ COEFF_NAMES = ("tau", "ascale", "pow", "illum_zp", "illum_slope", "illum2", "par
 
 
 class Coeffs(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_double) for n in COEFF_NAMES]
+    _fields_ = [("struct_size", ctypes.c_size_t)] + [(n, ctypes.c_double) for n in COEFF_NAMES]
 
 
 class DecayStats(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_ssize_t) for n in ("nints_corrected", "first_int_left",
+    _fields_ = [("struct_size", ctypes.c_size_t)] + [(n, ctypes.c_ssize_t) for n in (
+                                                 "nints_corrected", "first_int_left",
                                                  "npix_corrected", "npix_saturated",
                                                  "npix_nonfinite")]
 
@@ -296,10 +297,15 @@ def test_core_built_gnu99_O3_native_matches_oracle(tmp_path, use_vector):
     params.use_vector = use_vector
     out = data.copy()
     nints, ngroups, nrows, ncols = out.shape
-    ramp = Ramp(out.ctypes.data, groupdq.ctypes.data, pixeldq.ctypes.data, nints, ngroups,
-                nrows, ncols, 0, 1, 0, 1)
-    c = Coeffs(**coeffs)
-    stats = DecayStats()
+    # Every struct is filled by its init function first (the ABI rule of rscd.h).
+    ramp, c, stats = Ramp(), Coeffs(), DecayStats()
+    for name, struct in (("ramp", ramp), ("decay_coeffs", c), ("decay_stats", stats)):
+        assert getattr(core, f"rscd_{name}_init")(ctypes.byref(struct),
+                                                  ctypes.sizeof(struct)) == 0
+    for name, value in dict(data=out.ctypes.data, groupdq=groupdq.ctypes.data,
+                            pixeldq=pixeldq.ctypes.data, nints=nints, ngroups=ngroups,
+                            nrows=nrows, ncols=ncols, **coeffs).items():
+        setattr(c if name in coeffs else ramp, name, value)
     status = core.rscd_decay(ctypes.byref(ramp), ctypes.byref(c), ctypes.byref(c), None,
                              ctypes.byref(params), ctypes.byref(stats))
     assert status == 0

@@ -31,7 +31,7 @@ static rscd_ramp make_ramp(float *data, uint8_t *gdq, uint32_t *pdq, ptrdiff_t n
                            ptrdiff_t ngroups, ptrdiff_t nrows, ptrdiff_t ncols)
 {
     rscd_ramp r;
-    memset(&r, 0, sizeof r);
+    RSCD_RAMP_INIT(&r);
     r.data = data;
     r.groupdq = gdq;
     r.pixeldq = pdq;
@@ -44,6 +44,21 @@ static rscd_ramp make_ramp(float *data, uint8_t *gdq, uint32_t *pdq, ptrdiff_t n
     r.nints_exposure = 0;
     r.first_row = 1;
     return r;
+}
+
+/* Initialised statistics structs (the ABI rule of rscd.h). */
+static rscd_flag_stats new_flag_stats(void)
+{
+    rscd_flag_stats s;
+    RSCD_FLAG_STATS_INIT(&s);
+    return s;
+}
+
+static rscd_decay_stats new_decay_stats(void)
+{
+    rscd_decay_stats s;
+    RSCD_DECAY_STATS_INIT(&s);
+    return s;
 }
 
 #define GDQ(i, g, p) gdq[((i) * NG + (g)) * NPIX + (p)]
@@ -121,8 +136,8 @@ static void t_rscd_params_abi(void)
     uint32_t pdq[NPIX] = {0, 0, 0}, pdq_old[NPIX] = {0, 0, 0};
     float data[NI * NG * NPIX];
     rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, 1, NPIX);
-    rscd_flag_stats st, st_old;
-    rscd_decay_stats dst;
+    rscd_flag_stats st = new_flag_stats(), st_old = new_flag_stats();
+    rscd_decay_stats dst = new_decay_stats();
     rscd_decay_coeffs c;
     ptrdiff_t b, o;
     size_t k;
@@ -165,7 +180,7 @@ static void t_rscd_params_abi(void)
     r.groupdq = gdq;
     r.pixeldq = pdq;
     r.data = data;
-    memset(&c, 0, sizeof c);
+    RSCD_DECAY_COEFFS_INIT(&c);
     c.tau = 1.0;
     c.param3 = 10.0;
     c.ascale = c.illum_zp = c.pow = 1.0;
@@ -201,7 +216,7 @@ static void t_rscd_flag(void)
     uint8_t gdq[NI * NG * NPIX];
     uint32_t pdq[NPIX] = {0, 0, 7};
     rscd_params params;
-    rscd_flag_stats st;
+    rscd_flag_stats st = new_flag_stats();
     rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, 1, NPIX);
     int g, status;
 
@@ -239,7 +254,7 @@ static void t_rscd_flag_rules(void)
     uint8_t gdq[NI * NG * NPIX];
     uint32_t pdq[1] = {0};
     rscd_params params;
-    rscd_flag_stats st;
+    rscd_flag_stats st = new_flag_stats();
     rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, 1, 1);
     int status;
 
@@ -277,7 +292,7 @@ static void t_rscd_flag_errors(void)
     uint8_t gdq[NI * NG * NPIX];
     uint32_t pdq[NPIX] = {0, 0};
     rscd_params params;
-    rscd_flag_stats st;
+    rscd_flag_stats st = new_flag_stats();
     rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, 1, NPIX);
     ptrdiff_t b, o;
     size_t k;
@@ -289,8 +304,8 @@ static void t_rscd_flag_errors(void)
     check_int("rscd_flag_errors", "NULL params", rscd_flag(&r, 1, 1, NULL, &st), RSCD_ERR_NULL);
     check_int("rscd_flag_errors", "negative skip2p", rscd_flag(&r, 1, -1, &params, &st),
               RSCD_ERR_SKIP);
-    r.nints_exposure = 1; /* fewer than the buffer holds */
-    check_int("rscd_flag_errors", "nints_exposure", rscd_flag(&r, 1, 1, &params, &st),
+    r.nints_exposure = -1;
+    check_int("rscd_flag_errors", "negative nints_exposure", rscd_flag(&r, 1, 1, &params, &st),
               RSCD_ERR_RANGE);
     r.nints_exposure = 0;
     r.ncols = -1;
@@ -459,7 +474,7 @@ static void t_rscd_flag_full_frame_threads(void)
     unsigned long long seed = 777;
     ptrdiff_t p, wb1, wo1, wb2, wo2;
     rscd_params params;
-    rscd_flag_stats st;
+    rscd_flag_stats st = new_flag_stats();
     int use_vector;
 
     if (!gdq || !want || !pdq || !pwant || !k) {
@@ -535,7 +550,7 @@ static void decay_ramps(uint32_t *w, ptrdiff_t ni, ptrdiff_t ng, ptrdiff_t npix,
 static rscd_decay_coeffs decay_test_coeffs(double tau)
 {
     rscd_decay_coeffs c;
-    memset(&c, 0, sizeof c);
+    RSCD_DECAY_COEFFS_INIT(&c);
     c.tau = tau;
     c.ascale = 0.02;
     c.pow = 0.9;
@@ -567,7 +582,7 @@ static void t_rscd_decay_swapped_snan(void)
     rscd_decay_coeffs even = decay_test_coeffs(3.0), odd = decay_test_coeffs(5.0);
     unsigned long long seed = 4242;
     rscd_params params;
-    rscd_decay_stats st;
+    rscd_decay_stats st = new_decay_stats();
     rscd_ramp r;
     int use_vector, k, g, differ, changed;
     char what[80];
@@ -625,7 +640,7 @@ static void t_rscd_decay_full_frame_threads(void)
     rscd_decay_coeffs even = decay_test_coeffs(3.0), odd = decay_test_coeffs(5.0);
     unsigned long long seed = 99;
     rscd_params params;
-    rscd_decay_stats st, st1;
+    rscd_decay_stats st = new_decay_stats(), st1 = new_decay_stats();
     rscd_ramp r;
     size_t k;
     int run, differ;
@@ -672,6 +687,298 @@ static void t_rscd_decay_full_frame_threads(void)
     free(orig), free(want), free(got), free(gdq), free(pdq);
 }
 
+/* The ABI rule covers every struct: a zero-initialised one (struct_size 0) or one
+ * of an unknown size is refused with RSCD_ERR_STRUCT before anything is written;
+ * the init functions refuse unknown sizes without writing. */
+static void t_struct_not_initialised(void)
+{
+    enum { NI = 2, NG = 6, NPIX = 4 };
+    uint8_t gdq[NI * NG * NPIX], problem[3] = {0, 0, 0};
+    uint32_t pdq[NPIX];
+    float data[NI * NG * NPIX];
+    rscd_params params;
+    rscd_ramp good = make_ramp(data, gdq, pdq, NI, NG, 1, NPIX), zero;
+    rscd_flag_stats fst = new_flag_stats(), fzero;
+    rscd_decay_stats dst = new_decay_stats(), dzero;
+    rscd_decay_coeffs c, czero;
+    rscd_prev_int prev, pzero;
+    rscd_flag_plan plan, plzero;
+    unsigned char raw[sizeof(rscd_ramp) + 16];
+    ptrdiff_t b = 0, o = 0;
+    size_t k;
+    int bad = 0;
+    const char *t = "struct_not_initialised";
+
+    RSCD_PARAMS_INIT(&params);
+    memset(gdq, 0, sizeof gdq);
+    gdq[(1 * NG + 3) * NPIX + 1] = 2; /* something to back off */
+    memset(pdq, 0, sizeof pdq);
+    for (k = 0; k < sizeof data / sizeof data[0]; k++)
+        data[k] = 1000.0f + (float)k;
+    memset(&zero, 0, sizeof zero);
+    memset(&fzero, 0, sizeof fzero);
+    memset(&dzero, 0, sizeof dzero);
+    memset(&czero, 0, sizeof czero);
+    memset(&pzero, 0, sizeof pzero);
+    memset(&plzero, 0, sizeof plzero);
+    RSCD_DECAY_COEFFS_INIT(&c);
+    c.tau = 2.0;
+    c.param3 = 1e4;
+    c.ascale = c.illum_zp = c.pow = 1.0;
+    RSCD_PREV_INT_INIT(&prev);
+    prev.data = data;
+    prev.groupdq = gdq;
+    RSCD_FLAG_PLAN_INIT(&plan);
+
+    /* A zero-initialised view of the same buffers, given to every function. */
+    zero.data = data;
+    zero.groupdq = gdq;
+    zero.pixeldq = pdq;
+    zero.nints = NI;
+    zero.ngroups = NG;
+    zero.nrows = 1;
+    zero.ncols = NPIX;
+    zero.integration_start = zero.first_row = 1;
+    check_int(t, "flag ramp", rscd_flag(&zero, 1, 2, &params, &fst), RSCD_ERR_STRUCT);
+    check_int(t, "flag_range ramp", rscd_flag_range(&zero, 0, 1, 1, &params, &b, &o),
+              RSCD_ERR_STRUCT);
+    check_int(t, "flag_range_stop ramp", rscd_flag_range_stop(&zero, 0, 1, 1, 2, &params, &b, &o),
+              RSCD_ERR_STRUCT);
+    check_int(t, "plan ramp", rscd_flag_plan_make(&zero, 1, 2, &plan), RSCD_ERR_STRUCT);
+    check_int(t, "problem_levels ramp",
+              rscd_flag_problem_levels(&zero, 0, 1, 1, &params, problem), RSCD_ERR_STRUCT);
+    check_int(t, "decay ramp", rscd_decay(&zero, &c, &c, NULL, &params, &dst), RSCD_ERR_STRUCT);
+    /* The other structs, with a good view. */
+    check_int(t, "flag stats", rscd_flag(&good, 1, 2, &params, &fzero), RSCD_ERR_STRUCT);
+    check_int(t, "plan", rscd_flag_plan_make(&good, 1, 2, &plzero), RSCD_ERR_STRUCT);
+    check_int(t, "decay stats", rscd_decay(&good, &c, &c, NULL, &params, &dzero),
+              RSCD_ERR_STRUCT);
+    check_int(t, "decay even", rscd_decay(&good, &czero, &c, NULL, &params, &dst),
+              RSCD_ERR_STRUCT);
+    check_int(t, "decay odd", rscd_decay(&good, &c, &czero, NULL, &params, &dst),
+              RSCD_ERR_STRUCT);
+    good.integration_start = 2;
+    check_int(t, "decay prev", rscd_decay(&good, &c, &c, &pzero, &params, &dst),
+              RSCD_ERR_STRUCT);
+    good.integration_start = 1;
+    for (k = 0; k < sizeof gdq; k++)
+        bad |= gdq[k] != (k == (1 * NG + 3) * NPIX + 1 ? 2 : 0);
+    for (k = 0; k < sizeof data / sizeof data[0]; k++)
+        bad |= data[k] != 1000.0f + (float)k;
+    bad |= (int)(pdq[0] | pdq[1] | pdq[2] | pdq[3]) | problem[0] | problem[1] | problem[2];
+    bad |= fzero.ngroups_skip_int1 != 0 || dzero.npix_corrected != 0 || plzero.has_int1 != 0;
+    check_int(t, "refused: nothing written", bad, 0);
+    check_int(t, "strerror says so",
+              strstr(rscd_strerror(RSCD_ERR_STRUCT), "not initialised") != NULL, 1);
+
+    /* The init functions: defaults, and unknown sizes refused without a write. */
+    check_int(t, "ramp default integration_start", (long)good.integration_start, 1);
+    check_int(t, "ramp struct_size", (long)good.struct_size, (long)sizeof good);
+    check_int(t, "flag stats default", (long)fst.keep_groups_saturation_int2p, -1);
+    memset(raw, 0xAB, sizeof raw);
+    check_int(t, "ramp_init newer size",
+              rscd_ramp_init((rscd_ramp *)(void *)raw, sizeof(rscd_ramp) + 8), RSCD_ERR_STRUCT);
+    check_int(t, "ramp_init size 0", rscd_ramp_init((rscd_ramp *)(void *)raw, 0),
+              RSCD_ERR_STRUCT);
+    check_int(t, "flag_stats_init size 3",
+              rscd_flag_stats_init((rscd_flag_stats *)(void *)raw, 3), RSCD_ERR_STRUCT);
+    check_int(t, "decay_stats_init size 3",
+              rscd_decay_stats_init((rscd_decay_stats *)(void *)raw, 3), RSCD_ERR_STRUCT);
+    check_int(t, "decay_coeffs_init size 3",
+              rscd_decay_coeffs_init((rscd_decay_coeffs *)(void *)raw, 3), RSCD_ERR_STRUCT);
+    check_int(t, "prev_int_init size 3",
+              rscd_prev_int_init((rscd_prev_int *)(void *)raw, 3), RSCD_ERR_STRUCT);
+    check_int(t, "flag_plan_init size 3",
+              rscd_flag_plan_init((rscd_flag_plan *)(void *)raw, 3), RSCD_ERR_STRUCT);
+    bad = 0;
+    for (k = 0; k < sizeof raw; k++)
+        bad |= raw[k] != 0xAB;
+    check_int(t, "init refused: nothing written", bad, 0);
+    check_int(t, "ramp_init NULL", rscd_ramp_init(NULL, sizeof good), RSCD_ERR_NULL);
+
+    /* The same calls with the initialised structs pass (the checks are not vacuous). */
+    check_int(t, "flag ok", rscd_flag(&good, 1, 2, &params, &fst), RSCD_OK);
+    check_int(t, "flag backed off", (long)fst.keep_groups_saturation_int2p, 1);
+    check_int(t, "decay ok", rscd_decay(&good, &c, &c, NULL, &params, &dst), RSCD_OK);
+    check_int(t, "decay corrected", dst.npix_corrected > 0, 1);
+}
+
+/* rscd_flag_plan_make: rules 1-6, NINTS below the integrations held used as given
+ * (jwst 3.0.0: only NINTS > 1 matters), and the statuses rscd_flag returns. */
+static void t_rscd_flag_plan(void)
+{
+    enum { NI = 3, NG = 10, NPIX = 2 };
+    uint8_t gdq[NI * NG * NPIX];
+    uint32_t pdq[NPIX];
+    rscd_params params;
+    rscd_ramp r = make_ramp(NULL, gdq, pdq, NI, NG, 1, NPIX);
+    rscd_flag_plan p;
+    rscd_flag_stats st = new_flag_stats();
+    const char *t = "rscd_flag_plan";
+
+    RSCD_PARAMS_INIT(&params);
+    RSCD_FLAG_PLAN_INIT(&p);
+    check_int(t, "plain", rscd_flag_plan_make(&r, 2, 4, &p), RSCD_OK);
+    check_int(t, "int1", p.has_int1 && p.int1_first == 0 && p.int1_count == 1 && p.int1_skip == 2, 1);
+    check_int(t, "int2p", p.has_int2p && p.int2p_first == 1 && p.int2p_count == 2 &&
+              p.int2p_skip == 4, 1);
+    check_int(t, "clamp (rule 4)", rscd_flag_plan_make(&r, 9, 8, &p), RSCD_OK);
+    check_int(t, "clamped skips", (int)(p.int1_skip * 100 + p.int2p_skip), 707);
+    check_int(t, "no skip1", rscd_flag_plan_make(&r, -1, 4, &p), RSCD_WARN_NO_SKIP1);
+    check_int(t, "no skip1 flag", p.no_skip1 && p.int1_skip == 1, 1);
+    /* Segment: integrations 25.. of 26 (jwst's TSO test): int 1 absent, all in 2+. */
+    r.integration_start = 25;
+    r.nints_exposure = 26;
+    check_int(t, "segment", rscd_flag_plan_make(&r, 2, 4, &p), RSCD_OK);
+    check_int(t, "segment ranges", !p.has_int1 && p.has_int2p && p.int2p_first == 0 &&
+              p.int2p_count == 3, 1);
+    /* NINTS below the integrations held: accepted and used as given. */
+    r.integration_start = 1;
+    r.nints_exposure = 1;
+    check_int(t, "nints 1 < 3 held", rscd_flag_plan_make(&r, 2, 4, &p), RSCD_OK);
+    check_int(t, "nints 1: int 1 only", p.has_int1 && !p.has_int2p, 1);
+    r.nints_exposure = 2;
+    check_int(t, "nints 2 < 3 held", rscd_flag_plan_make(&r, 2, 4, &p), RSCD_OK);
+    check_int(t, "nints 2: both, all held", p.has_int1 && p.has_int2p && p.int2p_count == 2, 1);
+    memset(gdq, 0, sizeof gdq);
+    memset(pdq, 0, sizeof pdq);
+    r.nints_exposure = 1;
+    check_int(t, "flag with nints 1 < 3 held", rscd_flag(&r, 2, 4, &params, &st), RSCD_OK);
+    check_int(t, "flag nints 1: INT2SKIP unset", (long)st.ngroups_skip_int2p, -1);
+    check_int(t, "flag nints 1: ints 2+ untouched", gdq[(1 * NG + 0) * NPIX] | gdq[(2 * NG) * NPIX], 0);
+    check_int(t, "flag nints 1: int 1 flagged", gdq[1 * NPIX] & 1, 1);
+    r.integration_start = 4;
+    check_int(t, "segment with nints 1", rscd_flag(&r, 2, 4, &params, &st), RSCD_OK);
+    check_int(t, "segment with nints 1: nothing", (long)(st.ngroups_skip_int1 + st.ngroups_skip_int2p), -2);
+    r.integration_start = 1;
+    r.nints_exposure = 0;
+    /* Too few groups, with the deprecated form: both told. */
+    r.ngroups = 2;
+    check_int(t, "few groups", rscd_flag_plan_make(&r, -1, 4, &p), RSCD_SKIP_FEW_GROUPS);
+    check_int(t, "few groups flags", p.too_few_groups && p.no_skip1 && !p.has_int1, 1);
+    r.ngroups = NG;
+    check_int(t, "negative skip2p", rscd_flag_plan_make(&r, 1, -1, &p), RSCD_ERR_SKIP);
+    check_int(t, "NULL plan", rscd_flag_plan_make(&r, 1, 1, NULL), RSCD_ERR_NULL);
+    check_int(t, "stop NULL", (int)rscd_flag_stop_level(NULL, 2), -1);
+}
+
+/* rscd.dask's way: the pixels split into blocks held in separate buffers; each
+ * block's problem levels ORed, one stop per range, each block flagged with it.
+ * The arrays and the counts equal those of one rscd_flag on the whole ramp. */
+static void t_rscd_flag_in_blocks(void)
+{
+    enum { NI = 4, NG = 9, NPIX = 600, SPLIT = 217 };
+    static uint8_t gdq[NI * NG * NPIX], whole[NI * NG * NPIX], blk[2][NI * NG * NPIX];
+    static uint32_t pdq[NPIX], pwhole[NPIX], pblk[2][NPIX];
+    const ptrdiff_t lo[2] = {0, SPLIT}, n[2] = {SPLIT, NPIX - SPLIT};
+    unsigned long long seed = 31337;
+    rscd_params params;
+    rscd_flag_stats st = new_flag_stats();
+    rscd_flag_plan plan;
+    rscd_ramp r = make_ramp(NULL, whole, pwhole, NI, NG, 1, NPIX), rb[2];
+    ptrdiff_t sums[4] = {0, 0, 0, 0}, p, q, j;
+    int b, i, bad = 0, nrun = 0;
+    const char *t = "rscd_flag_in_blocks";
+
+    RSCD_PARAMS_INIT(&params);
+    random_groupdq(gdq, NI, NG, NPIX, &seed);
+    for (p = 0; p < NPIX; p++)
+        pdq[p] = (uint32_t)p & 5u;
+    memcpy(whole, gdq, sizeof gdq);
+    memcpy(pwhole, pdq, sizeof pdq);
+    check_int(t, "whole", rscd_flag(&r, 2, 5, &params, &st), RSCD_OK);
+
+    for (b = 0; b < 2; b++) {
+        for (q = 0; q < NI * NG; q++)
+            memcpy(blk[b] + q * n[b], gdq + q * NPIX + lo[b], (size_t)n[b]);
+        memcpy(pblk[b], pdq + lo[b], (size_t)n[b] * 4);
+        rb[b] = make_ramp(NULL, blk[b], pblk[b], NI, NG, 1, n[b]);
+    }
+    RSCD_FLAG_PLAN_INIT(&plan);
+    check_int(t, "plan", rscd_flag_plan_make(&rb[0], 2, 5, &plan), RSCD_OK);
+    for (j = 0; j < 2; j++) {
+        const int has = j ? plan.has_int2p : plan.has_int1;
+        const ptrdiff_t first = j ? plan.int2p_first : plan.int1_first;
+        const ptrdiff_t count = j ? plan.int2p_count : plan.int1_count;
+        const ptrdiff_t skip = j ? plan.int2p_skip : plan.int1_skip;
+        uint8_t problem[NG];
+        ptrdiff_t stop, bo, og;
+        if (!has)
+            continue;
+        nrun++;
+        memset(problem, 0, sizeof problem);
+        for (b = 0; b < 2; b++)
+            check_int(t, "levels", rscd_flag_problem_levels(&rb[b], first, count, skip, &params,
+                                                           problem), RSCD_OK);
+        stop = rscd_flag_stop_level(problem, skip);
+        check_int(t, "stop in range", stop >= 0 && stop <= skip + 1, 1);
+        for (b = 0; b < 2; b++) {
+            check_int(t, "block", rscd_flag_range_stop(&rb[b], first, count, skip, stop, &params,
+                                                       &bo, &og), RSCD_OK);
+            sums[2 * j] += bo;
+            sums[2 * j + 1] += og;
+        }
+    }
+    check_int(t, "both ranges ran", nrun, 2);
+    for (b = 0; b < 2; b++) {
+        for (i = 0; i < NI * NG; i++)
+            bad |= memcmp(blk[b] + (ptrdiff_t)i * n[b], whole + (ptrdiff_t)i * NPIX + lo[b],
+                          (size_t)n[b]) != 0;
+        bad |= memcmp(pblk[b], pwhole + lo[b], (size_t)n[b] * 4) != 0;
+    }
+    check_int(t, "blocks equal the whole", bad, 0);
+    check_int(t, "INT1BORS", (long)sums[0], (long)st.keep_groups_saturation_int1);
+    check_int(t, "INT1UGP1", (long)sums[1], (long)st.keep_bright_firstgroup_int1);
+    check_int(t, "INT2BORS", (long)sums[2], (long)st.keep_groups_saturation_int2p);
+    check_int(t, "INT2UGP1", (long)sums[3], (long)st.keep_bright_firstgroup_int2p);
+    check_int(t, "something backed off", st.keep_groups_saturation_int2p > 0, 1);
+}
+
+/* nthreads = INT_MAX aborted inside OpenMP (it could not create the threads);
+ * the core caps it at the processors there are: same results as 1 thread. */
+static void t_huge_nthreads(void)
+{
+    enum { NI = 3, NG = 8 };
+    const ptrdiff_t npix = 200 * 260; /* several blocks of flag and decay */
+    const size_t nq = (size_t)NI * NG * (size_t)npix;
+    uint8_t *gdq = malloc(nq), *g1 = malloc(nq);
+    uint32_t *pdq = calloc((size_t)npix, 4), *p1 = calloc((size_t)npix, 4);
+    uint32_t *d = malloc(nq * 4), *d1 = malloc(nq * 4);
+    rscd_decay_coeffs c = decay_test_coeffs(3.0);
+    unsigned long long seed = 5;
+    rscd_params params;
+    rscd_flag_stats st = new_flag_stats(), st1 = new_flag_stats();
+    rscd_decay_stats dst = new_decay_stats(), dst1 = new_decay_stats();
+    rscd_ramp r;
+    const char *t = "huge_nthreads";
+
+    if (!gdq || !g1 || !pdq || !p1 || !d || !d1) {
+        check_int(t, "malloc", 0, 1);
+        free(gdq), free(g1), free(pdq), free(p1), free(d), free(d1);
+        return;
+    }
+    random_groupdq(gdq, NI, NG, npix, &seed);
+    decay_ramps(d, NI, NG, npix, 0, &seed);
+    memcpy(g1, gdq, nq);
+    memcpy(d1, d, nq * 4);
+    RSCD_PARAMS_INIT(&params);
+    params.nthreads = 1;
+    r = make_ramp((float *)(void *)d1, g1, p1, NI, NG, 200, 260);
+    check_int(t, "decay 1 thread", rscd_decay(&r, &c, &c, NULL, &params, &dst1), RSCD_OK);
+    check_int(t, "flag 1 thread", rscd_flag(&r, 2, 3, &params, &st1), RSCD_OK);
+    params.nthreads = 2147483647;
+    r = make_ramp((float *)(void *)d, gdq, pdq, NI, NG, 200, 260);
+    check_int(t, "decay INT_MAX threads", rscd_decay(&r, &c, &c, NULL, &params, &dst), RSCD_OK);
+    check_int(t, "flag INT_MAX threads", rscd_flag(&r, 2, 3, &params, &st), RSCD_OK);
+    check_int(t, "same SCI", memcmp(d, d1, nq * 4), 0);
+    check_int(t, "same GROUPDQ", memcmp(gdq, g1, nq), 0);
+    check_int(t, "same PIXELDQ", memcmp(pdq, p1, (size_t)npix * 4), 0);
+    check_int(t, "same counts", (long)st.keep_groups_saturation_int2p,
+              (long)st1.keep_groups_saturation_int2p);
+    check_int(t, "same decay counts", (long)dst.npix_corrected, (long)dst1.npix_corrected);
+    free(gdq), free(g1), free(pdq), free(p1), free(d), free(d1);
+}
+
 #ifdef RSCD_TEST_DECAY_CASES
 #include "decay_cases.inc"
 #endif
@@ -689,6 +996,10 @@ int main(void)
     t_rscd_flag_full_frame_threads();
     t_rscd_decay_swapped_snan();
     t_rscd_decay_full_frame_threads();
+    t_struct_not_initialised();
+    t_rscd_flag_plan();
+    t_rscd_flag_in_blocks();
+    t_huge_nthreads();
 #ifdef RSCD_TEST_DECAY_CASES
     failures += t_rscd_decay();
 #endif
