@@ -62,8 +62,15 @@ int main(void)
     printf("rscd %s\n", rscd_version());
     RSCD_PARAMS_INIT(&params);                     /* JWST DQ bits, default threads */
 
-    /* The view: every field set; nints_exposure 0 means "this file is the exposure". */
-    memset(&ramp, 0, sizeof ramp);
+    /* Every struct of rscd.h is filled by its RSCD_..._INIT macro first: it records the
+     * struct's size (the ABI rule) and sets the defaults; a struct left zeroed is
+     * refused with RSCD_ERR_STRUCT. */
+    RSCD_RAMP_INIT(&ramp);        /* integration_start 1, nints_exposure 0, first_row 1 */
+    RSCD_FLAG_STATS_INIT(&fstats);
+    RSCD_DECAY_STATS_INIT(&dstats);
+    RSCD_DECAY_COEFFS_INIT(&even);
+
+    /* The view; nints_exposure 0 means "this file is the exposure". */
     ramp.data = data;
     ramp.groupdq = groupdq;
     ramp.pixeldq = pixeldq;
@@ -71,10 +78,6 @@ int main(void)
     ramp.ngroups = NGROUPS;
     ramp.nrows = NROWS;
     ramp.ncols = NCOLS;
-    ramp.data_byteorder = RSCD_NATIVE;
-    ramp.integration_start = 1;
-    ramp.nints_exposure = 0;
-    ramp.first_row = 1;
 
     /* flag: 1 group in integration 1, 2 in integrations 2+ (the reference row). */
     status = rscd_flag(&ramp, 1, 2, &params, &fstats);
@@ -94,7 +97,6 @@ int main(void)
            (pixeldq[2] & params.dq_flux_estimated) ? "yes" : "no");
 
     /* decay on SCI stored big-endian, where it lies. */
-    memset(&even, 0, sizeof even);
     even.tau = 1.5;
     even.ascale = 1e-6;       /* a = ascale * c^pow / (exp(c/param3)-1) ~= 1 (per cent) */
     even.pow = 1.0;
