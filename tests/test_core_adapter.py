@@ -34,11 +34,17 @@ def calls(groupdq, pixeldq, data):
         "flag": lambda: _core.flag(groupdq, pixeldq, 1, 2),
         "flag_range": lambda: _core.flag_range(groupdq, pixeldq, 1, 1, 2),
         "flag_range_stop": lambda: _core.flag_range_stop(groupdq, pixeldq, 1, 1, 2, 3),
+        "flag_plan": lambda: _core.flag_plan(groupdq, pixeldq, 1, 2),
+        "flag_problem_levels": lambda: _core.flag_problem_levels(groupdq, pixeldq, 1, 1, 2),
         "decay": lambda: _core.decay(data.reshape(-1), False, groupdq, pixeldq, COEFFS, COEFFS),
     }
 
 
-@pytest.mark.parametrize("name", ["flag", "flag_range", "flag_range_stop", "decay"])
+ADAPTERS = ["flag", "flag_range", "flag_range_stop", "flag_plan", "flag_problem_levels",
+            "decay"]
+
+
+@pytest.mark.parametrize("name", ADAPTERS)
 @pytest.mark.parametrize("shape", [(2, 2), (5, 4), (4, 5), (1, 25)])
 def test_pixeldq_of_another_frame_is_refused(name, shape):
     """A (2, 2) PIXELDQ with a 5 x 5 frame made the core write past the array."""
@@ -52,7 +58,7 @@ def test_pixeldq_of_another_frame_is_refused(name, shape):
     assert not pixeldq.any()
 
 
-@pytest.mark.parametrize("name", ["flag", "flag_range", "flag_range_stop", "decay"])
+@pytest.mark.parametrize("name", ADAPTERS)
 def test_matching_pixeldq_is_accepted(name):
     data, groupdq = ramp()
     calls(groupdq, np.zeros((5, 5), np.uint32), data)[name]()
@@ -147,3 +153,63 @@ def test_results_do_not_depend_on_use_vector(monkeypatch):
         assert stats["npix_corrected"] > 0
         results.append(data)
     assert np.array_equal(results[0].view(np.uint32), results[1].view(np.uint32))
+
+
+def test_statistics_and_plan_have_no_struct_size():
+    """struct_size (the ABI rule of rscd.h) is the adapter's business, not a statistic."""
+    data, groupdq = ramp()
+    pixeldq = np.zeros((5, 5), np.uint32)
+    assert "struct_size" not in _core.flag_plan(groupdq, pixeldq, 1, 2)[1]
+    assert set(_core.flag(groupdq, pixeldq, 1, 2)[1]) == {
+        "ngroups_skip_int1", "ngroups_skip_int2p", "keep_bright_firstgroup_int1",
+        "keep_bright_firstgroup_int2p", "keep_groups_saturation_int1",
+        "keep_groups_saturation_int2p"}
+    assert "struct_size" not in _core.decay(data.reshape(-1), False, groupdq, pixeldq, COEFFS,
+                                            COEFFS)[1]
+
+
+def test_stop_level_checks_its_flags():
+    assert _core.flag_stop_level(np.array([1, 0, 1], np.uint8), 2) == 2
+    assert _core.flag_stop_level(np.array([1, 1, 1], np.uint8), 2) == 0
+    with pytest.raises(ValueError, match="expected skip"):
+        _core.flag_stop_level(np.zeros(2, np.uint8), 2)
+    with pytest.raises(ValueError):
+        _core.flag_stop_level(np.zeros(0, np.uint8), -1)
+    with pytest.raises(_core.RSCDError):
+        _core.flag_problem_levels(*ramp()[1:], np.zeros((5, 5), np.uint32), 1, 1, -1)
+
+
+HUGE_THREADS = """
+import numpy as np, rscd
+from rscd import _core
+rng = np.random.default_rng(3)
+gdq = (rng.random((3, 8, 200, 260)) < 0.2).astype(np.uint8) * 2
+data = np.cumsum(rng.uniform(10, 500, gdq.shape), axis=1).astype(np.float32) + 5000
+coeffs = dict(tau=3.0, ascale=0.02, pow=0.9, illum_zp=1.0, illum_slope=0.0, illum2=0.0,
+              param3=3.0e4, crossopt=100.0, sat_zp=0.0, sat_slope=0.0, sat_2=0.0,
+              sat_mzp=0.2, sat_rowterm=0.0, sat_scale=1.0)
+out = []
+for nthreads in (1, 2147483647):
+    g, p, d = gdq.copy(), np.zeros((200, 260), np.uint32), data.copy()
+    out.append((_core.flag(g, p, 2, 3, nthreads=nthreads),
+                _core.decay(d.reshape(-1), False, g, p, coeffs, coeffs, nthreads=nthreads),
+                g, p, d))
+    ref = rscd.Reference(name="r", skip_rows=(rscd.SkipRow("FULL", "FAST", 2, 3),))
+    rscd.apply(d, g.copy(), p.copy(), ref, readpatt="FAST", subarray="FULL",
+               threads=nthreads)
+(f1, d1, g1, p1, s1), (f2, d2, g2, p2, s2) = out
+assert f1 == f2 and d1 == d2, (f1, f2, d1, d2)
+assert np.array_equal(g1, g2) and np.array_equal(p1, p2)
+assert np.array_equal(s1.view(np.uint32), s2.view(np.uint32))
+print("same")
+"""
+
+
+def test_huge_thread_count_does_not_abort():
+    """nthreads = 2**31 - 1 (rscd.apply accepts it) made libgomp abort the process trying
+    to create the threads; the core caps it at the processors there are (one place,
+    rscd_threads). A child process: the abort would take pytest down."""
+    proc = subprocess.run([sys.executable, "-c", HUGE_THREADS], capture_output=True,
+                          text=True, env=child_env(), cwd=tempfile.gettempdir(), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "same"

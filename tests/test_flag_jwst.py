@@ -184,3 +184,43 @@ def test_global_back_off_stop_across_blocks(far, threads, code_path):
     assert dnu[:, far].tolist() == [1, 0, 0, 0, 0, 0, 0, 0, 0]     # k = 1
     assert dnu[:, near].tolist() == [1, 1, 0, 0, 0, 0, 0, 0, 0]    # k = 2: visited
     assert theirs[3]["keep_groups_saturation_int2p"] == 2
+
+
+# --- the C core's rscd_flag itself, no Python around it (issue 24) ---------------------------
+
+def core_flag(case):
+    """rscd_flag through rscd._core.flag on copies: (groupdq, pixeldq, status, statistics)
+    in run_jwst's terms (S_RSCD value, None where a rule did not run)."""
+    from rscd import _core
+    gdq, pdq = case["groupdq"].copy(), case["pixeldq"].copy()
+    status, stats = _core.flag(gdq, pdq, case["skip1"], case["skip2p"],
+                               case["integration_start"], case["nints"])
+    skipped = status == _core.Status.RSCD_SKIP_FEW_GROUPS
+    return (gdq, pdq, "SKIPPED" if skipped else "COMPLETE",
+            {k: (None if v < 0 else v) for k, v in stats.items()})
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_c_rscd_flag_equals_jwst(seed, code_path):
+    """The C core's rscd_flag (the one owner of rules 1-9) against jwst 3.0.0 on the random
+    differential cases; every third case has NINTS below the integrations held, which the
+    core refused with RSCD_ERR_RANGE before (issue 24)."""
+    case = random_flag_case(5000 + seed)
+    least = case["integration_start"] - 1 + case["groupdq"].shape[0]
+    if seed % 3 == 0 and least > 1:
+        case["nints"] = int(np.random.default_rng(seed).integers(1, least))
+    table = [(rscd.reference.canonical_subarray(case["subarray"]), "FAST", case["skip1"],
+              case["skip2p"])]
+    assert_same(core_flag(case), run_jwst(case, table))
+
+
+@pytest.mark.parametrize("intstart, nints", [(1, 1), (1, 2), (2, 1), (25, 26), (3, 3)])
+def test_c_rscd_flag_nints_below_the_file_equals_jwst(intstart, nints, code_path):
+    """Hand-picked NINTS below INTSTART - 1 + the 3 integrations held, on a frame larger
+    than one block of the core."""
+    rng = np.random.default_rng(intstart * 100 + nints)
+    case = make_case(random_groupdq(rng, (3, 9, 130, 130), p_sat=0.05),
+                     random_pixeldq(rng, 130, 130), nints=nints, integration_start=intstart)
+    case.update(skip1=2, skip2p=3)
+    assert case["nints"] < intstart - 1 + 3
+    assert_same(core_flag(case), run_jwst(case, [("FULL", "FAST", 2, 3)]))
