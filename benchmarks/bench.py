@@ -5,7 +5,9 @@
     python benchmarks/bench.py --quick    # smaller, for a smoke run
 
 Every figure is the best of several runs on the same arrays (fresh copies made
-outside the timing); ratios compare runs of this process only. Baselines that
+outside the timing); ratios compare runs of this process only. One-thread runs are also
+timed in CPU time of the calling thread, which a loaded machine does not inflate: the
+one-thread targets against numpy are judged on it. Baselines that
 are not installed (jwst 3.0.0, the 2019 implementation) are reported as such.
 For the full frame, benchmarks/floor.c (compiled here when a C compiler is found)
 adds what any decay must spend: the double-precision pass and its inputs.
@@ -55,15 +57,21 @@ def make_ramps(nints, ngroups, nrows, ncols, seed=1):
     return data, groupdq, pixeldq
 
 
-def best(fn, prepare, repeats):
-    """Best wall time of fn(*prepare()) over repeats; prepare runs outside the timing."""
-    times = []
+def best(fn, prepare, repeats, cpu=False):
+    """Best wall time of fn(*prepare()) over repeats; prepare runs outside the timing.
+
+    cpu=True: (best wall time, best CPU time of this thread). A one-thread run (the C
+    core, numpy) runs in this thread, and its CPU time does not grow with the other
+    processes of a shared machine as its wall time does: the one-thread targets are
+    judged on it."""
+    walls, cpus = [], []
     for _ in range(repeats):
         args = prepare()
-        t0 = time.perf_counter()
+        c0, t0 = time.thread_time(), time.perf_counter()
         fn(*args)
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.thread_time() - c0)
+    return (min(walls), min(cpus)) if cpu else min(walls)
 
 
 # (target, what was measured, met?) of every target a run could measure, for the summary.
@@ -85,17 +93,21 @@ def bench_flag(shape, repeats):
           f" (GROUPDQ {gdq0.nbytes / 1e6:.0f} MB)")
     fresh = lambda: (gdq0.copy(), pdq0.copy())  # noqa: E731
     times = {}
-    for threads in (1, 2):
-        times[threads] = best(lambda g, p, t=threads: rscd.apply(
-            data, g, p, FLAG_REF, readpatt="FAST", subarray="FULL", threads=t),
-            fresh, repeats)
-    numpy_pass = best(lambda g, p: np.bitwise_or(g, 0, out=g), fresh, repeats)
-    row("rscd.apply(method='flag'), 1 thread", times[1])
+    times[1], cpu1 = best(lambda g, p: rscd.apply(
+        data, g, p, FLAG_REF, readpatt="FAST", subarray="FULL", threads=1), fresh, repeats,
+        cpu=True)
+    times[2] = best(lambda g, p: rscd.apply(
+        data, g, p, FLAG_REF, readpatt="FAST", subarray="FULL", threads=2), fresh, repeats)
+    numpy_pass, numpy_cpu = best(lambda g, p: np.bitwise_or(g, 0, out=g), fresh, repeats,
+                                 cpu=True)
+    row("rscd.apply(method='flag'), 1 thread", times[1], None, f"CPU {cpu1 * 1e3:.1f} ms")
     row("rscd.apply(method='flag'), 2 threads", times[2], times[1], "speed-up vs 1 thread")
     row("numpy: np.bitwise_or(gdq, 0, out=gdq)", numpy_pass, None,
-        f"rscd is {numpy_pass / times[1]:.2f}x its speed")
-    target("flag no slower than one numpy pass over GROUPDQ",
-           f"{times[1] / numpy_pass:.2f}x its time", times[1] <= numpy_pass)
+        f"CPU {numpy_cpu * 1e3:.1f} ms; rscd takes {cpu1 / numpy_cpu:.2f}x its CPU time "
+        f"({times[1] / numpy_pass:.2f}x its wall time)")
+    target("flag <= 0.2x one numpy pass over GROUPDQ (CPU time)",
+           f"{cpu1 / numpy_cpu:.2f}x ({times[1] / numpy_pass:.2f}x wall)",
+           cpu1 <= 0.2 * numpy_cpu)
     try:
         from stdatamodels.jwst import datamodels
         from jwst.rscd import rscd_sub
@@ -142,28 +154,34 @@ def bench_decay(shape, repeats):
     print(f"\ndecay, {shape[0]} ints x {shape[1]} groups x {shape[2]}x{shape[3]}"
           f" (SCI {data0.nbytes / 1e6:.0f} MB)")
     times = {}
-    for threads in (1, 2):
-        times[threads] = best(lambda d, t=threads: rscd.apply(
-            d, gdq, pdq, DECAY_REF, readpatt="FAST", subarray="FULL", threads=t),
-            lambda: (data0.copy(),), repeats)
+    times[1], cpu1 = best(lambda d: rscd.apply(
+        d, gdq, pdq, DECAY_REF, readpatt="FAST", subarray="FULL", threads=1),
+        lambda: (data0.copy(),), repeats, cpu=True)
+    times[2] = best(lambda d: rscd.apply(
+        d, gdq, pdq, DECAY_REF, readpatt="FAST", subarray="FULL", threads=2),
+        lambda: (data0.copy(),), repeats)
     big = data0.astype(">f4")
     swapped = best(lambda d: rscd.apply(d, gdq, pdq, DECAY_REF, readpatt="FAST",
                                         subarray="FULL", threads=1),
                    lambda: (big.copy(),), repeats)
-    numpy_pass = best(lambda d: np.add(d[1:], 0.5, out=d[1:]), lambda: (data0.copy(),),
-                      repeats)
+    numpy_pass, numpy_cpu = best(lambda d: np.add(d[1:], 0.5, out=d[1:]),
+                                 lambda: (data0.copy(),), repeats, cpu=True)
     # The same pass with the sum in double precision, as docs/overview.rst asks of the
     # correction: numpy converts in buffers, no cube-sized temporary.
     numpy_pass64 = best(lambda d: np.add(d[1:], 0.5, out=d[1:], dtype=np.float64,
                                          casting="unsafe"), lambda: (data0.copy(),), repeats)
-    row("rscd.apply(method='decay'), 1 thread", times[1])
+    row("rscd.apply(method='decay'), 1 thread", times[1], None, f"CPU {cpu1 * 1e3:.1f} ms")
     row("rscd.apply(method='decay'), 2 threads", times[2], times[1], "speed-up vs 1 thread")
     row("rscd.apply(method='decay'), big-endian SCI, 1 thread", swapped, None,
         f"{swapped / times[1]:.2f}x the native time")
     row("numpy: np.add(d[1:], 0.5, out=d[1:])", numpy_pass, None,
-        f"rscd takes {times[1] / numpy_pass:.2f}x its time")
+        f"CPU {numpy_cpu * 1e3:.1f} ms; rscd takes {cpu1 / numpy_cpu:.2f}x its CPU time "
+        f"({times[1] / numpy_pass:.2f}x its wall time)")
     row("numpy: the same in float64 (dtype=np.float64)", numpy_pass64, None,
         f"rscd takes {times[1] / numpy_pass64:.2f}x its time")
+    target("decay <= 3.5x one numpy pass over SCI[1:] (CPU time)",
+           f"{cpu1 / numpy_cpu:.2f}x ({times[1] / numpy_pass:.2f}x wall)",
+           cpu1 <= 3.5 * numpy_cpu)
     target("decay within 1.5x of one numpy pass over SCI[1:]",
            f"{times[1] / numpy_pass:.2f}x ({times[1] / numpy_pass64:.2f}x the float64 pass)",
            times[1] <= 1.5 * numpy_pass)
@@ -213,7 +231,7 @@ def main(argv=None):
         sys.path.insert(0, HERE)
         from files import bench_files
         bench_files(target, quick=args.quick)
-    print("\ntargets (issue 5; one thread unless said):")
+    print("\ntargets (issues 5 and 24; one thread unless said):")
     for name, measured, met in TARGETS:
         print(f"  {'met    ' if met else 'NOT met'}  {name:<52} {measured}")
 
