@@ -3,7 +3,7 @@ import logging
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -230,8 +230,8 @@ class FlagPlan:
     int2p: Optional[FlagRange]
 
 
-#: Largest value the C core's ptrdiff_t arguments take (64-bit platforms).
-_PTRDIFF_MAX = 2**63 - 1
+#: Largest value the C core's ptrdiff_t arguments take.
+_PTRDIFF_MAX = int(np.iinfo(np.intp).max)
 
 
 def _core_skips(skip_int1: Optional[int], skip_int2p: int) -> Tuple[int, int]:
@@ -299,9 +299,11 @@ def flag_plan(skip_int1: Optional[int], skip_int2p: int, *, ngroups: int, nints_
     _, plan = _core.flag_plan(np.empty(shape, np.uint8), np.empty((0, 0), np.uint32),
                               skip1, skip2p, start,
                               _core_nints(_positive_int(nints, "nints", None, None)))
-    ranges = [FlagRange(plan[f"{name}_first"], plan[f"{name}_count"], plan[f"{name}_skip"])
-              if plan[f"has_{name}"] else None for name in ("int1", "int2p")]
-    return FlagPlan(bool(plan["too_few_groups"]), bool(plan["no_skip1"]), *ranges)
+    int1 = (FlagRange(plan["int1_first"], plan["int1_count"], plan["int1_skip"])
+            if plan["has_int1"] else None)
+    int2p = (FlagRange(plan["int2p_first"], plan["int2p_count"], plan["int2p_skip"])
+             if plan["has_int2p"] else None)
+    return FlagPlan(bool(plan["too_few_groups"]), bool(plan["no_skip1"]), int1, int2p)
 
 
 #: An RSCD reference: a file path or one already read.
@@ -448,8 +450,9 @@ def _apply_flag(groupdq: np.ndarray, pixeldq: np.ndarray, row: SkipRow, ref: Ref
     # One pass of the core over both ranges; it checks them both before writing.
     _, stats = _core.flag(groupdq, pixeldq, *_core_skips(row.skip_int1, row.skip_int2p),
                           integration_start, _core_nints(nints), nthreads)
-    return Result("COMPLETE", method="flag", reference=ref.name,
-                  **{name: value for name, value in stats.items() if value >= 0})
+    counts = cast(Dict[str, int], stats)       # -1 where a rule did not run
+    values: Dict[str, Any] = {name: value for name, value in counts.items() if value >= 0}
+    return Result("COMPLETE", method="flag", reference=ref.name, **values)
 
 
 def _native_view(data):

@@ -715,7 +715,6 @@ static void t_struct_not_initialised(void)
     memset(pdq, 0, sizeof pdq);
     for (k = 0; k < sizeof data / sizeof data[0]; k++)
         data[k] = 1000.0f + (float)k;
-    memset(&zero, 0, sizeof zero);
     memset(&fzero, 0, sizeof fzero);
     memset(&dzero, 0, sizeof dzero);
     memset(&czero, 0, sizeof czero);
@@ -730,15 +729,10 @@ static void t_struct_not_initialised(void)
     prev.groupdq = gdq;
     RSCD_FLAG_PLAN_INIT(&plan);
 
-    /* A zero-initialised view of the same buffers, given to every function. */
-    zero.data = data;
-    zero.groupdq = gdq;
-    zero.pixeldq = pdq;
-    zero.nints = NI;
-    zero.ngroups = NG;
-    zero.nrows = 1;
-    zero.ncols = NPIX;
-    zero.integration_start = zero.first_row = 1;
+    /* The same view as a caller that zeroed the struct instead of initialising it
+     * would fill it: every field but struct_size. Given to every function. */
+    zero = good;
+    zero.struct_size = 0;
     check_int(t, "flag ramp", rscd_flag(&zero, 1, 2, &params, &fst), RSCD_ERR_STRUCT);
     check_int(t, "flag_range ramp", rscd_flag_range(&zero, 0, 1, 1, &params, &b, &o),
               RSCD_ERR_STRUCT);
