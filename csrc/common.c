@@ -219,7 +219,7 @@ int rscd_check_ramp(const rscd_ramp *ramp, int need_data)
         return RSCD_ERR_RANGE;
     /* An nints_exposure below the integrations held is used as given, as jwst 3.0.0
      * uses NINTS (its own TSO unit test builds such a model): only whether it is
-     * > 1 matters (docs/overview.rst, "What RSCD is"). */
+     * > 1 matters (docs/overview.rst, "Arrays and flags"). */
     if (ramp->nints_exposure < 0)
         return RSCD_ERR_RANGE;
     return RSCD_OK;
