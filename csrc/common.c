@@ -39,6 +39,9 @@ const char *rscd_strerror(int status)
     case RSCD_ERR_PARAMS:
         return "rscd_params.struct_size is not the size of a layout this library knows: fill "
                "the struct with RSCD_PARAMS_INIT(&params) from the header of this library";
+    case RSCD_ERR_MODEL:
+        return "measured model: a NULL array, a negative length or window start, or a "
+               "value of a or b that is not finite";
     default: return "unknown status";
     }
 }
