@@ -429,7 +429,9 @@ def _per_group(values, i, column, path, length):
                 f"{path}: {MEASURED_EXTNAME} row {i + 1} has NGROUPS = {length} but its "
                 f"{column} holds {arr.size} values")
         arr = arr[:length]
-    if not np.all(np.isfinite(arr)) and not column.endswith("_ERR"):
+    if column.endswith("_ERR") and arr.size and np.all(np.isnan(arr)):
+        return None     # the padding of a row written without uncertainties
+    if not np.all(np.isfinite(arr)):
         raise ReferenceFileError(f"{path}: {MEASURED_EXTNAME} row {i + 1} has a value of "
                                  f"{column} that is not finite")
     return arr
