@@ -13,7 +13,7 @@
  * Memory: a row of one integration needs nothing but itself, so the unit of
  * work (and of OpenMP sharing) is one (integration, row): the window's groups
  * of the row are read once to estimate s, then only the groups the model
- * touches are rewritten. Scratch is three row-length arrays per thread. */
+ * touches are rewritten. Scratch is six row-length arrays per thread. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -72,23 +72,78 @@ typedef struct row_view {
     uint8_t jump;          /* JUMP_DET */
     uint8_t sat;           /* SATURATED */
     uint32_t bad_pixel;    /* PIXELDQ DO_NOT_USE | REFERENCE_PIXEL */
+    float *native;         /* [2][ncols] scratch: swapped rows in native order */
 } row_view;
+
+/* Whether the float with these bits is finite (its exponent is not all ones): an
+ * integer test, which the compiler vectorizes where a floating-point one may not. */
+static inline int finite_bits(uint32_t u)
+{
+    return (u & 0x7f800000u) != 0x7f800000u;
+}
+
+static inline float bits_float(uint32_t u)
+{
+    float v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+/* n words from src to dst, byte-swapped. A loop of its own: with the swap inside
+ * the arithmetic loops the compiler vectorizes neither (x86-64's baseline has no
+ * vector byte shuffle), while this one is a bswap per word in cache. */
+static void swap_row(float *dst, const float *src, ptrdiff_t n)
+{
+    ptrdiff_t x;
+    for (x = 0; x < n; x++) {
+        uint32_t u;
+        memcpy(&u, src + x, sizeof u);
+        u = rscd_bswap32(u);
+        memcpy(dst + x, &u, sizeof u);
+    }
+}
+
+/* Sums of the usable differences g -> g+1 of one row (rscd.h, rscd_measured, Notes),
+ * native order, without branches so the compiler can vectorize. */
+static void add_differences(const float *d0, const float *d1, const uint8_t *q0,
+                            const uint8_t *q1, ptrdiff_t n, uint8_t bad0, uint8_t bad1,
+                            double db, double da, double *num, double *den)
+{
+    ptrdiff_t x;
+    for (x = 0; x < n; x++) {
+        uint32_t u0, u1;
+        memcpy(&u0, d0 + x, sizeof u0);
+        memcpy(&u1, d1 + x, sizeof u1);
+        /* An unusable difference becomes 0 - 0 - db*0: an integer mask and a 0/1
+         * factor (exact) instead of a branch. */
+        const uint32_t ok = (uint32_t)((((q0[x] & bad0) | (q1[x] & bad1)) == 0) &
+                                       finite_bits(u0) & finite_bits(u1));
+        const uint32_t mask = 0u - ok;
+        const double m = (double)(int32_t)ok;
+        const double v0 = bits_float(u0 & mask), v1 = bits_float(u1 & mask);
+        num[x] += v1 - v0 - db * m;
+        den[x] += da * m;
+    }
+}
 
 /*----------------------------------------------------------------------
  * row_slopes - the slope s of each pixel of one row from its late window
  * (rscd.h, rscd_measured, Notes): the model's own increments are taken out
  * of each usable difference, so a window the transient still reaches a
- * little gives the same s as a clean one.
+ * little gives the same s as a clean one. A jump at g+1 moves the level, not
+ * the slope: that difference is left out.
  *
  * Returned:
- *   s    double*  [ncols] the slope, NaN where the pixel is left alone
+ *   s    double*  [ncols] the slope (0 where the pixel is left alone)
+ *   has_slope uint8_t* [ncols] 1 where s is known, 0 where the pixel is left alone
  *   num, den double*  [ncols] scratch
  *   cnt  row_counts*  flagged and no_slope incremented
  *--------------------------------------------------------------------*/
 static void row_slopes(const row_view *v, const rscd_measured_model *m, double *s,
-                       double *num, double *den, row_counts *cnt)
+                       uint8_t *has_slope, double *num, double *den, row_counts *cnt)
 {
     const ptrdiff_t n = v->ncols;
+    const uint8_t bad1 = (uint8_t)(v->bad_group | v->jump);
     ptrdiff_t g, x;
 
     for (x = 0; x < n; x++)
@@ -98,36 +153,67 @@ static void row_slopes(const row_view *v, const rscd_measured_model *m, double *
         const uint8_t *q0 = v->gdq + g * v->frame, *q1 = q0 + v->frame;
         const double db = at(m->b, m->length, g + 1) - at(m->b, m->length, g);
         const double da = 1.0 + at(m->a, m->length, g + 1) - at(m->a, m->length, g);
-        for (x = 0; x < n; x++) {
-            const double a0 = load_f32(d0 + x, v->swapped), a1 = load_f32(d1 + x, v->swapped);
-            /* A jump at g+1 moves the level, not the slope: leave that
-             * difference out. */
-            if ((q0[x] & v->bad_group) || (q1[x] & (v->bad_group | v->jump)) ||
-                !isfinite(a0) || !isfinite(a1))
-                continue;
-            num[x] += a1 - a0 - db;
-            den[x] += da;
+        if (v->swapped) {
+            /* row g+1 in native order is row g of the next step: swap it once */
+            float *n0 = v->native + (g & 1) * n, *n1 = v->native + ((g + 1) & 1) * n;
+            if (g == m->window_start)
+                swap_row(n0, d0, n);
+            swap_row(n1, d1, n);
+            d0 = n0;
+            d1 = n1;
         }
+        add_differences(d0, d1, q0, q1, n, v->bad_group, bad1, db, da, num, den);
     }
+    /* Branch-free too (one division per pixel): s is usable when the pixel is not
+     * flagged, den > 0 and num / den is finite; the tests are on the bits. */
     for (x = 0; x < n; x++) {
-        s[x] = NAN;
-        if (v->pdq[x] & v->bad_pixel) {
-            cnt->flagged++;
-        } else if (den[x] > 0.0 && isfinite(num[x] / den[x])) {
-            s[x] = num[x] / den[x];
-        } else {
-            /* Nothing usable in the window (saturated early, all flagged) or a
-             * model whose increments cancel the groups' own. */
-            cnt->no_slope++;
-        }
+        const double q = num[x] / den[x];
+        uint64_t qb, db;
+        int flagged, ok;
+        memcpy(&qb, &q, sizeof qb);
+        memcpy(&db, &den[x], sizeof db);
+        flagged = (v->pdq[x] & v->bad_pixel) != 0;
+        /* den > 0: a positive double's bits read as a positive int64 (den is a sum
+         * of finite terms, never NaN) */
+        ok = !flagged & ((int64_t)db > 0) &
+             ((qb & 0x7ff0000000000000u) != 0x7ff0000000000000u);
+        s[x] = ok ? q : 0.0;
+        has_slope[x] = (uint8_t)ok;
+        cnt->flagged += flagged;
+        /* nothing usable in the window (saturated early, all flagged), or a model
+         * whose increments cancel the groups' own */
+        cnt->no_slope += !flagged & !ok;
     }
 }
 
-/* Subtract a[j] * s + b[j] from every group the model touches, where s is
- * known; SATURATED and non-finite values stay, and so does a value whose
- * result would not be finite. */
+/* One group of one row, native order: d - (a*s + b) where s is known, the value
+ * is not SATURATED, finite, and so is the result; every other word is written
+ * back as its own bits (a NaN keeps its payload). Returns the values left among
+ * the pixels with a slope. Branch-free, so the compiler vectorizes it. */
+static ptrdiff_t subtract_group(float *d, const uint8_t *q, const double *s,
+                                const uint8_t *has_slope, ptrdiff_t n, uint8_t sat, double a,
+                                double b)
+{
+    ptrdiff_t x, left = 0;
+    for (x = 0; x < n; x++) {
+        uint32_t raw, in, u, keep;
+        float out;
+        memcpy(&raw, d + x, sizeof raw);
+        in = raw;
+        out = (float)((double)bits_float(in) - (a * s[x] + b));
+        memcpy(&u, &out, sizeof u);
+        keep = (uint32_t)(has_slope[x] & ((q[x] & sat) == 0) & finite_bits(in) &
+                          finite_bits(u));
+        u = (u & (0u - keep)) | (raw & (keep - 1u));     /* keep ? u : raw */
+        memcpy(d + x, &u, sizeof u);
+        left += has_slope[x] & (keep ^ 1u);
+    }
+    return left;
+}
+
+/* Subtract a[j] * s + b[j] from every group the model touches. */
 static void row_subtract(const row_view *v, const rscd_measured_model *m, const double *s,
-                         row_counts *cnt)
+                         const uint8_t *has_slope, row_counts *cnt)
 {
     const ptrdiff_t n = v->ncols;
     const ptrdiff_t last = m->length < v->ngroups ? m->length : v->ngroups;
@@ -135,29 +221,23 @@ static void row_subtract(const row_view *v, const rscd_measured_model *m, const 
     int any = 0;
 
     for (j = 0; j < last; j++) {
-        const double a = m->a[j], b = m->b[j];
         float *d = v->data + j * v->frame;
         const uint8_t *q = v->gdq + j * v->frame;
-        if (a == 0.0 && b == 0.0)
+        if (m->a[j] == 0.0 && m->b[j] == 0.0)
             continue;   /* a group the transient does not reach is not even read */
         any = 1;
-        for (x = 0; x < n; x++) {
-            double val;
-            float out;
-            if (isnan(s[x]))
-                continue;
-            val = load_f32(d + x, v->swapped);
-            out = (float)(val - (a * s[x] + b));
-            if ((q[x] & v->sat) || !isfinite(val) || !isfinite(out)) {
-                cnt->left++;
-                continue;
-            }
-            store_f32(d + x, out, v->swapped);
+        if (v->swapped) {   /* through a native copy of the row, swapped back */
+            swap_row(v->native, d, n);
+            cnt->left += subtract_group(v->native, q, s, has_slope, n, v->sat, m->a[j],
+                                        m->b[j]);
+            swap_row(d, v->native, n);
+        } else {
+            cnt->left += subtract_group(d, q, s, has_slope, n, v->sat, m->a[j], m->b[j]);
         }
     }
     if (any) {
         for (x = 0; x < n; x++)
-            cnt->corrected += !isnan(s[x]);
+            cnt->corrected += has_slope[x];
     }
 }
 
@@ -178,6 +258,8 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
     ptrdiff_t nints, nrows, ncols, frame, cube, item, nitems, i, i_first_2p;
     ptrdiff_t ncorr = 0, nflag = 0, nnos = 0, nleft = 0, nints_corr = 0;
     double *work = NULL;
+    uint8_t *flags = NULL;
+    float *native = NULL;
     const rscd_measured_model *const *kinds[2];
     int need[2];
 
@@ -235,8 +317,14 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
     if ((size_t)ncols > SIZE_MAX / sizeof(double) / 3 / (size_t)nthr)
         return RSCD_ERR_NOMEM;
     work = (double *)malloc(3 * (size_t)ncols * (size_t)nthr * sizeof(double));
-    if (!work)
+    flags = (uint8_t *)malloc((size_t)ncols * (size_t)nthr);
+    native = (float *)malloc(2 * (size_t)ncols * (size_t)nthr * sizeof(float));
+    if (!work || !flags || !native) {
+        free(work);
+        free(flags);
+        free(native);
         return RSCD_ERR_NOMEM;
+    }
 
     /* ---- the writes ---- */
 #ifdef _OPENMP
@@ -252,6 +340,7 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
         row_counts cnt = {0, 0, 0, 0};
         row_view v;
         double *s, *num, *den;
+        uint8_t *has_slope;
         int t = 0;
 
         if (!m)
@@ -262,6 +351,8 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
         s = work + (size_t)t * 3 * (size_t)ncols;
         num = s + ncols;
         den = num + ncols;
+        has_slope = flags + (size_t)t * (size_t)ncols;
+        v.native = native + (size_t)t * 2 * (size_t)ncols;
         v.data = ramp->data + ii * cube + y * ncols;
         v.gdq = ramp->groupdq + ii * cube + y * ncols;
         v.pdq = ramp->pixeldq + y * ncols;
@@ -274,14 +365,16 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
         v.jump = models->dq_jump_det;
         /* PIXELDQ's DO_NOT_USE is the same bit as GROUPDQ's in JWST data. */
         v.bad_pixel = (uint32_t)par.dq_do_not_use | par.dq_reference_pixel;
-        row_slopes(&v, m, s, num, den, &cnt);
-        row_subtract(&v, m, s, &cnt);
+        row_slopes(&v, m, s, has_slope, num, den, &cnt);
+        row_subtract(&v, m, s, has_slope, &cnt);
         ncorr += cnt.corrected;
         nflag += cnt.flagged;
         nnos += cnt.no_slope;
         nleft += cnt.left;
     }
     free(work);
+    free(flags);
+    free(native);
 
     stats->nints_corrected = nints_corr;
     stats->npix_corrected = ncorr;

@@ -156,15 +156,15 @@ class MeasuredStats(TypedDict):
     npix_no_slope: int
     nvalues_left: int
 
-MeasuredModelArgs = Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]]
-
 def measured(
     data_flat: npt.NDArray[np.float32],
     data_swapped: bool,
     groupdq: npt.NDArray[np.uint8],
     pixeldq: npt.NDArray[np.uint32],
-    int1: tuple[MeasuredModelArgs, MeasuredModelArgs],
-    int2p: tuple[MeasuredModelArgs, MeasuredModelArgs],
+    int1: tuple[Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]],
+                Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]]],
+    int2p: tuple[Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]],
+                 Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]]],
     integration_start: int = 1,
     first_row: int = 1,
     dq_jump_det: int = 4,

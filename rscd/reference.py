@@ -544,8 +544,8 @@ def _read_reference(path):
             measured_hdu = _table_hdu(hdul, MEASURED_EXTNAME, path)
             if skip_hdu is None and decay_hdu is None and measured_hdu is None:
                 raise ReferenceFileError(
-                    f"{path}: no {SKIP_EXTNAME}, {DECAY_EXTNAME} or {MEASURED_EXTNAME} table "
-                    "extension; extensions present: "
+                    f"{path}: no {SKIP_EXTNAME} or {DECAY_EXTNAME} table extension (nor "
+                    f"{MEASURED_EXTNAME}); extensions present: "
                     f"{', '.join(h.name for h in hdul[1:]) or 'none'}")
             skip_rows = _read_skip_table(skip_hdu, path) if skip_hdu is not None else None
             decay_rows = _read_decay_table(decay_hdu, path) if decay_hdu is not None else None
