@@ -298,9 +298,10 @@ class Reference:
         readpatt = str(readpatt).rstrip()
         subarray = canonical_subarray(subarray)
         if method == "measured":
-            return _measured_model(rows, readpatt, subarray, self.name)
+            return _measured_model(self.measured_rows or (), readpatt, subarray, self.name)
         for row in rows:
             if row.readpatt == readpatt and row.subarray == subarray:
+                assert not isinstance(row, MeasuredRow)
                 return row
         return None
 
