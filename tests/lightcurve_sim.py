@@ -19,7 +19,6 @@ Slopes are fitted with the pipeline's own ramp fitter (stcal's ordinary least sq
     evaluate(sim, ...)     light-curve bias and RMS of: none, flag, measured (true and
                            estimated model), measured with the median slope
 """
-import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -351,4 +350,3 @@ if __name__ == "__main__":
                    ngroups=int(sys.argv[3]) if len(sys.argv) > 3 else 20)
     print(true_skip(sim))
     print(format_table(evaluate(sim)))
-    print(math.nan)
