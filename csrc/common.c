@@ -43,6 +43,9 @@ const char *rscd_strerror(int status)
         return "struct not initialised: its struct_size is 0 or not the size of a layout "
                "this library knows; fill it with its RSCD_..._INIT macro (RSCD_RAMP_INIT(&ramp), "
                "...) from the header of this library";
+    case RSCD_ERR_MODEL:
+        return "measured model: a NULL array, a negative length or window start, or a "
+               "value of a or b that is not finite";
     default: return "unknown status";
     }
 }

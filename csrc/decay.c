@@ -75,40 +75,7 @@ typedef struct src_row {
     const uint8_t *gdq;   /* group 0 of the row in GROUPDQ */
 } src_row;
 
-/*----------------------------------------------------------------------
- * Byte order. A word of SCI is handled as a uint32_t until it is in native
- * order, and only then becomes a float: a swapped word whose native reading
- * is a signalling NaN would otherwise be quieted (one bit changed) when the
- * x87 unit of 32-bit x86 loads it as a float. memcpy is the aliasing-safe
- * reinterpretation; compilers turn it into a register move and the shifts
- * into one bswap instruction.
- *--------------------------------------------------------------------*/
-static uint32_t bswap32(uint32_t u)
-{
-    return (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
-}
-
-/* The value of the word at p, stored swapped or not. */
-static double load_f32(const float *p, int swapped)
-{
-    uint32_t u;
-    float v;
-    memcpy(&u, p, sizeof u);
-    if (swapped)
-        u = bswap32(u);
-    memcpy(&v, &u, sizeof v);
-    return (double)v;
-}
-
-/* Store v at p, swapped or not. */
-static void store_f32(float *p, float v, int swapped)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof u);
-    if (swapped)
-        u = bswap32(u);
-    memcpy(p, &u, sizeof u);
-}
+/* Byte order of SCI: load_f32 and store_f32 (rscd_internal.h). */
 
 static int coeffs_ok(const rscd_decay_coeffs *c)
 {

@@ -465,6 +465,72 @@ RSCD_API ptrdiff_t rscd_flag_stop_level(const uint8_t *problem, ptrdiff_t skip);
 
 /* ---- rscd_measured: subtract the measured transient ---- */
 
+/* Refusal of rscd_measured: a model with a NULL array, a negative length or
+ * window start, or a value of a or b that is not finite. (A constant, not an
+ * enumerator of rscd_status, so the other sections' codes cannot collide.) */
+#define RSCD_ERR_MODEL (-21)
+
+/* The measured transient of one integration kind and row parity
+ * (docs/overview.rst, "Method measured"): group j of a ramp whose signal grows
+ * by s DN per group sits a[j] * s + b[j] DN above its straight line. */
+typedef struct rscd_measured_model {
+    const double *a;          /* [length] fraction of one group's increment (finite) */
+    const double *b;          /* [length] DN (finite) */
+    ptrdiff_t length;         /* groups modelled, >= 0; groups j >= length get nothing */
+    ptrdiff_t window_start;   /* first group (0-based) of the late window the pixel's
+                                 slope is estimated from: groups window_start .. N-2 */
+} rscd_measured_model;
+
+/* The four models of one READPATT/SUBARRAY: [0] even detector rows, [1] odd
+ * (parity of first_row + y, 1-based). A NULL entry: that integration kind and
+ * parity is left uncorrected. */
+typedef struct rscd_measured_models {
+    const rscd_measured_model *int1[2];   /* integration 1 of the exposure */
+    const rscd_measured_model *int2p[2];  /* integrations 2 and later */
+    uint8_t dq_jump_det;                  /* GROUPDQ JUMP_DET bit (JWST: 4) */
+} rscd_measured_models;
+
+/* What rscd_measured did. Counts of (integration, pixel) pairs unless named
+ * values. */
+typedef struct rscd_measured_stats {
+    ptrdiff_t nints_corrected;   /* integrations of the buffer that had a model */
+    ptrdiff_t npix_corrected;    /* pairs whose ramp was changed */
+    ptrdiff_t npix_flagged;      /* pairs left: PIXELDQ DO_NOT_USE or REFERENCE_PIXEL */
+    ptrdiff_t npix_no_slope;     /* pairs left: no usable group difference in the window */
+    ptrdiff_t nvalues_left;      /* group values of corrected pairs left as they were:
+                                    SATURATED, not finite, or the result would not be */
+} rscd_measured_stats;
+
+/*
+ * rscd_measured - subtract the measured transient a[j] * s + b[j] from every
+ *                 group j of every usable pixel (docs/overview.rst, "Method
+ *                 measured").
+ *
+ * Given and returned:
+ *   ramp    const rscd_ramp*             data is changed; groupdq and pixeldq only read
+ * Given:
+ *   models  const rscd_measured_models*  the models and the JUMP_DET bit
+ *   params  const rscd_params*           DQ bits and threads
+ * Returned:
+ *   stats   rscd_measured_stats*
+ * Returned (function value):
+ *   RSCD_OK, RSCD_SKIP_FEW_GROUPS (a model needed by the buffer has fewer than two
+ *   groups in its window window_start .. ngroups-2: nothing changed), or an error
+ *   (RSCD_ERR_MODEL for a malformed model).
+ * Notes:
+ *   s is the pixel's slope in that integration, from the late window alone:
+ *   sum over the usable differences g -> g+1 of (D[g+1] - D[g] - (b[g+1] - b[g]))
+ *   divided by the sum of (1 + a[g+1] - a[g]) (the mean difference when the model
+ *   is 0 there). A difference is usable when both values are finite, neither group
+ *   has SATURATED or DO_NOT_USE and group g+1 has no JUMP_DET. Integration index
+ *   i uses int1 when integration_start + i == 1, else int2p. SATURATED and
+ *   non-finite values are left alone; GROUPDQ and PIXELDQ never change.
+ *   Computation in double precision, stored back as float32 in the buffer's byte
+ *   order; each pixel is independent, so results do not depend on threads.
+ */
+RSCD_API int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
+                           const rscd_params *params, rscd_measured_stats *stats);
+
 /* (end of the measured section) */
 
 #ifdef __cplusplus

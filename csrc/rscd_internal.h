@@ -2,6 +2,8 @@
 #ifndef RSCD_INTERNAL_H
 #define RSCD_INTERNAL_H
 
+#include <string.h>
+
 #include "rscd.h"
 
 /* Floating-point contraction off, whatever the build flags: the results are
@@ -22,6 +24,41 @@
 #else
 #pragma STDC FP_CONTRACT OFF
 #endif
+
+/*----------------------------------------------------------------------
+ * Byte order. A word of SCI is handled as a uint32_t until it is in native
+ * order, and only then becomes a float: a swapped word whose native reading
+ * is a signalling NaN would otherwise be quieted (one bit changed) when the
+ * x87 unit of 32-bit x86 loads it as a float. memcpy is the aliasing-safe
+ * reinterpretation; compilers turn it into a register move and the shifts
+ * into one bswap instruction.
+ *--------------------------------------------------------------------*/
+static inline uint32_t rscd_bswap32(uint32_t u)
+{
+    return (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
+}
+
+/* The value of the word at p, stored swapped or not. */
+static inline double load_f32(const float *p, int swapped)
+{
+    uint32_t u;
+    float v;
+    memcpy(&u, p, sizeof u);
+    if (swapped)
+        u = rscd_bswap32(u);
+    memcpy(&v, &u, sizeof v);
+    return (double)v;
+}
+
+/* Store v at p, swapped or not. */
+static inline void store_f32(float *p, float v, int swapped)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof u);
+    if (swapped)
+        u = rscd_bswap32(u);
+    memcpy(p, &u, sizeof u);
+}
 
 /* The caller's rscd_params as the current layout: its fields where its
  * struct_size has them, the defaults for fields appended since. Returns

@@ -17,11 +17,12 @@ from .correct import (DeprecatedReferenceWarning, NoReferenceRowWarning, Result,
 from .diagnose import diagnose, diagnose_files
 from .fits import RampFileError, apply_file, output_path
 from .model import apply_model
-from .reference import (DecayCoeffs, DecayRow, Reference, ReferenceFileError, SkipRow,
-                        read_reference, write_decay_reference, write_flag_reference)
+from .reference import (DecayCoeffs, DecayRow, MeasuredModel, MeasuredRow, Reference,
+                        ReferenceFileError, SkipRow, read_reference, write_decay_reference,
+                        write_flag_reference, write_measured_reference)
 
 __all__ = ["__version__", "apply", "apply_file", "apply_model", "output_path", "RampFileError",
            "Result", "RSCDWarning", "NoReferenceRowWarning", "DeprecatedReferenceWarning",
            "RSCDError", "Reference", "ReferenceFileError", "SkipRow", "DecayRow", "DecayCoeffs",
            "read_reference", "write_flag_reference", "write_decay_reference", "diagnose",
-           "diagnose_files"]
+           "diagnose_files", "MeasuredRow", "MeasuredModel", "write_measured_reference"]

@@ -114,5 +114,24 @@ cdef extern from "rscd.h" nogil:
     # ---- end of diagnose ----
 
     # ---- measured ----
+    int RSCD_ERR_MODEL
+
+    ctypedef struct rscd_measured_model:
+        const double *a
+        const double *b
+        ptrdiff_t length
+        ptrdiff_t window_start
+
+    ctypedef struct rscd_measured_models:
+        const rscd_measured_model *int1[2]
+        const rscd_measured_model *int2p[2]
+        uint8_t dq_jump_det
+
+    ctypedef struct rscd_measured_stats:
+        ptrdiff_t nints_corrected, npix_corrected, npix_flagged, npix_no_slope
+        ptrdiff_t nvalues_left
+
+    int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
+                      const rscd_params *params, rscd_measured_stats *stats) noexcept
 
     # ---- end of measured ----

@@ -187,4 +187,34 @@ def flag_stop_level(problem: npt.NDArray[np.uint8], skip: int) -> int:
 
 # ---- measured ----
 
+ERR_MODEL: int
+"""``RSCD_ERR_MODEL``: rscd_measured refused a malformed model."""
+
+@type_check_only
+class MeasuredStats(TypedDict):
+    """``rscd_measured_stats``: counts of (integration, pixel) pairs, and of values."""
+    nints_corrected: int
+    npix_corrected: int
+    npix_flagged: int
+    npix_no_slope: int
+    nvalues_left: int
+
+def measured(
+    data_flat: npt.NDArray[np.float32],
+    data_swapped: bool,
+    groupdq: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    int1: tuple[Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]],
+                Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]]],
+    int2p: tuple[Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]],
+                 Optional[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], int]]],
+    integration_start: int = 1,
+    first_row: int = 1,
+    dq_jump_det: int = 4,
+    nthreads: int = 0,
+) -> tuple[int, MeasuredStats]:
+    """``rscd_measured`` on SCI given as a flat native-dtype view of the caller's bytes;
+    ``int1``/``int2p``: (even, odd) models, each None or (a, b, window_start_0based);
+    returns (status, statistics)."""
+
 # ---- end of measured ----

@@ -274,4 +274,67 @@ def flag_stop_level(const uint8_t[::1] problem, ptrdiff_t skip):
 
 # ---- measured ----
 
+ERR_MODEL = RSCD_ERR_MODEL
+
+
+cdef int _model(rscd_measured_model *out, object model, list keep) except -1:
+    # model: None or (a, b, window_start), a and b 1-d float64 of one length. The
+    # contiguous copies are kept alive in `keep` for the duration of the call.
+    cdef const double[::1] a
+    cdef const double[::1] b
+    a_arr, b_arr, window_start = model
+    a = a_arr
+    b = b_arr
+    if a.shape[0] != b.shape[0]:
+        raise ValueError("the model's a has %d values and b %d; expected the same number"
+                         % (a.shape[0], b.shape[0]))
+    keep.append((a, b))
+    out.length = a.shape[0]
+    out.a = &a[0] if a.shape[0] else NULL
+    out.b = &b[0] if b.shape[0] else NULL
+    out.window_start = window_start
+    return 0
+
+
+def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1] groupdq,
+             const uint32_t[:, ::1] pixeldq, tuple int1, tuple int2p,
+             ptrdiff_t integration_start=1, ptrdiff_t first_row=1, int dq_jump_det=4,
+             int nthreads=0):
+    """Run rscd_measured on SCI given as a flat native-dtype view of the caller's bytes.
+
+    int1 and int2p are (even, odd) pairs of models, each None or (a, b, window_start)
+    with a and b 1-d float64 arrays. Returns (status, stats)."""
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef rscd_measured_model m[4]
+    cdef rscd_measured_models models
+    cdef rscd_measured_stats stats
+    cdef int status, k
+    cdef list keep = []
+    if data_flat.shape[0] != groupdq.size:
+        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
+    if len(int1) != 2 or len(int2p) != 2:
+        raise ValueError("int1 and int2p must be (even, odd) pairs of models")
+    _fill_ramp(&ramp, groupdq, pixeldq, integration_start, 0, first_row)
+    ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
+    ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    for k, model in enumerate(int1 + int2p):
+        if model is None:
+            if k < 2:
+                models.int1[k] = NULL
+            else:
+                models.int2p[k - 2] = NULL
+            continue
+        _model(&m[k], model, keep)
+        if k < 2:
+            models.int1[k] = &m[k]
+        else:
+            models.int2p[k - 2] = &m[k]
+    models.dq_jump_det = <uint8_t>dq_jump_det
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_measured(&ramp, &models, &params, &stats)
+    _check(status)
+    return status, stats
+
 # ---- end of measured ----

@@ -38,7 +38,11 @@ methods:
   decay   add the 2019 pipeline's exponential decay function to integrations
           2 and later; needs a seed-era RSCD reference table (not idempotent: a
           file already marked S_RSCD = COMPLETE is refused without --force)
-  auto    flag if the reference file has RSCD_GROUP_SKIP, else decay
+  measured  subtract from every group the transient rscd diagnose measured
+          (a_j * slope + b_j); keeps every group; needs an RSCD_MEASURED table
+          (not idempotent, like decay)
+  auto    flag if the reference file has RSCD_GROUP_SKIP, else decay if it
+          has RSCD, else measured
 
 subcommands:
   rscd demo [DIR]   write a simulated MIRI exposure and example reference files
@@ -167,7 +171,8 @@ def _parser():
                         help="RSCD reference file (--override_rscd is the JWST pipeline's "
                              "name); without it CRDS is asked for each file's reference "
                              "(needs CRDS_PATH, and CRDS_SERVER_URL to download)")
-    parser.add_argument("-m", "--method", choices=("auto", "flag", "decay"), default="auto",
+    parser.add_argument("-m", "--method", choices=("auto", "flag", "decay", "measured"),
+                        default="auto",
                         help="correction method (default: %(default)s; see below)")
     parser.add_argument("-o", "--output-dir", metavar="DIR",
                         help="write the new files here instead of next to the inputs "

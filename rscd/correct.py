@@ -9,14 +9,19 @@ import numpy as np
 
 from . import _core
 from ._renames import renamed_keywords
-from .reference import DecayRow, Reference, SkipRow, as_reference
+from .dq import JUMP_DET
+from .reference import DecayRow, MeasuredModel, MeasuredRow, Reference, SkipRow, as_reference
 
 __all__ = ["apply", "Result", "RSCDWarning", "NoReferenceRowWarning",
            "DeprecatedReferenceWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange"]
 
 log = logging.getLogger("rscd")
 
-METHODS = ("auto", "flag", "decay")
+METHODS = ("auto", "flag", "decay", "measured")
+
+#: The keyword that names the method of a ``measured`` run (S_RSCD alone cannot say
+#: which correction made a file COMPLETE; flag and decay keep the pipeline's keywords).
+METHOD_KEYWORD = "RSCDMETH"
 
 # Result field -> FITS keyword (docs/overview.rst, "Method flag", the statistics table; the
 # names of the stdatamodels core schema).
@@ -95,6 +100,8 @@ class Result:
             value = getattr(self, name)
             if value is not None:
                 out[key] = value
+        if self.method == "measured" and self.status == "COMPLETE":
+            out[METHOD_KEYWORD] = "measured"
         return out
 
     def summary(self) -> str:
@@ -123,6 +130,9 @@ class Result:
                          f"{self.npix_corrected} pixel ramps changed "
                          f"({self.npix_saturated} saturated branch, "
                          f"{self.npix_nonfinite} left alone: non-finite)")
+        elif self.method == "measured":
+            parts.append(f"{self.nints_corrected} integration(s) corrected, "
+                         f"{self.npix_corrected} pixel ramps changed")
         parts.extend(self.notes)
         return head + (": " + "; ".join(parts) if parts else "")
 
@@ -347,8 +357,10 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
         1-based detector row of array row 0 (the datamodel's ``meta.subarray.ystart``,
         FITS keyword SUBSTRT2), for the decay row parity. ``substrt2=`` is its old,
         deprecated name (DeprecationWarning).
-    method : {"auto", "flag", "decay"}
-        "auto" picks "flag" when the reference has RSCD_GROUP_SKIP, else "decay".
+    method : {"auto", "flag", "decay", "measured"}
+        "auto" picks "flag" when the reference has RSCD_GROUP_SKIP, else "decay" when it
+        has RSCD, else "measured" (RSCD_MEASURED only). "measured" subtracts the transient
+        measured by ``rscd diagnose`` from every group (SCI changes, GROUPDQ does not).
     threads : int, optional
         Threads for the C core. None (the default) lets rscd choose: every core
         (OpenMP's default). Results do not depend on it.
@@ -426,6 +438,10 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
                       stacklevel=2)
         return Result("SKIPPED", method=chosen, reason=reason, reference=ref.name)
 
+    if chosen == "measured":
+        assert isinstance(row, MeasuredModel)
+        return _apply_measured(data, groupdq, pixeldq, row, ref, integration_start, ystart,
+                               nthreads)
     if chosen == "flag":
         assert isinstance(row, SkipRow)
         return _apply_flag(groupdq, pixeldq, row, ref, integration_start, nints, nthreads)
@@ -508,3 +524,39 @@ def _apply_decay(data, groupdq, pixeldq, row, ref, integration_start, nints, yst
                   npix_saturated=int(stats["npix_saturated"]),
                   npix_nonfinite=int(stats["npix_nonfinite"]),
                   first_int_left=bool(stats["first_int_left"]), notes=tuple(notes))
+
+
+def _model_args(row: Optional[MeasuredRow]):
+    if row is None:
+        return None
+    return (np.asarray(row.a, dtype=np.float64), np.asarray(row.b, dtype=np.float64),
+            row.window_start)
+
+
+def _apply_measured(data, groupdq, pixeldq, model, ref, integration_start, ystart, nthreads):
+    """Subtract the measured transient (docs/overview.rst, "Method measured"); GROUPDQ and
+    PIXELDQ are only read (they may be read-only)."""
+    status, stats = _core.measured(
+        _native_view(data), not data.dtype.isnative, groupdq, pixeldq,
+        (_model_args(model.int1_even), _model_args(model.int1_odd)),
+        (_model_args(model.int2p_even), _model_args(model.int2p_odd)),
+        integration_start, ystart, JUMP_DET, nthreads)
+    if status == _core.Status.RSCD_SKIP_FEW_GROUPS:
+        return Result("SKIPPED", method="measured", reference=ref.name,
+                      reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]}): the model's late window "
+                      "needs at least two groups before the last one")
+    notes = []
+    if integration_start == 1 and groupdq.shape[0] and model.int1_even is None:
+        notes.append(f"integration 1 left uncorrected: {ref.name} has no INTEGRATION = 1 "
+                     f"rows for {model.readpatt}/{model.subarray}")
+    if groupdq.shape[0] > (integration_start == 1) and model.int2p_even is None:
+        notes.append(f"integrations 2+ left uncorrected: {ref.name} has no INTEGRATION = 2+ "
+                     f"rows for {model.readpatt}/{model.subarray}")
+    for key, text in (("npix_flagged", "pixel ramps left: DO_NOT_USE or reference pixel"),
+                      ("npix_no_slope", "pixel ramps left: no usable group in the late window"),
+                      ("nvalues_left", "group values left: saturated or not finite")):
+        if stats[key]:
+            notes.append(f"{stats[key]} {text}")
+    return Result("COMPLETE", method="measured", reference=ref.name,
+                  nints_corrected=int(stats["nints_corrected"]),
+                  npix_corrected=int(stats["npix_corrected"]), notes=tuple(notes))

@@ -97,6 +97,9 @@ class Corrected:
                     values[name] = int(total[n])
             return dataclasses.replace(self.base, **values)
         total, most = stats.sum(axis=0), stats.max(axis=0)
+        if self.base.method == "measured":     # same per-block counts as decay's
+            return dataclasses.replace(self.base, npix_corrected=int(total[0]),
+                                       nints_corrected=int(most[3]))
         return dataclasses.replace(self.base, npix_corrected=int(total[0]),
                                    npix_saturated=int(total[1]),
                                    npix_nonfinite=int(total[2]),
@@ -163,8 +166,8 @@ def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, ystart=1,
         warnings.simplefilter("ignore")
         res = apply_arrays(sci, gdq, pdq, reference, ystart=ystart + y0, previous=previous,
                            **options)
-    stats = np.array([res.npix_corrected, res.npix_saturated, res.npix_nonfinite,
-                      res.nints_corrected, res.first_int_left], np.int64)
+    stats = np.array([res.npix_corrected, res.npix_saturated or 0, res.npix_nonfinite or 0,
+                      res.nints_corrected, bool(res.first_int_left)], np.int64)
     return sci, stats
 
 
@@ -298,7 +301,7 @@ def apply(data: Any, groupdq: Any, pixeldq: Any, reference: ReferenceLike, *, re
         return Corrected(sci, gdq_out, pdq_out, stats, base)
 
     options = dict(readpatt=readpatt, subarray=subarray, detector=detector, nints=nints,
-                   integration_start=start, method="decay", threads=threads)
+                   integration_start=start, method=chosen, threads=threads)
     prev: Tuple[Any, ...] = ()
     if previous is not None:
         prev = tuple(_check_dask(a, name, dt, 3, True)

@@ -506,10 +506,10 @@ def check_state(layout: Layout, method: str, force: bool) -> None:
             "the SCI data may be partly corrected. Restore the file (e.g. rerun the pipeline "
             "step that made it) and run rscd again; --force (force=True) accepts the data "
             "as they are")
-    if method == "decay" and layout.status == "COMPLETE" and not force:
+    if method in ("decay", "measured") and layout.status == "COMPLETE" and not force:
         raise RampFileError(
-            f"{path}: S_RSCD = 'COMPLETE': the RSCD step already ran on this file and decay "
-            "is not idempotent; --force (force=True) applies it again")
+            f"{path}: S_RSCD = 'COMPLETE': the RSCD step already ran on this file and "
+            f"{method} is not idempotent; --force (force=True) applies it again")
 
 
 def _write_header(fh, header, size):
@@ -937,7 +937,8 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     run = (ref, method, threads, history, previous)
     if inplace:
         return _apply_in_place(path, layout, run,
-                               chosen == "decay" and _changes_data(layout, ref, chosen))
+                               chosen in ("decay", "measured")
+                               and _changes_data(layout, ref, chosen))
     out = os.fspath(output) if output is not None else output_path(path, output_dir)
     _check_output(path, out, overwrite)
     result = _write_corrected_copy(path, out, layout, run, durable=False)

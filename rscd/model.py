@@ -100,7 +100,7 @@ def apply_model(model: Any, reference: ReferenceLike, *, method: str = "auto",
         ``meta.exposure.ngroups``; the two agree in any valid file).
     reference : str, os.PathLike or rscd.Reference
         The RSCD reference file, either form (see :func:`rscd.read_reference`).
-    method : {"auto", "flag", "decay"}
+    method : {"auto", "flag", "decay", "measured"}
         As for :func:`rscd.apply`.
     threads : int, optional
         Threads for the C core; None (the default): every core, as :func:`rscd.apply`.
@@ -144,9 +144,10 @@ def apply_model(model: Any, reference: ReferenceLike, *, method: str = "auto",
     chosen = ref.default_method() if method == "auto" else method
     # Each method writes only some arrays (flag: the flags; decay: SCI); an odd array
     # the method only reads is read through a temporary and never replaced.
-    groupdq = _array(model, "groupdq", np.uint8, assign=chosen != "decay")
-    pixeldq = _array(model, "pixeldq", np.uint32, assign=chosen != "decay")
-    data = _array(model, "data", np.float32, any_byteorder=True, assign=chosen == "decay")
+    writes_sci = chosen in ("decay", "measured")
+    groupdq = _array(model, "groupdq", np.uint8, assign=not writes_sci)
+    pixeldq = _array(model, "pixeldq", np.uint32, assign=not writes_sci)
+    data = _array(model, "data", np.float32, any_byteorder=True, assign=writes_sci)
 
     nints = _get(model, "meta.exposure.nints")
     integration_start = _get(model, "meta.exposure.integration_start", 1)

@@ -6,9 +6,12 @@ Two forms exist:
   ``readpatt``, ``group_skip1`` (absent in older files) and ``group_skip``, used by the
   ``flag`` method;
 * the seed-era form, a BINTABLE ``RSCD`` with ``SUBARRAY``, ``READPATT``, ``ROWS``
-  (EVEN/ODD) and the 14 decay parameters, used by the ``decay`` method.
+  (EVEN/ODD) and the 14 decay parameters, used by the ``decay`` method;
+* rscd's own ``RSCD_MEASURED`` table, the transient ``rscd diagnose`` measured (per
+  SUBARRAY/READPATT, integration kind and row parity, per group ``a_j`` and ``b_j``),
+  used by the ``measured`` method.
 
-A file may hold both. Everything is read once into a frozen :class:`Reference`.
+A file may hold several. Everything is read once into a frozen :class:`Reference`.
 """
 import dataclasses
 import math
@@ -24,10 +27,12 @@ from ._fitsscan import check_structure
 
 __all__ = ["ReferenceFileError", "Reference", "SkipRow", "DecayRow", "DecayCoeffs",
            "DECAY_PARAMETERS", "read_reference", "as_reference", "write_flag_reference",
-           "write_decay_reference"]
+           "write_decay_reference", "MeasuredRow", "MeasuredModel",
+           "write_measured_reference"]
 
 SKIP_EXTNAME = "RSCD_GROUP_SKIP"
 DECAY_EXTNAME = "RSCD"
+MEASURED_EXTNAME = "RSCD_MEASURED"
 
 #: The 14 decay parameters of one row parity, in the order of the seed-era table.
 DECAY_PARAMETERS = ("tau", "ascale", "pow", "illum_zp", "illum_slope", "illum2", "param3",
@@ -126,23 +131,129 @@ class DecayRow:
     odd: DecayCoeffs
 
 
+def _floats(values, field, allow_none=False):
+    if values is None and allow_none:
+        return None
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"MeasuredRow.{field} must be a sequence of numbers, not an array "
+                         f"of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"MeasuredRow.{field} holds a value that is not finite")
+    return tuple(float(v) for v in arr)
+
+
+@dataclass(frozen=True)
+class MeasuredRow:
+    """One row of ``RSCD_MEASURED``: the transient of one integration kind and row parity
+    for one SUBARRAY/READPATT pair (docs/reference_files.rst).
+
+    Group ``j`` (counted from 0) of a ramp whose signal grows by ``s`` DN per group sits
+    ``a[j] * s + b[j]`` DN above the ramp's straight line; groups past the end of ``a``
+    have no transient. ``integration`` is "1" (integration 1 of an exposure) or "2+",
+    ``rows`` "EVEN" or "ODD" (detector rows counted from 1). ``window_start`` is the first
+    group (counted from 0; the table stores it counted from 1) of the late window the
+    pixel's slope is taken from, up to the last group but one. ``a_err`` and ``b_err``
+    are the measurement's uncertainties (optional, informative).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A field of the wrong type or value (names the field).
+    """
+    subarray: str
+    readpatt: str
+    integration: str
+    rows: str
+    window_start: int
+    a: Tuple[float, ...]
+    b: Tuple[float, ...]
+    a_err: Optional[Tuple[float, ...]] = None
+    b_err: Optional[Tuple[float, ...]] = None
+
+    def __post_init__(self) -> None:
+        for field in ("subarray", "readpatt", "integration", "rows"):
+            value = getattr(self, field)
+            if not isinstance(value, str):
+                raise TypeError(f"MeasuredRow.{field} must be a str, not "
+                                f"{type(value).__name__}")
+        integration = self.integration.strip()
+        rows = self.rows.strip().upper()
+        if integration not in ("1", "2+"):
+            raise ValueError(f"MeasuredRow.integration must be '1' or '2+', not "
+                             f"{self.integration!r}")
+        if rows not in ("EVEN", "ODD"):
+            raise ValueError(f"MeasuredRow.rows must be 'EVEN' or 'ODD', not {self.rows!r}")
+        window = _row_count(self.window_start, "window_start", allow_none=False)
+        if window < 0:
+            raise ValueError(f"MeasuredRow.window_start must be >= 0 (a group counted from "
+                             f"0), not {window}")
+        values = {f: _floats(getattr(self, f), f, allow_none=f.endswith("_err"))
+                  for f in ("a", "b", "a_err", "b_err")}
+        for f, v in values.items():
+            if v is not None and len(v) != len(values["a"]):
+                raise ValueError(f"MeasuredRow.{f} has {len(v)} values and a "
+                                 f"{len(values['a'])}; expected one per group")
+        object.__setattr__(self, "integration", integration)
+        object.__setattr__(self, "rows", rows)
+        object.__setattr__(self, "window_start", window)
+        for f, v in values.items():
+            object.__setattr__(self, f, v)
+
+
+@dataclass(frozen=True)
+class MeasuredModel:
+    """What the ``measured`` method uses for one exposure: the EVEN and ODD rows of
+    integration 1 and of integrations 2+ (None where the table has no such kind: those
+    integrations are left as they are)."""
+    subarray: str
+    readpatt: str
+    int1_even: Optional[MeasuredRow]
+    int1_odd: Optional[MeasuredRow]
+    int2p_even: Optional[MeasuredRow]
+    int2p_odd: Optional[MeasuredRow]
+
+
+def _measured_model(rows: Iterable[MeasuredRow], readpatt: str, subarray: str,
+                    name: str) -> Optional[MeasuredModel]:
+    """The first row of each kind and parity for the pair; None when it has no row. An
+    EVEN row without its ODD row (or the reverse) is a ReferenceFileError."""
+    found: Dict[Tuple[str, str], MeasuredRow] = {}
+    for row in rows:
+        if row.readpatt == readpatt and row.subarray == subarray:
+            found.setdefault((row.integration, row.rows), row)
+    if not found:
+        return None
+    for kind in ("1", "2+"):
+        for parity, other in (("EVEN", "ODD"), ("ODD", "EVEN")):
+            if (kind, other) in found and (kind, parity) not in found:
+                raise ReferenceFileError(
+                    f"{name}: {MEASURED_EXTNAME} has an {other} row for READPATT={readpatt}, "
+                    f"SUBARRAY={subarray}, INTEGRATION={kind} but no {parity} row")
+    return MeasuredModel(subarray, readpatt, found.get(("1", "EVEN")), found.get(("1", "ODD")),
+                         found.get(("2+", "EVEN")), found.get(("2+", "ODD")))
+
+
 @dataclass(frozen=True)
 class Reference:
     """A parsed RSCD reference file.
 
-    ``skip_rows`` is None when the file has no ``RSCD_GROUP_SKIP`` table and
-    ``decay_rows`` is None when it has no ``RSCD`` table.
+    ``skip_rows`` is None when the file has no ``RSCD_GROUP_SKIP`` table,
+    ``decay_rows`` is None when it has no ``RSCD`` table and ``measured_rows`` is None
+    when it has no ``RSCD_MEASURED`` table.
     """
     name: str
     path: Optional[str] = None
     detector: Optional[str] = None
     skip_rows: Optional[Tuple[SkipRow, ...]] = None
     decay_rows: Optional[Tuple[DecayRow, ...]] = None
+    measured_rows: Optional[Tuple[MeasuredRow, ...]] = None
 
     def __post_init__(self) -> None:
         # Rows are checked here, so a hand-made Reference fails when it is built, with a
         # message naming the field, rather than inside a correction.
-        for field, kind in (("skip_rows", SkipRow), ("decay_rows", DecayRow)):
+        for field, kind in (("skip_rows", SkipRow), ("decay_rows", DecayRow),
+                            ("measured_rows", MeasuredRow)):
             rows = getattr(self, field)
             if rows is None:
                 continue
@@ -157,29 +268,40 @@ class Reference:
             object.__setattr__(self, field, rows)
 
     def default_method(self) -> str:
-        """The method ``method="auto"`` picks: flag when RSCD_GROUP_SKIP is present."""
-        return "flag" if self.skip_rows is not None else "decay"
+        """The method ``method="auto"`` picks: flag when RSCD_GROUP_SKIP is present, else
+        decay when RSCD is, else measured when RSCD_MEASURED is (a file with both
+        RSCD_GROUP_SKIP and RSCD_MEASURED is corrected with flag unless measured is
+        asked for)."""
+        if self.skip_rows is not None:
+            return "flag"
+        if self.decay_rows is None and self.measured_rows is not None:
+            return "measured"
+        return "decay"
 
-    def lookup(self, readpatt: str, subarray: str,
-               method: Optional[str] = None) -> Union[SkipRow, DecayRow, None]:
+    def lookup(self, readpatt: str, subarray: str, method: Optional[str] = None
+               ) -> Union[SkipRow, DecayRow, MeasuredModel, None]:
         """The first row matching READPATT and SUBARRAY for ``method``, or None.
 
         Strings are compared after dropping trailing blanks; the exposure's old
         subarray name SUBPRISM is read as SLITLESSPRISM, while the table's rows are
         taken as spelled (as the pipeline does: a row named SUBPRISM matches no
         exposure). Raises ReferenceFileError when the file has no table for the method.
+        ``method="measured"`` gives a :class:`MeasuredModel` (all rows of the pair).
         """
         method = method or self.default_method()
-        rows: Optional[Tuple[Union[SkipRow, DecayRow], ...]] = (
-            self.skip_rows if method == "flag" else self.decay_rows)
+        tables = {"flag": (self.skip_rows, SKIP_EXTNAME),
+                  "measured": (self.measured_rows, MEASURED_EXTNAME)}
+        rows, extname = tables.get(method, (self.decay_rows, DECAY_EXTNAME))
         if rows is None:
-            extname = SKIP_EXTNAME if method == "flag" else DECAY_EXTNAME
             raise ReferenceFileError(
                 f"{self.name}: no {extname} table, which the {method!r} method needs")
         readpatt = str(readpatt).rstrip()
         subarray = canonical_subarray(subarray)
+        if method == "measured":
+            return _measured_model(self.measured_rows or (), readpatt, subarray, self.name)
         for row in rows:
             if row.readpatt == readpatt and row.subarray == subarray:
+                assert not isinstance(row, MeasuredRow)
                 return row
         return None
 
@@ -294,6 +416,57 @@ def _read_decay_table(hdu, path):
     return tuple(rows)
 
 
+def _per_group(values, i, column, path, length):
+    """Row i of an array column (fixed-length or variable-length) as floats; the first
+    ``length`` of them when NGROUPS is given."""
+    try:
+        arr = np.asarray(values[i], dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ReferenceFileError(f"{path}: column {column} of {MEASURED_EXTNAME} must hold "
+                                 f"arrays of real numbers, not {values.dtype}") from None
+    if length is not None:
+        if not 0 <= length <= arr.size:
+            raise ReferenceFileError(
+                f"{path}: {MEASURED_EXTNAME} row {i + 1} has NGROUPS = {length} but its "
+                f"{column} holds {arr.size} values")
+        arr = arr[:length]
+    if column.endswith("_ERR") and arr.size and np.all(np.isnan(arr)):
+        return None     # the padding of a row written without uncertainties
+    if not np.all(np.isfinite(arr)):
+        raise ReferenceFileError(f"{path}: {MEASURED_EXTNAME} row {i + 1} has a value of "
+                                 f"{column} that is not finite")
+    return arr
+
+
+def _read_measured_table(hdu, path):
+    cols, nrows = _columns(hdu, path, ("subarray", "readpatt", "integration", "rows",
+                                       "window_start", "a", "b"),
+                           ("ngroups", "a_err", "b_err"))
+    subarrays = _strings(cols["subarray"], "SUBARRAY", path, MEASURED_EXTNAME)
+    readpatts = _strings(cols["readpatt"], "READPATT", path, MEASURED_EXTNAME)
+    kinds = _strings(cols["integration"], "INTEGRATION", path, MEASURED_EXTNAME)
+    parities = _strings(cols["rows"], "ROWS", path, MEASURED_EXTNAME)
+    windows = _integers(cols["window_start"], "WINDOW_START", path, MEASURED_EXTNAME)
+    lengths = (_integers(cols["ngroups"], "NGROUPS", path, MEASURED_EXTNAME)
+               if "ngroups" in cols else [None] * nrows)
+    rows = []
+    for i in range(nrows):
+        groups = {c: _per_group(cols[c], i, c.upper(), path, lengths[i])
+                  for c in ("a", "b", "a_err", "b_err") if c in cols}
+        if windows[i] < 1:
+            raise ReferenceFileError(
+                f"{path}: {MEASURED_EXTNAME} row {i + 1} has WINDOW_START = {windows[i]}; "
+                "expected a group number >= 1 (groups are counted from 1 in the table)")
+        try:
+            rows.append(MeasuredRow(subarrays[i].rstrip(), readpatts[i].rstrip(), kinds[i],
+                                    parities[i], windows[i] - 1, **groups))
+        except (TypeError, ValueError) as exc:
+            raise ReferenceFileError(f"{path}: {MEASURED_EXTNAME} row {i + 1}: {exc}") from None
+    for row in rows:     # every pair complete: an EVEN row has its ODD row
+        _measured_model(rows, row.readpatt, row.subarray, path)
+    return tuple(rows)
+
+
 def read_reference(path: "Union[str, os.PathLike[str]]") -> "Reference":
     """Read an RSCD reference file of either form.
 
@@ -369,12 +542,16 @@ def _read_reference(path):
             detector = hdul[0].header.get("DETECTOR")
             skip_hdu = _table_hdu(hdul, SKIP_EXTNAME, path)
             decay_hdu = _table_hdu(hdul, DECAY_EXTNAME, path)
-            if skip_hdu is None and decay_hdu is None:
+            measured_hdu = _table_hdu(hdul, MEASURED_EXTNAME, path)
+            if skip_hdu is None and decay_hdu is None and measured_hdu is None:
                 raise ReferenceFileError(
-                    f"{path}: no {SKIP_EXTNAME} or {DECAY_EXTNAME} table extension; "
-                    f"extensions present: {', '.join(h.name for h in hdul[1:]) or 'none'}")
+                    f"{path}: no {SKIP_EXTNAME} or {DECAY_EXTNAME} table extension (nor "
+                    f"{MEASURED_EXTNAME}); extensions present: "
+                    f"{', '.join(h.name for h in hdul[1:]) or 'none'}")
             skip_rows = _read_skip_table(skip_hdu, path) if skip_hdu is not None else None
             decay_rows = _read_decay_table(decay_hdu, path) if decay_hdu is not None else None
+            measured_rows = (_read_measured_table(measured_hdu, path)
+                             if measured_hdu is not None else None)
     except ReferenceFileError:
         raise
     except FileNotFoundError:
@@ -383,7 +560,8 @@ def _read_reference(path):
         raise ReferenceFileError(f"{path}: not a readable FITS reference file ({exc})") from exc
     return Reference(name=os.path.basename(path), path=path,
                      detector=str(detector).strip() if detector is not None else None,
-                     skip_rows=skip_rows, decay_rows=decay_rows)
+                     skip_rows=skip_rows, decay_rows=decay_rows,
+                     measured_rows=measured_rows)
 
 
 def _primary(detector, descrip, pedigree, author):
@@ -410,11 +588,112 @@ def _write(hdul, path, overwrite):
         hdul.writeto(fh)
 
 
+def _skip_hdu(rows):
+    skip_rows = [r if isinstance(r, SkipRow) else SkipRow(*r) for r in rows]
+    with_skip1 = any(r.skip_int1 is not None and r.skip_int1 >= 0 for r in skip_rows)
+    cols = [fits.Column("subarray", "17A", array=[r.subarray for r in skip_rows]),
+            fits.Column("readpatt", "12A", array=[r.readpatt for r in skip_rows])]
+    if with_skip1:
+        cols.append(fits.Column("group_skip1", "J", array=[
+            -1 if r.skip_int1 is None else r.skip_int1 for r in skip_rows]))
+    cols.append(fits.Column("group_skip", "J", array=[r.skip_int2p for r in skip_rows]))
+    return fits.BinTableHDU.from_columns(cols, name=SKIP_EXTNAME)
+
+
+def _measured_hdu(rows):
+    """The RSCD_MEASURED table: fixed-length array columns as long as the longest row,
+    padded with 0 (NaN for the uncertainties); NGROUPS gives each row's length."""
+    rows = list(rows)
+    for n, row in enumerate(rows):
+        if not isinstance(row, MeasuredRow):
+            raise TypeError(f"measured rows[{n}] must be a MeasuredRow, not "
+                            f"{type(row).__name__}")
+    width = max([len(r.a) for r in rows] + [1])
+
+    def padded(field, fill):
+        out = np.full((len(rows), width), fill)
+        for i, r in enumerate(rows):
+            values = getattr(r, field)
+            if values is not None:
+                out[i, :len(values)] = values
+        return out
+
+    cols = [fits.Column("SUBARRAY", "20A", array=[r.subarray for r in rows]),
+            fits.Column("READPATT", "12A", array=[r.readpatt for r in rows]),
+            fits.Column("INTEGRATION", "2A", array=[r.integration for r in rows]),
+            fits.Column("ROWS", "4A", array=[r.rows for r in rows]),
+            fits.Column("WINDOW_START", "J", array=[r.window_start + 1 for r in rows]),
+            fits.Column("NGROUPS", "J", array=[len(r.a) for r in rows]),
+            fits.Column("A", f"{width}D", array=padded("a", 0.0)),
+            fits.Column("B", f"{width}D", unit="DN", array=padded("b", 0.0))]
+    if any(r.a_err is not None for r in rows):
+        cols.append(fits.Column("A_ERR", f"{width}D", array=padded("a_err", np.nan)))
+    if any(r.b_err is not None for r in rows):
+        cols.append(fits.Column("B_ERR", f"{width}D", unit="DN", array=padded("b_err", np.nan)))
+    hdu = fits.BinTableHDU.from_columns(cols, name=MEASURED_EXTNAME)
+    hdu.header["COMMENT"] = ("group j (A/B element j, counted from 1) is A*s + B DN above "
+                             "the ramp line; s: DN per group")
+    hdu.header["COMMENT"] = ("WINDOW_START: first group (from 1) of the window the slope "
+                             "s is taken from")
+    return hdu
+
+
+def write_measured_reference(path: "Union[str, os.PathLike[str]]",
+                             rows: Iterable[MeasuredRow], *,
+                             skip_rows: Optional[Iterable[Union[SkipRow, Sequence[Any]]]] = None,
+                             detector: str = "MIRIMAGE",
+                             descrip: str = "RSCD transient measured by rscd diagnose",
+                             pedigree: str = "DUMMY", author: str = "rscd",
+                             overwrite: bool = False) -> None:
+    """Write an ``RSCD_MEASURED`` reference file (the ``measured`` method), with an
+    ``RSCD_GROUP_SKIP`` table beside it when ``skip_rows`` is given (one file for both
+    ``flag`` and ``measured``; ``method="auto"`` then picks ``flag``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FITS file to write (written to a temporary name, then renamed).
+    rows : iterable of MeasuredRow
+        One per SUBARRAY/READPATT, integration kind ("1", "2+") and row parity; each
+        kind written needs both parities.
+    skip_rows : iterable of SkipRow or tuples, optional
+        As the rows of :func:`write_flag_reference`.
+    detector, descrip, pedigree, author : str
+        Primary header keywords DETECTOR, DESCRIP, PEDIGREE and AUTHOR.
+    overwrite : bool
+        Replace an existing file.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is false.
+    ReferenceFileError
+        A kind with an EVEN row and no ODD row, or the reverse.
+
+    Examples
+    --------
+    >>> rows = [rscd.MeasuredRow("FULL", "FAST", "2+", parity, 4, a=[0.5, 0.2, 0.05],
+    ...                          b=[30.0, 10.0, 2.0]) for parity in ("EVEN", "ODD")]
+    >>> rscd.write_measured_reference("my_measured.fits", rows, overwrite=True)
+    >>> rscd.read_reference("my_measured.fits").default_method()
+    'measured'
+    """
+    rows = list(rows)
+    for row in rows:
+        _measured_model(rows, row.readpatt, row.subarray, os.fspath(path))
+    hdus = [_primary(detector, descrip, pedigree, author)]
+    if skip_rows is not None:
+        hdus.append(_skip_hdu(skip_rows))
+    hdus.append(_measured_hdu(rows))
+    _write(fits.HDUList(hdus), path, overwrite)
+
+
 def write_flag_reference(path: "Union[str, os.PathLike[str]]",
                          rows: Iterable[Union[SkipRow, Sequence[Any]]],
                          *, detector: str = "MIRIMAGE",
                          descrip: str = "RSCD group skip table", pedigree: str = "DUMMY",
-                         author: str = "rscd", overwrite: bool = False) -> None:
+                         author: str = "rscd", overwrite: bool = False,
+                         measured: Optional[Iterable[MeasuredRow]] = None) -> None:
     """Write an ``RSCD_GROUP_SKIP`` reference file (the form jwst 3.0.0 reads).
 
     Parameters
@@ -429,6 +708,8 @@ def write_flag_reference(path: "Union[str, os.PathLike[str]]",
         Primary header keywords DETECTOR, DESCRIP, PEDIGREE and AUTHOR.
     overwrite : bool
         Replace an existing file.
+    measured : iterable of MeasuredRow, optional
+        Also write an ``RSCD_MEASURED`` table (:func:`write_measured_reference`).
 
     Raises
     ------
@@ -441,16 +722,13 @@ def write_flag_reference(path: "Union[str, os.PathLike[str]]",
     >>> rscd.read_reference("my_rscd.fits").lookup("FAST", "FULL")
     SkipRow(subarray='FULL', readpatt='FAST', skip_int1=1, skip_int2p=3)
     """
-    skip_rows = [r if isinstance(r, SkipRow) else SkipRow(*r) for r in rows]
-    with_skip1 = any(r.skip_int1 is not None and r.skip_int1 >= 0 for r in skip_rows)
-    cols = [fits.Column("subarray", "17A", array=[r.subarray for r in skip_rows]),
-            fits.Column("readpatt", "12A", array=[r.readpatt for r in skip_rows])]
-    if with_skip1:
-        cols.append(fits.Column("group_skip1", "J", array=[
-            -1 if r.skip_int1 is None else r.skip_int1 for r in skip_rows]))
-    cols.append(fits.Column("group_skip", "J", array=[r.skip_int2p for r in skip_rows]))
-    table = fits.BinTableHDU.from_columns(cols, name=SKIP_EXTNAME)
-    _write(fits.HDUList([_primary(detector, descrip, pedigree, author), table]), path, overwrite)
+    if measured is not None:
+        write_measured_reference(path, measured, skip_rows=rows, detector=detector,
+                                 descrip=descrip, pedigree=pedigree, author=author,
+                                 overwrite=overwrite)
+        return
+    _write(fits.HDUList([_primary(detector, descrip, pedigree, author), _skip_hdu(rows)]),
+           path, overwrite)
 
 
 def write_decay_reference(path: "Union[str, os.PathLike[str]]", rows: Iterable[DecayRow], *,

@@ -78,7 +78,7 @@ class RscdFastStep(Step):
     class_alias = "rscd_fast"
 
     spec = """
-    method = option('auto', 'flag', 'decay', default='auto')  # auto: flag when the reference has RSCD_GROUP_SKIP, else decay
+    method = option('auto', 'flag', 'decay', 'measured', default='auto')  # auto: flag when the reference has RSCD_GROUP_SKIP, else decay (RSCD), else measured
     threads = integer(min=1, default=None)  # threads for the C core (default None: rscd chooses, every core)
     """  # noqa: E501
 

@@ -7,6 +7,8 @@ Python oracle on data where a fused multiply-add would round differently.
 
 tests/c/test_rscd.c   the public API (rscd.h), hand-worked flag and decay cases
 tests/c/test_fastamp.c  the vector amplitude's error bound against libm, element by element
+tests/c/test_measured.c  rscd_measured: hand-worked values, refusals, full frames on 1 and 2
+                         threads and byte-swapped SCI against the plain statement
 """
 import ctypes
 import math
@@ -28,10 +30,12 @@ from oracle_decay import decay_oracle, pixel_amplitude  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
 TESTS_C = os.path.join(ROOT, "tests", "c")
-CORE = [os.path.join(CSRC, f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c")]
+CORE = [os.path.join(CSRC, f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c",
+                                         "measured.c")]
 PROGRAMS = {
     "test_rscd": [os.path.join(TESTS_C, "test_rscd.c")] + CORE,
     "test_fastamp": [os.path.join(TESTS_C, "test_fastamp.c"), os.path.join(CSRC, "fastamp.c")],
+    "test_measured": [os.path.join(TESTS_C, "test_measured.c")] + CORE,
 }
 CC = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 WARNINGS = ["-Wall", "-Wextra", "-Wcast-qual", "-Werror"]
@@ -93,12 +97,13 @@ def test_decay_cases_with_every_vector_element_sent_to_libm(tmp_path):
 
 
 @pytest.mark.parametrize("variant", ["openmp", "openmp-2.0"])
-def test_c_program_with_openmp(tmp_path, variant):
+@pytest.mark.parametrize("program", ["test_rscd", "test_measured"])
+def test_c_program_with_openmp(tmp_path, variant, program):
     """The full-frame cases run flag and decay on 2 threads against one thread and the
     plain reference; openmp-2.0 builds the code MSVC's /openmp gets (no atomic
     read/write: a reduction instead)."""
     extra = openmp(tmp_path) + (["-DRSCD_OPENMP_2_0"] if variant == "openmp-2.0" else [])
-    run([build(tmp_path, "test_rscd", extra)])
+    run([build(tmp_path, program, extra)])
 
 
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
@@ -121,7 +126,8 @@ def test_c_program_under_sanitizers(tmp_path, program):
     if not compiles(tmp_path, SANITIZERS):
         pytest.skip(f"{CC} cannot build and run programs with {' '.join(SANITIZERS)}")
     extra = list(SANITIZERS)
-    if program == "test_rscd" and compiles(tmp_path, ["-fopenmp"], headers=["omp.h"]):
+    if program in ("test_rscd", "test_measured") and compiles(tmp_path, ["-fopenmp"],
+                                                              headers=["omp.h"]):
         extra.append("-fopenmp")  # the 2-thread cases
     exe = build(tmp_path, program, extra)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
@@ -130,12 +136,13 @@ def test_c_program_under_sanitizers(tmp_path, program):
     assert "runtime error" not in proc.stderr
 
 
-def test_c_program_under_valgrind(tmp_path):
+@pytest.mark.parametrize("program", ["test_rscd", "test_measured"])
+def test_c_program_under_valgrind(tmp_path, program):
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         pytest.skip("valgrind is not installed")
     run([valgrind, "-q", "--error-exitcode=9", "--leak-check=full",
-         build(tmp_path, "test_rscd")])
+         build(tmp_path, program)])
 
 
 # ----------------------------------------------- no FMA where the sources round twice
@@ -167,12 +174,13 @@ def test_no_contraction_into_fma_in_gnu_dialect(tmp_path):
     sources turn that off themselves (rscd_internal.h), so no build flag is needed."""
     flags = NATIVE + ["-mavx2", "-mfma", "-I" + CSRC]
     fused = {}
-    for name in ("decay", "fastamp", "flag", "common"):
+    for name in ("decay", "fastamp", "flag", "common", "measured"):
         obj = str(tmp_path / f"{name}.o")
         subprocess.run([CC, *flags, "-c", os.path.join(CSRC, name + ".c"), "-o", obj],
                        check=True)
         fused[name] = fused_functions(obj) - set(EXPLICIT_FMA)
-    assert fused == {"decay": set(), "fastamp": set(), "flag": set(), "common": set()}
+    assert fused == {"decay": set(), "fastamp": set(), "flag": set(), "common": set(),
+                     "measured": set()}
 
 
 @pytest.mark.skipif(shutil.which("nm") is None, reason="needs nm")
