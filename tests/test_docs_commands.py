@@ -54,9 +54,11 @@ NOT_RUN = {
     '&& pytest':
         "the test suite itself, which CI's .ci/run runs as written (checked below); "
         "running it here would run this test again",
-    "strun rscd_fast jw01234_mirimage_linearity.fits --override_rscd my_rscd.fits":
-        "the JWST pipeline opens only files it wrote itself (with their ASDF extension), "
-        "which the demo's simulated file is not; tests/test_step.py runs the step",
+    "strun rscd_fast rscd_demo/demo_mirimage_linearity.fits --override_rscd "
+    "rscd_demo/example_rscd_flag.fits":
+        "needs jwst, which this test's environment does not install (pip install "
+        "\".[jwst]\" takes minutes); tests/test_step.py::test_readme_demo_then_strun_offline "
+        "runs this command after rscd demo, with no CRDS reachable",
     "strun calwebb_detector1_rscd_fast jw01234_mirimage_uncal.fits   # detector1 with our step":
         "the whole detector1 pipeline, which needs a real exposure and CRDS's reference "
         "files for every step; tests/test_step.py runs it with a local CRDS cache",
