@@ -307,7 +307,8 @@ def run_demo(directory: "str | os.PathLike[str]" = "rscd_demo",
                     f"{_diff(sci, *wings.nonzero())}")
     try:
         from .plot import demo_figures
-        figs = demo_figures(directory, exposure, paths["flag"], paths["decay"])
+        figs = demo_figures(directory, exposure, paths["flag"], paths["decay"],
+                            overwrite=overwrite)
         out(f"figures of pixel {figs['pixel']}, last integration: {figs['flag']}, "
             f"{figs['decay']}")
         paths.update(flag_figure=figs["flag"], decay_figure=figs["decay"])
