@@ -265,7 +265,7 @@ def copy_repository(dest):
 READER_OUTPUTS = ("rscd_demo", "out", "flagged", "rscd_diagnose", "diag.png",
                   "measured_rscd.fits", "my_rscd.fits", "decay_ramp.png",
                   "demo_mirimage_rscd.fits", "build-find-package", "build-add-subdirectory",
-                  "embed")
+                  "embed", "measured_from_arrays.fits")
 
 
 def untracked_files(top):
