@@ -557,18 +557,8 @@ def scheduler_executor(address: str,
         raise SchedulerError("--scheduler needs dask.distributed: pip install "
                              "distributed") from None
     _probe_scheduler(address, timeout)
-    # a scheduler that does not answer at once: say that we wait, and how long
-    waiting = threading.Timer(min(2.0, timeout / 2), log.warning, (
-        "scheduler %s: no answer yet; waiting up to %g s", address, timeout))
-    waiting.daemon = True
     with _distributed_quiet():
-        waiting.start()
-        try:
-            client = Client(address, timeout=timeout, set_as_default=False)
-        except (OSError, ValueError, TypeError) as exc:
-            raise SchedulerError(f"scheduler {address}: {error_text(exc)}") from None
-        finally:
-            waiting.cancel()
+        client = _connect(Client, address, timeout)
         try:
             _check_workers(client, address)
             yield _ClusterExecutor(client, address)
@@ -577,6 +567,36 @@ def scheduler_executor(address: str,
             # out its reconnection time: don't.
             with contextlib.suppress(Exception):
                 client.close(timeout=2 if client.status == "running" else 0.1)
+
+
+def _connect(client_class, address, timeout):
+    """``Client(address)``, bounded by ``timeout`` also where distributed's is not: a
+    port that accepts the connection but never answers (not a scheduler, or a hung one)
+    blocks its handshake for ever. After 2 s the log says that we wait; on time out
+    the connecting thread (a daemon) is left behind."""
+    box: dict = {}
+
+    def connect():
+        try:
+            box["client"] = client_class(address, timeout=timeout, set_as_default=False)
+        except BaseException as exc:       # handed to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=connect, name="rscd-scheduler-connect", daemon=True)
+    thread.start()
+    thread.join(min(2.0, timeout / 2))
+    if thread.is_alive():
+        log.warning("scheduler %s: no answer yet; waiting up to %g s", address, timeout)
+        thread.join(timeout + 5)           # distributed's own time out comes first
+    if thread.is_alive():
+        raise SchedulerError(f"scheduler {address}: no answer within {timeout:g} s (is a "
+                             "dask scheduler running there, and not stuck?)")
+    error = box.get("error")
+    if isinstance(error, (OSError, ValueError, TypeError)):
+        raise SchedulerError(f"scheduler {address}: {error_text(error)}") from None
+    if error is not None:
+        raise error
+    return box["client"]
 
 
 def _probe_scheduler(address, timeout):
