@@ -533,6 +533,7 @@ def test_source_folder_without_core_says_what_to_do(tmp_path):
     assert "pip install -e ." in last and "ModuleNotFoundError" not in proc.stderr
 
 
+@pytest.mark.slow          # a new venv and pip builds: .ci/run runs it (pytest -m slow)
 def test_every_command_and_example_of_the_docs(tmp_path):
     top = str(tmp_path / "clone")
     copy_repository(top)
