@@ -161,7 +161,6 @@ class RscdFastStep(Step):
         log.info("RSCD %s", res.summary())
         return result
 
-
     def _reference_file(self, model: Any) -> Any:
         """``get_reference_file(model, "rscd")``; when CRDS has to be asked and cannot
         load (no cache, no server), one error line saying what to set instead of CRDS's
