@@ -26,3 +26,20 @@ __all__ = ["__version__", "apply", "apply_file", "apply_model", "output_path", "
            "RSCDError", "Reference", "ReferenceFileError", "SkipRow", "DecayRow", "DecayCoeffs",
            "read_reference", "write_flag_reference", "write_decay_reference", "diagnose",
            "diagnose_files", "MeasuredRow", "MeasuredModel", "write_measured_reference"]
+
+#: Submodules imported on first use as attributes (``import rscd; rscd.plot.ramp(...)``),
+#: so that ``import rscd`` stays light: matplotlib, dask, crds and jwst load only when one
+#: of these is used.
+_LAZY_SUBMODULES = ("plot", "batch", "cli", "crds", "dask", "demo", "dq", "segments",
+                    "simulate", "step", "stpipe_steps")
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY_SUBMODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

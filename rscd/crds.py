@@ -7,11 +7,13 @@ files are downloaded to and looked up) and ``CRDS_SERVER_URL`` (for JWST
 ``https://jwst-crds.stsci.edu``). With a filled cache, ``CRDS_PATH`` alone works
 offline. Without either, CRDS falls back to an STScI-internal path and gives up.
 """
+import contextlib
+import logging
 import os
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-__all__ = ["find_reference", "crds_parameters", "CRDSError", "CRDSUnavailable",
-           "CRDSLookupError"]
+__all__ = ["find_reference", "crds_parameters", "crds_fatal_errors", "unavailable_message",
+           "CRDSError", "CRDSUnavailable", "CRDSLookupError"]
 
 #: Primary-header keywords passed to CRDS, as the flattened datamodel names CRDS uses
 #: for JWST. The RSCD rules select on INSTRUME, then DETECTOR and DATE-OBS/TIME-OBS;
@@ -30,10 +32,48 @@ KEYWORDS = {
     "SUBARRAY": "meta.subarray.name",
 }
 
-_HOW_TO = ("set CRDS_PATH to a CRDS cache folder and CRDS_SERVER_URL to "
-           "https://jwst-crds.stsci.edu (CRDS_PATH alone works offline with a filled "
-           "cache), or give the reference file yourself (--reference REF.fits, "
-           "reference=... in Python)")
+
+def _how_to(option: str = "--reference REF.fits, reference=... in Python") -> str:
+    return ("set CRDS_PATH to a CRDS cache folder and CRDS_SERVER_URL to "
+            "https://jwst-crds.stsci.edu (CRDS_PATH alone works offline with a filled "
+            f"cache), or give the reference file yourself ({option})")
+
+
+_HOW_TO = _how_to()
+
+
+@contextlib.contextmanager
+def crds_fatal_errors() -> Iterator[List[str]]:
+    """Hold back CRDS's ERROR log lines inside the block and collect their text.
+
+    CRDS logs a multi-line "(FATAL) CRDS server connection and cache load FAILED" and
+    calls ``sys.exit`` when it has neither a server nor a cache; the caller turns that
+    into one line of its own (:func:`unavailable_message`) that says what to set.
+    """
+    said: List[str] = []
+
+    def hold_back(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            said.append(" ".join(record.getMessage().split()))
+            return False
+        return True
+
+    logger = logging.getLogger("CRDS")
+    logger.addFilter(hold_back)
+    try:
+        yield said
+    finally:
+        logger.removeFilter(hold_back)
+
+
+def unavailable_message(crds_said: List[str], option: Optional[str] = None) -> str:
+    """One line: no reference file given, CRDS could not load (what it said, the two
+    variables as set now), and what to set."""
+    said = crds_said[-1].split(" : ")[-1] if crds_said else "no message"
+    return (f"no RSCD reference file given and CRDS cannot be reached (CRDS_PATH="
+            f"{os.environ.get('CRDS_PATH', 'unset')}, CRDS_SERVER_URL="
+            f"{os.environ.get('CRDS_SERVER_URL', 'unset')}; CRDS: {said}): "
+            + (_how_to(option) if option else _HOW_TO))
 
 
 class CRDSError(RuntimeError):
@@ -136,19 +176,17 @@ def find_reference(path_or_header: Any, *, context: Optional[str] = None) -> Opt
                               f"CRDS_SERVER_URL is set): {_HOW_TO}")
 
     try:
-        found = crds.getreferences(params, reftypes=["rscd"], context=context,
-                                   observatory="jwst")
+        with crds_fatal_errors() as crds_said:
+            found = crds.getreferences(params, reftypes=["rscd"], context=context,
+                                       observatory="jwst")
     except CrdsLookupError as exc:
         raise CRDSLookupError(f"{where}: CRDS has no RSCD reference for DETECTOR="
                               f"{params.get('meta.instrument.detector')}, DATE-OBS="
                               f"{params.get('meta.observation.date')} ({exc}); "
                               "give the reference file yourself") from None
-    except SystemExit as exc:
+    except SystemExit:
         # CRDS calls sys.exit when it can reach neither its server nor its cache.
-        raise CRDSUnavailable(
-            f"CRDS failed to load its configuration (exit status {exc.code}; "
-            f"CRDS_PATH={os.environ.get('CRDS_PATH', 'unset')}, CRDS_SERVER_URL="
-            f"{os.environ.get('CRDS_SERVER_URL', 'unset')}): {_HOW_TO}") from None
+        raise CRDSUnavailable(f"{where}: {unavailable_message(crds_said)}") from None
     except (CrdsError, OSError) as exc:
         raise CRDSUnavailable(f"CRDS failed: {exc}; {_HOW_TO}") from None
 

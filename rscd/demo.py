@@ -15,8 +15,8 @@ from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 from .fits import apply_file
 from .reference import DecayCoeffs, DecayRow, SkipRow, write_decay_reference, write_flag_reference
 
-__all__ = ["synthetic_exposure", "write_ramp_file", "write_example_references", "run_demo",
-           "DEMO_FILES"]
+__all__ = ["synthetic_exposure", "write_ramp_file", "asdf_hdu", "write_example_references",
+           "run_demo", "DEMO_FILES"]
 
 #: Example decay parameters (EVEN, ODD): a ~= 3 (even rows) or 2.5 (odd rows) for any
 #: signal, saturated or not, and tau = 1.5 groups, so the correction adds 3% (2.5%) of the
@@ -116,7 +116,10 @@ def write_ramp_file(path: "str | os.PathLike[str]", data: npt.ArrayLike, groupdq
                     pixeldq: npt.ArrayLike, keywords: Mapping[str, Any], *,
                     overwrite: bool = False) -> None:
     """Write ramps the way stdatamodels lays out a RampModel: keywords in the primary
-    header, SCI float32, PIXELDQ uint32 (stored int32 with BZERO = 2**31), GROUPDQ uint8.
+    header, SCI float32, PIXELDQ uint32 (stored int32 with BZERO = 2**31), GROUPDQ uint8,
+    and the ``ASDF`` extension every pipeline-written file carries (:func:`asdf_hdu`), so
+    ``jwst.datamodels.open``, stpipe and ``strun`` read the file. ``DATAMODL`` is set to
+    ``RampModel`` unless ``keywords`` gives it (stpipe reads the file's metadata by it).
 
     Parameters
     ----------
@@ -135,10 +138,11 @@ def write_ramp_file(path: "str | os.PathLike[str]", data: npt.ArrayLike, groupdq
     --------
     >>> from rscd.demo import synthetic_exposure, write_ramp_file
     >>> write_ramp_file("ramp.fits", *synthetic_exposure(), overwrite=True)
-    >>> [fits.getval("ramp.fits", "EXTNAME", ext=i) for i in (1, 2, 3)]
-    ['SCI', 'PIXELDQ', 'GROUPDQ']
+    >>> [fits.getval("ramp.fits", "EXTNAME", ext=i) for i in (1, 2, 3, 4)]
+    ['SCI', 'PIXELDQ', 'GROUPDQ', 'ASDF']
     """
     primary = fits.PrimaryHDU()
+    primary.header["DATAMODL"] = "RampModel"
     for key, value in keywords.items():
         primary.header[key] = value
     hdul = fits.HDUList([
@@ -146,8 +150,30 @@ def write_ramp_file(path: "str | os.PathLike[str]", data: npt.ArrayLike, groupdq
         fits.ImageHDU(np.asarray(data, np.float32), name="SCI"),
         fits.ImageHDU(np.asarray(pixeldq, np.uint32), name="PIXELDQ"),
         fits.ImageHDU(np.asarray(groupdq, np.uint8), name="GROUPDQ"),
+        asdf_hdu(),
     ])
     hdul.writeto(path, overwrite=overwrite)
+
+
+#: An ASDF document with an empty tree, as the ASDF standard writes one. stdatamodels
+#: keeps a model's metadata tree in it; an empty tree (no ``_fits_hash``) makes it take
+#: every value from the FITS headers, which is where rscd writes them.
+_EMPTY_ASDF = (b"#ASDF 1.0.0\n#ASDF_STANDARD 1.5.0\n%YAML 1.1\n%TAG ! tag:stsci.edu:asdf/\n"
+               b"--- !core/asdf-1.1.0 {}\n...\n")
+
+
+def asdf_hdu() -> fits.BinTableHDU:
+    """The ``ASDF`` extension of a pipeline-written FITS file, with an empty metadata tree.
+
+    stdatamodels stores the model's ASDF tree in a one-row binary table ``ASDF``, column
+    ``ASDF_METADATA``, the document's bytes as one ``uint8`` vector; ``jwst.datamodels.
+    open`` and stpipe (``read_metadata``, which ``strun`` calls first) refuse a file
+    without that extension. rscd writes it as plain bytes, with astropy only: the
+    ``asdf`` package is needed to read it, not to write this fixed document.
+    """
+    data = np.frombuffer(_EMPTY_ASDF, np.uint8)[None, :]
+    column = fits.Column(name="ASDF_METADATA", format=f"{data.shape[1]}B", array=data)
+    return fits.BinTableHDU.from_columns([column], name="ASDF")
 
 
 def write_example_references(directory: "str | os.PathLike[str]", *, overwrite: bool = True
@@ -281,7 +307,8 @@ def run_demo(directory: "str | os.PathLike[str]" = "rscd_demo",
                     f"{_diff(sci, *wings.nonzero())}")
     try:
         from .plot import demo_figures
-        figs = demo_figures(directory, exposure, paths["flag"], paths["decay"])
+        figs = demo_figures(directory, exposure, paths["flag"], paths["decay"],
+                            overwrite=overwrite)
         out(f"figures of pixel {figs['pixel']}, last integration: {figs['flag']}, "
             f"{figs['decay']}")
         paths.update(flag_figure=figs["flag"], decay_figure=figs["decay"])

@@ -70,6 +70,7 @@ except ImportError:     # Windows: no flock; temporary files are then never reap
 
 from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers
+from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
 from .reference import Reference, read_reference
 
@@ -935,14 +936,19 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     if inplace and keep_inode:
         check_room(layout, ref, chosen)
     run = (ref, method, threads, history, previous)
+    out = path
+    if not inplace:
+        out = os.fspath(output) if output is not None else output_path(path, output_dir)
+        _check_output(path, out, overwrite)
+    earlier = flag_rerun(path, layout.header, layout.status, chosen)   # rscd/_rerun.py
     if inplace:
-        return _apply_in_place(path, layout, run,
-                               chosen in ("decay", "measured")
-                               and _changes_data(layout, ref, chosen))
-    out = os.fspath(output) if output is not None else output_path(path, output_dir)
-    _check_output(path, out, overwrite)
-    result = _write_corrected_copy(path, out, layout, run, durable=False)
-    log.info("%s: wrote %s", path, out)
+        result = _apply_in_place(path, layout, run,
+                                 chosen in ("decay", "measured")
+                                 and _changes_data(layout, ref, chosen))
+    else:
+        result = _write_corrected_copy(path, out, layout, run, durable=False)
+        log.info("%s: wrote %s", path, out)
+    keep_larger_counts(out, earlier, result)
     return result
 
 

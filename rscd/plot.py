@@ -1,4 +1,5 @@
-"""See the correction: the ramp of one pixel before and after RSCD, as in the seed's figure.
+"""See the correction: the ramp of one pixel before and after RSCD, as in the figure of the
+JWST pipeline's 2019 RSCD notebook (the document rscd started from).
 
 Two panels share the group axis (groups 1 ... ngroups): the ramp of one pixel in one
 integration, in DN, before (red triangles) and after (blue circles) the correction, and
@@ -40,8 +41,8 @@ Pixel = Tuple[int, int]             # (y, x), array row and column from 0
 #: MIRI reference pixels when no PIXELDQ is available: detector columns 1-4 and 1029-1032.
 _REFERENCE_COLUMNS = (1, 4, 1029, 1032)
 
-INSTALL_HINT = ('rscd figures need matplotlib: pip install matplotlib '
-                '(or pip install ".[plot]" in the rscd clone)')
+INSTALL_HINT = ("rscd figures need matplotlib: pip install matplotlib (into the Python "
+                "environment that has rscd)")
 
 _FIGSIZE = (9.0, 7.0)                                   # inches
 _PANELS: Dict[str, Any] = dict(height_ratios=(2.3, 1), hspace=0.06)
@@ -261,11 +262,12 @@ def ramp(before: Source, after: Source, pixel: Optional[Pixel] = None,
          axes: Optional[Sequence[Any]] = None, method: Optional[str] = None,
          title: Optional[str] = None, before_label: str = "input ramp",
          after_label: str = "RSCD corrected ramp") -> Any:
-    """Draw the seed's two-panel figure for one pixel and return the matplotlib Figure.
+    """Draw the two-panel figure of the JWST pipeline's 2019 RSCD notebook for one pixel and
+    return the matplotlib Figure.
 
     ``before`` and ``after`` are paths, tuples of arrays or RampModels (see the module
     documentation); ``pixel`` (y, x) counts from 0 (default: :func:`pick_pixel`'s);
-    ``integration_number`` from 1, -1 (default) the last, as in the seed; ``integration``
+    ``integration_number`` from 1, -1 (default) the last, as in that notebook; ``integration``
     is the deprecated index from 0. The figure is drawn into ``axes`` (top, bottom; the
     bottom sharing x with the top), or a new ``pyplot`` figure ready for ``plt.show()``.
     ``method`` ("flag" or "decay", for the title) is detected when left out: "decay" when
@@ -297,16 +299,16 @@ def _same_file(a, b):
 
 def save_figure(before: Source, after: Source, path: Path, pixel: Optional[Pixel] = None,
                 integration: Optional[int] = None, *, integration_number: int = -1,
-                dpi: int = 150, overwrite: bool = True, method: Optional[str] = None,
+                dpi: int = 150, overwrite: bool = False, method: Optional[str] = None,
                 title: Optional[str] = None, before_label: str = "input ramp",
                 after_label: str = "RSCD corrected ramp") -> Pixel:
     """Draw :func:`ramp` (same arguments) on a figure of its own, without pyplot or a
     display, save it to ``path`` (format from the extension: .png, .pdf, .svg ...; ``dpi``
     for raster formats) and return the pixel (y, x) drawn.
 
-    An existing ``path`` is replaced unless ``overwrite=False`` (``rscd plot`` without
-    ``--overwrite``): FileExistsError, nothing drawn. A ``path`` that is one of the ramp
-    files drawn is always refused. ImportError (with the install hint) without matplotlib;
+    An existing ``path`` is refused (FileExistsError, nothing drawn) unless
+    ``overwrite=True`` (``rscd plot --overwrite``), as everywhere in rscd. A ``path``
+    that is one of the ramp files drawn is always refused. ImportError (with the install hint) without matplotlib;
     ValueError or TypeError for shapes that differ, a pixel or integration out of range.
 
     >>> import rscd.plot
@@ -335,7 +337,7 @@ def save_figure(before: Source, after: Source, path: Path, pixel: Optional[Pixel
 
 def demo_figures(directory: Path, exposure: Path, flag_output: Path, decay_output: Path, *,
                  pixel: Optional[Pixel] = None, integration: Optional[int] = None,
-                 integration_number: int = -1, overwrite: bool = True) -> Dict[str, Any]:
+                 integration_number: int = -1, overwrite: bool = False) -> Dict[str, Any]:
     """Write the demo's ramp figures into ``directory``: the input ``exposure`` against the
     ``flag`` and the ``decay`` output (ramp file paths), named after the outputs with
     ``_ramp.png``. Both show one pixel, ``pixel`` or :func:`pick_pixel`'s (the same for

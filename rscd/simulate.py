@@ -144,13 +144,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m rscd.simulate",
         description="Write simulated MIRI ramp files with a known RSCD transient (see "
-                    "rscd.simulate) for trying rscd diagnose. Existing files are replaced.")
+                    "rscd.simulate) for trying rscd diagnose. Like every rscd command, it "
+                    "replaces no existing file without --overwrite.")
     parser.add_argument("directory", nargs="?", default="rscd_diagnose", metavar="DIR",
                         help="folder to write into (created if needed; default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files of these names that exist in DIR")
     args = parser.parse_args(argv)
+    paths = {name: os.path.join(args.directory, name) for name in EXAMPLES}
+    existing = [p for p in paths.values() if os.path.lexists(p)]
+    if existing and not args.overwrite:
+        # checked before anything is written: a refusal leaves nothing behind
+        print(f"python -m rscd.simulate: error: {existing[0]} exists"
+              f"{f' (and {len(existing) - 1} more)' if len(existing) > 1 else ''}; use "
+              "--overwrite to replace, or give another folder", file=sys.stderr)
+        return 1
     os.makedirs(args.directory, exist_ok=True)
     for name, kw in EXAMPLES.items():
-        path = write_simulated(os.path.join(args.directory, name), overwrite=True, **kw)
+        path = write_simulated(paths[name], overwrite=args.overwrite, **kw)
         a1, tau1 = kw["int1"]
         a2, tau2 = kw["int2p"]
         print(f"wrote {path}: {kw['subarray']} {kw['readpatt']}, "

@@ -19,6 +19,10 @@ from stdatamodels.jwst import datamodels
 
 from jwst.pipeline import Detector1Pipeline
 from jwst.stpipe import Step
+from stpipe.exceptions import StpipeExitException
+
+from . import crds as rscd_crds
+from .crds import crds_fatal_errors
 
 from .correct import (TOO_FEW_GROUPS, DeprecatedReferenceWarning, NoReferenceRowWarning,
                       Result, RSCDWarning)
@@ -134,7 +138,7 @@ class RscdFastStep(Step):
             result.meta.cal_step.rscd = "SKIPPED"
             return result
 
-        ref_name = self.get_reference_file(result, "rscd")
+        ref_name = self._reference_file(result)
         log.info("Using RSCD reference file %s", ref_name)
         if isinstance(ref_name, str) and ref_name == "N/A":
             log.warning("No RSCD reference file found")
@@ -156,6 +160,47 @@ class RscdFastStep(Step):
         self.rscd_result = res
         log.info("RSCD %s", res.summary())
         return result
+
+    def _reference_file(self, model: Any) -> Any:
+        """``get_reference_file(model, "rscd")``; when CRDS has to be asked and cannot
+        load (no cache, no server), one error line saying what to set instead of CRDS's
+        fatal exit."""
+        if self.get_ref_override("rscd") is not None:
+            return self.get_reference_file(model, "rscd")
+        with crds_fatal_errors() as crds_said:
+            try:
+                return self.get_reference_file(model, "rscd")
+            except SystemExit:
+                pass
+        raise CRDSUnavailableExit(
+            rscd_crds.unavailable_message(crds_said, option="--override_rscd REF.fits"))
+
+    def finalize_result(self, result: Any, reference_files_used: Any) -> None:
+        """jwst's ``finalize_result``, except that CRDS is not asked for its context when
+        every reference file was given (``override_rscd``): offline runs finish, and the
+        log says so in one line (``meta.ref_file.crds`` then stays unset)."""
+        given = [(reftype, name) for reftype, name in reference_files_used
+                 if self.get_ref_override(reftype) is not None]
+        if reference_files_used and len(given) == len(reference_files_used):
+            for reftype, name in given:
+                getattr(result.meta.ref_file, reftype).name = name
+            log.info("every reference file was given (override_rscd): CRDS not asked, "
+                     "no CRDS context recorded")
+            reference_files_used = []
+        super().finalize_result(result, reference_files_used)
+
+
+class CRDSUnavailableExit(StpipeExitException, rscd_crds.CRDSUnavailable):
+    """No reference file given and CRDS cannot be reached: ``strun`` shows the message
+    (one line that says what to set) in its error box and exits with status 1, without
+    a traceback; from Python it is an ``rscd.crds.CRDSUnavailable`` like
+    ``rscd.crds.find_reference``'s."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1, message)
+
+    def __str__(self) -> str:
+        return str(self.args[1])
 
 
 class RscdFastDetector1Pipeline(Detector1Pipeline):

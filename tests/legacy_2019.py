@@ -43,7 +43,15 @@ def _sha256(path):
 
 
 def _fetch_source():
-    """Path of the extracted rscd_sub.py; raises RuntimeError with a reason."""
+    """Path of the extracted rscd_sub.py; raises RuntimeError with a reason. One process
+    at a time (pytest-xdist runs several): the others wait, then find the file."""
+    import fcntl
+    with open(os.path.join(cache_dir(), "fetch.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _fetch_source_locked()
+
+
+def _fetch_source_locked():
     d = cache_dir()
     target = os.path.join(d, "jwst-%s-rscd_sub.py" % VERSION)
     if os.path.exists(target) and _sha256(target) == SHA256:

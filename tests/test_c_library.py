@@ -22,6 +22,7 @@ PKG_CONFIG = shutil.which("pkg-config")
 CC = shutil.which("cc") or shutil.which("gcc")
 
 pytestmark = [
+    pytest.mark.slow,       # builds with CMake: .ci/run runs it (pytest -m slow)
     pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")),
                        reason="needs the source tree (CMakeLists.txt)"),
     pytest.mark.skipif(sys.platform == "win32", reason="the page's commands are POSIX sh"),

@@ -23,6 +23,7 @@ GCC = shutil.which("gcc")
 CLANG = shutil.which("clang")
 
 pytestmark = [
+    pytest.mark.slow,       # builds with CMake: .ci/run runs it (pytest -m slow)
     pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "CMakeLists.txt")),
                        reason="needs the source tree (CMakeLists.txt)"),
     pytest.mark.skipif(sys.platform == "win32", reason="the matrix is GCC/Clang on Unix"),

@@ -54,9 +54,11 @@ NOT_RUN = {
     '&& pytest':
         "the test suite itself, which CI's .ci/run runs as written (checked below); "
         "running it here would run this test again",
-    "strun rscd_fast jw01234_mirimage_linearity.fits --override_rscd my_rscd.fits":
-        "the JWST pipeline opens only files it wrote itself (with their ASDF extension), "
-        "which the demo's simulated file is not; tests/test_step.py runs the step",
+    "strun rscd_fast rscd_demo/demo_mirimage_linearity.fits --override_rscd "
+    "rscd_demo/example_rscd_flag.fits":
+        "needs jwst, which this test's environment does not install (pip install "
+        "\".[jwst]\" takes minutes); tests/test_step.py::test_readme_demo_then_strun_offline "
+        "runs this command after rscd demo, with no CRDS reachable",
     "strun calwebb_detector1_rscd_fast jw01234_mirimage_uncal.fits   # detector1 with our step":
         "the whole detector1 pipeline, which needs a real exposure and CRDS's reference "
         "files for every step; tests/test_step.py runs it with a local CRDS cache",
@@ -235,24 +237,42 @@ def pages(root=ROOT):
 # --------------------------------------------------------------------------- the copy
 
 def copy_repository(dest):
-    """The repository's files (tracked, plus new files not ignored) copied to ``dest``:
-    what a fresh clone holds, without builds, virtual environments or compiled cores."""
+    """The repository's tracked files (``git add`` a new file for it to count) copied to
+    ``dest``: what a fresh clone holds, without builds, virtual environments, compiled
+    cores, or what a reader's own session of these pages left in the clone (issue 25.3:
+    ``rscd_demo/`` from the README's first command made the copy's ``rscd demo
+    rscd_demo`` refuse)."""
     try:
         listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            ["git", "ls-files", "-z", "--cached"],
             cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
     except (OSError, subprocess.CalledProcessError):
         listed = None
     if listed is None:              # an unpacked sdist: everything but builds
         shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
             ".venv*", "build", "dist", "_build", "_generated", "*.so", "*.pyd",
-            "*.egg-info", "__pycache__", ".git"))
+            "*.egg-info", "__pycache__", ".git", *READER_OUTPUTS))
         return
     for name in filter(None, listed):
         src = os.path.join(ROOT, name)
         if os.path.isfile(src):     # a tracked file deleted in the working tree is skipped
             os.makedirs(os.path.join(dest, os.path.dirname(name)), exist_ok=True)
             shutil.copy2(src, os.path.join(dest, name))
+
+
+#: What the pages' commands leave in the clone's top folder (also in .gitignore, which
+#: the walkthrough checks): not copied from an unpacked sdist either.
+READER_OUTPUTS = ("rscd_demo", "out", "flagged", "rscd_diagnose", "diag.png",
+                  "measured_rscd.fits", "my_rscd.fits", "decay_ramp.png",
+                  "demo_mirimage_rscd.fits", "build-find-package", "build-add-subdirectory",
+                  "embed", "measured_from_arrays.fits")
+
+
+def untracked_files(top):
+    """Files in the git repository ``top`` that are neither committed nor ignored."""
+    listed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"],
+                            cwd=top, capture_output=True, text=True, check=True).stdout
+    return [line[3:] for line in listed.splitlines() if line.startswith("??")]
 
 
 def fresh_environment():
@@ -513,9 +533,15 @@ def test_source_folder_without_core_says_what_to_do(tmp_path):
     assert "pip install -e ." in last and "ModuleNotFoundError" not in proc.stderr
 
 
+@pytest.mark.slow          # a new venv and pip builds: .ci/run runs it (pytest -m slow)
 def test_every_command_and_example_of_the_docs(tmp_path):
     top = str(tmp_path / "clone")
     copy_repository(top)
+    # a clone: what the reader's session leaves behind must be ignored (issue 25.3)
+    has_git = shutil.which("git") is not None
+    if has_git:
+        for command in (["git", "init", "-q"], ["git", "add", "-A"]):
+            subprocess.run(command, cwd=top, check=True, capture_output=True)
     shell = Shell(top, str(tmp_path / "shell"))
     done = []
     for page in pages(top):
@@ -554,3 +580,7 @@ def test_every_command_and_example_of_the_docs(tmp_path):
             if python is not None:
                 python.close()
     assert done
+    if has_git:
+        left = untracked_files(top)
+        assert not left, ("the pages' commands leave files that .gitignore does not "
+                          f"ignore (add them to it and to READER_OUTPUTS): {left}")

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(os.path.join(ROOT, "setup.py"
                                 reason="needs the source tree (setup.py)")
 
 
+@pytest.mark.slow          # builds the C core from the sdist: .ci/run runs it (pytest -m slow)
 def test_sdist_builds_a_working_wheel(tmp_path):
     pytest.importorskip("Cython", reason="building from the sdist needs Cython")
     dist = tmp_path / "dist"

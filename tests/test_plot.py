@@ -1,4 +1,5 @@
-"""rscd.plot: the seed's ramp figure (before/after and ratio) for both methods."""
+"""rscd.plot: the ramp figure of the JWST pipeline's 2019 RSCD notebook (before/after and
+ratio) for both methods."""
 import builtins
 import pathlib
 import sys
@@ -434,3 +435,88 @@ def test_missing_matplotlib_says_how_to_install(monkeypatch, tmp_path, files, ca
     # issue 17: the hint named "rscd[plot]", which no package index holds
     assert err.count("\n") == 1 and "pip install matplotlib " in err and "rscd[" not in err
     assert not (tmp_path / "f.png").exists()
+
+
+# --------------------------------------------------------------------------- issue 25.4
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+def test_readme_call_after_import_rscd_only(tmp_path):
+    """``import rscd; rscd.plot.ramp(...)`` as the README writes it: rscd.plot is an
+    attribute of rscd (it raised AttributeError), matplotlib is not imported by ``import
+    rscd``, and the README's signature raises no DeprecationWarning (it showed the
+    deprecated ``integration=-1``). A fresh process, warnings as errors."""
+    pytest.importorskip("matplotlib")
+    import re
+    import subprocess
+    readme = (ROOT / "README.md").read_text()
+    (call,) = re.findall(r"`(rscd\.plot\.ramp\([^`]*\))`", readme)
+    before, after = corrected("decay")
+    np.savez(tmp_path / "ramps.npz", *before, *after)
+    code = ("import sys, numpy as np, rscd\n"
+            "assert 'matplotlib' not in sys.modules and 'rscd.plot' not in sys.modules\n"
+            f"a = np.load({str(tmp_path / 'ramps.npz')!r})\n"
+            "before = tuple(a[f'arr_{i}'] for i in range(3))\n"
+            "after = tuple(a[f'arr_{i}'] for i in range(3, 6))\n"
+            f"y, x = {BRIGHT}\n"
+            f"fig = {call}\n"
+            "print(fig._suptitle.get_text())\n")
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "MPLBACKEND": "Agg"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"integration {NINTS} of {NINTS}" in proc.stdout
+
+
+def test_lazy_submodules_are_real_and_unknown_names_still_fail():
+    import importlib
+    for name in rscd._LAZY_SUBMODULES:
+        assert importlib.util.find_spec(f"rscd.{name}") is not None, name
+    assert rscd.plot is sys.modules["rscd.plot"]
+    assert "plot" in dir(rscd)
+    with pytest.raises(AttributeError, match="no attribute 'plott'"):
+        rscd.plott
+
+
+def test_save_figure_refuses_an_existing_file_by_default(mpl, tmp_path):
+    """Everything else in rscd refuses to replace a file without overwrite; save_figure
+    replaced it silently."""
+    before, after = corrected("decay")
+    path = tmp_path / "f.png"
+    path.write_bytes(b"mine")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        plot.save_figure(before, after, path, dpi=20)
+    assert path.read_bytes() == b"mine"
+    plot.save_figure(before, after, path, dpi=20, overwrite=True)
+    assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_install_hint_speaks_to_wheel_users_too():
+    assert "pip install matplotlib" in plot.INSTALL_HINT
+    assert "clone" not in plot.INSTALL_HINT and ".[plot]" not in plot.INSTALL_HINT
+
+
+def test_simulate_refuses_existing_files_without_overwrite(tmp_path, capsys):
+    """``python -m rscd.simulate --help`` said existing files are replaced; they are not:
+    refused (nothing written) without --overwrite."""
+    from rscd import simulate
+    with pytest.raises(SystemExit):
+        simulate.main(["--help"])
+    help_text = capsys.readouterr().out
+    assert "--overwrite" in help_text and "replaced." not in help_text
+    folder = tmp_path / "sim"
+    assert simulate.main([str(folder)]) == 0
+    names = sorted(p.name for p in folder.iterdir())
+    mine = folder / names[1]
+    mine.write_bytes(b"user data")
+    (folder / names[0]).unlink()
+    capsys.readouterr()
+    assert simulate.main([str(folder)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(mine) in err and "--overwrite" in err
+    assert mine.read_bytes() == b"user data" and not (folder / names[0]).exists()
+    assert simulate.main([str(folder), "--overwrite"]) == 0
+    assert sorted(p.name for p in folder.iterdir()) == names
+    with fits.open(mine) as hdul:
+        assert [h.name for h in hdul][1:] == ["SCI", "PIXELDQ", "GROUPDQ", "ASDF"]

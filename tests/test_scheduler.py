@@ -5,6 +5,7 @@ The cluster is started once for the module with the ``dask`` console script of t
 Python's environment, in a folder of its own (so relative paths must be made absolute
 before they reach a worker), and always torn down.
 """
+import contextlib
 import os
 import shutil
 import socket
@@ -46,10 +47,11 @@ def _stop(procs):
             proc.wait(timeout=5)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """(address, client): a scheduler and two one-thread workers, separate processes."""
-    folder = tmp_path_factory.mktemp("cluster")
+@contextlib.contextmanager
+def start_cluster(folder, nworkers=2):
+    """(address, client, scheduler process): a scheduler and ``nworkers`` one-thread
+    workers, separate processes on a free local port, stopped at the end."""
+    folder.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = os.path.join(os.path.dirname(sys.executable), "dask")
@@ -69,18 +71,27 @@ def cluster(tmp_path_factory):
     try:
         start("scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard",
               name="scheduler")
-        for n in (1, 2):
+        for n in range(1, nworkers + 1):
             start("worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
                   name=f"worker{n}")
         client = distributed.Client(address, timeout=30, set_as_default=False)
-        client.wait_for_workers(2, timeout=40)
-        yield address, client
+        if nworkers:
+            client.wait_for_workers(nworkers, timeout=40)
+        yield address, client, procs[0]
     finally:
         if client is not None:
-            client.close()
+            with contextlib.suppress(Exception):
+                client.close(timeout=2)
         _stop(procs)
         for log in logs:
             log.close()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """(address, client): a scheduler and two one-thread workers, separate processes."""
+    with start_cluster(tmp_path_factory.mktemp("cluster")) as (address, client, _):
+        yield address, client
 
 
 @pytest.fixture
@@ -249,3 +260,95 @@ def test_without_distributed_one_line_names_the_package(files, monkeypatch, caps
     assert code == 2 and len(err.splitlines()) == 1
     assert "pip install distributed" in err
     assert not os.path.exists(rscd.output_path(files["paths"][0]))
+
+
+# --------------------------------------------------------------------------- issue 25.5
+
+def test_refused_connection_fails_at_once(files, capsys):
+    """A wrong port (nothing listens) failed only after the 30 s timeout, silently."""
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    start = time.monotonic()
+    code = main([files["paths"][0], "-r", files["flag"], "--scheduler", address])
+    elapsed = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert code == 2 and elapsed < 10, elapsed
+    assert err.splitlines() == [f"rscd: error: scheduler {address}: connection refused: "
+                                f"nothing listens at 127.0.0.1:{address.rsplit(':', 1)[1]} "
+                                "(is the scheduler running, and is the address the one it "
+                                "printed?)"]
+    assert not os.path.exists(rscd.output_path(files["paths"][0]))
+
+
+def test_unknown_host_fails_at_once():
+    from rscd.batch import SchedulerError, scheduler_executor
+    start = time.monotonic()
+    with pytest.raises(SchedulerError, match="unknown host 'no-such-host.invalid'"):
+        with scheduler_executor("tcp://no-such-host.invalid:8786", timeout=30):
+            pass
+    assert time.monotonic() - start < 10
+
+
+def test_stopped_scheduler_fails_at_once(tmp_path, files, capsys):
+    """A real scheduler process, stopped: its address is refused at once."""
+    with start_cluster(tmp_path, nworkers=0) as (address, client, scheduler):
+        pass                                     # stopped on leaving
+    assert scheduler.poll() is not None
+    start = time.monotonic()
+    code = main([files["paths"][0], "-r", files["flag"], "--scheduler", address])
+    assert code == 2 and time.monotonic() - start < 10
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "connection refused" in err
+
+
+def test_silent_scheduler_says_it_waits(caplog):
+    """A port that accepts connections but never answers (not a scheduler, or a hung
+    one): the log says that rscd waits, then one line when the time is out."""
+    from rscd.batch import SchedulerError, scheduler_executor
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(8)
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        start = time.monotonic()
+        with caplog.at_level("WARNING", logger="rscd"), \
+                pytest.raises(SchedulerError, match=f"^scheduler {address}: ") as exc:
+            with scheduler_executor(address, timeout=4):
+                pass
+        elapsed = time.monotonic() - start
+    assert 3.5 < elapsed < 30, elapsed      # distributed alone waited for ever here
+    said = [r.getMessage() for r in caplog.records if r.name == "rscd"]
+    assert said == [f"scheduler {address}: no answer yet; waiting up to 4 s"]
+    assert "no answer within 4 s" in str(exc.value)
+
+
+def test_scheduler_lost_mid_run_is_one_line_per_file(tmp_path, capfd):
+    """kill -9 of the scheduler during a run: each file not done fails with one line
+    naming the scheduler, at once (distributed waited 30 s to reconnect), and none of
+    distributed's reconnection messages or tracebacks reach the terminal."""
+    from rscd.batch import scheduler_executor
+    src = tmp_path / "src"
+    src.mkdir()
+    paths = [write_astropy(str(src / f"f{n}_linearity.fits"),
+                           *ramp_arrays(nints=3, ngroups=7, nrows=8, ncols=9, seed=n))
+             for n in range(8)]
+    ref = flag_reference(str(tmp_path / "rf.fits"))
+    killed = []
+
+    def kill_scheduler(index, done, write):
+        if not killed:
+            os.kill(scheduler.pid, 9)
+            killed.append(time.monotonic())
+
+    with start_cluster(tmp_path / "cluster_lost", nworkers=1) as (address, _, scheduler):
+        capfd.readouterr()
+        with scheduler_executor(address) as executor:
+            batch = apply_files(paths, ref, executor=executor, on_result=kill_scheduler)
+        took = time.monotonic() - killed[0]
+    out, err = capfd.readouterr()
+    lost = [f for f in batch.files if f.status == "FAILED"]
+    assert lost, "every file was done before the scheduler was killed"
+    for f in batch.files:
+        assert f.status == "COMPLETE" or (
+            f"the connection to scheduler {address} was lost" in f.error
+            and "\n" not in f.error), f.error
+    assert took < 15, took
+    assert "Traceback" not in out + err and "distributed" not in out + err, err[-3000:]

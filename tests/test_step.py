@@ -27,6 +27,7 @@ from stdatamodels.jwst import datamodels  # noqa: E402
 from stpipe import Step  # noqa: E402
 
 import rscd  # noqa: E402
+import rscd.crds  # noqa: E402
 from crds_cache import write_server_config  # noqa: E402
 from fitsfiles import decay_reference, flag_reference, ramp_arrays, write_datamodel  # noqa: E402
 from rscd.stpipe_steps import get_steps  # noqa: E402
@@ -430,3 +431,147 @@ def test_aliases_resolve(tmp_path, monkeypatch):
     assert resolve_step_class_alias("rscd") == "jwst.step.RscdStep"      # no collision
     assert (resolve_step_class_alias("calwebb_detector1_rscd_fast")
             == "rscd.step.RscdFastDetector1Pipeline")
+
+
+# --------------------------------------------------------------------------- issue 25
+
+README_STRUN = ("strun rscd_fast rscd_demo/demo_mirimage_linearity.fits --override_rscd "
+                "rscd_demo/example_rscd_flag.fits")
+
+
+def closed_port():
+    """A local TCP port nothing listens on (bound, then released): connections to it are
+    refused at once."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def no_crds_environment(tmp_path):
+    """No CRDS anywhere: CRDS_SERVER_URL a closed local port, CRDS_PATH an empty folder,
+    CRDS parameter references not disabled (a user's default)."""
+    empty = tmp_path / "empty_crds"
+    empty.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("STPIPE_DISABLE_CRDS_STEPPARS", "CRDS_CONTEXT")}
+    env.update(CRDS_PATH=str(empty), CRDS_SERVER_URL=f"https://127.0.0.1:{closed_port()}")
+    return env
+
+
+def executable(name):
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        pytest.skip(f"no {name} executable next to this Python")
+    return found
+
+
+def test_readme_demo_then_strun_offline(tmp_path):
+    """Issue 25.1 and 25.2: the README's first command (its ``rscd demo rscd_demo``), then
+    the README's ``strun rscd_fast`` on the demo's file with ``--override_rscd``, with no
+    CRDS server reachable and an empty CRDS cache. It ended in ``KeyError: "Extension
+    'ASDF' not found."`` (the demo's file lacked the extension), then in CRDS's fatal
+    exit (status 255, no output) once it had it."""
+    readme = (ROOT / "README.md").read_text()
+    assert "rscd demo rscd_demo" in readme.split("\n\n    ", 1)[1].splitlines()[0]
+    assert f"\n    {README_STRUN}\n" in readme
+    env = no_crds_environment(tmp_path)
+    demo = subprocess.run([executable("rscd"), "demo", "rscd_demo"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert demo.returncode == 0, demo.stderr
+    proc = subprocess.run(README_STRUN.replace("strun", executable("strun"), 1).split(),
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    with fits.open(tmp_path / "demo_mirimage_rscd.fits") as hdul:
+        assert hdul[0].header["S_RSCD"] == "COMPLETE"
+        assert hdul[0].header["INT2SKIP"] == 3
+    assert "CRDS - ERROR" not in log and "Traceback" not in log
+    said = [line for line in log.splitlines() if "CRDS not asked" in line]
+    assert len(said) == 1, log[-3000:]
+
+
+def test_step_call_offline_with_override(tmp_path, monkeypatch):
+    """``RscdFastStep.call`` with every reference given asks CRDS nothing: no server, an
+    empty cache and CRDS parameter references enabled (jwst's own step exits here)."""
+    for key, value in no_crds_environment(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("STPIPE_DISABLE_CRDS_STEPPARS", raising=False)
+    from crds.core import utils
+    utils.clear_function_caches()
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=21)
+    ref = flag_reference(tmp_path / "ref.fits")
+    result = RscdFastStep.call(str(path), override_rscd=str(ref), save_results=True,
+                               output_dir=str(tmp_path / "out"))
+    assert result.meta.cal_step.rscd == "COMPLETE"
+    assert result.meta.ref_file.rscd.name == str(ref.resolve())
+    assert result.meta.ref_file.crds.context_used is None
+    with fits.open(tmp_path / "out" / "jw_t_rscd.fits") as hdul:
+        assert hdul[0].header["S_RSCD"] == "COMPLETE"
+    utils.clear_function_caches()
+
+
+# stpipe 1.1's crds_client still calls crds' deprecated get_cache_lock.
+@pytest.mark.filterwarnings("ignore:'get_cache_lock' is deprecated:DeprecationWarning")
+def test_no_reference_and_no_crds_says_what_to_set(tmp_path, monkeypatch, caplog):
+    """Without a reference file and without CRDS: one line that says what to set, no
+    CRDS fatal-error lines (the process used to exit with status 255 from CRDS)."""
+    for key, value in no_crds_environment(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    from crds.core import utils
+    utils.clear_function_caches()
+    path = ramp_file(tmp_path / "jw_t_linearity.fits", seed=22)
+    with caplog.at_level(logging.INFO), pytest.raises(rscd.crds.CRDSUnavailable) as exc:
+        RscdFastStep.call(str(path))
+    message = str(exc.value)
+    assert "\n" not in message
+    for word in ("CRDS_PATH=", "CRDS_SERVER_URL=", "--override_rscd REF.fits",
+                 "https://jwst-crds.stsci.edu"):
+        assert word in message
+    assert not [r for r in caplog.records if r.name == "CRDS" and r.levelno >= logging.ERROR]
+    strun = subprocess.run([executable("strun"), "rscd_fast", path.name], cwd=tmp_path,
+                           env=no_crds_environment(tmp_path), capture_output=True, text=True,
+                           timeout=300)
+    said = strun.stdout + strun.stderr
+    assert strun.returncode == 1
+    assert "Traceback" not in said and "CRDS - ERROR" not in said
+    assert "--override_rscd" in said
+    utils.clear_function_caches()
+
+
+def every_ramp_file_rscd_writes(folder):
+    """{what: path} for every kind of ramp file rscd writes: the demo's exposure and its two
+    corrections, the simulated files of ``python -m rscd.simulate``, an ``apply_file``
+    output and an in-place result (in the file's own header room and through the copy)."""
+    from rscd.demo import run_demo
+    from rscd.simulate import EXAMPLES, write_simulated
+    paths = run_demo(folder / "demo", out=lambda line: None)
+    files = {k: Path(paths[k]) for k in ("exposure", "flag", "decay")}
+    name = next(iter(EXAMPLES))
+    files["simulated"] = Path(write_simulated(folder / name, **EXAMPLES[name]))
+    files["apply_file"] = folder / "sim_rscd.fits"
+    rscd.apply_file(files["simulated"], paths["flag_reference"], output=files["apply_file"])
+    for what, src in (("in_place_room", files["flag"]), ("in_place_copy", files["exposure"])):
+        dest = folder / f"{what}_linearity.fits"
+        shutil.copy(src, dest)
+        rscd.apply_file(dest, paths["decay_reference"], inplace=True, force=True)
+        files[what] = dest
+    return files
+
+
+def test_jwst_reads_every_file_rscd_writes(tmp_path):
+    """Issue 25.1: ``jwst.datamodels.open`` and stpipe's metadata reader (``strun``'s first
+    call) read every ramp file rscd writes."""
+    from jwst.datamodels import open as jwst_open
+    from stdatamodels.jwst.datamodels.util import read_metadata
+    for what, path in every_ramp_file_rscd_writes(tmp_path).items():
+        with jwst_open(str(path)) as model:
+            assert isinstance(model, datamodels.RampModel), what
+            assert model.meta.instrument.detector == "MIRIMAGE", what
+            with fits.open(path) as hdul:
+                np.testing.assert_array_equal(model.groupdq, hdul["GROUPDQ"].data)
+                assert model.meta.cal_step.rscd == hdul[0].header.get("S_RSCD"), what
+        meta = read_metadata(str(path))
+        assert meta["meta.instrument.name"] == "MIRI", what
+        params, observatory = RscdFastStep._get_crds_parameters(str(path))
+        assert observatory == "jwst" and params["meta.exposure.readpatt"], what
