@@ -754,8 +754,8 @@ def test_write_failure_mid_copy_leaves_nothing(tmp_path, refs, good_file, monkey
     does not stop: the copy fails half-way, nothing is left under any name."""
     import rscd.fits
 
-    def failing(path, *args, **kw):
-        with open(path, "r+b") as f:          # the temporary copy exists: damage it
+    def failing(fh, *args, **kw):
+        with open(fh.name, "r+b") as f:       # the temporary copy exists: damage it
             f.seek(3000)
             f.write(b"\0" * 100)
         raise OSError(28, "No space left on device")
