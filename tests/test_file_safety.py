@@ -76,28 +76,31 @@ def corrected_once(tmp_path, src, ref):
 # ------------------------------------------------------------ point 1: locks ---------
 
 @pytest.mark.parametrize("room", [True, False], ids=["fast-path", "copy-path"])
-@pytest.mark.parametrize("order", ["paused-first", "other-first"])
+@pytest.mark.parametrize("order", ["A-then-B", "B-then-A"])
 def test_decay_in_place_twice_at_once_corrects_once(tmp_path, refs, room, order):
     """Regression (issue 22.1): two in-place decay runs on one file both passed the state
     check made before any lock and both corrected SCI (exit 0, one HISTORY card). Run A
-    pauses after its check; run B starts inside the window. "paused-first": A is let go
-    at once; "other-first": B is given three seconds to finish first. Either way exactly
-    one run corrects, the other is refused for S_RSCD = 'COMPLETE', and SCI is the
-    once-corrected data."""
+    pauses after its check; run B starts inside that window, with a pause of its own
+    (which it reaches only when nothing holds it back: the old code). Then both are let
+    go, in either order. Exactly one run corrects, the other is refused for S_RSCD =
+    'COMPLETE', and SCI is the once-corrected data."""
     src = ramp_file(str(tmp_path / "x_uncal.fits"), room)
     want = corrected_once(tmp_path, src, refs["decay"])
-    gate = str(tmp_path / "gate")
+    gates = {name: str(tmp_path / f"gate_{name}") for name in "AB"}
     args = [src, "--reference", refs["decay"], "--in-place", "--method", "decay"]
-    a = start(args, tmp_path, pause=gate)
-    wait_for(gate + ".waiting", a)
-    b = start(args, tmp_path)
-    if order == "other-first":
+    procs = {"A": start(args, tmp_path, pause=gates["A"])}
+    wait_for(gates["A"] + ".waiting", procs["A"])
+    procs["B"] = start(args, tmp_path, pause=gates["B"])
+    deadline = time.monotonic() + 5      # B reaches its pause, or is held by A's lock
+    while not os.path.exists(gates["B"] + ".waiting") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for name in order.split("-then-"):
+        open(gates[name], "w").close()
         try:
-            b.wait(timeout=3)
+            procs[name].wait(timeout=5)  # the one let go first finishes first, if it can
         except subprocess.TimeoutExpired:
-            pass            # held back by A's lock: as it should be
-    open(gate, "w").close()
-    results = [finish(a), finish(b)]
+            pass
+    results = [finish(procs["A"]), finish(procs["B"])]
     codes = sorted(code for code, _ in results)
     assert codes == [0, 1], results
     refused = next(err for code, err in results if code == 1)
@@ -285,7 +288,7 @@ def test_immutable_file_refused_by_both_paths(tmp_path, refs, room):
         pytest.skip("cannot set the immutable flag here (chattr, CAP_LINUX_IMMUTABLE)")
     try:
         before = sha256(src)
-        with pytest.raises(rscd.RampFileError, match="immutable"):
+        with pytest.raises(rscd.RampFileError, match="the file is immutable or append-only"):
             rscd.apply_file(src, refs["flag"], inplace=True)
         assert sha256(src) == before
     finally:
