@@ -436,3 +436,19 @@ def test_new_file_output_is_synced_before_its_rename(tmp_path, refs, monkeypatch
     at = events.index(("rename", "x_rscd.fits"))
     assert any(kind == "fsync" and name.endswith(".tmp") for kind, name in events[:at])
     assert ("fsync", "out") in events[at:]
+
+
+def test_sync_false_leaves_the_write_back_to_the_kernel(tmp_path, refs, monkeypatch):
+    """The opt-out (sync=False): same output, no fsync of it or its folder."""
+    src = ramp_file(str(tmp_path / "x_uncal.fits"))
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    rscd.apply_file(src, refs["flag"], output=str(tmp_path / "a.fits"), sync=False)
+    assert synced == []
+    rscd.apply_file(src, refs["flag"], output=str(tmp_path / "b.fits"))
+    assert len(synced) == 2
+    with fits.open(str(tmp_path / "a.fits")) as a, fits.open(str(tmp_path / "b.fits")) as b:
+        assert a[0].header["S_RSCD"] == "COMPLETE"
+        assert all(x.data is None and y.data is None or np.array_equal(x.data, y.data)
+                   for x, y in zip(a[1:], b[1:]))
