@@ -894,12 +894,13 @@ def _write_error(exc, name, elsewhere):
     as one line naming the file and its folder and saying what to do: a full disk or
     quota, a folder that cannot be written in. Others are returned unchanged."""
     folder = os.path.dirname(os.path.abspath(name))
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return OSError(exc.errno, f"{exc.strerror} in {folder} (disk full or quota "
+        return OSError(exc.errno, f"{reason} in {folder} (disk full or quota "
                        f"reached): nothing was written; free space there, or "
                        f"{elsewhere}", name)
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename == folder:
-        return OSError(exc.errno, f"{exc.strerror}: cannot write {os.path.basename(name)} "
+        return OSError(exc.errno, f"{reason}: cannot write {os.path.basename(name)} "
                        f"in this folder; make it writable, or {elsewhere}", folder)
     return exc
 
@@ -958,7 +959,8 @@ def _apply_in_place(path, fd, layout, run, marker):
         folder = os.path.dirname(real) or "."
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename == folder:
             raise RampFileError(
-                f"{why}, and the copy cannot be written in {folder} ({exc.strerror}); the "
+                f"{why}, and the copy cannot be written in {folder} "
+                f"({os.strerror(exc.errno)}); the "
                 "file is unchanged. Make the folder writable, or run without --in-place "
                 "with --output-dir DIR") from None
         raise _write_error(exc, real, "run without --in-place with --output-dir on "

@@ -9,7 +9,6 @@ import stat
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -225,15 +224,6 @@ def test_copy_path_keeps_owner_group_mode_xattrs_and_acl(tmp_path, refs):
     assert leftovers(tmp_path) == []
 
 
-@pytest.fixture
-def shared_dir():
-    """A folder an unprivileged child can use (tmp_path is root's own, mode 0700)."""
-    folder = tempfile.mkdtemp(prefix="rscd-i22-")
-    os.chmod(folder, 0o777)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
-
-
 APPLY = ("import sys, rscd\n"
          "try:\n"
          "    rscd.apply_file(sys.argv[1], sys.argv[2], inplace=True)\n"
@@ -408,8 +398,21 @@ def test_read_only_folder_names_the_folder(shared_dir):
     code = ("import sys\nfrom rscd.cli import main\nsys.exit(main(sys.argv[1:]))\n")
     proc = run_unprivileged(code, src, "-r", ref, "-o", out, cwd=shared_dir)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
-    assert f"{out}: Permission denied" in proc.stderr and ".tmp" not in proc.stderr
-    assert "x_rscd.fits" in proc.stderr and os.listdir(out) == []
+    assert f"{out}: Permission denied: cannot write x_rscd.fits in this folder" in proc.stderr
+    assert ".tmp" not in proc.stderr and "--output-dir" in proc.stderr
+    assert os.listdir(out) == []
+    # in place through a copy: the file is writable, its folder is not
+    os.chmod(out, 0o755)
+    inner = ramp_file(os.path.join(out, "y_uncal.fits"), room=False)
+    ids = unprivileged_ids()
+    if os.geteuid() == 0 and ids:
+        os.chown(inner, *ids)
+    os.chmod(out, 0o555)
+    before = sha256(inner)
+    proc = run_unprivileged(code, inner, "-r", ref, "--in-place", cwd=shared_dir)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert f"the copy cannot be written in {out} (Permission denied)" in proc.stderr
+    assert sha256(inner) == before and os.listdir(out) == ["y_uncal.fits"]
 
 
 # ------------------------------------------------------- point 7: synced outputs -----

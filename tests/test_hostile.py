@@ -4,11 +4,9 @@ partial output file. Complements test_apply.py, test_reference.py and test_fits.
 already hold the basic cases); this module goes wider."""
 import gzip
 import os
-import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 
@@ -732,15 +730,6 @@ def test_output_is_input(tmp_path, refs, good_file, method):
         with pytest.raises(rscd.RampFileError, match="output name is the input itself"):
             rscd.apply_file(good_file, refs[method], output=out, overwrite=True)
     assert sha256(good_file) == before and sorted(os.listdir(tmp_path)) == ["x_uncal.fits"]
-
-
-@pytest.fixture
-def shared_dir():
-    """A folder an unprivileged child can use (tmp_path is root's own, mode 0700)."""
-    folder = tempfile.mkdtemp(prefix="rscd-hostile-")
-    os.chmod(folder, 0o777)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 # A read-only folder or file stops no root: as root, these cases run in a child process
