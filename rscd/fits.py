@@ -71,7 +71,7 @@ from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers
 from .dq import PIXELDQ_BZERO, flip_bzero
 from .safe_files import (IdentityError, NotRegularFileError, atomic_write, held,
-                         open_regular, reap_stale_temps)
+                         open_regular, reap_stale_temps, reserve_blocks)
 from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
@@ -625,42 +625,18 @@ def _correct(fh, layout, ref, method, threads, history, *, marker, durable,
     return result
 
 
-def _fallocate_func():
-    import ctypes
-    import ctypes.util
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        func = libc.fallocate64
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-    func.restype = ctypes.c_int
-    return func, ctypes
-
-
 def _allocate(fd, path):
-    """Give every byte of a sparse file its disk block before it is written through a
-    memory map. A store into a hole needs a new block; on a full file system the kernel
-    can then only answer with SIGBUS, which kills the process with no message and no
-    chance to restore the header. Linux ``fallocate`` (no emulation that writes bytes)
-    reserves the blocks now, or fails with ENOSPC: then nothing has been written. A file
-    without holes (the usual case: st_blocks covers st_size) costs one fstat."""
-    st = os.fstat(fd)
-    if not hasattr(st, "st_blocks") or st.st_blocks * 512 >= st.st_size:
-        return
-    found = _fallocate_func() if os.name == "posix" else None
-    if found is None:
-        return
-    func, ctypes = found
-    if func(fd, 0, 0, st.st_size) == 0:
-        return
-    err = ctypes.get_errno()
-    if err in (errno.ENOSPC, errno.EDQUOT):
+    """Reserve the blocks of a sparse file before it is written through a memory map
+    (:func:`rscd.safe_files.reserve_blocks`): a store into a hole of a file on a full
+    file system is SIGBUS, a death with no message and no header put back."""
+    try:
+        reserve_blocks(fd)
+    except OSError as exc:
         folder = os.path.dirname(os.path.abspath(path))
-        raise OSError(err, f"{os.strerror(err)} in {folder}: the file is sparse (it has "
-                      "unallocated blocks) and correcting it needs disk space for them; "
-                      "nothing was changed; free space there and run again", path)
-    # EOPNOTSUPP and the like: the file system cannot reserve blocks; go on as before
+        raise OSError(exc.errno, f"{os.strerror(exc.errno)} in {folder}: the file is "
+                      "sparse (it has unallocated blocks) and correcting it needs disk "
+                      "space for them; nothing was changed; free space there and run "
+                      "again", path) from None
 
 
 def _copy_with_room(src_fd, src, fout, header_size, blocks):
@@ -804,12 +780,14 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
             layout, run, chosen = _checked(path, ref, method, threads, force, previous)
             if keep_inode:
                 check_room(layout, ref, chosen)
+            _pause_after_check()
             return _apply_in_place(path, fd, layout, run,
                                    chosen == "decay" and _changes_data(layout, ref, chosen))
     out = os.fspath(output) if output is not None else output_path(path, output_dir)
-    _check_output(path, out, overwrite)
     with _held(path, write=False) as fd:    # no in-place run changes it while it is read
         layout, run, _ = _checked(path, ref, method, threads, force, previous)
+        _check_output(path, out, overwrite)
+        _pause_after_check()
         try:
             result = _write_corrected_copy(fd, out, layout, run, replace=overwrite,
                                            sync=sync)
@@ -884,7 +862,6 @@ def _checked(path, ref, method, threads, force, previous):
                      layout.substrt2, threads)
     chosen = ref.default_method() if method == "auto" else method
     check_state(layout, chosen, force)
-    _pause_after_check()
     run = (ref, method, threads, history_card(chosen, ref.name), previous)
     return layout, run, chosen
 

@@ -10,6 +10,8 @@
   asked (:func:`rename_no_replace`) -- and can give it the owner, group, permission bits
   and extended attributes (ACLs included) of another file (:func:`copy_identity`).
 * :func:`reap_stale_temps` removes temporary files of killed writers (no lock held).
+* :func:`reserve_blocks` gives a sparse file its disk blocks before it is written
+  through a memory map (where a full disk would be SIGBUS).
 
 A lock only binds processes that take it: other rscd runs, on file systems whose locks
 work (local ones; NFS with a lock manager). Where locks are not supported, the functions
@@ -33,7 +35,8 @@ except ImportError:     # Windows: no flock; temporary files are then never reap
     fcntl = None  # type: ignore[assignment]
 
 __all__ = ["NotRegularFileError", "IdentityError", "open_regular", "held", "atomic_write",
-           "rename_no_replace", "copy_identity", "reap_stale_temps", "sync_folder"]
+           "rename_no_replace", "copy_identity", "reserve_blocks", "reap_stale_temps",
+           "sync_folder"]
 
 log = logging.getLogger("rscd")
 
@@ -251,19 +254,24 @@ _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 
 
-def _load_renameat2():
+def _libc_function(name, argtypes):
+    """A function of the C library (glibc), or None where it has none by that name."""
+    if os.name != "posix":
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        func = libc.renameat2
-    except (OSError, AttributeError):       # not glibc >= 2.28, not Linux
+        func = getattr(libc, name)
+    except (OSError, AttributeError):       # not Linux, or too old a glibc
         return None
-    func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                     ctypes.c_uint]
+    func.argtypes = argtypes
     func.restype = ctypes.c_int
     return func
 
 
-_renameat2 = _load_renameat2() if os.name == "posix" else None
+_renameat2 = _libc_function("renameat2", [ctypes.c_int, ctypes.c_char_p, ctypes.c_int,
+                                          ctypes.c_char_p, ctypes.c_uint])
+_fallocate = _libc_function("fallocate64", [ctypes.c_int, ctypes.c_int, ctypes.c_int64,
+                                            ctypes.c_int64])
 
 
 def rename_no_replace(src: str, dst: str) -> None:
@@ -296,6 +304,24 @@ def rename_no_replace(src: str, dst: str) -> None:
         os.rename(src, dst)
         return
     os.unlink(src)
+
+
+def reserve_blocks(fd: int) -> None:
+    """Give every byte of the open file ``fd`` a disk block, when it has holes (a sparse
+    file), so that writing it through a memory map cannot fail. A store into a hole
+    needs a new block; on a full file system the kernel's only answer to a store through
+    a map is SIGBUS. Linux ``fallocate`` (not glibc's ``posix_fallocate``, whose
+    emulation writes bytes) reserves them now or raises OSError (ENOSPC, EDQUOT). A file
+    without holes costs one ``fstat``; where ``fallocate`` is missing or not supported by
+    the file system, nothing is done (docs/inplace.rst: copy-on-write file systems)."""
+    st = os.fstat(fd)
+    if _fallocate is None or st.st_blocks * 512 >= st.st_size:     # no holes
+        return
+    if _fallocate(fd, 0, 0, st.st_size) == 0:
+        return
+    err = ctypes.get_errno()
+    if err in (errno.ENOSPC, errno.EDQUOT):
+        raise OSError(err, os.strerror(err))
 
 
 # --- a copy that keeps the original's identity ------------------------------------------

@@ -55,6 +55,25 @@ def wait_for(path, proc, timeout=60):
         time.sleep(0.01)
 
 
+def held_back(proc, gate=None, timeout=60):
+    """Until ``proc`` waits for a file lock (Linux /proc/locks marks a blocked request
+    with "->") or, with ``gate``, reached its pause (the old code, which takes no lock);
+    False when neither happened in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if gate and os.path.exists(gate + ".waiting"):
+            return True
+        try:
+            with open("/proc/locks") as f:
+                if any("->" in line and f" {proc.pid} " in line for line in f):
+                    return True
+        except OSError:         # no /proc/locks: give the process time to get there
+            time.sleep(3)
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def finish(proc, timeout=120):
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, err
@@ -90,9 +109,7 @@ def test_decay_in_place_twice_at_once_corrects_once(tmp_path, refs, room, order)
     procs = {"A": start(args, tmp_path, pause=gates["A"])}
     wait_for(gates["A"] + ".waiting", procs["A"])
     procs["B"] = start(args, tmp_path, pause=gates["B"])
-    deadline = time.monotonic() + 5      # B reaches its pause, or is held by A's lock
-    while not os.path.exists(gates["B"] + ".waiting") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    assert held_back(procs["B"], gates["B"])   # by A's lock, or (old code) at its pause
     for name in order.split("-then-"):
         open(gates[name], "w").close()
         try:
@@ -119,10 +136,7 @@ def test_new_file_run_waits_for_an_in_place_run(tmp_path, refs):
     a = start([src, "-r", refs["decay"], "--in-place", "-m", "decay"], tmp_path, pause=gate)
     wait_for(gate + ".waiting", a)
     b = start([src, "-r", refs["decay"], "-m", "decay", "-o", tmp_path / "out"], tmp_path)
-    try:
-        b.wait(timeout=3)
-    except subprocess.TimeoutExpired:
-        pass
+    held_back(b)        # the old code takes no lock: B runs to its end meanwhile
     open(gate, "w").close()
     (code_a, err_a), (code_b, err_b) = finish(a), finish(b)
     assert code_a == 0, err_a
