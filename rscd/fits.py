@@ -37,8 +37,12 @@ marker is written (the reference row and detector: no marker when ``apply`` will
 when ``apply`` refuses after it -- a warning when warnings are errors -- the header's
 original bytes are written back. ``flag`` is idempotent and needs no marker.
 
-Temporary files are written by :func:`atomic_write`, locked while they are written, so a
-later run removes only those of killed processes (:func:`reap_stale_temps`).
+An in-place run holds an exclusive lock on the file (``flock``) for the whole run and reads
+S_RSCD under it; a new-file run holds a shared lock on its input while it reads it; so
+two rscd runs never correct one file at once (docs/inplace.rst says what the lock does not
+cover). Files are written through :mod:`rscd.safe_files` (:func:`atomic_write`: a locked
+temporary file, synced, renamed without replacing unless asked; :func:`reap_stale_temps`
+removes those of killed processes), which also opens only regular files.
 
 This module is the one owner of a ramp file on disk (docs/architecture.rst). Its public
 functions for the other modules: :func:`read_layout` (layout, offsets and exposure
@@ -50,28 +54,25 @@ keywords: the one reader), :func:`open_ramp` (the arrays, memory-mapped read-onl
 import contextlib
 import dataclasses
 import datetime
+import errno
 import logging
 import os
 import re
 import shutil
-import socket
-import uuid
+import time
 import warnings
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Dict, Iterator, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 from astropy.io import fits
-
-try:
-    import fcntl
-except ImportError:     # Windows: no flock; temporary files are then never reaped
-    fcntl = None  # type: ignore[assignment]
 
 from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
+from .safe_files import (IdentityError, NotRegularFileError, atomic_write, held,
+                         open_regular, reap_stale_temps, reserve_blocks)
 from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
@@ -283,12 +284,14 @@ def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layou
         The file cannot be opened.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as f:
-            start = f.read(6)
-            size = os.fstat(f.fileno()).st_size
-    except IsADirectoryError:
-        raise RampFileError(f"{path}: is a directory, not a FITS file") from None
+    try:        # a FIFO or device is refused here, before anything waits on it
+        fd = open_regular(path)
+    except NotRegularFileError as exc:
+        raise RampFileError(f"{path}: {exc.strerror}; a ramp file is a regular FITS "
+                            "file") from None
+    with open(fd, "rb") as f:
+        start = f.read(6)
+        size = os.fstat(f.fileno()).st_size
     if start != b"SIMPLE":
         kind = ("a compressed file; decompress it first" if start[:2] == b"\x1f\x8b"
                 or start[:3] == b"BZh" or start[:2] == b"PK" else "not a FITS file")
@@ -594,43 +597,54 @@ def _correct_data(fh, layout, ref, method, threads, previous, marker, durable):
     return result
 
 
-def _correct(path, layout, ref, method, threads, history, *, marker, durable,
+def _correct(fh, layout, ref, method, threads, history, *, marker, durable,
              previous=None):
-    """Correct ``path`` where it lies; ``layout`` comes from :func:`read_layout` of the
-    same bytes.
+    """Correct the open file ``fh`` (read-write) where it lies; ``layout`` comes from
+    :func:`read_layout` of the same bytes.
 
     The data are changed through numpy memory maps at the offsets :func:`read_layout`
-    found and the primary header is rewritten over its own bytes, so the file keeps its size and
-    inode and only changed pages are written. ``durable``: flush the data to disk
-    (msync) before the keywords that say they are done, and fsync at the end; a
+    found and the primary header is rewritten over its own bytes, so the file keeps its
+    size and inode and only changed pages are written. ``durable``: flush the data to
+    disk (msync) before the keywords that say they are done, and fsync at the end; a
     temporary copy needs neither here (:func:`atomic_write` syncs it once before the
-    rename, when asked to).
+    rename).
     """
-    before = os.stat(path)
     if extra_blocks(layout, ref.name, history):   # checked by the caller; be sure
-        raise RampFileError(f"{path}: the RSCD keywords do not fit in the primary header")
-    try:
-        fh = open(path, "r+b")
-    except PermissionError as exc:
-        raise RampFileError(f"{path}: cannot open for update ({exc.strerror})") from exc
-    with fh:
-        result = _correct_data(fh, layout, ref, method, threads, previous, marker, durable)
-        header = layout.header.copy()
-        set_keywords(header, result.header_keywords(), history)
-        _write_header(fh, header, layout.header_size)
-        if durable:
-            os.fsync(fh.fileno())
-    after = os.stat(path)
-    if (after.st_ino, after.st_size) != (before.st_ino, before.st_size):  # never expected
-        log.error("%s: the file was rewritten (size %d -> %d)", path, before.st_size,
-                  after.st_size)
+        raise RampFileError(f"{layout.path}: the RSCD keywords do not fit in the primary "
+                            "header")
+    size = os.fstat(fh.fileno()).st_size
+    _allocate(fh.fileno(), layout.path)
+    result = _correct_data(fh, layout, ref, method, threads, previous, marker, durable)
+    header = layout.header.copy()
+    set_keywords(header, result.header_keywords(), history)
+    _write_header(fh, header, layout.header_size)
+    if durable:
+        os.fsync(fh.fileno())
+    if os.fstat(fh.fileno()).st_size != size:  # never expected
+        log.error("%s: the file was rewritten (size %d -> %d)", layout.path, size,
+                  os.fstat(fh.fileno()).st_size)
     return result
 
 
-def _copy_with_room(src, fout, header_size, blocks):
-    """Copy the file ``src`` into the open, empty file ``fout``, moving the primary
-    header's END card ``blocks`` blocks later (blank cards in between)."""
-    with open(src, "rb") as fin:
+def _allocate(fd, path):
+    """Reserve the blocks of a sparse file before it is written through a memory map
+    (:func:`rscd.safe_files.reserve_blocks`): a store into a hole of a file on a full
+    file system is SIGBUS, a death with no message and no header put back."""
+    try:
+        reserve_blocks(fd)
+    except OSError as exc:
+        folder = os.path.dirname(os.path.abspath(path))
+        raise OSError(exc.errno, f"{os.strerror(exc.errno)} in {folder}: the file is "
+                      "sparse (it has unallocated blocks) and correcting it needs disk "
+                      "space for them; nothing was changed; free space there and run "
+                      "again", path) from None
+
+
+def _copy_with_room(src_fd, src, fout, header_size, blocks):
+    """Copy the open file ``src_fd`` (named ``src``) into the open, empty file ``fout``,
+    moving the primary header's END card ``blocks`` blocks later (blank cards between)."""
+    with open(src_fd, "rb", closefd=False) as fin:
+        fin.seek(0)
         if blocks:
             head = fin.read(header_size)
             for pos in range(0, len(head), 80):
@@ -668,184 +682,13 @@ def _copy_rest(fin, fout, start):
     shutil.copyfileobj(fin, fout, 1 << 23)
 
 
-# --- temporary files: written under a lock, renamed when complete --------------------------
-#
-# A run writes its output to a hidden temporary file in the output's folder and renames it
-# at the end. A process killed mid-write (SIGKILL, OOM killer) cannot remove its temporary
-# file, so a later run of the same output removes such leftovers -- but only those no
-# process holds a lock on: the writer locks its file (flock) for as long as it writes, and
-# the kernel drops the lock when the process dies. A process id says nothing across PID
-# namespaces (containers sharing a host name), a lock does.
-
-def _host_tag():
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
-
-
-def _temp_name(name):
-    """``.NAME.HOST.PID.RANDOM.tmp``: hidden, named after the output; host and process
-    are there for a person looking at the folder (the lock says whether it is live)."""
-    return f".{name}.{_host_tag()}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp"
-
-
-def _same_file(path, fd):
-    """Whether ``path`` still names the file open as ``fd``."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    own = os.fstat(fd)
-    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
-
-
-def _try_lock(fd):
-    """Take an exclusive lock on the open file ``fd`` without waiting: True when taken,
-    False when another open file holds it, None where this system or file system has no
-    such locks (then nothing is ever reaped: a file that cannot be proved dead is kept)."""
-    if fcntl is None:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    except OSError:         # ENOLCK, EOPNOTSUPP: some network or FUSE file systems
-        return None
-    return True
-
-
-def _exclusive(path, flags):
-    """An ``open`` opener that creates the file or fails: never another's file."""
-    return os.open(path, flags | os.O_EXCL, 0o666)
-
-
-def _create_locked_temp(folder, name):
-    """A new, empty temporary file for output ``name`` in ``folder``, open read-write and
-    locked. A reaper may find it in the instant between its creation and the lock and
-    remove it: then another name is tried."""
-    for _ in range(100):
-        tmp = os.path.join(folder, _temp_name(name))
-        fh = open(tmp, "wb+", opener=_exclusive)     # astropy knows mode "rb+", not "xb+"
-        locked = _try_lock(fh.fileno())
-        if locked is None or (locked and _same_file(tmp, fh.fileno())):
-            return fh
-        fh.close()          # a reaper holds it or removed it: it is the reaper's now
-    raise OSError(f"cannot create a temporary file for {name} in {folder}")
-
-
-def reap_stale_temps(folder: str, name: str) -> None:
-    """Remove the temporary files of output ``name`` in ``folder`` that no process holds:
-    left by a run that was killed. Files of other hosts (a shared folder whose locks this
-    host may not see) and files that cannot be locked are left alone.
-
-    Parameters
-    ----------
-    folder : str
-        The output's folder.
-    name : str
-        The output's file name (no folder).
-    """
-    pattern = re.compile(r"\." + re.escape(name) + r"\." + re.escape(_host_tag())
-                         + r"\.\d+\.[0-9a-f]{12}\.tmp$")
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for entry in names:
-        if not pattern.match(entry):
-            continue
-        full = os.path.join(folder, entry)
-        try:
-            fd = os.open(full, os.O_RDONLY)
-        except OSError:
-            continue
-        try:
-            if _try_lock(fd) and _same_file(full, fd):
-                os.remove(full)
-                log.info("removed %s, left by an interrupted run", entry)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-
-
-def _sync_folder(folder):
-    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_write(target: "str | os.PathLike[str]", *, durable: bool = False,
-                 mode_of: "str | os.PathLike[str] | None" = None) -> Iterator[BinaryIO]:
-    """Write ``target`` through a locked temporary file in its folder, renamed to
-    ``target`` when the ``with`` block ends without an exception (an existing
-    ``target`` is replaced); on an exception the temporary file is removed and
-    ``target`` is untouched. Temporary files of the same target left by killed
-    processes are removed first (:func:`reap_stale_temps`).
-
-    Parameters
-    ----------
-    target : str or os.PathLike
-        The file to write.
-    durable : bool
-        fsync the file before the rename and the folder after it, so that after a power
-        cut ``target`` is either the old file or the complete new one.
-    mode_of : str or os.PathLike, optional
-        A file whose permission bits the new file gets (the one it replaces).
-
-    Yields
-    ------
-    file object
-        Open for reading and writing (binary), empty; ``.name`` is its path.
-
-    Examples
-    --------
-    >>> with rscd.fits.atomic_write("table.fits") as fh:
-    ...     fits.HDUList([fits.PrimaryHDU()]).writeto(fh)
-    >>> fits.getval("table.fits", "SIMPLE")
-    True
-    """
-    target = os.fspath(target)
-    folder, name = os.path.split(os.path.abspath(target))
-    reap_stale_temps(folder, name)
-    fh = _create_locked_temp(folder, name)
-    try:
-        yield fh
-        fh.flush()
-        if mode_of is not None:
-            shutil.copymode(mode_of, fh.name)
-        if durable:
-            os.fsync(fh.fileno())
-        if os.name == "nt":     # Windows renames no open file
-            fh.close()
-        os.replace(fh.name, target)     # the lock stays on the file until closed
-    except BaseException:
-        fh.close()
-        try:
-            os.remove(fh.name)
-        except FileNotFoundError:
-            pass
-        raise
-    finally:
-        fh.close()
-    if durable:
-        _sync_folder(folder)
-
-
 def apply_file(path: "Union[str, os.PathLike[str]]",
                reference: "Union[str, os.PathLike[str], Reference, None]", *,
                output: "Union[str, os.PathLike[str], None]" = None,
                output_dir: "Union[str, os.PathLike[str], None]" = None, inplace: bool = False,
                method: str = "auto", overwrite: bool = False, force: bool = False,
                threads: Optional[int] = None, previous: Optional[Tuple[Any, Any]] = None,
-               keep_inode: bool = False) -> Result:
+               keep_inode: bool = False, sync: bool = True) -> Result:
     """Apply the RSCD correction to a FITS ramp file.
 
     Parameters
@@ -870,11 +713,18 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     keep_inode : bool
         With ``inplace``: refuse instead of replacing the file by a copy (for files
         with hard links or open memory maps elsewhere).
-    method : {"auto", "flag", "decay"}
+    method : {"auto", "flag", "decay", "measured"}
         As for :func:`rscd.apply`: "auto" picks "flag" when the reference file has an
-        RSCD_GROUP_SKIP table, else "decay".
+        RSCD_GROUP_SKIP table, else "decay" (an RSCD table), else "measured".
     overwrite : bool
-        Replace an existing output file.
+        Replace an existing output file. Without it, an output that another process
+        writes while this run works is not replaced either: this run then raises
+        :class:`FileExistsError` and leaves no file behind.
+    sync : bool
+        fsync a new-file output before its rename and its folder after (default), so
+        that after a power cut the output name holds the complete file or nothing; about
+        2.5 s per GB on a disk writing 400 MB/s (docs/inplace.rst). False leaves the
+        write-back to the kernel. In-place runs always sync: the input is at stake.
     force : bool
         Run ``decay`` on a file whose S_RSCD is COMPLETE, or on one left 'RUNNING' by an
         interrupted in-place run.
@@ -926,30 +776,117 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
             return Result("SKIPPED", reason="CRDS has no RSCD reference file for this "
                           "exposure (N/A, or not MIRI data); nothing written")
     ref = reference if isinstance(reference, Reference) else read_reference(reference)
+    if inplace:     # the whole run under an exclusive lock: the state is read under it
+        with _held(path, write=True) as fd:
+            layout, run, chosen = _checked(path, ref, method, threads, force, previous)
+            if keep_inode:
+                check_room(layout, ref, chosen)
+            earlier = flag_rerun(path, layout.header, layout.status, chosen)  # rscd/_rerun.py
+            _pause_after_check()
+            result = _apply_in_place(path, fd, layout, run,
+                                     chosen in ("decay", "measured")
+                                     and _changes_data(layout, ref, chosen))
+            keep_larger_counts(path, earlier, result)
+            return result
+    out = os.fspath(output) if output is not None else output_path(path, output_dir)
+    with _held(path, write=False) as fd:    # no in-place run changes it while it is read
+        layout, run, chosen = _checked(path, ref, method, threads, force, previous)
+        _check_output(path, out, overwrite)
+        earlier = flag_rerun(path, layout.header, layout.status, chosen)
+        _pause_after_check()
+        try:
+            result = _write_corrected_copy(fd, out, layout, run, replace=overwrite,
+                                           sync=sync)
+        except FileExistsError:
+            raise FileExistsError(f"{out} was written by another run while this one "
+                                  "worked; use --overwrite (overwrite=True) to replace "
+                                  "it") from None
+        except OSError as exc:
+            raise _write_error(exc, out, "choose another folder with --output-dir") from None
+    log.info("%s: wrote %s", path, out)
+    keep_larger_counts(out, earlier, result)
+    return result
+
+
+#: Tests only (docs/inplace.rst): pause a run right after its state check, for a second
+#: process to be started inside that window. Seconds to sleep, or a path: PATH.waiting is
+#: created, and the run goes on when PATH exists (at most two minutes).
+PAUSE_AFTER_CHECK = "RSCD_TEST_PAUSE_AFTER_CHECK"
+
+
+def _pause_after_check():
+    hook = os.environ.get(PAUSE_AFTER_CHECK)
+    if not hook:
+        return
+    try:
+        time.sleep(float(hook))
+        return
+    except ValueError:
+        pass
+    with open(hook + ".waiting", "w"):
+        pass
+    deadline = time.monotonic() + 120
+    while not os.path.exists(hook) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@contextlib.contextmanager
+def _held(path, write):
+    """:func:`rscd.safe_files.held` with rscd's messages: a file that is not a regular
+    file, or (``write``) that this user cannot change, refused in one line."""
+    def waiting():
+        log.warning("%s: another rscd run holds this file; waiting for it to finish", path)
+    with contextlib.ExitStack() as stack:
+        try:
+            fd = stack.enter_context(held(path, write=write, on_wait=waiting))
+        except NotRegularFileError as exc:
+            raise RampFileError(f"{path}: {exc.strerror}; a ramp file is a regular FITS "
+                                "file") from None
+        except OSError as exc:
+            if not write or exc.errno not in _CANNOT_UPDATE:
+                raise
+            raise RampFileError(f"{path}: cannot open for update ({exc.strerror}): "
+                                f"{_CANNOT_UPDATE[exc.errno]}, or write a new file "
+                                "(without --in-place)") from None
+        yield fd
+
+
+_CANNOT_UPDATE = {
+    errno.EACCES: "the file is read-only for this user; make it writable (chmod u+w)",
+    errno.EPERM: "the file is immutable or append-only (lsattr shows i or a); remove the "
+                 "flag (chattr -i)",
+    errno.EROFS: "it is on a read-only file system",
+    errno.ETXTBSY: "it is a running program",
+}
+
+
+def _checked(path, ref, method, threads, force, previous):
+    """Read the layout and check everything that can refuse before a byte is written
+    (under the caller's lock): numbers, the S_RSCD state."""
     layout = read_layout(path)
     # apply's own checks of the numbers, before anything is written (threads=0 ...)
     exposure_numbers(layout.shape[0], layout.nints, layout.integration_start,
                      layout.substrt2, threads)
     chosen = ref.default_method() if method == "auto" else method
     check_state(layout, chosen, force)
-    history = history_card(chosen, ref.name)
-    if inplace and keep_inode:
-        check_room(layout, ref, chosen)
-    run = (ref, method, threads, history, previous)
-    out = path
-    if not inplace:
-        out = os.fspath(output) if output is not None else output_path(path, output_dir)
-        _check_output(path, out, overwrite)
-    earlier = flag_rerun(path, layout.header, layout.status, chosen)   # rscd/_rerun.py
-    if inplace:
-        result = _apply_in_place(path, layout, run,
-                                 chosen in ("decay", "measured")
-                                 and _changes_data(layout, ref, chosen))
-    else:
-        result = _write_corrected_copy(path, out, layout, run, durable=False)
-        log.info("%s: wrote %s", path, out)
-    keep_larger_counts(out, earlier, result)
-    return result
+    run = (ref, method, threads, history_card(chosen, ref.name), previous)
+    return layout, run, chosen
+
+
+def _write_error(exc, name, elsewhere):
+    """An OSError of writing ``name`` (an output, or the file corrected through a copy)
+    as one line naming the file and its folder and saying what to do: a full disk or
+    quota, a folder that cannot be written in. Others are returned unchanged."""
+    folder = os.path.dirname(os.path.abspath(name))
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return OSError(exc.errno, f"{reason} in {folder} (disk full or quota "
+                       f"reached): nothing was written; free space there, or "
+                       f"{elsewhere}", name)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename == folder:
+        return OSError(exc.errno, f"{reason}: cannot write {os.path.basename(name)} "
+                       f"in this folder; make it writable, or {elsewhere}", folder)
+    return exc
 
 
 def check_room(layout: Layout, ref: Reference, method: str) -> None:
@@ -978,44 +915,60 @@ def _check_output(path, out, overwrite):
     os.makedirs(folder, exist_ok=True)       # --output-dir out/ is created with its parents
 
 
-def _apply_in_place(path, layout, run, marker):
+def _apply_in_place(path, fd, layout, run, marker):
     """The fast path where the keywords fit (same file, only changed bytes written),
-    else a corrected copy with a larger header renamed over the file."""
+    else a corrected copy with a larger header renamed over the file. ``fd`` is the
+    file, open read-write and locked."""
     ref, method, threads, history, previous = run
     if not extra_blocks(layout, ref.name, history):
-        result = _correct(path, layout, ref, method, threads, history, marker=marker,
-                          durable=True, previous=previous)
+        with open(fd, "r+b", closefd=False) as fh:
+            result = _correct(fh, layout, ref, method, threads, history, marker=marker,
+                              durable=True, previous=previous)
         log.info("%s: corrected in place (the RSCD keywords fit in the primary header; "
                  "same file, only changed bytes written)", path)
         return result
     real = os.path.realpath(path)     # a symbolic link stays one: replace what it names
-    links = os.stat(real).st_nlink
+    links = os.fstat(fd).st_nlink
     if links > 1:
         log.warning("%s has %d hard links: the other names keep the uncorrected file "
                     "(--keep-inode refuses instead)", path, links)
+    why = (f"{path}: the RSCD keywords do not fit in the primary header, so the file is "
+           "corrected through a copy renamed over it")
     try:
-        result = _write_corrected_copy(real, real, layout, run, durable=True)
-    except PermissionError as exc:      # a read-only folder around a writable file
-        raise RampFileError(
-            f"{path}: the RSCD keywords do not fit in the primary header, so the file is "
-            "corrected through a copy, and the copy cannot be written in "
-            f"{os.path.dirname(real) or '.'} ({exc.strerror}); run without --in-place "
-            "with --output-dir DIR instead") from exc
+        result = _write_corrected_copy(fd, real, layout, run, replace=True, identity=True)
+    except IdentityError as exc:        # e.g. not root, and the file is another user's
+        raise RampFileError(f"{why}, and {exc.strerror}; the file is unchanged. Run as "
+                            "its owner or root, or without --in-place (a new file)") from None
+    except OSError as exc:
+        folder = os.path.dirname(real) or "."
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and exc.filename == folder:
+            raise RampFileError(
+                f"{why}, and the copy cannot be written in {folder} "
+                f"({os.strerror(exc.errno)}); the "
+                "file is unchanged. Make the folder writable, or run without --in-place "
+                "with --output-dir DIR") from None
+        raise _write_error(exc, real, "run without --in-place with --output-dir on "
+                           "another file system; the file is unchanged") from None
     log.info("%s: corrected through a copy renamed over it: the RSCD keywords do not fit "
              "in the primary header, so the copy has a larger header (new inode)", path)
     return dataclasses.replace(result, notes=result.notes + (
         "corrected through a copy with a larger primary header, renamed over the file",))
 
 
-def _write_corrected_copy(src, out, layout, run, durable):
-    """Copy ``src`` into a locked temporary file next to ``out`` with header room for the
-    keywords and RESERVE_CARDS more, correct the copy, rename it to ``out``. ``src`` is
-    only read: when ``out`` is ``src``, it stays intact until the rename."""
+def _write_corrected_copy(src_fd, out, layout, run, *, replace, identity=False,
+                          sync=True):
+    """Copy the open file ``src_fd`` (``layout.path``) into a locked temporary file next
+    to ``out`` with header room for the keywords and RESERVE_CARDS more, correct the
+    copy, sync it (unless not ``sync``) and rename it to ``out`` (replacing a file there
+    only with ``replace``).
+    The source is only read: when ``out`` is the source, it stays intact until the
+    rename. ``identity``: the copy gets the source's owner, group, mode and extended
+    attributes (ACLs)."""
     ref, method, threads, history, previous = run
     extra = extra_blocks(layout, ref.name, history, reserve=RESERVE_CARDS)
-    replacing = os.path.exists(out) and os.path.samefile(src, out)
-    with atomic_write(out, durable=durable, mode_of=src if replacing else None) as fh:
-        _copy_with_room(src, fh, layout.header_size, extra)
+    with atomic_write(out, durable=sync, replace=replace,
+                      identity_of=src_fd if identity else None) as fh:
+        _copy_with_room(src_fd, layout.path, fh, layout.header_size, extra)
         copied = read_layout(fh.name) if extra else dataclasses.replace(layout, path=fh.name)
-        return _correct(fh.name, copied, ref, method, threads, history, marker=False,
+        return _correct(fh, copied, ref, method, threads, history, marker=False,
                         durable=False, previous=previous)

@@ -24,6 +24,7 @@ import numpy as np
 from astropy.io import fits
 
 from ._fitsscan import check_structure
+from .safe_files import atomic_write
 
 __all__ = ["ReferenceFileError", "Reference", "SkipRow", "DecayRow", "DecayCoeffs",
            "DECAY_PARAMETERS", "read_reference", "as_reference", "write_flag_reference",
@@ -583,7 +584,6 @@ def _write(hdul, path, overwrite):
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    from .fits import atomic_write   # here: rscd.fits imports this module
     with atomic_write(path) as fh:     # a locked temporary file per writer (issue 15.8)
         hdul.writeto(fh)
 

@@ -27,3 +27,41 @@ def run_rscd(*args, cwd=None, timeout=120):
     return subprocess.run([sys.executable, "-m", "rscd", *map(str, args)],
                           capture_output=True, text=True, env=child_env(),
                           cwd=cwd or tempfile.gettempdir(), timeout=timeout)
+
+
+def unprivileged_ids():
+    """(uid, gid) of the user ``nobody``, or None when there is none."""
+    import pwd
+    try:
+        entry = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid
+
+
+def run_unprivileged(code, *args, cwd, timeout=120):
+    """``python -c CODE ARGS`` completed, as the unprivileged user ``nobody`` when this
+    process is root (setpriv, else runuser; skipped when neither exists), else as
+    ourselves. The child's HOME is a fresh folder of its own (astropy writes there)."""
+    import pytest
+    import shutil
+    prefix = []
+    if os.geteuid() == 0:
+        ids = unprivileged_ids()
+        if ids is not None and shutil.which("setpriv"):
+            prefix = ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups"]
+        elif ids is not None and shutil.which("runuser"):
+            prefix = ["runuser", "-u", "nobody", "--"]
+        else:
+            pytest.skip("running as root, and neither setpriv nor runuser (nor a user "
+                        "nobody) to run this case unprivileged")
+    home = tempfile.mkdtemp(prefix="rscd-home-")
+    try:
+        if prefix:
+            os.chown(home, *unprivileged_ids())
+        env = dict(child_env(), HOME=home, XDG_CONFIG_HOME=home, XDG_CACHE_HOME=home)
+        return subprocess.run([*prefix, sys.executable, "-c", code, *map(str, args)],
+                              capture_output=True, text=True, env=env, cwd=str(cwd),
+                              timeout=timeout)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)

@@ -11,3 +11,16 @@ def code_path(request, monkeypatch):
         from rscd import _core
         monkeypatch.setattr(_core, "use_vector", False)
     return request.param
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder that an unprivileged child (children.run_unprivileged) can use: tmp_path
+    is root's own (mode 0700) when the tests run as root."""
+    import os
+    import shutil
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="rscd-shared-")
+    os.chmod(folder, 0o777)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

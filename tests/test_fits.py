@@ -10,6 +10,7 @@ import pytest
 from astropy.io import fits
 
 import rscd
+import rscd.safe_files
 from children import child_env, run_rscd
 from rscd.fits import RampFileError, apply_file, output_path
 from fitsfiles import (DO_NOT_USE, FLUX_ESTIMATED, REFERENCE_PIXEL, decay_reference,
@@ -282,7 +283,7 @@ def test_in_place_copy_in_a_folder_that_refuses_it(tmp_path, refs, monkeypatch):
 
     def refused(folder, name):
         raise PermissionError(13, "Permission denied", os.path.join(folder, name))
-    monkeypatch.setattr(rscd.fits, "_create_locked_temp", refused)
+    monkeypatch.setattr(rscd.safe_files, "_create_locked_temp", refused)
     with pytest.raises(RampFileError, match="copy cannot be written in .*Permission denied"
                                             ".*--output-dir"):
         apply_file(src, refs["flag"], inplace=True)

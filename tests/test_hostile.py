@@ -15,7 +15,7 @@ import pytest
 from astropy.io import fits
 
 import rscd
-from children import child_env, run_rscd
+from children import child_env, run_rscd, run_unprivileged, unprivileged_ids
 from rscd import _core
 from rscd.reference import DecayRow, Reference, SkipRow
 
@@ -732,21 +732,31 @@ def test_output_is_input(tmp_path, refs, good_file, method):
     assert sha256(good_file) == before and sorted(os.listdir(tmp_path)) == ["x_uncal.fits"]
 
 
-def test_read_only_output_folder(tmp_path, refs, good_file):
-    out = tmp_path / "ro"
-    out.mkdir()
-    out.chmod(stat.S_IRUSR | stat.S_IXUSR)
-    try:
-        if os.access(out, os.W_OK):
-            pytest.skip("running as a user that can write to a read-only folder (root)")
-        with pytest.raises(PermissionError):
-            rscd.apply_file(good_file, refs["flag"], output_dir=str(out))
-        proc = _cli(good_file, "--reference", refs["flag"], "--output-dir", str(out))
-        assert proc.returncode == 1 and proc.stderr.count("\n") == 1
-        assert "Permission denied" in proc.stderr and "Traceback" not in proc.stderr
-        assert os.listdir(out) == []
-    finally:
-        out.chmod(stat.S_IRWXU)
+# A read-only folder or file stops no root: as root, these cases run in a child process
+# as the user nobody (children.run_unprivileged: setpriv or runuser), so CI runs them.
+APPLY_CHILD = ("import sys, rscd\n"
+               "kw = dict(output_dir=sys.argv[3]) if len(sys.argv) > 3 else dict(inplace=True)\n"
+               "try:\n"
+               "    rscd.apply_file(sys.argv[1], sys.argv[2], **kw)\n"
+               "except (rscd.RampFileError, OSError) as exc:\n"
+               "    print(type(exc).__name__, exc)\n")
+CLI_CHILD = "import sys\nfrom rscd.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+
+
+def test_read_only_output_folder(shared_dir):
+    good_file = write_astropy(os.path.join(shared_dir, "x_uncal.fits"), *ramp_arrays())
+    ref = str(flag_reference(os.path.join(shared_dir, "ref.fits")))
+    out = os.path.join(shared_dir, "ro")
+    os.mkdir(out)
+    os.chmod(out, stat.S_IRUSR | stat.S_IXUSR | stat.S_IRGRP | stat.S_IXGRP
+             | stat.S_IROTH | stat.S_IXOTH)
+    proc = run_unprivileged(APPLY_CHILD, good_file, ref, out, cwd=shared_dir)
+    assert proc.stdout.startswith("PermissionError"), (proc.stdout, proc.stderr)
+    proc = run_unprivileged(CLI_CHILD, good_file, "--reference", ref, "--output-dir", out,
+                            cwd=shared_dir)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "Permission denied" in proc.stderr and "Traceback" not in proc.stderr
+    assert os.listdir(out) == []
 
 
 def test_write_failure_mid_copy_leaves_nothing(tmp_path, refs, good_file, monkeypatch):
@@ -754,8 +764,8 @@ def test_write_failure_mid_copy_leaves_nothing(tmp_path, refs, good_file, monkey
     does not stop: the copy fails half-way, nothing is left under any name."""
     import rscd.fits
 
-    def failing(path, *args, **kw):
-        with open(path, "r+b") as f:          # the temporary copy exists: damage it
+    def failing(fh, *args, **kw):
+        with open(fh.name, "r+b") as f:       # the temporary copy exists: damage it
             f.seek(3000)
             f.write(b"\0" * 100)
         raise OSError(28, "No space left on device")
@@ -767,17 +777,18 @@ def test_write_failure_mid_copy_leaves_nothing(tmp_path, refs, good_file, monkey
     assert sha256(good_file) == before and sorted(os.listdir(tmp_path)) == ["x_uncal.fits"]
 
 
-def test_read_only_input_in_place(tmp_path, refs, good_file):
-    os.chmod(good_file, stat.S_IRUSR)
-    try:
-        if os.access(good_file, os.W_OK):
-            pytest.skip("running as a user that can write to a read-only file (root)")
-        before = sha256(good_file)
-        with pytest.raises(rscd.RampFileError, match="cannot open for update"):
-            rscd.apply_file(good_file, refs["decay"], inplace=True)
-        assert sha256(good_file) == before
-    finally:
-        os.chmod(good_file, stat.S_IRUSR | stat.S_IWUSR)
+def test_read_only_input_in_place(shared_dir):
+    good_file = write_astropy(os.path.join(shared_dir, "x_uncal.fits"), *ramp_arrays())
+    ref = str(decay_reference(os.path.join(shared_dir, "ref.fits")))
+    ids = unprivileged_ids()
+    if os.geteuid() == 0 and ids:
+        os.chown(good_file, *ids)       # the child's own file, read-only to its owner
+    os.chmod(good_file, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    before = sha256(good_file)
+    proc = run_unprivileged(APPLY_CHILD, good_file, ref, cwd=shared_dir)
+    assert proc.stdout.startswith("RampFileError"), (proc.stdout, proc.stderr)
+    assert "cannot open for update" in proc.stdout
+    assert sha256(good_file) == before
 
 
 def test_input_is_a_directory_or_missing(tmp_path, refs):
