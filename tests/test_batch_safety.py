@@ -254,6 +254,7 @@ WATCHED_CHILD = textwrap.dedent("""
         sys.platform = "no-prctl"         # the portable path: the pipe watchdog alone
         from rscd.batch import _die_with_parent
         _die_with_parent(alive)
+        print("watching", flush=True)
         time.sleep(120)
 
     if __name__ == "__main__":
@@ -276,8 +277,8 @@ def test_the_watchdog_alone_ends_a_worker(tmp_path):
                             stdout=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         child = int(proc.stdout.readline())
-        time.sleep(1)                     # the watchdog thread is waiting by now
-        os.kill(child, 0)                 # alive
+        assert proc.stdout.readline() == "watching\n"
+        time.sleep(0.5)                   # the watchdog thread is waiting by now
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
         end = time.monotonic() + 5
