@@ -291,9 +291,9 @@ def check_distinct(paths: Sequence[str | os.PathLike[str]],
         Naming both files and what to do.
     """
     from .fits import RampFileError
-    paths = [os.fspath(p) for p in paths]
+    names = [os.fspath(p) for p in paths]
     inputs: dict[tuple, str] = {}
-    for path in paths:
+    for path in names:
         key = file_key(path)
         if key in inputs:
             raise RampFileError(
@@ -303,7 +303,7 @@ def check_distinct(paths: Sequence[str | os.PathLike[str]],
     if outputs is None:
         return
     written: dict[tuple, str] = {}
-    for path, out in zip(paths, map(os.fspath, outputs)):
+    for path, out in zip(names, [os.fspath(o) for o in outputs]):
         key = file_key(out)
         if key in written:
             raise RampFileError(
