@@ -49,8 +49,13 @@ subcommands:
   rscd diagnose IN...  measure the RSCD in the ramps and recommend how many
                     groups to flag (see rscd diagnose -h)
 
+interrupting: the first Ctrl-C (or SIGTERM) starts no more files and waits
+for those being corrected, a second stops them; the files finished and not
+are named, and --resume carries on from there.
+
 exit status: 0 when every file was corrected or skipped, 1 when any file
-failed, 2 for a bad command line or reference file.
+failed, 2 for a bad command line or reference file (nothing was done: also a
+file given twice, or two outputs with one name), 130 when interrupted.
 
 examples:
   rscd jw01234_mirimage_linearity.fits --reference jwst_miri_rscd_0017.fits
