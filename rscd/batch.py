@@ -320,6 +320,8 @@ def check_distinct(paths: Sequence[str | os.PathLike[str]],
 def _status_of(path: str) -> str | None:
     """S_RSCD of a FITS file's primary header, or None (missing, unreadable, absent)."""
     from astropy.io import fits
+    if not os.path.isfile(path):        # never open a FIFO or a device: it can block
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -835,10 +837,10 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
                 _run_here(task_paths, task_args, finished, stop, inplace)
             else:
                 _run_pool(jobs, task_paths, task_args, finished, stop, inplace)
-        finally:
             for i, file_result in enumerate(results):    # the files an interrupt left
                 if file_result is None:
                     finished(i, FileResult(given[i], LEFT))
+        finally:
             bar.close()
     files = [r for r in results if r is not None]         # all of them by now
     batch = BatchResult(files, time.perf_counter() - start, jobs,

@@ -412,3 +412,17 @@ def test_head_closing_stdout_is_no_error(folder):
     proc.stderr.close()
     assert err == "" and proc.returncode == 0
     assert _outputs(folder) == [f"k{n}_rscd.fits" for n in range(4)]
+
+
+@posix
+def test_batch_checks_never_open_a_fifo(tmp_path):
+    """--resume and the already-corrected check read S_RSCD before the file's run: on a
+    FIFO that open blocked for ever (the file-level refusal comes after them)."""
+    fifo = str(tmp_path / "pipe_linearity.fits")
+    os.mkfifo(fifo)
+    code = ("import sys, rscd.batch as b; "
+            "print(b._already_done(sys.argv[1], sys.argv[1], True), "
+            "b._status_of(sys.argv[1]))")
+    proc = subprocess.run([sys.executable, "-c", code, fifo], env=child_env(),
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.stdout == "False None\n", proc.stderr
