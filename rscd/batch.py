@@ -724,7 +724,7 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
                 inplace: bool = False, method: str = "auto", overwrite: bool = False,
                 force: bool = False, threads: int | None = None,
                 on_result: OnResult | None = None, progress: bool = False,
-                keep_inode: bool = False) -> BatchResult:
+                keep_inode: bool = False, sync: bool = True) -> BatchResult:
     """Apply the RSCD correction to many FITS ramp files, one task per file.
 
     Parameters
@@ -745,7 +745,7 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
         have the same rscd installed.
     resume : bool
         Skip files already done (module notes); they get status DONE.
-    output_dir, inplace, method, overwrite, force, keep_inode
+    output_dir, inplace, method, overwrite, force, keep_inode, sync
         As for :func:`rscd.apply_file`.
     threads : int, optional
         C-core threads per file, at most the cores (:func:`cap_threads`); default with a
@@ -807,7 +807,8 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
         if output_dir is not None:
             output_dir = os.path.abspath(os.fspath(output_dir))
     options = dict(output_dir=output_dir, inplace=inplace, method=method,
-                   overwrite=overwrite, force=force, threads=threads, keep_inode=keep_inode)
+                   overwrite=overwrite, force=force, threads=threads, keep_inode=keep_inode,
+                   sync=sync)
     results: list[FileResult | None] = [None] * len(given)
     bar = _Progress(len(given), progress)
     emitted = 0

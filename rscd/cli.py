@@ -190,6 +190,10 @@ def _parser():
     parser.add_argument("--keep-inode", action="store_true",
                         help="with --in-place: refuse a file whose header has no room for "
                              "the keywords instead of replacing it (hard links, open maps)")
+    parser.add_argument("--no-sync", action="store_true",
+                        help="new files: do not fsync an output before its rename (faster; "
+                             "after a power cut an output name may then hold an incomplete "
+                             "file; docs/inplace.rst)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files")
     parser.add_argument("--force", action="store_true",
@@ -319,7 +323,7 @@ def _run(args):
                                 inplace=args.in_place, keep_inode=args.keep_inode,
                                 method=args.method, overwrite=args.overwrite, force=args.force,
                                 threads=threads, on_result=report,
-                                progress=not args.quiet)
+                                progress=not args.quiet, sync=not args.no_sync)
     except SchedulerError as exc:
         _fail(str(exc))
         return EXIT_USAGE
