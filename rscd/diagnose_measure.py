@@ -1,0 +1,275 @@
+"""The measurement of ``rscd diagnose`` (docs/diagnose.rst, "What is measured"): per sample
+(integration, pixel), two straight lines through the late window and each measured
+group's offset from them, in DN; summed, per row stripe, into what the two-part
+regression of :mod:`rscd.diagnose_stats` needs. No fit, no report here.
+
+Late window ``W = [w, N-2]``: its groups at even positions form half A, at odd positions
+half B (both span the whole window). For a sample, half A gives a line (mean, slope
+``s_A``), half B another (``s_B``). The offsets of the *measured groups* (all groups
+outside the window: ``0 ... w-1`` and the last group ``N-1``) from line A, in DN, are
+``o_A``; from line B, ``o_B``. Each sample gives two *pseudo-samples*:
+``(u, z, o) = (s_A, s_B, o_A)`` and ``(s_B, s_A, o_B)``. ``u`` is the slope that goes
+with the offsets (same groups), ``z`` the instrument: a slope from *other* groups of the
+same ramp, so its noise is independent of the noise of ``u`` and ``o``. The regression
+selects and weighs only by ``z``, which is why it is free of the selection bias.
+
+Robustness (unflagged cosmic rays, hot or telegraph pixels): a small *pilot* set of
+pseudo-samples gives, per integration kind, row parity and bin of ``z``, the median and
+the MAD of ``u`` and of each offset; a pseudo-sample whose ``u`` or offset lies more than
+``CLIP_MADS`` MADs (about 6 sigma) from its bin's median leaves that group's sums. The
+cut is symmetric about the centre of the noise and far out in its tails, so it removes
+outliers and no measurable part of the noise.
+
+Per (row stripe, integration kind, row parity, measured group) the sums are
+``n, sum z, sum u, sum o, sum z u, sum z o`` (:data:`SUMS`). Row stripes (``STRIPES``
+of them, by array row) are the units of the bootstrap.
+"""
+import math
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+
+__all__ = ["DiagnoseError", "KINDS", "MIN_WINDOW", "MIN_GROUPS", "STRIPES", "SUMS",
+           "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window"]
+
+KINDS = ("int1", "int2p")
+KIND_TEXT = {"int1": "integration 1", "int2p": "integrations 2+"}
+#: Fewest groups in the late window (two per half), and fewest groups of a ramp (one
+#: early group, the window, the last group).
+MIN_WINDOW = 4
+MIN_GROUPS = MIN_WINDOW + 2
+#: Bootstrap units: array rows are cut into this many stripes (fewer when fewer rows).
+STRIPES = 32
+#: The sums kept per (stripe, kind, parity, measured group), in this order.
+SUMS = ("n", "z", "u", "o", "zu", "zo")
+#: A pseudo-sample leaves a group's sums when ``u`` or the offset is more than this many
+#: MADs from its z-bin's median (1.4826 MAD is one sigma for normal noise: 6 sigma).
+CLIP_MADS = 6 * 1.4826
+#: Pilot: at most this many samples per file give the clip tables.
+PILOT_SAMPLES = 1 << 16
+#: The pilot's bins of z hold at least this many pseudo-samples each, at most MAX_ZBINS bins.
+ZBIN_MIN = 300
+MAX_ZBINS = 24
+#: Median slope: histogram of asinh(slope / SLOPE_UNIT) in SLOPE_BINS bins over +-SLOPE_SPAN.
+SLOPE_UNIT = 1.0
+SLOPE_SPAN = 16.0
+SLOPE_BINS = 6400
+#: Pixels per block (whole rows): the block's float64 copy stays within a few tens of MB.
+BLOCK_ELEMENTS = 1 << 19
+
+BAD_GROUP = DO_NOT_USE | SATURATED | JUMP_DET          # in GROUPDQ
+BAD_PIXEL = DO_NOT_USE | REFERENCE_PIXEL               # in PIXELDQ
+
+
+class DiagnoseError(ValueError):
+    """The input cannot be diagnosed; the message names the file or pair and why."""
+
+
+def default_window_start(ngroups: int) -> int:
+    """First group (counted from 0) of the late window for ``ngroups`` groups:
+    ``min(N // 2, N - 5)``."""
+    return min(ngroups // 2, ngroups - 1 - MIN_WINDOW)
+
+
+def check_window(where: str, ngroups: int, window_start: Optional[int]) -> int:
+    """The late window's first group (from 0) for ``ngroups`` groups, or DiagnoseError."""
+    if ngroups < MIN_GROUPS:
+        raise DiagnoseError(
+            f"{where}: {ngroups} groups; the ramps are too short: diagnose needs at least "
+            f"{MIN_GROUPS} (an early group, a late window of {MIN_WINDOW} groups, and the "
+            "last group, which is left out)")
+    w = default_window_start(ngroups) if window_start is None else int(window_start)
+    if not 1 <= w <= ngroups - 1 - MIN_WINDOW:
+        raise DiagnoseError(
+            f"{where}: window_start = {w} (groups counted from 0) with {ngroups} groups: "
+            f"the late window [w, {ngroups - 2}] needs at least {MIN_WINDOW} groups and "
+            f"w >= 1 (1 <= w <= {ngroups - 1 - MIN_WINDOW})")
+    return w
+
+
+class Geometry:
+    """The constants of one (ngroups, w): the window's halves and the measured groups."""
+
+    def __init__(self, ngroups: int, w: int):
+        self.ngroups, self.w = ngroups, w
+        window = np.arange(w, ngroups - 1)
+        self.half_a, self.half_b = window[0::2], window[1::2]
+        #: groups measured: 0 ... w-1 and the last one
+        self.measured = np.r_[np.arange(w), ngroups - 1]
+        self.window = window
+        self.coef = {}
+        for name, half in (("a", self.half_a), ("b", self.half_b)):
+            x = half.astype(np.float64)
+            xbar = x.mean()
+            c = (x - xbar) / ((x - xbar) ** 2).sum()
+            self.coef[name] = (half, xbar, c, (self.measured - xbar).astype(np.float64))
+        x = window.astype(np.float64)
+        self.c_full = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+
+
+def _halves(geom, data):
+    """``data`` (N, k) float64 -> u, z (2k,), offsets (J, 2k), slope over the whole
+    window (k,)."""
+    lines = {}
+    for name in ("a", "b"):
+        half, xbar, c, dx = geom.coef[name]
+        part = data[half]
+        slope = c @ part
+        offsets = data[geom.measured] - part.mean(axis=0) - dx[:, None] * slope
+        lines[name] = slope, offsets
+    (s_a, o_a), (s_b, o_b) = lines["a"], lines["b"]
+    u = np.concatenate([s_a, s_b])
+    z = np.concatenate([s_b, s_a])
+    o = np.concatenate([o_a, o_b], axis=1)
+    return u, z, o, geom.c_full @ data[geom.window]
+
+
+def _mad(x, axis=-1):
+    med = np.median(x, axis=axis, keepdims=True)
+    return np.squeeze(med, axis), np.median(np.abs(x - med), axis=axis)
+
+
+class ClipTable:
+    """Per (kind, parity): bins of z, and per bin the centre and half-width of the
+    accepted ``u`` and offsets, from pilot pseudo-samples. Where a bin's samples are
+    bright (median z above 10 times the slopes' noise, from the spread of ``z - u``),
+    ``u`` and the offsets are compared scaled by ``median z / z``, so a bin's spread of
+    brightness does not widen its cut."""
+
+    def __init__(self, z, u, o):
+        n = len(z)
+        k = int(max(1, min(MAX_ZBINS, n // ZBIN_MIN)))
+        inner = np.quantile(z, np.arange(1, k) / k) if k > 1 else np.array([])
+        self.edges = np.unique(inner)
+        k = len(self.edges) + 1
+        which = np.searchsorted(self.edges, z)
+        nj = o.shape[0]
+        self.zmed = np.ones(k)
+        self.bright = np.zeros(k, bool)
+        self.u_c, self.u_h = np.zeros(k), np.full(k, np.inf)
+        self.o_c, self.o_h = np.zeros((k, nj)), np.full((k, nj), np.inf)
+        for b in range(k):
+            sel = which == b
+            if sel.sum() < 20:
+                continue       # too few to set a cut: none
+            zb, ub, ob = z[sel], u[sel], o[:, sel]
+            zmed = float(np.median(zb))
+            noise = 1.4826 * float(np.median(np.abs((zb - ub) - np.median(zb - ub)))) / math.sqrt(2)
+            if zmed > 10 * noise and zb.min() > 0:
+                self.bright[b], self.zmed[b] = True, zmed
+                g = zmed / zb
+                ub, ob = ub * g, ob * g
+            self.u_c[b], mad = _mad(ub)
+            self.u_h[b] = CLIP_MADS * mad + 1e-9 * (1 + abs(self.u_c[b]))
+            self.o_c[b], mad = _mad(ob, axis=1)
+            self.o_h[b] = CLIP_MADS * mad + 1e-9 * (1 + np.abs(self.o_c[b]))
+
+    def keep(self, z, u, o):
+        """Boolean (J, m): which offsets of pseudo-samples ``(z, u, o)`` stay."""
+        b = np.searchsorted(self.edges, z)
+        g = np.where(self.bright[b], self.zmed[b] / np.where(z > 0, z, 1.0), 1.0)
+        ok_u = np.abs(u * g - self.u_c[b]) <= self.u_h[b]
+        return ok_u & (np.abs(o * g - self.o_c[b].T) <= self.o_h[b].T)
+
+
+class Accumulator:
+    """The sums of one (SUBARRAY, READPATT) pair, over blocks, integrations and files.
+
+    ``sums[kind]``: float64 (STRIPES, 2, J, 6), parity 0 = odd detector rows, 1 = even;
+    ``slopes[kind]``: histogram of the whole-window slope of used samples (for the
+    median slope); ``offered``/``used``: samples seen / passing the DQ tests."""
+
+    def __init__(self, ngroups: int, w: int):
+        self.geom = Geometry(ngroups, w)
+        nj = len(self.geom.measured)
+        self.sums = {k: np.zeros((STRIPES, 2, nj, len(SUMS))) for k in KINDS}
+        self.slopes = {k: np.zeros(SLOPE_BINS, np.int64) for k in KINDS}
+        self.offered = {k: 0 for k in KINDS}
+        self.used = {k: 0 for k in KINDS}
+        self.pilot: Dict[Any, list] = {}
+        self.clip: Dict[Any, ClipTable] = {}
+
+    # -- the two passes -------------------------------------------------------------
+    def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart, max_samples=PILOT_SAMPLES):
+        """Collect pilot pseudo-samples from a spread of rows of ``sci``."""
+        nints, ngroups, ny, nx = sci.shape
+        # every step-th row (an odd step, so both row parities come in)
+        step = max(1, -(-(nints * ny * nx) // max_samples)) | 1
+        rows = np.arange(0, ny, step)
+        for i, kind, parity, _, u, z, o, _ in self._samples(
+                sci, gdq, pixeldq, integration_start, ystart, rows):
+            self.pilot.setdefault((kind, parity), []).append((z, u, o))
+
+    def finish_pilot(self):
+        for key, parts in self.pilot.items():
+            z = np.concatenate([p[0] for p in parts])
+            u = np.concatenate([p[1] for p in parts])
+            o = np.concatenate([p[2] for p in parts], axis=1)
+            self.clip[key] = ClipTable(z, u, o)
+        self.pilot = {}
+
+    def add(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None):
+        """Add every sample of ``sci`` (nints, N, ny, nx), any byte order, to the sums.
+        ``release(i, r0, r1)`` is called after rows [r0, r1) of integration i."""
+        nints, ngroups, ny, nx = sci.shape
+        stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
+        for i, kind, parity, pick_rows, u, z, o, slope in self._samples(
+                sci, gdq, pixeldq, integration_start, ystart, None, release, count=True):
+            clip = self.clip.get((kind, parity))
+            keep = clip.keep(z, u, o) if clip is not None else np.ones(o.shape, bool)
+            stripe = np.concatenate([stripe_of_row[pick_rows]] * 2)
+            self._sum(kind, parity, stripe, u, z, o, keep)
+            pos = np.clip(np.round((np.arcsinh(slope / SLOPE_UNIT) + SLOPE_SPAN)
+                                   * (SLOPE_BINS / (2 * SLOPE_SPAN))), 0, SLOPE_BINS - 1)
+            self.slopes[kind] += np.bincount(pos.astype(np.intp), minlength=SLOPE_BINS)
+
+    def _sum(self, kind, parity, stripe, u, z, o, keep):
+        order = np.argsort(stripe, kind="stable")
+        stripe = stripe[order]
+        starts = np.flatnonzero(np.r_[True, stripe[1:] != stripe[:-1]])
+        cells = stripe[starts]
+        kf = keep[:, order].astype(np.float64)
+        z, u, o = z[order], u[order], o[:, order] * kf
+        zk, uk = kf * z, kf * u
+        out = self.sums[kind][cells, parity]          # (cells, J, 6) copy
+        for col, value in enumerate((kf, zk, uk, o, zk * u, o * z)):
+            out[:, :, col] += np.add.reduceat(value, starts, axis=1).T
+        self.sums[kind][cells, parity] = out
+
+    def _samples(self, sci, gdq, pixeldq, integration_start, ystart, rows=None,
+                 release=None, count=False):
+        """Yield, per block and row parity of used samples: (integration, kind, parity,
+        array rows of the samples, u, z, offsets, whole-window slope)."""
+        geom = self.geom
+        nints, ngroups, ny, nx = sci.shape
+        pixok = (np.asarray(pixeldq) & np.uint32(BAD_PIXEL)) == 0
+        odd_row = (ystart + np.arange(ny)) % 2 == 1     # detector row ystart + y (1-based)
+        block_rows = max(1, BLOCK_ELEMENTS // max(1, ngroups * nx))
+        row_sets = ([rows[k:k + block_rows] for k in range(0, len(rows), block_rows)]
+                    if rows is not None else None)
+        for i in range(nints):
+            kind = "int1" if integration_start + i == 1 else "int2p"
+            if count:
+                self.offered[kind] += ny * nx
+            blocks = row_sets if row_sets is not None else [
+                slice(r0, min(ny, r0 + block_rows)) for r0 in range(0, ny, block_rows)]
+            for sel in blocks:
+                r = np.arange(ny)[sel]
+                if not len(r):
+                    continue
+                block = np.asarray(sci[i][:, sel], dtype=np.float64).reshape(ngroups, -1)
+                flags = np.bitwise_or.reduce(np.asarray(gdq[i][:, sel]), axis=0).ravel()
+                good = pixok[sel].ravel() & ((flags & BAD_GROUP) == 0)
+                good &= np.isfinite(block).all(axis=0)
+                rows_of = np.repeat(r, nx)
+                if count:
+                    self.used[kind] += int(good.sum())
+                for parity, want in ((0, True), (1, False)):
+                    pick = np.flatnonzero(good & (odd_row[rows_of] == want))
+                    if len(pick):
+                        u, z, o, slope = _halves(geom, block[:, pick])
+                        yield i, kind, parity, rows_of[pick], u, z, o, slope
+                if release is not None and isinstance(sel, slice):
+                    release(i, sel.start, sel.stop)
