@@ -71,9 +71,10 @@ def regress(sums: np.ndarray, measured: np.ndarray, ngroups: int,
     boot = np.einsum("bs,sjk->bjk", weights.astype(np.float64), sums[live])
     _, _, cov = _solve(full, True)
     _, _, cov_b = _solve(boot, True)
-    spread = cov_b.std(axis=0)
-    # the proportional part is measurable where the slopes spread significantly
-    proportional = bool(np.all(cov > 3 * spread) and np.all(cov > 0))
+    # the proportional part is measurable where the slopes spread significantly: the
+    # covariance of the two slopes (the true slopes' variance) above 0 in 97.5 % of the
+    # resamplings
+    proportional = bool(np.all(cov > 0) and np.mean(cov_b > 0, axis=0).min() >= 0.975)
     a, b, _ = _solve(full, proportional)
     a_b, b_b, _ = _solve(boot, proportional)
     total = a + b / reference_slope
