@@ -28,7 +28,7 @@ from ._renames import renamed_keywords
 from .correct import RSCDWarning
 from .diagnose_fit import decay_model, fit_decay, recommended_skip, skip_of_decay
 from .diagnose_measure import (KIND_TEXT, KINDS, Accumulator, DiagnoseError, check_window,
-                               default_window_start)
+                               default_window_start, line_window)
 from .diagnose_report import Diagnosis, PairResult, Profile, draw_figure
 from .diagnose_stats import median_slope, regress
 from .reference import canonical_subarray
@@ -73,13 +73,13 @@ def _profile(acc, kind, parity, s_ref, threshold, group_time):
     early, early_err = parts.total[:w], parts.total_err[:w]
     measured = recommended_skip(early, threshold)
     boot = [recommended_skip(t[:w], threshold) for t in parts.boot_total]
-    prof = Profile(recommended_skip=None, samples=int(parts.samples[0] // 2),
+    prof = Profile(recommended_skip=None, samples=int(parts.samples[0]),
                    profile=parts.a, uncertainty=parts.a_err, profile_dn=parts.b,
                    profile_dn_uncertainty=parts.b_err, total=parts.total,
                    total_uncertainty=parts.total_err, reference_slope=s_ref,
                    measured_skip=measured, skip_uncertainty=round(float(np.std(boot)), 3),
                    proportional_measured=parts.proportional)
-    fit = fit_decay(early, early_err, (w, ngroups))
+    fit = fit_decay(early, early_err, line_window(ngroups, w))
     if fit is not None and fit[2] < 10 * ngroups:
         prof.amplitude, prof.amplitude_err, prof.tau_groups, prof.tau_groups_err = fit
         prof.fit_skip = min(w, skip_of_decay(prof.amplitude, prof.tau_groups, threshold))
@@ -271,6 +271,7 @@ def diagnose(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, *,
     acc = Accumulator(data.shape[1], w)
     pdq = pixeldq.astype(np.uint32, copy=False)
     kw = dict(integration_start=int(integration_start), ystart=int(ystart))
+    acc.use_slopes(acc.pixel_slopes(data, groupdq, pdq, **kw))
     acc.add_pilot(data, groupdq, pdq, **kw)
     acc.finish_pilot()
     acc.add(data, groupdq, pdq, **kw)
@@ -437,7 +438,8 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                           "file; its ramps may no longer show the transient",
                           AlreadyCorrectedWarning, stacklevel=2)
         by_groups: Dict[int, Accumulator] = {}
-        for passes in ("pilot", "sums"):
+        slopes: Dict[str, Any] = {}
+        for passes in ("slopes", "pilot", "sums"):
             for layout in group:
                 if 0 in layout.shape:
                     continue
@@ -446,6 +448,11 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                 try:
                     kw = dict(integration_start=layout.integration_start,
                               ystart=layout.substrt2)
+                    if passes == "slopes":
+                        slopes[layout.path] = acc.pixel_slopes(ramp.sci, ramp.gdq,
+                                                               ramp.pixeldq, **kw)
+                        continue
+                    acc.use_slopes(slopes[layout.path])
                     if passes == "pilot":
                         acc.add_pilot(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
                     else:

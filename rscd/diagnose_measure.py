@@ -3,19 +3,20 @@
 group's offset from them, in DN; summed, per row stripe, into what the two-part
 regression of :mod:`rscd.diagnose_stats` needs. No fit, no report here.
 
-Late window ``W = [w, N-2]``: its groups at even positions form half A, at odd positions
-half B (both span the whole window). For a sample, half A gives a line (mean, slope
-``s_A``), half B another (``s_B``). The offsets of the *measured groups* (all groups
-outside the window: ``0 ... w-1`` and the last group ``N-1``) from line A, in DN, are
-``o_A``; from line B, ``o_B``. Each sample gives two *pseudo-samples*:
-``(u, z, o) = (s_A, s_B, o_A)`` and ``(s_B, s_A, o_B)``. ``u`` is the slope that goes
-with the offsets (same groups), ``z`` the instrument: a slope from *other* groups of the
-same ramp, so its noise is independent of the noise of ``u`` and ``o``. The regression
-selects and weighs only by ``z``, which is why it is free of the selection bias.
+Late window ``W = [w, N-2]``: its first half (groups ``w ... w + m//2 - 1``) is half A,
+the rest half B. For a sample, half A gives a straight line (mean, slope ``u``) and half
+B a slope ``z``. The offsets of the *measured groups* (all groups outside the window:
+``0 ... w-1`` and the last group ``N-1``) from line A, in DN, are ``o``. ``z`` is the
+instrument: a slope from later groups of the same ramp, so its noise is independent of
+the noise of ``u`` and ``o`` -- read noise is independent from group to group, and the
+Poisson noise of a ramp is a random walk whose steps after half A are independent of
+everything up to half A (two interleaved halves would share steps: their slopes'
+Poisson noise would correlate and bias the DN part). The regression selects and weighs
+only by ``z``, which is why it is free of the selection bias.
 
 Robustness (unflagged cosmic rays, hot or telegraph pixels): a small *pilot* set of
-pseudo-samples gives, per integration kind, row parity and bin of ``z``, the median and
-the MAD of ``u`` and of each offset; a pseudo-sample whose ``u`` or offset lies more than
+samples gives, per integration kind, row parity and bin of ``z``, the median and
+the MAD of ``u`` and of each offset; a sample whose ``u`` or offset lies more than
 ``CLIP_MADS`` MADs (about 6 sigma) from its bin's median leaves that group's sums. The
 cut is symmetric about the centre of the noise and far out in its tails, so it removes
 outliers and no measurable part of the noise.
@@ -25,14 +26,15 @@ Per (row stripe, integration kind, row parity, measured group) the sums are
 of them, by array row) are the units of the bootstrap.
 """
 import math
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 
 __all__ = ["DiagnoseError", "KINDS", "MIN_WINDOW", "MIN_GROUPS", "STRIPES", "SUMS",
-           "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window"]
+           "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window",
+           "line_window"]
 
 KINDS = ("int1", "int2p")
 KIND_TEXT = {"int1": "integration 1", "int2p": "integrations 2+"}
@@ -44,12 +46,12 @@ MIN_GROUPS = MIN_WINDOW + 2
 STRIPES = 32
 #: The sums kept per (stripe, kind, parity, measured group), in this order.
 SUMS = ("n", "z", "u", "o", "zu", "zo")
-#: A pseudo-sample leaves a group's sums when ``u`` or the offset is more than this many
+#: A sample leaves a group's sums when ``u`` or the offset is more than this many
 #: MADs from its z-bin's median (1.4826 MAD is one sigma for normal noise: 6 sigma).
 CLIP_MADS = 6 * 1.4826
 #: Pilot: at most this many samples per file give the clip tables.
 PILOT_SAMPLES = 1 << 16
-#: The pilot's bins of z hold at least this many pseudo-samples each, at most MAX_ZBINS bins.
+#: The pilot's bins of z hold at least this many samples each, at most MAX_ZBINS bins.
 ZBIN_MIN = 300
 MAX_ZBINS = 24
 #: Median slope: histogram of asinh(slope / SLOPE_UNIT) in SLOPE_BINS bins over +-SLOPE_SPAN.
@@ -89,13 +91,20 @@ def check_window(where: str, ngroups: int, window_start: Optional[int]) -> int:
     return w
 
 
+def line_window(ngroups: int, w: int) -> Tuple[int, int]:
+    """``(w, end)`` such that the offsets' line is fitted to groups ``w ... end - 2``
+    (half A), in the form :func:`rscd.diagnose_fit.decay_model` takes."""
+    return w, w + (ngroups - 1 - w) // 2 + 1
+
+
 class Geometry:
     """The constants of one (ngroups, w): the window's halves and the measured groups."""
 
     def __init__(self, ngroups: int, w: int):
         self.ngroups, self.w = ngroups, w
         window = np.arange(w, ngroups - 1)
-        self.half_a, self.half_b = window[0::2], window[1::2]
+        half = len(window) // 2
+        self.half_a, self.half_b = window[:half], window[half:]
         #: groups measured: 0 ... w-1 and the last one
         self.measured = np.r_[np.arange(w), ngroups - 1]
         self.window = window
@@ -107,23 +116,23 @@ class Geometry:
             self.coef[name] = (half, xbar, c, (self.measured - xbar).astype(np.float64))
         x = window.astype(np.float64)
         self.c_full = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+        self.dx_full = (self.measured - x.mean()).astype(np.float64)
 
 
-def _halves(geom, data):
-    """``data`` (N, k) float64 -> u, z (2k,), offsets (J, 2k), slope over the whole
-    window (k,)."""
-    lines = {}
-    for name in ("a", "b"):
-        half, xbar, c, dx = geom.coef[name]
-        part = data[half]
-        slope = c @ part
-        offsets = data[geom.measured] - part.mean(axis=0) - dx[:, None] * slope
-        lines[name] = slope, offsets
-    (s_a, o_a), (s_b, o_b) = lines["a"], lines["b"]
-    u = np.concatenate([s_a, s_b])
-    z = np.concatenate([s_b, s_a])
-    o = np.concatenate([o_a, o_b], axis=1)
-    return u, z, o, geom.c_full @ data[geom.window]
+def _lines(geom, data, halves):
+    """``data`` (N, k) float64 -> u, z (k,), offsets (J, k), slope over the whole
+    window (k,). ``halves`` False: u and the offsets from the whole window's line, z
+    None (the caller takes it from the pixel's other integrations)."""
+    full = geom.c_full @ data[geom.window]
+    if not halves:
+        o = data[geom.measured] - data[geom.window].mean(axis=0) - geom.dx_full[:, None] * full
+        return full, None, o, full
+    half, xbar, c, dx = geom.coef["a"]
+    part = data[half]
+    u = c @ part
+    o = data[geom.measured] - part.mean(axis=0) - dx[:, None] * u
+    z = geom.coef["b"][2] @ data[geom.half_b]
+    return u, z, o, full
 
 
 def _mad(x, axis=-1):
@@ -133,7 +142,7 @@ def _mad(x, axis=-1):
 
 class ClipTable:
     """Per (kind, parity): bins of z, and per bin the centre and half-width of the
-    accepted ``u`` and offsets, from pilot pseudo-samples. Where a bin's samples are
+    accepted ``u`` and offsets, from pilot samples. Where a bin's samples are
     bright (median z above 10 times the slopes' noise, from the spread of ``z - u``),
     ``u`` and the offsets are compared scaled by ``median z / z``, so a bin's spread of
     brightness does not widen its cut."""
@@ -167,7 +176,7 @@ class ClipTable:
             self.o_h[b] = CLIP_MADS * mad + 1e-9 * (1 + np.abs(self.o_c[b]))
 
     def keep(self, z, u, o):
-        """Boolean (J, m): which offsets of pseudo-samples ``(z, u, o)`` stay."""
+        """Boolean (J, m): which offsets of samples ``(z, u, o)`` stay."""
         b = np.searchsorted(self.edges, z)
         g = np.where(self.bright[b], self.zmed[b] / np.where(z > 0, z, 1.0), 1.0)
         ok_u = np.abs(u * g - self.u_c[b]) <= self.u_h[b]
@@ -190,10 +199,38 @@ class Accumulator:
         self.used = {k: 0 for k in KINDS}
         self.pilot: Dict[Any, list] = {}
         self.clip: Dict[Any, ClipTable] = {}
+        self.halves = True                # set per exposure by pixel_slopes
+        self.slope_sum = self.slope_n = None
+
+    # -- the instrument -------------------------------------------------------------
+    def pixel_slopes(self, sci, gdq, pixeldq, *, integration_start, ystart):
+        """First pass over an exposure: each pixel's late-window slope summed over its
+        usable integrations. With two or more integrations, a sample's instrument is
+        the mean slope of the pixel's *other* integrations (noise fully independent)
+        and its line is the whole window's; with one, the two halves of the window
+        (``halves``). Returns the state to pass to :meth:`use_slopes`."""
+        nints, ngroups, ny, nx = sci.shape
+        if nints < 2:
+            return None
+        self.halves, self.slope_sum = False, None
+        total, count = np.zeros(ny * nx), np.zeros(ny * nx)
+        for _, _, _, where, _, _, _, slope in self._samples(
+                sci, gdq, pixeldq, integration_start, ystart):
+            np.add.at(total, where, slope)
+            np.add.at(count, where, 1)
+        return total, count
+
+    def use_slopes(self, state):
+        """Measure the next exposure with the pixel slopes of :meth:`pixel_slopes`."""
+        if state is None:
+            self.halves, self.slope_sum, self.slope_n = True, None, None
+        else:
+            self.halves = False
+            self.slope_sum, self.slope_n = state
 
     # -- the two passes -------------------------------------------------------------
     def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart, max_samples=PILOT_SAMPLES):
-        """Collect pilot pseudo-samples from a spread of rows of ``sci``."""
+        """Collect pilot samples from a spread of rows of ``sci``."""
         nints, ngroups, ny, nx = sci.shape
         # every step-th row (an odd step, so both row parities come in)
         step = max(1, -(-(nints * ny * nx) // max_samples)) | 1
@@ -215,11 +252,11 @@ class Accumulator:
         ``release(i, r0, r1)`` is called after rows [r0, r1) of integration i."""
         nints, ngroups, ny, nx = sci.shape
         stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
-        for i, kind, parity, pick_rows, u, z, o, slope in self._samples(
+        for i, kind, parity, where, u, z, o, slope in self._samples(
                 sci, gdq, pixeldq, integration_start, ystart, None, release, count=True):
             clip = self.clip.get((kind, parity))
             keep = clip.keep(z, u, o) if clip is not None else np.ones(o.shape, bool)
-            stripe = np.concatenate([stripe_of_row[pick_rows]] * 2)
+            stripe = stripe_of_row[where // nx]
             self._sum(kind, parity, stripe, u, z, o, keep)
             pos = np.clip(np.round((np.arcsinh(slope / SLOPE_UNIT) + SLOPE_SPAN)
                                    * (SLOPE_BINS / (2 * SLOPE_SPAN))), 0, SLOPE_BINS - 1)
@@ -241,7 +278,7 @@ class Accumulator:
     def _samples(self, sci, gdq, pixeldq, integration_start, ystart, rows=None,
                  release=None, count=False):
         """Yield, per block and row parity of used samples: (integration, kind, parity,
-        array rows of the samples, u, z, offsets, whole-window slope)."""
+        flat pixel index of the samples, u, z, offsets, whole-window slope)."""
         geom = self.geom
         nints, ngroups, ny, nx = sci.shape
         pixok = (np.asarray(pixeldq) & np.uint32(BAD_PIXEL)) == 0
@@ -269,7 +306,13 @@ class Accumulator:
                 for parity, want in ((0, True), (1, False)):
                     pick = np.flatnonzero(good & (odd_row[rows_of] == want))
                     if len(pick):
-                        u, z, o, slope = _halves(geom, block[:, pick])
-                        yield i, kind, parity, rows_of[pick], u, z, o, slope
+                        u, z, o, slope = _lines(geom, block[:, pick], self.halves)
+                        where = rows_of[pick] * nx + pick % nx
+                        if z is None and self.slope_sum is not None:
+                            others = self.slope_n[where] - 1
+                            ok = others > 0
+                            z = (self.slope_sum[where] - slope) / np.maximum(others, 1)
+                            u, z, o, slope, where = u[ok], z[ok], o[:, ok], slope[ok], where[ok]
+                        yield i, kind, parity, where, u, z, o, slope
                 if release is not None and isinstance(sel, slice):
                     release(i, sel.start, sel.stop)

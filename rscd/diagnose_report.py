@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 import numpy as np
 
 from .diagnose_fit import decay_model
-from .diagnose_measure import KIND_TEXT, KINDS, DiagnoseError
+from .diagnose_measure import KIND_TEXT, KINDS, DiagnoseError, line_window
 
 __all__ = ["Profile", "PairResult", "Diagnosis", "draw_figure", "GROUPS_FROM_0",
            "GROUPS_FROM_1"]
@@ -285,7 +285,8 @@ def draw_figure(diagnosis: "Diagnosis", fig: Any = None) -> Any:
             if prof.tau_groups is not None:
                 fine = np.linspace(1, w, 200)
                 secs = "" if prof.tau_seconds is None else f" = {prof.tau_seconds:.3g} s"
-                seen = decay_model(prof.amplitude, prof.tau_groups, fine - 1, (w, n_min))
+                seen = decay_model(prof.amplitude, prof.tau_groups, fine - 1,
+                                   line_window(n_min, w))
                 ax.plot(fine, seen, "-", color="#c0392b",
                         label=f"fit A exp(-n/tau): A = {prof.amplitude:.3g}, "
                               f"tau = {prof.tau_groups:.3g} groups{secs}")

@@ -2,7 +2,7 @@
 from the sums of :mod:`rscd.diagnose_measure`, each measured group's offset as
 ``a_j * slope + b_j``, with bootstrap uncertainties over row stripes.
 
-Per group j, over pseudo-samples ``(u, z, o)``::
+Per group j, over samples ``(u, z, o)``::
 
     a_j = cov(z, o) / cov(z, u)         b_j = mean(o) - a_j * mean(u)
 
@@ -42,7 +42,7 @@ class Parts:
     b_err: np.ndarray
     total: np.ndarray         #: a + b / reference slope: offset in increments there
     total_err: np.ndarray
-    samples: np.ndarray       #: pseudo-samples per group (two per sample)
+    samples: np.ndarray       #: samples per group
     boot_total: np.ndarray    #: (BOOTSTRAP, N) resampled totals
     proportional: bool        #: False: a not measurable (slopes do not differ enough)
 
