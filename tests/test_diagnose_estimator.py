@@ -205,8 +205,6 @@ def test_real_miri_ground_test_exposure():
         assert "n/m" in d.table() and "25+" not in d.table()
     # integration 1's transient is the larger (README: 11 -> 3 DN/group vs 3-4)
     assert r.int1.profile_dn[0] < r.int2p.profile_dn[0]
-    # the last-frame effect shows in the last group, above the line
-    assert r.int1.profile_dn[-1] > 3 * r.int1.profile_dn_uncertainty[-1]
 
 
 # ------------------------------------------------------------------ Ctrl-C
