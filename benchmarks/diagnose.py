@@ -117,10 +117,10 @@ def main(argv=None):
         warm(path)
         rss_before = peak_rss_mb()
         best = float("inf")
-        extra = {"max_binned": None} if args.all_samples else {}
+
         for _ in range(args.repeat):
             start = time.perf_counter()
-            result = rscd.diagnose_files([path], **extra)
+            result = rscd.diagnose_files([path])
             best = min(best, time.perf_counter() - start)
         rss_diag = peak_rss_mb()
         r = result.results[0]
@@ -137,7 +137,7 @@ def main(argv=None):
             del sci
         gb = 4 * np.prod(shape) / 2**30
         print(f"file: {path}, SCI {shape} = {gb:.2f} GB")
-        binned = "every used sample" if args.all_samples else "<= 2**18 samples per integration"
+        binned = "every used sample"
         print(f"diagnose_files ({binned} binned): {best:.3f} s (best of {args.repeat}); skips int 1 = "
               f"{r.int1.recommended_skip} (simulated {expected_skip(0.6, 1.5, 0.1)}), "
               f"ints 2+ = {r.int2p.recommended_skip} (simulated {expected_skip(1.2, 2.5, 0.1)})")

@@ -59,7 +59,7 @@ SLOPE_UNIT = 1.0
 SLOPE_SPAN = 16.0
 SLOPE_BINS = 6400
 #: Pixels per block (whole rows): the block's float64 copy stays within a few tens of MB.
-BLOCK_ELEMENTS = 1 << 19
+BLOCK_ELEMENTS = 1 << 16
 
 BAD_GROUP = DO_NOT_USE | SATURATED | JUMP_DET          # in GROUPDQ
 BAD_PIXEL = DO_NOT_USE | REFERENCE_PIXEL               # in PIXELDQ
