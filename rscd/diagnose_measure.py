@@ -109,11 +109,11 @@ class Geometry:
         self.measured = np.r_[np.arange(w), ngroups - 1]
         self.window = window
         self.coef = {}
-        for name, half in (("a", self.half_a), ("b", self.half_b)):
-            x = half.astype(np.float64)
+        for name, groups in (("a", self.half_a), ("b", self.half_b)):
+            x = groups.astype(np.float64)
             xbar = x.mean()
             c = (x - xbar) / ((x - xbar) ** 2).sum()
-            self.coef[name] = (half, xbar, c, (self.measured - xbar).astype(np.float64))
+            self.coef[name] = (groups, xbar, c, (self.measured - xbar).astype(np.float64))
         x = window.astype(np.float64)
         self.c_full = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
         self.dx_full = (self.measured - x.mean()).astype(np.float64)
