@@ -13,6 +13,7 @@ C_SOURCES = [
     "csrc/flag.c",
     "csrc/decay.c",
     "csrc/fastamp.c",
+    "csrc/diagnose.c",
 ]
 HEADERS = ["csrc/rscd.h", "csrc/rscd_internal.h"]
 

@@ -206,7 +206,8 @@ def diagnose(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, *,
              threshold: float = DEFAULT_THRESHOLD, integration_start: int = 1, ystart: int = 1,
              window_start: Optional[int] = None, group_time: Optional[float] = None,
              subarray: Optional[str] = None, readpatt: Optional[str] = None,
-             reference_slope: Optional[float] = None) -> "Diagnosis":
+             reference_slope: Optional[float] = None, threads: int = 0,
+             kernel: str = "c") -> "Diagnosis":
     """Measure the RSCD transient of ramps in memory (``RampModel`` layout).
 
     Parameters
@@ -231,6 +232,12 @@ def diagnose(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, *,
     reference_slope : float, optional
         Slope (DN per group) of the pixels the skip is judged for; default the median
         slope of the used samples.
+    threads : int
+        OpenMP threads of the C kernel (0: the OpenMP default); results do not depend
+        on it.
+    kernel : {"c", "numpy"}
+        The measurement: the C kernel (csrc/diagnose.c), or the numpy implementation of
+        the same sums (slower; the tests' reference).
 
     Returns
     -------
@@ -268,7 +275,7 @@ def diagnose(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, *,
             raise ValueError(f"{name} must be an integer >= 1, not {value!r}")
     where = "arrays" if subarray is None else f"{subarray} {readpatt}"
     w = check_window(where, data.shape[1], window_start)
-    acc = Accumulator(data.shape[1], w)
+    acc = Accumulator(data.shape[1], w, kernel, threads)
     pdq = pixeldq.astype(np.uint32, copy=False)
     kw = dict(integration_start=int(integration_start), ystart=int(ystart))
     acc.use_slopes(acc.pixel_slopes(data, groupdq, pdq, **kw))
@@ -372,7 +379,8 @@ def _check_miri(layout):
 
 def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                    threshold: float = DEFAULT_THRESHOLD, window_start: Optional[int] = None,
-                   reference_slope: Optional[float] = None) -> "Diagnosis":
+                   reference_slope: Optional[float] = None, threads: int = 0,
+                   kernel: str = "c") -> "Diagnosis":
     """Measure the RSCD transient in ramp files, one result per (SUBARRAY, READPATT).
 
     Parameters
@@ -388,6 +396,8 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
         of the pair's shortest ramps.
     reference_slope : float, optional
         Slope (DN per group) the skip is judged for; default each pair's median slope.
+    threads, kernel
+        As for :func:`diagnose`.
 
     Returns
     -------
@@ -443,7 +453,8 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
             for layout in group:
                 if 0 in layout.shape:
                     continue
-                acc = by_groups.setdefault(layout.shape[1], Accumulator(layout.shape[1], w))
+                acc = by_groups.setdefault(layout.shape[1],
+                                           Accumulator(layout.shape[1], w, kernel, threads))
                 ramp = _MappedRamp(layout)
                 try:
                     kw = dict(integration_start=layout.integration_start,

@@ -58,6 +58,8 @@ MAX_ZBINS = 24
 SLOPE_UNIT = 1.0
 SLOPE_SPAN = 16.0
 SLOPE_BINS = 6400
+#: Bytes of SCI and GROUPDQ per call of the C kernel (whole rows).
+C_BLOCK_BYTES = 16 << 20
 #: Pixels per block (whole rows): the block's float64 copy stays within a few tens of MB.
 BLOCK_ELEMENTS = 1 << 16
 
@@ -190,7 +192,10 @@ class Accumulator:
     ``slopes[kind]``: histogram of the whole-window slope of used samples (for the
     median slope); ``offered``/``used``: samples seen / passing the DQ tests."""
 
-    def __init__(self, ngroups: int, w: int):
+    def __init__(self, ngroups: int, w: int, kernel: str = "c", threads: int = 0):
+        if kernel not in ("c", "numpy"):
+            raise ValueError(f"kernel must be 'c' or 'numpy', not {kernel!r}")
+        self.kernel, self.threads = kernel, threads
         self.geom = Geometry(ngroups, w)
         nj = len(self.geom.measured)
         self.sums = {k: np.zeros((STRIPES, 2, nj, len(SUMS))) for k in KINDS}
@@ -214,6 +219,10 @@ class Accumulator:
             return None
         self.halves, self.slope_sum = False, None
         total, count = np.zeros(ny * nx), np.zeros(ny * nx)
+        if self.kernel == "c":
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, None,
+                         pixel_slope_sum=total, pixel_slope_count=count)
+            return total, count
         for _, _, _, where, _, _, _, slope in self._samples(
                 sci, gdq, pixeldq, integration_start, ystart):
             np.add.at(total, where, slope)
@@ -251,6 +260,9 @@ class Accumulator:
         """Add every sample of ``sci`` (nints, N, ny, nx), any byte order, to the sums.
         ``release(i, r0, r1)`` is called after rows [r0, r1) of integration i."""
         nints, ngroups, ny, nx = sci.shape
+        if self.kernel == "c":
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release, count=True)
+            return
         stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
         for i, kind, parity, where, u, z, o, slope in self._samples(
                 sci, gdq, pixeldq, integration_start, ystart, None, release, count=True):
@@ -261,6 +273,46 @@ class Accumulator:
             pos = np.clip(np.round((np.arcsinh(slope / SLOPE_UNIT) + SLOPE_SPAN)
                                    * (SLOPE_BINS / (2 * SLOPE_SPAN))), 0, SLOPE_BINS - 1)
             self.slopes[kind] += np.bincount(pos.astype(np.intp), minlength=SLOPE_BINS)
+
+    def _c_pass(self, sci, gdq, pixeldq, integration_start, ystart, release=None,
+                count=False, pixel_slope_sum=None, pixel_slope_count=None):
+        """The slopes pass (``pixel_slope_sum`` given) or the sums pass through the C
+        kernel (csrc/diagnose.c), a block of rows at a time, SCI read where it lies
+        (any byte order, no copy of a contiguous cube)."""
+        from . import _core
+        nints, ngroups, ny, nx = sci.shape
+        pdq = np.ascontiguousarray(pixeldq, dtype=np.uint32)
+        rows = max(1, C_BLOCK_BYTES // max(1, ngroups * nx * 5))
+        for i in range(nints):
+            kind = "int1" if integration_start + i == 1 else "int2p"
+            cube = sci[i]
+            if not cube.flags.c_contiguous:
+                cube = np.ascontiguousarray(cube)
+            flat = cube.reshape(-1)
+            native = flat.view(flat.dtype.newbyteorder("=")).view(np.float32)
+            dq = np.ascontiguousarray(gdq[i]).reshape(-1)
+            if count:
+                self.offered[kind] += ny * nx
+            for r0 in range(0, ny, rows):
+                r1 = min(ny, r0 + rows)
+                if pixel_slope_sum is not None:
+                    _core.diagnose_block(native, not flat.dtype.isnative, dq, pdq, ngroups, r0,
+                                         r1 - r0, ystart, self.geom.w, False, STRIPES,
+                                         pixel_slope_sum=pixel_slope_sum,
+                                         pixel_slope_count=pixel_slope_count,
+                                         nthreads=self.threads)
+                    continue
+                used = _core.diagnose_block(
+                    native, not flat.dtype.isnative, dq, pdq, ngroups, r0, r1 - r0, ystart,
+                    self.geom.w, self.halves, STRIPES,
+                    clips=(self.clip.get((kind, 0)), self.clip.get((kind, 1))),
+                    slope_sum=self.slope_sum, slope_count=self.slope_n,
+                    sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
+                    slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=self.threads)
+                if count:
+                    self.used[kind] += used
+                if release is not None:
+                    release(i, r0, r1)
 
     def _sum(self, kind, parity, stripe, u, z, o, keep):
         order = np.argsort(stripe, kind="stable")
