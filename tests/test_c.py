@@ -7,6 +7,7 @@ Python oracle on data where a fused multiply-add would round differently.
 
 tests/c/test_rscd.c   the public API (rscd.h), hand-worked flag and decay cases
 tests/c/test_fastamp.c  the vector amplitude's error bound against libm, element by element
+tests/c/test_diagnose.c  rscd_diagnose_block: exact sums of hand-worked ramps, DQ, byte order, threads
 """
 import ctypes
 import math
@@ -28,10 +29,13 @@ from oracle_decay import decay_oracle, pixel_amplitude  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
 TESTS_C = os.path.join(ROOT, "tests", "c")
-CORE = [os.path.join(CSRC, f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c")]
+CORE = [os.path.join(CSRC, f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c",
+                                        "diagnose.c")]
 PROGRAMS = {
     "test_rscd": [os.path.join(TESTS_C, "test_rscd.c")] + CORE,
     "test_fastamp": [os.path.join(TESTS_C, "test_fastamp.c"), os.path.join(CSRC, "fastamp.c")],
+    # rscd_diagnose_block (csrc/diagnose.c), issue 23
+    "test_diagnose": [os.path.join(TESTS_C, "test_diagnose.c")] + CORE,
 }
 CC = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 WARNINGS = ["-Wall", "-Wextra", "-Wcast-qual", "-Werror"]
@@ -121,7 +125,8 @@ def test_c_program_under_sanitizers(tmp_path, program):
     if not compiles(tmp_path, SANITIZERS):
         pytest.skip(f"{CC} cannot build and run programs with {' '.join(SANITIZERS)}")
     extra = list(SANITIZERS)
-    if program == "test_rscd" and compiles(tmp_path, ["-fopenmp"], headers=["omp.h"]):
+    if program in ("test_rscd", "test_diagnose") and compiles(tmp_path, ["-fopenmp"],
+                                                              headers=["omp.h"]):
         extra.append("-fopenmp")  # the 2-thread cases
     exe = build(tmp_path, program, extra)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
