@@ -64,19 +64,6 @@ static int line_init(line_coef *l, ptrdiff_t first, ptrdiff_t count)
     return RSCD_OK;
 }
 
-/* slope and mean of a sample's values d[g] (stride 1 over groups) */
-static void line_fit(const line_coef *l, const double *d, double *slope, double *mean)
-{
-    ptrdiff_t k;
-    double s = 0.0, m = 0.0;
-    for (k = 0; k < l->count; k++) {
-        s += l->c[k] * d[l->first + k];
-        m += d[l->first + k];
-    }
-    *slope = s;
-    *mean = m / (double)l->count;
-}
-
 /* numpy's searchsorted(edges, z, side="left"): edges below z */
 static ptrdiff_t zbin(const rscd_diag_clip *clip, double z)
 {
@@ -99,67 +86,123 @@ typedef struct work {
     int swapped;
 } work;
 
-/* One stripe's rows [r0, r1) in row order. tile: ngroups * nx doubles; hist: the
- * thread's private histogram (NULL in the slopes pass). Returns samples used. */
+/* Per-thread buffers of one row (nx pixels). */
+typedef struct row_buf {
+    double *tile;            /* ngroups x nx, group-major: the row's values */
+    double *slope, *mean;    /* the whole window's line */
+    double *u, *umean, *z;   /* the offsets' line and the instrument (halves) */
+    double *offs;            /* nmeasured x nx */
+    unsigned char *ok;       /* nx: the sample is used */
+} row_buf;
+
+/* a line over groups l->first.. of the row's tile, for every pixel of the row */
+static void line_row(const line_coef *l, const double *tile, ptrdiff_t nx, double *slope,
+                     double *mean)
+{
+    ptrdiff_t k, x;
+    for (x = 0; x < nx; x++)
+        slope[x] = mean[x] = 0.0;
+    for (k = 0; k < l->count; k++) {
+        const double *row = tile + (l->first + k) * nx;
+        const double c = l->c[k];
+        for (x = 0; x < nx; x++) {
+            slope[x] += c * row[x];
+            mean[x] += row[x];
+        }
+    }
+    for (x = 0; x < nx; x++)
+        mean[x] /= (double)l->count;
+}
+
+/* offsets of the measured groups from the line (slope, mean) centred at xbar */
+static void offsets_row(const work *wk, const double *tile, const double *slope,
+                        const double *mean, double xbar, double *offs)
+{
+    const rscd_diag_block *b = wk->b;
+    const ptrdiff_t nx = b->nx, w = b->window_start;
+    ptrdiff_t j, x;
+    for (j = 0; j < wk->nmeasured; j++) {
+        const ptrdiff_t grp = j < w ? j : b->ngroups - 1;
+        const double dx = (double)grp - xbar;
+        const double *d = tile + grp * nx;
+        double *o = offs + j * nx;
+        for (x = 0; x < nx; x++)
+            o[x] = d[x] - mean[x] - dx * slope[x];
+    }
+}
+
+/* One stripe's rows [r0, r1) in row order; hist: the thread's private histogram
+ * (NULL in the slopes pass). Returns the samples used. */
 static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptrdiff_t r1,
-                             double *tile, unsigned char *flags, double *offs, int64_t *hist)
+                             const row_buf *rb, int64_t *hist)
 {
     const rscd_diag_block *b = wk->b;
     rscd_diag_out *out = wk->out;
     const ptrdiff_t N = b->ngroups, nx = b->nx, plane = b->ny * b->nx;
-    const ptrdiff_t w = b->window_start, J = wk->nmeasured;
+    const ptrdiff_t J = wk->nmeasured;
     ptrdiff_t used = 0, y, x, g, j;
     for (y = r0; y < r1; y++) {
         const int parity = ((b->ystart + y) % 2 == 1) ? 0 : 1;
         const rscd_diag_clip *clip = b->clip[parity];
         double *sums = out->sums ? out->sums + ((stripe * 2 + parity) * J) * RSCD_DIAG_SUMS
                                  : NULL;
-        /* the row's groups, plane by plane (sequential reads), into a pixel-major tile */
-        memset(flags, 0, (size_t)nx);
+        const uint32_t *pdq = b->pixeldq + y * nx;
+        /* the row's groups, plane by plane (sequential reads) */
+        for (x = 0; x < nx; x++)
+            rb->ok[x] = (pdq[x] & BAD_PIXEL) == 0;
         for (g = 0; g < N; g++) {
             const uint8_t *dq = b->groupdq + g * plane + y * nx;
             const float *sci = b->sci + g * plane + y * nx;
-            for (x = 0; x < nx; x++) {
-                flags[x] |= dq[x];
-                tile[x * N + g] = diag_load(sci + x, wk->swapped);
+            double *t = rb->tile + g * nx;
+            if (!sums && (g < b->window_start || g == N - 1)) {
+                /* the slopes pass reads only the window's SCI (a non-finite value
+                 * elsewhere leaves the sample out of the sums pass, not its pixel's
+                 * slope, which stays independent of every other sample) */
+                for (x = 0; x < nx; x++)
+                    rb->ok[x] &= (dq[x] & BAD_GROUP) == 0;
+                continue;
             }
+            for (x = 0; x < nx; x++) {
+                const double v = diag_load(sci + x, wk->swapped);
+                t[x] = v;
+                rb->ok[x] &= ((dq[x] & BAD_GROUP) == 0) & (v - v == 0.0);   /* finite */
+            }
+        }
+        line_row(&wk->full, rb->tile, nx, rb->slope, rb->mean);
+        if (!sums) {                                        /* slopes pass */
+            for (x = 0; x < nx; x++)
+                if (rb->ok[x]) {
+                    used++;
+                    out->pixel_slope_sum[y * nx + x] += rb->slope[x];
+                    out->pixel_slope_count[y * nx + x] += 1.0;
+                }
+            continue;
+        }
+        if (b->halves) {
+            /* half B's mean is not needed: it goes where the whole window's was */
+            line_row(&wk->half_b, rb->tile, nx, rb->z, rb->mean);
+            line_row(&wk->half_a, rb->tile, nx, rb->u, rb->umean);
+            offsets_row(wk, rb->tile, rb->u, rb->umean, wk->half_a.xbar, rb->offs);
+        } else {
+            offsets_row(wk, rb->tile, rb->slope, rb->mean, wk->full.xbar, rb->offs);
         }
         for (x = 0; x < nx; x++) {
             const ptrdiff_t p = y * nx + x;
-            const double *d = tile + x * N;
-            int finite = 1;
-            double slope, mean, u, z, umean, zmean, gscale = 1.0, ok_u = 1.0;
+            const double slope = rb->slope[x];
+            double u, z, gscale = 1.0, ok_u = 1.0;
             ptrdiff_t bin = 0;
-            if ((b->pixeldq[p] & BAD_PIXEL) || (flags[x] & BAD_GROUP))
-                continue;
-            for (g = 0; g < N; g++)
-                finite &= isfinite(d[g]) != 0;
-            if (!finite)
+            if (!rb->ok[x])
                 continue;
             used++;
-            line_fit(&wk->full, d, &slope, &mean);
-            if (!sums) {                                   /* slopes pass */
-                out->pixel_slope_sum[p] += slope;
-                out->pixel_slope_count[p] += 1.0;
-                continue;
-            }
             if (b->halves) {
-                line_fit(&wk->half_a, d, &u, &umean);
-                line_fit(&wk->half_b, d, &z, &zmean);
-                for (j = 0; j < J; j++) {
-                    const ptrdiff_t grp = j < w ? j : N - 1;
-                    offs[j] = d[grp] - umean - ((double)grp - wk->half_a.xbar) * u;
-                }
+                u = rb->u[x];
+                z = rb->z[x];
             } else {
                 const double others = b->pixel_slope_count[p] - 1.0;
                 if (!(others > 0.0))
                     continue;
                 u = slope;
                 z = (b->pixel_slope_sum[p] - slope) / others;
-                for (j = 0; j < J; j++) {
-                    const ptrdiff_t grp = j < w ? j : N - 1;
-                    offs[j] = d[grp] - mean - ((double)grp - wk->full.xbar) * slope;
-                }
             }
             if (clip) {
                 bin = zbin(clip, z);
@@ -168,14 +211,13 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
                 ok_u = fabs(u * gscale - clip->u_centre[bin]) <= clip->u_half[bin] ? 1.0 : 0.0;
             }
             for (j = 0; j < J; j++) {
-                double keep = ok_u, o;
+                const double o = rb->offs[j * nx + x];
                 double *s = sums + j * RSCD_DIAG_SUMS;
-                if (clip && keep != 0.0)
-                    keep = fabs(offs[j] * gscale - clip->o_centre[bin * J + j])
-                           <= clip->o_half[bin * J + j] ? 1.0 : 0.0;
-                if (keep == 0.0)
+                if (ok_u == 0.0)
+                    break;
+                if (clip && !(fabs(o * gscale - clip->o_centre[bin * J + j])
+                              <= clip->o_half[bin * J + j]))
                     continue;
-                o = offs[j];
                 s[0] += 1.0;
                 s[1] += z;
                 s[2] += u;
@@ -186,13 +228,11 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
             {
                 double pos = nearbyint((asinh(slope / out->slope_unit) + out->slope_span)
                                        * ((double)out->slope_bins / (2.0 * out->slope_span)));
-                ptrdiff_t k;
                 if (!(pos >= 0.0))
                     pos = 0.0;          /* also NaN */
                 if (pos > (double)(out->slope_bins - 1))
                     pos = (double)(out->slope_bins - 1);
-                k = (ptrdiff_t)pos;
-                hist[k] += 1;
+                hist[(ptrdiff_t)pos] += 1;
             }
         }
     }
@@ -292,17 +332,22 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
 #endif
     {
         int t = 0;
-        double *tile, *offs;
-        unsigned char *flags;
+        row_buf rb;
+        const size_t nx = (size_t)block->nx;
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
-        tile = (double *)malloc((size_t)(block->nx * block->ngroups) * sizeof(double));
-        offs = (double *)malloc((size_t)wk.nmeasured * sizeof(double));
-        flags = (unsigned char *)malloc((size_t)block->nx);
-        if (!tile || !offs || !flags) {
+        rb.tile = (double *)malloc(nx * (size_t)block->ngroups * sizeof(double));
+        rb.slope = (double *)malloc(nx * 5 * sizeof(double));
+        rb.offs = (double *)malloc(nx * (size_t)wk.nmeasured * sizeof(double));
+        rb.ok = (unsigned char *)malloc(nx);
+        if (!rb.tile || !rb.slope || !rb.offs || !rb.ok) {
             failed = 1;
         } else {
+            rb.mean = rb.slope + nx;
+            rb.u = rb.slope + 2 * nx;
+            rb.umean = rb.slope + 3 * nx;
+            rb.z = rb.slope + 4 * nx;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -314,13 +359,14 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                     r0 = block->row_first;
                 if (r1 > block->row_first + block->row_count)
                     r1 = block->row_first + block->row_count;
-                used += stripe_rows(&wk, s, r0, r1, tile, flags, offs,
+                used += stripe_rows(&wk, s, r0, r1, &rb,
                                     hists ? hists + (ptrdiff_t)t * out->slope_bins : NULL);
             }
         }
-        free(tile);
-        free(offs);
-        free(flags);
+        free(rb.tile);
+        free(rb.slope);
+        free(rb.offs);
+        free(rb.ok);
     }
     if (failed) {
         status = RSCD_ERR_NOMEM;

@@ -28,7 +28,7 @@ from ._renames import renamed_keywords
 from .correct import RSCDWarning
 from .diagnose_fit import decay_model, fit_decay, recommended_skip, skip_of_decay
 from .diagnose_measure import (KIND_TEXT, KINDS, Accumulator, DiagnoseError, check_window,
-                               default_window_start, line_window)
+                               default_window_start, line_window, pilot_step)
 from .diagnose_report import Diagnosis, PairResult, Profile, draw_figure
 from .diagnose_stats import median_slope, regress
 from .reference import canonical_subarray
@@ -340,6 +340,25 @@ class _MappedRamp:
                 start = max(plane, plane + first * nx * size - (128 << 10))
                 self._madvise(start, plane + r1 * nx * size, page)
 
+    def pilot_rows(self, step):
+        """SCI (native float32), GROUPDQ and PIXELDQ of every step-th row, read with
+        pread: touching scattered rows through the map would map whole large page-cache
+        folios around each of them (hundreds of MB of a large file)."""
+        nints, ngroups, ny, nx = self.layout.shape
+        rows = np.arange(0, ny, step)
+        sci = np.empty((nints, ngroups, len(rows), nx), np.float32)
+        gdq = np.empty((nints, ngroups, len(rows), nx), np.uint8)
+        (sci_at, _), (gdq_at, _) = self._offsets
+        fd = self._fh.fileno()
+        for i in range(nints):
+            for g in range(ngroups):
+                plane = (i * ngroups + g) * ny * nx
+                for k, r in enumerate(rows):
+                    at = plane + int(r) * nx
+                    sci[i, g, k] = np.frombuffer(os.pread(fd, 4 * nx, sci_at + 4 * at), ">f4")
+                    gdq[i, g, k] = np.frombuffer(os.pread(fd, nx, gdq_at + at), np.uint8)
+        return sci, gdq, self.pixeldq[rows]
+
     def _madvise(self, start, end, page):
         aligned = start - start % page
         self._mm.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
@@ -460,12 +479,12 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                     kw = dict(integration_start=layout.integration_start,
                               ystart=layout.substrt2)
                     if passes == "slopes":
-                        slopes[layout.path] = acc.pixel_slopes(ramp.sci, ramp.gdq,
-                                                               ramp.pixeldq, **kw)
+                        slopes[layout.path] = acc.pixel_slopes(
+                            ramp.sci, ramp.gdq, ramp.pixeldq, release=ramp.release, **kw)
                         continue
                     acc.use_slopes(slopes[layout.path])
                     if passes == "pilot":
-                        acc.add_pilot(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
+                        acc.add_pilot(*ramp.pilot_rows(pilot_step(layout.shape)), **kw)
                     else:
                         acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, release=ramp.release, **kw)
                 finally:

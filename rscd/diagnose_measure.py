@@ -34,7 +34,7 @@ from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 
 __all__ = ["DiagnoseError", "KINDS", "MIN_WINDOW", "MIN_GROUPS", "STRIPES", "SUMS",
            "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window",
-           "line_window"]
+           "line_window", "pilot_step"]
 
 KINDS = ("int1", "int2p")
 KIND_TEXT = {"int1": "integration 1", "int2p": "integrations 2+"}
@@ -91,6 +91,14 @@ def check_window(where: str, ngroups: int, window_start: Optional[int]) -> int:
             f"the late window [w, {ngroups - 2}] needs at least {MIN_WINDOW} groups and "
             f"w >= 1 (1 <= w <= {ngroups - 1 - MIN_WINDOW})")
     return w
+
+
+def pilot_step(shape, max_samples=PILOT_SAMPLES) -> int:
+    """The pilot reads every step-th row of a (nints, N, ny, nx) cube: an odd step, so
+    both row parities come in, and a subset of rows taken this way keeps each row's
+    parity when given the same first detector row."""
+    nints, _, ny, nx = shape
+    return max(1, -(-(nints * ny * nx) // max_samples)) | 1
 
 
 def line_window(ngroups: int, w: int) -> Tuple[int, int]:
@@ -208,7 +216,7 @@ class Accumulator:
         self.slope_sum = self.slope_n = None
 
     # -- the instrument -------------------------------------------------------------
-    def pixel_slopes(self, sci, gdq, pixeldq, *, integration_start, ystart):
+    def pixel_slopes(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None):
         """First pass over an exposure: each pixel's late-window slope summed over its
         usable integrations. With two or more integrations, a sample's instrument is
         the mean slope of the pixel's *other* integrations (noise fully independent)
@@ -220,7 +228,7 @@ class Accumulator:
         self.halves, self.slope_sum = False, None
         total, count = np.zeros(ny * nx), np.zeros(ny * nx)
         if self.kernel == "c":
-            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, None,
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release,
                          pixel_slope_sum=total, pixel_slope_count=count)
             return total, count
         for _, _, _, where, _, _, _, slope in self._samples(
@@ -240,10 +248,8 @@ class Accumulator:
     # -- the two passes -------------------------------------------------------------
     def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart, max_samples=PILOT_SAMPLES):
         """Collect pilot samples from a spread of rows of ``sci``."""
-        nints, ngroups, ny, nx = sci.shape
-        # every step-th row (an odd step, so both row parities come in)
-        step = max(1, -(-(nints * ny * nx) // max_samples)) | 1
-        rows = np.arange(0, ny, step)
+        step = pilot_step(sci.shape, max_samples)
+        rows = np.arange(0, sci.shape[2], step) if step > 1 else None
         for i, kind, parity, _, u, z, o, _ in self._samples(
                 sci, gdq, pixeldq, integration_start, ystart, rows):
             self.pilot.setdefault((kind, parity), []).append((z, u, o))
@@ -301,6 +307,8 @@ class Accumulator:
                                          pixel_slope_sum=pixel_slope_sum,
                                          pixel_slope_count=pixel_slope_count,
                                          nthreads=self.threads)
+                    if release is not None:
+                        release(i, r0, r1)
                     continue
                 used = _core.diagnose_block(
                     native, not flat.dtype.isnative, dq, pdq, ngroups, r0, r1 - r0, ystart,
@@ -336,8 +344,9 @@ class Accumulator:
         pixok = (np.asarray(pixeldq) & np.uint32(BAD_PIXEL)) == 0
         odd_row = (ystart + np.arange(ny)) % 2 == 1     # detector row ystart + y (1-based)
         block_rows = max(1, BLOCK_ELEMENTS // max(1, ngroups * nx))
-        row_sets = ([rows[k:k + block_rows] for k in range(0, len(rows), block_rows)]
-                    if rows is not None else None)
+        # rows given (the pilot): one slice per row -- numpy's fancy indexing of a
+        # memory map would map far more of the file than the rows it reads
+        row_sets = [slice(r, r + 1) for r in rows] if rows is not None else None
         for i in range(nints):
             kind = "int1" if integration_start + i == 1 else "int2p"
             if count:
