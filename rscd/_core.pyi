@@ -4,7 +4,7 @@ Private: use :func:`rscd.apply`. Arrays must already have the exact dtype, shape
 C-contiguity named here (``rscd.correct`` checks them with friendly messages first).
 """
 import enum
-from typing import Optional, TypedDict, type_check_only
+from typing import Any, Optional, TypedDict, type_check_only
 
 import numpy as np
 import numpy.typing as npt

@@ -216,34 +216,33 @@ Status = rscd_status
 
 # ---- diagnose ----
 
-cdef class _Clip:
-    """Holds the arrays of one rscd_diag_clip while the core reads them."""
-    cdef rscd_diag_clip c
-    cdef object keep
-
-    def __init__(self, table, ptrdiff_t nmeasured):
-        import numpy as np
-        arrays = [np.ascontiguousarray(getattr(table, name), dtype=dtype) for name, dtype in (
-            ("edges", np.float64), ("bright", np.uint8), ("zmed", np.float64),
-            ("u_c", np.float64), ("u_h", np.float64), ("o_c", np.float64),
-            ("o_h", np.float64))]
-        nbins = arrays[2].shape[0]
-        if (arrays[0].shape[0] != nbins - 1 or any(a.shape[0] != nbins for a in arrays[1:])
-                or arrays[5].size != nbins * nmeasured or arrays[6].size != nbins * nmeasured):
-            raise ValueError("clip table: inconsistent bin counts")
-        self.keep = arrays
-        cdef const double[::1] edges = arrays[0]
-        cdef const unsigned char[::1] bright = arrays[1]
-        cdef const double[::1] zmed = arrays[2], u_c = arrays[3], u_h = arrays[4]
-        cdef const double[::1] o_c = arrays[5].reshape(-1), o_h = arrays[6].reshape(-1)
-        self.c.nbins = nbins
-        self.c.edges = &edges[0] if nbins > 1 else NULL
-        self.c.bright = &bright[0]
-        self.c.zmed = &zmed[0]
-        self.c.u_centre = &u_c[0]
-        self.c.u_half = &u_h[0]
-        self.c.o_centre = &o_c[0]
-        self.c.o_half = &o_h[0]
+cdef int _fill_clip(rscd_diag_clip *c, table, ptrdiff_t nmeasured, list keep) except -1:
+    """Point c at the arrays of a clip table (rscd.diagnose_measure.ClipTable); keep
+    holds them while the core reads them."""
+    import numpy as np
+    arrays = [np.ascontiguousarray(getattr(table, name), dtype=dtype) for name, dtype in (
+        ("edges", np.float64), ("bright", np.uint8), ("zmed", np.float64),
+        ("u_c", np.float64), ("u_h", np.float64), ("o_c", np.float64),
+        ("o_h", np.float64))]
+    nbins = arrays[2].shape[0]
+    if (nbins < 1 or arrays[0].shape[0] != nbins - 1
+            or any(a.shape[0] != nbins for a in arrays[1:])
+            or arrays[5].size != nbins * nmeasured or arrays[6].size != nbins * nmeasured):
+        raise ValueError("clip table: inconsistent bin counts")
+    keep.extend(arrays)
+    cdef const double[::1] edges = arrays[0]
+    cdef const unsigned char[::1] bright = arrays[1]
+    cdef const double[::1] zmed = arrays[2], u_c = arrays[3], u_h = arrays[4]
+    cdef const double[::1] o_c = arrays[5].reshape(-1), o_h = arrays[6].reshape(-1)
+    c.nbins = nbins
+    c.edges = &edges[0] if nbins > 1 else NULL
+    c.bright = &bright[0]
+    c.zmed = &zmed[0]
+    c.u_centre = &u_c[0]
+    c.u_half = &u_h[0]
+    c.o_centre = &o_c[0]
+    c.o_half = &o_h[0]
+    return 0
 
 
 def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::1] groupdq_flat,
@@ -262,7 +261,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     cdef rscd_diag_block b
     cdef rscd_diag_out out
     cdef rscd_params params
-    cdef _Clip clip_odd = None, clip_even = None
+    cdef rscd_diag_clip clip_c[2]
+    cdef list keep = []
     cdef ptrdiff_t ny = pixeldq.shape[0], nx = pixeldq.shape[1]
     cdef ptrdiff_t nmeasured = window_start + 1
     cdef int status
@@ -289,12 +289,12 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     b.halves = halves
     b.pixel_slope_sum = &slope_sum[0] if slope_sum is not None else NULL
     b.pixel_slope_count = &slope_count[0] if slope_count is not None else NULL
-    if clips[0] is not None:
-        clip_odd = _Clip(clips[0], nmeasured)
-    if clips[1] is not None:
-        clip_even = _Clip(clips[1], nmeasured)
-    b.clip[0] = &clip_odd.c if clip_odd is not None else NULL
-    b.clip[1] = &clip_even.c if clip_even is not None else NULL
+    for k in range(2):
+        if clips[k] is not None:
+            _fill_clip(&clip_c[k], clips[k], nmeasured, keep)
+            b.clip[k] = &clip_c[k]
+        else:
+            b.clip[k] = NULL
     b.stripes = stripes
     out.sums = &sums[0] if sums is not None else NULL
     out.slope_hist = &slope_hist[0] if slope_hist is not None else NULL
