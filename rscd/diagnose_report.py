@@ -6,10 +6,9 @@ array indices); in the table and the figure from 1 (as the pipeline's documents 
 them). Every output says which.
 """
 import json
-import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 

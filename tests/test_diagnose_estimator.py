@@ -16,9 +16,9 @@ from astropy.io import fits
 
 import rscd
 from rscd.cli import main as rscd_main
-from rscd.diagnose import AlreadyCorrectedWarning, DiagnoseError
+from rscd.diagnose import AlreadyCorrectedWarning
 from rscd.simulate import simulate_ramps, transient_offset, write_simulated
-from simulate_rscd import CASES, READ_NOISE, Case, independent_exposure, true_skip
+from simulate_rscd import CASES, Case, independent_exposure, true_skip
 
 T = 0.1
 REALDATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata",
