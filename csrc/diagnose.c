@@ -92,6 +92,7 @@ typedef struct row_buf {
     double *slope, *mean;    /* the whole window's line */
     double *u, *umean, *z;   /* the offsets' line and the instrument (halves) */
     double *offs;            /* nmeasured x nx */
+    ptrdiff_t *bin;          /* nx: bin of z in the clip table */
     unsigned char *ok;       /* nx: the sample is used */
 } row_buf;
 
@@ -186,10 +187,12 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
         } else {
             offsets_row(wk, rb->tile, rb->slope, rb->mean, wk->full.xbar, rb->offs);
         }
+        /* per pixel: the instrument, its bin and scale, and whether u passes; then per
+         * group, the row's sums in local accumulators (added to the stripe's once) */
         for (x = 0; x < nx; x++) {
             const ptrdiff_t p = y * nx + x;
             const double slope = rb->slope[x];
-            double u, z, gscale = 1.0, ok_u = 1.0;
+            double u, z, gscale = 1.0;
             ptrdiff_t bin = 0;
             if (!rb->ok[x])
                 continue;
@@ -199,31 +202,12 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
                 z = rb->z[x];
             } else {
                 const double others = b->pixel_slope_count[p] - 1.0;
-                if (!(others > 0.0))
+                if (!(others > 0.0)) {
+                    rb->ok[x] = 0;
                     continue;
+                }
                 u = slope;
                 z = (b->pixel_slope_sum[p] - slope) / others;
-            }
-            if (clip) {
-                bin = zbin(clip, z);
-                if (clip->bright[bin])
-                    gscale = clip->zmed[bin] / (z > 0.0 ? z : 1.0);
-                ok_u = fabs(u * gscale - clip->u_centre[bin]) <= clip->u_half[bin] ? 1.0 : 0.0;
-            }
-            for (j = 0; j < J; j++) {
-                const double o = rb->offs[j * nx + x];
-                double *s = sums + j * RSCD_DIAG_SUMS;
-                if (ok_u == 0.0)
-                    break;
-                if (clip && !(fabs(o * gscale - clip->o_centre[bin * J + j])
-                              <= clip->o_half[bin * J + j]))
-                    continue;
-                s[0] += 1.0;
-                s[1] += z;
-                s[2] += u;
-                s[3] += o;
-                s[4] += z * u;
-                s[5] += o * z;
             }
             {
                 double pos = nearbyint((asinh(slope / out->slope_unit) + out->slope_span)
@@ -234,6 +218,41 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
                     pos = (double)(out->slope_bins - 1);
                 hist[(ptrdiff_t)pos] += 1;
             }
+            if (clip) {
+                bin = zbin(clip, z);
+                if (clip->bright[bin])
+                    gscale = clip->zmed[bin] / (z > 0.0 ? z : 1.0);
+                if (!(fabs(u * gscale - clip->u_centre[bin]) <= clip->u_half[bin]))
+                    rb->ok[x] = 0;
+            }
+            rb->u[x] = u;
+            rb->z[x] = z;
+            rb->mean[x] = gscale;       /* the whole window's mean is no longer needed */
+            rb->bin[x] = bin;
+        }
+        for (j = 0; j < J; j++) {
+            const double *o = rb->offs + j * nx;
+            double n = 0.0, sz = 0.0, su = 0.0, so = 0.0, szu = 0.0, szo = 0.0;
+            double *acc = sums + j * RSCD_DIAG_SUMS;
+            for (x = 0; x < nx; x++) {
+                if (!rb->ok[x])
+                    continue;
+                if (clip && !(fabs(o[x] * rb->mean[x] - clip->o_centre[rb->bin[x] * J + j])
+                              <= clip->o_half[rb->bin[x] * J + j]))
+                    continue;
+                n += 1.0;
+                sz += rb->z[x];
+                su += rb->u[x];
+                so += o[x];
+                szu += rb->z[x] * rb->u[x];
+                szo += o[x] * rb->z[x];
+            }
+            acc[0] += n;
+            acc[1] += sz;
+            acc[2] += su;
+            acc[3] += so;
+            acc[4] += szu;
+            acc[5] += szo;
         }
     }
     return used;
@@ -341,7 +360,8 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
         rb.slope = (double *)malloc(nx * 5 * sizeof(double));
         rb.offs = (double *)malloc(nx * (size_t)wk.nmeasured * sizeof(double));
         rb.ok = (unsigned char *)malloc(nx);
-        if (!rb.tile || !rb.slope || !rb.offs || !rb.ok) {
+        rb.bin = (ptrdiff_t *)malloc(nx * sizeof(ptrdiff_t));
+        if (!rb.tile || !rb.slope || !rb.offs || !rb.ok || !rb.bin) {
             failed = 1;
         } else {
             rb.mean = rb.slope + nx;
@@ -367,6 +387,7 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
         free(rb.slope);
         free(rb.offs);
         free(rb.ok);
+        free(rb.bin);
     }
     if (failed) {
         status = RSCD_ERR_NOMEM;
