@@ -135,6 +135,28 @@ class PairResult:
         k2 = None if self.int2p is None else self.int2p.recommended_skip
         return (k2 if k1 is None else k1), (k1 if k2 is None else k2)
 
+    def measured_rows(self) -> list:
+        """The ``RSCD_MEASURED`` rows of this pair (docs/reference_files.rst): per kind of
+        integration held and per row parity, a_j = ``profile`` and b_j = ``profile_dn``
+        over every group. Where the proportional part could not be told from the DN part
+        (``proportional_measured`` false) a_j is 0 and the whole offset is b_j, as
+        measured; a row parity without samples of its own takes both parities' profile."""
+        from .reference import MeasuredRow
+        rows = []
+        for kind, integration in (("int1", "1"), ("int2p", "2+")):
+            prof = getattr(self, kind)
+            if prof is None:
+                continue
+            for parity in ("ODD", "EVEN"):
+                part = getattr(prof, parity.lower() + "_rows") or prof
+                rows.append(MeasuredRow(
+                    self.subarray, self.readpatt, integration, parity, self.window_start,
+                    a=tuple(np.nan_to_num(part.profile, nan=0.0).tolist()),
+                    b=tuple(np.nan_to_num(part.profile_dn, nan=0.0).tolist()),
+                    a_err=tuple(np.asarray(part.uncertainty, float).tolist()),
+                    b_err=tuple(np.asarray(part.profile_dn_uncertainty, float).tolist())))
+        return rows
+
 
 @dataclass
 class Diagnosis:
@@ -187,11 +209,14 @@ class Diagnosis:
                         detector: str = "MIRIMAGE", force: bool = False) -> None:
         """Write an ``RSCD_GROUP_SKIP`` reference file, one row per pair
         (``group_skip1`` = int 1 skip, ``group_skip`` = int 2+ skip, the safe
-        ``recommended_skip``; see :meth:`PairResult.skips`). Refused for pairs whose
+        ``recommended_skip``; see :meth:`PairResult.skips`), and beside it the
+        ``RSCD_MEASURED`` table of the measured transient
+        (:meth:`PairResult.measured_rows`), so that one file serves ``--method flag`` and
+        ``--method measured``. Refused for pairs whose
         transient is not measurable, and, unless ``force``, for files already
         RSCD-corrected (S_RSCD = COMPLETE)."""
         from .reference import write_flag_reference
-        rows = []
+        rows, measured = [], []
         for r in self.results:
             if r.subarray is None or r.readpatt is None:
                 raise DiagnoseError("write_reference needs SUBARRAY and READPATT: pass "
@@ -210,7 +235,9 @@ class Diagnosis:
                     f"{r.subarray} {r.readpatt}: no skip to write for {KIND_TEXT[kind]}: "
                     f"{prof.reason if prof is not None else 'no such integration'}")
             rows.append((r.subarray, r.readpatt, k1, k2))
+            measured.extend(r.measured_rows())
         write_flag_reference(path, rows, detector=detector, overwrite=overwrite,
+                             measured=measured,
                              descrip="RSCD group skips measured by rscd diagnose",
                              pedigree="INFLIGHT")
 
