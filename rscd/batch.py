@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .correct import Result
+from .safe_files import file_key
 
 if TYPE_CHECKING:
     from .reference import Reference
@@ -265,17 +266,6 @@ def check_options(*, method: str = "auto", inplace: bool = False,
             raise ValueError(f"--output-dir {folder}: a file of that name exists, not a "
                              "folder; give a folder (it is created when missing)")
     return cap_threads(threads)
-
-
-def file_key(path: str | os.PathLike[str]) -> tuple:
-    """What makes two names one file: (device, inode) of an existing file, whatever the
-    spelling (``f.fits``, ``./f.fits``, symbolic and hard links); the resolved absolute
-    path of a name not there yet."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return ("path", os.path.realpath(path))
-    return ("inode", st.st_dev, st.st_ino)
 
 
 def check_distinct(paths: Sequence[str | os.PathLike[str]],

@@ -435,6 +435,7 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
         A file's S_RSCD is COMPLETE (RSCD-corrected already).
     """
     from .fits import read_layout       # the ramp-file checks apply_file makes
+    from .safe_files import file_key
     threshold = _check_threshold(threshold)
     reference_slope = _check_slope(reference_slope)
     paths = [os.fspath(p) for p in paths]
@@ -442,7 +443,7 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
         raise DiagnoseError("no input files")
     layouts, seen = [], set()
     for path in paths:
-        key = os.path.realpath(path)
+        key = file_key(path)    # one file named twice (any spelling, links) is read once
         if key in seen:
             continue
         seen.add(key)

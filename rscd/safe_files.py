@@ -34,9 +34,9 @@ try:
 except ImportError:     # Windows: no flock; temporary files are then never reaped
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["NotRegularFileError", "IdentityError", "open_regular", "held", "atomic_write",
-           "rename_no_replace", "copy_identity", "reserve_blocks", "reap_stale_temps",
-           "sync_folder"]
+__all__ = ["NotRegularFileError", "IdentityError", "file_key", "open_regular", "held",
+           "atomic_write", "rename_no_replace", "copy_identity", "reserve_blocks",
+           "reap_stale_temps", "sync_folder"]
 
 log = logging.getLogger("rscd")
 
@@ -441,3 +441,14 @@ def atomic_write(target: PathLike, *, durable: bool = False,
         fh.close()
     if durable:
         sync_folder(folder)
+
+
+def file_key(path: "Union[str, os.PathLike[str]]") -> tuple:
+    """What makes two names one file: (device, inode) of an existing file, whatever the
+    spelling (``f.fits``, ``./f.fits``, symbolic and hard links); the resolved absolute
+    path of a name not there yet."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", st.st_dev, st.st_ino)

@@ -5,6 +5,7 @@ transient need no skip, flagged samples stay out, row parity and segment files a
 honoured, bad input gets one line and a non-zero exit, and the written reference file
 drives both ``rscd --reference`` and jwst's RscdStep."""
 import json
+import os
 import math
 
 import numpy as np
@@ -388,3 +389,13 @@ def test_substrt2_is_the_deprecated_name_of_ystart():
     assert got.to_dict() == want.to_dict()
     with pytest.raises(TypeError, match="both substrt2= and ystart="):
         rscd.diagnose(data, gdq, pdq, substrt2=2, ystart=2)
+
+
+def test_a_file_and_its_hard_link_are_read_once(tmp_path):
+    """Regression: diagnose_files compared real paths, so a hard link of a file counted
+    its samples twice; one file is now known by its device and inode."""
+    path = write_simulated(tmp_path / "x_linearity.fits", nints=2, nrows=32, ncols=32, seed=3)
+    os.link(path, tmp_path / "y_linearity.fits")
+    once = rscd.diagnose_files([path]).results[0]
+    both = rscd.diagnose_files([path, tmp_path / "y_linearity.fits"]).results[0]
+    assert both.int2p.samples == once.int2p.samples
