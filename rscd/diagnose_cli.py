@@ -97,7 +97,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.json:
         if args.write_reference:
             print(f"wrote {args.write_reference}: RSCD_GROUP_SKIP, one row per pair "
-                  "(the safe skips)")
+                  "(the safe skips, for --method flag), and RSCD_MEASURED (the measured "
+                  "transient, for --method measured)")
         if args.figure:
             print(f"wrote {args.figure}")
     return 0
