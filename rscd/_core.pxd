@@ -22,6 +22,7 @@ cdef extern from "rscd.h" nogil:
         RSCD_ERR_BYTEORDER
         RSCD_ERR_PARAMS
         RSCD_ERR_STRUCT
+        RSCD_ERR_MODEL
 
     cpdef enum rscd_byteorder:
         RSCD_NATIVE
@@ -114,23 +115,27 @@ cdef extern from "rscd.h" nogil:
     # ---- end of diagnose ----
 
     # ---- measured ----
-    int RSCD_ERR_MODEL
-
     ctypedef struct rscd_measured_model:
+        size_t struct_size
         const double *a
         const double *b
         ptrdiff_t length
         ptrdiff_t window_start
 
     ctypedef struct rscd_measured_models:
+        size_t struct_size
         const rscd_measured_model *int1[2]
         const rscd_measured_model *int2p[2]
         uint8_t dq_jump_det
 
     ctypedef struct rscd_measured_stats:
+        size_t struct_size
         ptrdiff_t nints_corrected, npix_corrected, npix_flagged, npix_no_slope
         ptrdiff_t nvalues_left
 
+    int rscd_measured_model_init(rscd_measured_model *model, size_t size) noexcept
+    int rscd_measured_models_init(rscd_measured_models *models, size_t size) noexcept
+    int rscd_measured_stats_init(rscd_measured_stats *stats, size_t size) noexcept
     int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
                       const rscd_params *params, rscd_measured_stats *stats) noexcept
 

@@ -289,6 +289,7 @@ cdef int _model(rscd_measured_model *out, object model, list keep) except -1:
         raise ValueError("the model's a has %d values and b %d; expected the same number"
                          % (a.shape[0], b.shape[0]))
     keep.append((a, b))
+    _check(rscd_measured_model_init(out, sizeof(rscd_measured_model)))   # the ABI rule
     out.length = a.shape[0]
     out.a = &a[0] if a.shape[0] else NULL
     out.b = &b[0] if b.shape[0] else NULL
@@ -318,12 +319,9 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, 0, first_row)
     ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
     ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    _check(rscd_measured_models_init(&models, sizeof(models)))   # every entry NULL
     for k, model in enumerate(int1 + int2p):
         if model is None:
-            if k < 2:
-                models.int1[k] = NULL
-            else:
-                models.int2p[k - 2] = NULL
             continue
         _model(&m[k], model, keep)
         if k < 2:
@@ -332,9 +330,10 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
             models.int2p[k - 2] = &m[k]
     models.dq_jump_det = <uint8_t>dq_jump_det
     _fill_params(&params, nthreads)
+    _check(rscd_measured_stats_init(&stats, sizeof(stats)))
     with nogil:
         status = rscd_measured(&ramp, &models, &params, &stats)
     _check(status)
-    return status, stats
+    return status, _fields(stats)
 
 # ---- end of measured ----
