@@ -269,23 +269,20 @@ int rscd_measured_stats_init(rscd_measured_stats *stats, size_t size)
     return rscd_init_struct(stats, size, &d, sizeof d);
 }
 
-/* RSCD_OK when every struct the call is given has a known struct_size and every
- * model given is well formed; the first refusal otherwise. */
+/* RSCD_OK when every model given has a known struct_size (RSCD_ERR_STRUCT) and is
+ * well formed (RSCD_ERR_MODEL); the first refusal otherwise. */
 static int check_models(const rscd_measured_model *const *kinds[2])
 {
     int k, p, status;
     for (k = 0; k < 2; k++) {
         for (p = 0; p < 2; p++) {
-            if (!kinds[k][p])
+            const rscd_measured_model *m = kinds[k][p];
+            if (!m)
                 continue;
-            status = rscd_struct_ok(kinds[k][p], sizeof *kinds[k][p]);
+            status = rscd_struct_ok(m, sizeof *m);
             if (status != RSCD_OK)
                 return status;
-        }
-    }
-    for (k = 0; k < 2; k++) {
-        for (p = 0; p < 2; p++) {
-            if (kinds[k][p] && !model_ok(kinds[k][p]))
+            if (!model_ok(m))
                 return RSCD_ERR_MODEL;
         }
     }
