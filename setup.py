@@ -14,6 +14,7 @@ C_SOURCES = [
     "csrc/decay.c",
     "csrc/fastamp.c",
     "csrc/measured.c",
+    "csrc/diagnose.c",
 ]
 HEADERS = ["csrc/rscd.h", "csrc/rscd_internal.h"]
 

@@ -463,6 +463,74 @@ RSCD_API ptrdiff_t rscd_flag_stop_level(const uint8_t *problem, ptrdiff_t skip);
 
 /* ---- rscd_diagnose: the measurement kernel of `rscd diagnose` ---- */
 
+/* Number of sums kept per (stripe, row parity, measured group): n, sum z, sum u,
+ * sum o, sum z*u, sum z*o (docs/diagnose.rst, "The estimator"). */
+#define RSCD_DIAG_SUMS 6
+
+/* The outlier cut of one row parity (docs/diagnose.rst, "Outliers"): bins of the
+ * instrument z (a sample is in bin b when b edges are below z, as numpy's
+ * searchsorted), and per bin the centre and half-width of the accepted slope u and
+ * of each measured group's offset. In a bright bin u and the offsets are compared
+ * scaled by zmed / z. */
+typedef struct rscd_diag_clip {
+    ptrdiff_t nbins;               /* >= 1 */
+    const double *edges;           /* nbins - 1, ascending (NULL when nbins == 1) */
+    const unsigned char *bright;   /* nbins */
+    const double *zmed;            /* nbins */
+    const double *u_centre;        /* nbins */
+    const double *u_half;          /* nbins */
+    const double *o_centre;        /* nbins x nmeasured, row-major */
+    const double *o_half;          /* nbins x nmeasured */
+} rscd_diag_clip;
+
+/* One block of rows of one integration to measure. Groups are counted from 0; the
+ * late window is groups window_start .. ngroups-2, the measured groups are
+ * 0 .. window_start-1 and ngroups-1 (nmeasured = window_start + 1). */
+typedef struct rscd_diag_block {
+    const float *sci;              /* (ngroups, ny, nx) of one integration, C order */
+    int sci_byteorder;             /* RSCD_NATIVE or RSCD_SWAPPED (big-endian FITS map) */
+    const uint8_t *groupdq;        /* (ngroups, ny, nx) */
+    const uint32_t *pixeldq;       /* (ny, nx) */
+    ptrdiff_t ngroups, ny, nx;
+    ptrdiff_t row_first, row_count;  /* the rows measured */
+    ptrdiff_t ystart;              /* 1-based detector row of array row 0 (parity) */
+    ptrdiff_t window_start;        /* w: 1 <= w <= ngroups - 5 */
+    int halves;                    /* 1: u and the offsets from the window's first half,
+                                      z from its second half; 0: the whole window's line,
+                                      z the pixel's mean slope in its other integrations */
+    const double *pixel_slope_sum;    /* (ny, nx), halves == 0 in the sums pass */
+    const double *pixel_slope_count;  /* (ny, nx) */
+    const rscd_diag_clip *clip[2];    /* odd rows, even rows; NULL: no cut */
+    ptrdiff_t stripes;             /* row stripes of the whole frame (bootstrap units) */
+} rscd_diag_block;
+
+/* What a block adds to. Slopes pass: sums == NULL; each used sample's whole-window
+ * slope is added to pixel_slope_sum and 1 to pixel_slope_count. Sums pass: sums
+ * (stripes, 2, nmeasured, RSCD_DIAG_SUMS; parity 0 = odd detector rows) and
+ * slope_hist (slope_bins counts of asinh(slope / slope_unit) over +-slope_span, bin
+ * centres at -span + k * 2 span / bins, rounded half to even) are added to. */
+typedef struct rscd_diag_out {
+    double *sums;
+    int64_t *slope_hist;
+    ptrdiff_t slope_bins;
+    double slope_span, slope_unit;
+    double *pixel_slope_sum;
+    double *pixel_slope_count;
+    ptrdiff_t used;                /* set: samples of the block passing the DQ tests */
+} rscd_diag_out;
+
+/* rscd_diagnose_block: the per-sample measurement of `rscd diagnose` on a block.
+ * A sample (one pixel of the integration) is used when its PIXELDQ has neither
+ * DO_NOT_USE nor REFERENCE_PIXEL, none of its groups has SATURATED, DO_NOT_USE or
+ * JUMP_DET, and all its values are finite; in the sums pass with halves == 0 also
+ * when its pixel has another usable integration. Nothing is allocated for the cube
+ * and SCI is only read. Row stripes are computed one per thread, each in row order,
+ * so the results do not depend on the number of threads. params may be NULL.
+ * Returns RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_DIMS, RSCD_ERR_RANGE (rows, window),
+ * RSCD_ERR_BYTEORDER or RSCD_ERR_NOMEM. */
+RSCD_API int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
+                                 const rscd_params *params);
+
 /* (end of the diagnose section) */
 
 /* ---- rscd_measured: subtract the measured transient ---- */

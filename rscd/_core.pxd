@@ -1,6 +1,6 @@
 # Declarations of csrc/rscd.h, the only place the Cython layer learns the C API.
 from libc.stddef cimport ptrdiff_t, size_t
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t
 
 cdef extern from "rscd.h" nogil:
     int RSCD_VERSION_MAJOR
@@ -111,7 +111,44 @@ cdef extern from "rscd.h" nogil:
     # ---- end of plan ----
 
     # ---- diagnose ----
+    int RSCD_DIAG_SUMS
 
+    ctypedef struct rscd_diag_clip:
+        ptrdiff_t nbins
+        const double *edges
+        const unsigned char *bright
+        const double *zmed
+        const double *u_centre
+        const double *u_half
+        const double *o_centre
+        const double *o_half
+
+    ctypedef struct rscd_diag_block:
+        const float *sci
+        int sci_byteorder
+        const uint8_t *groupdq
+        const uint32_t *pixeldq
+        ptrdiff_t ngroups, ny, nx
+        ptrdiff_t row_first, row_count
+        ptrdiff_t ystart
+        ptrdiff_t window_start
+        int halves
+        const double *pixel_slope_sum
+        const double *pixel_slope_count
+        const rscd_diag_clip *clip[2]
+        ptrdiff_t stripes
+
+    ctypedef struct rscd_diag_out:
+        double *sums
+        int64_t *slope_hist
+        ptrdiff_t slope_bins
+        double slope_span, slope_unit
+        double *pixel_slope_sum
+        double *pixel_slope_count
+        ptrdiff_t used
+
+    int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
+                            const rscd_params *params) noexcept
     # ---- end of diagnose ----
 
     # ---- measured ----

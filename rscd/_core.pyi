@@ -4,7 +4,7 @@ Private: use :func:`rscd.apply`. Arrays must already have the exact dtype, shape
 C-contiguity named here (``rscd.correct`` checks them with friendly messages first).
 """
 import enum
-from typing import Optional, TypedDict, type_check_only
+from typing import Any, Optional, TypedDict, type_check_only
 
 import numpy as np
 import numpy.typing as npt
@@ -183,6 +183,33 @@ def flag_stop_level(problem: npt.NDArray[np.uint8], skip: int) -> int:
 # ---- end of plan ----
 
 # ---- diagnose ----
+
+def diagnose_block(
+    sci_flat: npt.NDArray[np.float32],
+    sci_swapped: bool,
+    groupdq_flat: npt.NDArray[np.uint8],
+    pixeldq: npt.NDArray[np.uint32],
+    ngroups: int,
+    row_first: int,
+    row_count: int,
+    ystart: int,
+    window_start: int,
+    halves: bool,
+    stripes: int,
+    clips: tuple[Any, Any] = (None, None),
+    slope_sum: Optional[npt.NDArray[np.float64]] = None,
+    slope_count: Optional[npt.NDArray[np.float64]] = None,
+    sums: Optional[npt.NDArray[np.float64]] = None,
+    slope_hist: Optional[npt.NDArray[np.int64]] = None,
+    slope_span: float = 16.0,
+    slope_unit: float = 1.0,
+    pixel_slope_sum: Optional[npt.NDArray[np.float64]] = None,
+    pixel_slope_count: Optional[npt.NDArray[np.float64]] = None,
+    nthreads: int = 0,
+) -> int:
+    """``rscd_diagnose_block`` on rows of one integration (SCI as a flat native-dtype
+    view, ``sci_swapped``: stored in the opposite byte order); returns the samples
+    used."""
 
 # ---- end of diagnose ----
 

@@ -13,7 +13,7 @@ call writes must be writeable: decay reads GROUPDQ and PIXELDQ through const
 memoryviews, so read-only ones (a file mapped read-only) are accepted."""
 
 from libc.stddef cimport ptrdiff_t
-from libc.stdint cimport uint8_t, uint32_t
+from libc.stdint cimport int64_t, uint8_t, uint32_t
 
 # Stands in for the pointer of a zero-sized array: the core never reads it.
 cdef uint8_t _empty_u8[1]
@@ -269,6 +269,100 @@ def flag_stop_level(const uint8_t[::1] problem, ptrdiff_t skip):
 # ---- end of plan ----
 
 # ---- diagnose ----
+
+cdef int _fill_clip(rscd_diag_clip *c, table, ptrdiff_t nmeasured, list keep) except -1:
+    """Point c at the arrays of a clip table (rscd.diagnose_measure.ClipTable); keep
+    holds them while the core reads them."""
+    import numpy as np
+    arrays = [np.ascontiguousarray(getattr(table, name), dtype=dtype) for name, dtype in (
+        ("edges", np.float64), ("bright", np.uint8), ("zmed", np.float64),
+        ("u_c", np.float64), ("u_h", np.float64), ("o_c", np.float64),
+        ("o_h", np.float64))]
+    nbins = arrays[2].shape[0]
+    if (nbins < 1 or arrays[0].shape[0] != nbins - 1
+            or any(a.shape[0] != nbins for a in arrays[1:])
+            or arrays[5].size != nbins * nmeasured or arrays[6].size != nbins * nmeasured):
+        raise ValueError("clip table: inconsistent bin counts")
+    keep.extend(arrays)
+    cdef const double[::1] edges = arrays[0]
+    cdef const unsigned char[::1] bright = arrays[1]
+    cdef const double[::1] zmed = arrays[2], u_c = arrays[3], u_h = arrays[4]
+    cdef const double[::1] o_c = arrays[5].reshape(-1), o_h = arrays[6].reshape(-1)
+    c.nbins = nbins
+    c.edges = &edges[0] if nbins > 1 else NULL
+    c.bright = &bright[0]
+    c.zmed = &zmed[0]
+    c.u_centre = &u_c[0]
+    c.u_half = &u_h[0]
+    c.o_centre = &o_c[0]
+    c.o_half = &o_h[0]
+    return 0
+
+
+def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::1] groupdq_flat,
+                   const uint32_t[:, ::1] pixeldq, ptrdiff_t ngroups, ptrdiff_t row_first,
+                   ptrdiff_t row_count, ptrdiff_t ystart, ptrdiff_t window_start, bint halves,
+                   ptrdiff_t stripes, clips=(None, None), const double[::1] slope_sum=None,
+                   const double[::1] slope_count=None, double[::1] sums=None,
+                   int64_t[::1] slope_hist=None, double slope_span=16.0,
+                   double slope_unit=1.0, double[::1] pixel_slope_sum=None,
+                   double[::1] pixel_slope_count=None, int nthreads=0):
+    """Run rscd_diagnose_block on rows [row_first, row_first + row_count) of one
+    integration: SCI as a flat native-dtype view of its (ngroups, ny, nx) bytes
+    (sci_swapped: stored in the opposite byte order), GROUPDQ flat. sums None: the
+    slopes pass (adds to pixel_slope_sum / pixel_slope_count). Returns the samples
+    used."""
+    cdef rscd_diag_block b
+    cdef rscd_diag_out out
+    cdef rscd_params params
+    cdef rscd_diag_clip clip_c[2]
+    cdef list keep = []
+    cdef ptrdiff_t ny = pixeldq.shape[0], nx = pixeldq.shape[1]
+    cdef ptrdiff_t nmeasured = window_start + 1
+    cdef int status
+    if sci_flat.shape[0] != ngroups * ny * nx or groupdq_flat.shape[0] != ngroups * ny * nx:
+        raise ValueError("SCI and GROUPDQ must hold ngroups x ny x nx values")
+    if ((slope_sum is not None and slope_sum.shape[0] != ny * nx)
+            or (slope_count is not None and slope_count.shape[0] != ny * nx)
+            or (pixel_slope_sum is not None and pixel_slope_sum.shape[0] != ny * nx)
+            or (pixel_slope_count is not None and pixel_slope_count.shape[0] != ny * nx)):
+        raise ValueError("pixel slope arrays must hold ny x nx values")
+    if sums is not None and sums.shape[0] != stripes * 2 * nmeasured * RSCD_DIAG_SUMS:
+        raise ValueError("sums must hold stripes x 2 x (window_start + 1) x 6 values")
+    b.sci = &sci_flat[0]
+    b.sci_byteorder = RSCD_SWAPPED if sci_swapped else RSCD_NATIVE
+    b.groupdq = &groupdq_flat[0]
+    b.pixeldq = &pixeldq[0, 0]
+    b.ngroups = ngroups
+    b.ny = ny
+    b.nx = nx
+    b.row_first = row_first
+    b.row_count = row_count
+    b.ystart = ystart
+    b.window_start = window_start
+    b.halves = halves
+    b.pixel_slope_sum = &slope_sum[0] if slope_sum is not None else NULL
+    b.pixel_slope_count = &slope_count[0] if slope_count is not None else NULL
+    for k in range(2):
+        if clips[k] is not None:
+            _fill_clip(&clip_c[k], clips[k], nmeasured, keep)
+            b.clip[k] = &clip_c[k]
+        else:
+            b.clip[k] = NULL
+    b.stripes = stripes
+    out.sums = &sums[0] if sums is not None else NULL
+    out.slope_hist = &slope_hist[0] if slope_hist is not None else NULL
+    out.slope_bins = slope_hist.shape[0] if slope_hist is not None else 0
+    out.slope_span = slope_span
+    out.slope_unit = slope_unit
+    out.pixel_slope_sum = &pixel_slope_sum[0] if pixel_slope_sum is not None else NULL
+    out.pixel_slope_count = &pixel_slope_count[0] if pixel_slope_count is not None else NULL
+    out.used = 0
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_diagnose_block(&b, &out, &params)
+    _check(status)
+    return out.used
 
 # ---- end of diagnose ----
 

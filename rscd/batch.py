@@ -24,6 +24,20 @@ file's messages with that file. Errors do not stop the batch: a file that fails 
 :class:`FileResult` with ``status == "FAILED"`` and a one-line ``error``; so does a file
 whose task the executor lost (a worker process died).
 
+Before anything runs, a batch refuses a file named twice (whatever the spelling: the
+same device and inode) and two files whose outputs would have one name
+(:func:`check_distinct`), and its options are checked once (:func:`check_options`, which
+the command uses too).
+
+Stopping: the first Ctrl-C (SIGINT) or SIGTERM of the calling process makes the batch
+start no more files and wait for those being corrected; a second one stops them at once
+(pool workers are killed). Either way :class:`BatchInterrupted` is raised, carrying the
+:class:`BatchResult` that says which files are done and which are left. Pool workers
+ignore SIGINT (a terminal's Ctrl-C reaches the whole process group, the decision is the
+caller's) and die with the calling process: on Linux through ``PR_SET_PDEATHSIG``, and
+everywhere through a watchdog thread waiting on a pipe that only the calling process
+writes to, which ends when that process dies, however it dies.
+
 Resumption (``resume=True``) skips files already done, so an interrupted batch can be
 run again with the same command: in place, a file whose S_RSCD is COMPLETE; new files,
 a file whose output already exists with S_RSCD COMPLETE or SKIPPED (outputs appear under
@@ -37,7 +51,9 @@ import concurrent.futures.process
 import contextlib
 import logging
 import multiprocessing
+import numbers
 import os
+import signal
 import sys
 import threading
 import time
@@ -54,7 +70,8 @@ if TYPE_CHECKING:
 #: ``on_result(index, file_result, write)``; write(text, file=None) prints a line.
 OnResult = Callable[[int, "FileResult", Callable[..., None]], None]
 
-__all__ = ["apply_files", "FileResult", "BatchResult", "default_jobs", "scheduler_executor",
+__all__ = ["apply_files", "FileResult", "BatchResult", "BatchInterrupted", "default_jobs",
+           "check_options", "check_distinct", "cap_threads", "scheduler_executor",
            "SchedulerError"]
 
 log = logging.getLogger("rscd")
@@ -62,6 +79,11 @@ log = logging.getLogger("rscd")
 #: ``FileResult.status`` values besides the Result ones (COMPLETE, SKIPPED).
 FAILED = "FAILED"
 DONE = "DONE"
+LEFT = "LEFT"          # not started: the batch was interrupted first
+
+#: Test hook: seconds each file's task sleeps before its correction (read in the worker),
+#: so the tests can interrupt or kill a batch while files are still queued.
+SLOW_FILE_ENV = "RSCD_TEST_SLOW_FILE"
 
 
 @dataclass
@@ -69,8 +91,8 @@ class FileResult:
     """What happened to one file of a batch.
 
     ``status`` is COMPLETE or SKIPPED (``result`` says more), DONE (skipped by
-    ``resume``: already corrected) or FAILED (``error`` is one line, ``traceback``
-    the full text). ``messages`` holds (logging level, text) of the warnings and log
+    ``resume``: already corrected), FAILED (``error`` is one line, ``traceback``
+    the full text) or LEFT (not started: the batch was interrupted). ``messages`` holds (logging level, text) of the warnings and log
     records the run produced. ``output`` is the file written (the input itself in place).
     """
     path: str
@@ -81,6 +103,7 @@ class FileResult:
     traceback: str | None = None
     seconds: float = 0.0
     messages: list[tuple[int, str]] = field(default_factory=list)
+    stopped: bool = False      #: FAILED because a second interrupt stopped it mid-run
 
     @property
     def ok(self) -> bool:
@@ -90,6 +113,8 @@ class FileResult:
         """The one line the command prints for this file (failures: the error)."""
         if self.status == FAILED:
             return self.error or f"{self.path}: failed"
+        if self.status == LEFT:
+            return f"{self.path}: not started (the batch was interrupted)"
         where = "in place" if inplace else f"-> {self.output}"
         if self.status == DONE or self.result is None:
             return f"{self.path} {where}: already done (S_RSCD = COMPLETE), skipped"
@@ -101,11 +126,12 @@ class BatchResult:
     """Per-file results in input order, and the totals.
 
     ``jobs`` is the pool's size, or None when an executor ran the files (``engine``
-    names it)."""
+    names it). ``interrupted``: the batch was stopped (files not started are LEFT)."""
     files: list[FileResult]
     seconds: float
     jobs: int | None
     engine: str | None = None
+    interrupted: bool = False
 
     def count(self, status: str) -> int:
         """How many files have ``status``."""
@@ -117,7 +143,7 @@ class BatchResult:
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and not self.interrupted
 
     @property
     def files_per_second(self) -> float:
@@ -126,7 +152,7 @@ class BatchResult:
     def summary(self) -> str:
         """One line: how many of each status, time and files per second."""
         parts = [f"{self.count(s)} {s.lower() if s != DONE else 'already done'}"
-                 for s in ("COMPLETE", "SKIPPED", DONE, FAILED) if self.count(s)]
+                 for s in ("COMPLETE", "SKIPPED", DONE, FAILED, LEFT) if self.count(s)]
         return (f"{len(self.files)} file(s): {', '.join(parts) or 'none'} in "
                 f"{self.seconds:.1f} s ({self.files_per_second:.2f} files/s, "
                 f"{self.engine or f'{self.jobs} job(s)'})")
@@ -138,6 +164,8 @@ class BatchResult:
             method = f.result.method if f.result is not None and f.result.method else "-"
             if f.status == FAILED:
                 detail = f.error or ""
+            elif f.status == LEFT:
+                detail = "not started"
             elif f.status == DONE or f.result is None:
                 detail = "already done"
             else:
@@ -154,6 +182,23 @@ class BatchResult:
         lines.append(self.summary())
         return "\n".join(lines)
 
+    def stopped_lines(self) -> list[str]:
+        """What an interrupted batch did, naming the files: those finished (corrected,
+        skipped, already done or failed), those stopped while being corrected, those
+        not started; and what to do next."""
+        groups = (("finished", [f for f in self.files if f.status not in (LEFT, FAILED)
+                                or (f.status == FAILED and not f.stopped)]),
+                  ("stopped while being corrected", [f for f in self.files if f.stopped]),
+                  ("not started", [f for f in self.files if f.status == LEFT]))
+        lines = [f"interrupted: {len(groups[0][1])} of {len(self.files)} file(s) finished"]
+        for name, files in groups:
+            if files:
+                lines.append(f"{name} ({len(files)}): {' '.join(f.path for f in files)}")
+        if any(f.stopped for f in self.files) or self.count(LEFT):
+            lines.append("run the same command again with --resume (resume=True) to correct "
+                         "the files not finished; finished ones are skipped")
+        return lines
+
 
 def _cores() -> int:
     """The cores this process may run on."""
@@ -168,9 +213,115 @@ def default_jobs(nfiles: int) -> int:
     return max(1, min(_cores(), nfiles))
 
 
+def cap_threads(threads: int | None) -> int | None:
+    """``threads`` at most the cores this process may use, with a one-line notice when
+    it was more: more threads than cores only wait for each other, and a huge number
+    makes the OpenMP runtime abort the process while allocating their stacks."""
+    cores = _cores()
+    if threads is not None and threads > cores:
+        log.warning("--threads %d (threads=%d) is more than the %d core(s) this process "
+                    "may use: using %d", threads, threads, cores, cores)
+        return cores
+    return threads
+
+
+def _count(value, name):
+    """A count option: None, or an integer >= 1 (else one line naming the option)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} (--{name}) must be an integer, not {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"--{name} must be >= 1, not {value} ({name}={value})")
+    return int(value)
+
+
+def check_options(*, method: str = "auto", inplace: bool = False,
+                  output_dir: str | os.PathLike[str] | None = None, keep_inode: bool = False,
+                  threads: int | None = None, jobs: int | None = None) -> int | None:
+    """The checks of a batch's options, made once before any file (the command and
+    :func:`apply_files` share them); returns ``threads`` capped by :func:`cap_threads`.
+
+    Raises
+    ------
+    ValueError, TypeError
+        One line naming the option (command-line and Python spellings) and what to do.
+    """
+    from .correct import METHODS
+    if method not in METHODS:
+        raise ValueError(f"--method (method=) must be one of {', '.join(METHODS)}, "
+                         f"not {method!r}")
+    if inplace and output_dir is not None:
+        raise ValueError("--in-place (inplace=True) writes no new file: drop --output-dir "
+                         "(output_dir)")
+    if keep_inode and not inplace:
+        raise ValueError("--keep-inode is for --in-place runs (keep_inode=True needs "
+                         "inplace=True)")
+    _count(jobs, "jobs")
+    threads = _count(threads, "threads")
+    if output_dir is not None:
+        folder = os.fspath(output_dir)
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise ValueError(f"--output-dir {folder}: a file of that name exists, not a "
+                             "folder; give a folder (it is created when missing)")
+    return cap_threads(threads)
+
+
+def file_key(path: str | os.PathLike[str]) -> tuple:
+    """What makes two names one file: (device, inode) of an existing file, whatever the
+    spelling (``f.fits``, ``./f.fits``, symbolic and hard links); the resolved absolute
+    path of a name not there yet."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ("path", os.path.realpath(path))
+    return ("inode", st.st_dev, st.st_ino)
+
+
+def check_distinct(paths: Sequence[str | os.PathLike[str]],
+                   outputs: Sequence[str | os.PathLike[str]] | None = None) -> None:
+    """Refuse, before anything is written, a set of files that names one file twice, or
+    (``outputs``: the output name of each path, None in place) that would write two files
+    to one name or write over another input. Used by :func:`apply_files` and
+    :func:`rscd.segments.apply_segments`.
+
+    Raises
+    ------
+    rscd.RampFileError
+        Naming both files and what to do.
+    """
+    from .fits import RampFileError
+    names = [os.fspath(p) for p in paths]
+    inputs: dict[tuple, str] = {}
+    for path in names:
+        key = file_key(path)
+        if key in inputs:
+            raise RampFileError(
+                f"{inputs[key]} and {path} are the same file (given twice, e.g. through "
+                "another spelling or a link): give each file once")
+        inputs[key] = path
+    if outputs is None:
+        return
+    written: dict[tuple, str] = {}
+    for path, out in zip(names, [os.fspath(o) for o in outputs]):
+        key = file_key(out)
+        if key in written:
+            raise RampFileError(
+                f"{written[key]} and {path} would both be written to {out}: correct them "
+                "in two runs with different --output-dir folders, or rename one")
+        other = inputs.get(key)
+        if other is not None and other != path:
+            raise RampFileError(
+                f"{path} would be written to {out}, which is {other}, another input of "
+                "this batch: correct them in two runs, or give --output-dir")
+        written[key] = path
+
+
 def _status_of(path: str) -> str | None:
     """S_RSCD of a FITS file's primary header, or None (missing, unreadable, absent)."""
     from astropy.io import fits
+    if not os.path.isfile(path):        # never open a FIFO or a device: it can block
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -178,6 +329,33 @@ def _status_of(path: str) -> str | None:
     except Exception:
         return None
     return value.strip() if isinstance(value, str) else None
+
+
+def _corrected_by(path: str) -> str:
+    """The run that corrected ``path``: its last rscd HISTORY card ("rscd VERSION TIME
+    RSCD METHOD with REFERENCE"), or what S_RSCD says when there is none."""
+    from astropy.io import fits
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = fits.getheader(path, ext=0)
+        runs = [str(text) for text in header.get("HISTORY", []) if str(text).startswith("rscd ")]
+    except Exception:
+        runs = []
+    return f"by {runs[-1]}" if runs else "S_RSCD = 'COMPLETE'"
+
+
+def _already_corrected(path: str, inplace: bool) -> str:
+    """The refusal of decay on a file an earlier run completed: it is not idempotent, and
+    a rerun of an interrupted batch must not invite a second correction."""
+    if inplace:
+        what = ("rerun with --resume (resume=True) to skip the files already corrected; "
+                "--force would correct it a second time")
+    else:
+        what = ("it needs no other correction; --force would correct it a second time "
+                "into a new file")
+    return (f"{path}: already corrected ({_corrected_by(path)}); decay is not idempotent, "
+            f"so it was left as it is: {what}")
 
 
 def _already_done(path: str, output: str, inplace: bool) -> bool:
@@ -279,11 +457,20 @@ class _Messages:
 _messages = _Messages()
 
 
+def _decay_chosen(reference, options):
+    """Whether the run is ``decay`` (None: not known before CRDS is asked)."""
+    method = options.get("method", "auto")
+    if method == "auto":
+        default_method = getattr(reference, "default_method", None)    # a Reference
+        return None if default_method is None else default_method() == "decay"
+    return method == "decay"
+
+
 def _run_one(path, reference, options, resume):
     """Task: correct one file; never raises (except KeyboardInterrupt).
 
     Runs in a pool worker, on an executor's worker or in this process; returns a
-    picklable FileResult."""
+    picklable FileResult. ``reference`` is a Reference or None (CRDS)."""
     from .fits import apply_file, output_path
     path = os.fspath(path)
     inplace = options.get("inplace", False)
@@ -294,6 +481,12 @@ def _run_one(path, reference, options, resume):
     start = time.perf_counter()
     if resume and _already_done(path, output, inplace):
         return FileResult(path, DONE, output=output)
+    if os.environ.get(SLOW_FILE_ENV):
+        time.sleep(float(os.environ[SLOW_FILE_ENV]))
+    if (not options.get("force") and _decay_chosen(reference, options)
+            and _status_of(path) == "COMPLETE"):
+        return FileResult(path, FAILED, output=output,
+                          error=_already_corrected(path, inplace))
     messages = _messages.start()
     try:
         try:
@@ -325,6 +518,100 @@ def _context():
     # (Ignored once the server of this process has started.)
     ctx.set_forkserver_preload(["rscd.batch", "rscd.fits"])
     return ctx
+
+
+_PR_SET_PDEATHSIG = 1       # linux/prctl.h
+
+
+def _die_with_parent(alive):
+    """In a pool worker: end this process when the calling process ends, however it
+    ends (SIGKILL included), instead of living on and correcting queued files.
+
+    On Linux the kernel sends SIGKILL when the worker's parent dies (with ``forkserver``
+    the parent is the fork server, which itself exits when the calling process is gone).
+    Everywhere, a watchdog thread waits on ``alive``, the read end of a pipe whose only
+    write end the calling process holds: the read returns at end of file when that
+    process has died."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        except (OSError, AttributeError):
+            pass                # the watchdog still works
+
+    def watch():
+        try:
+            alive.recv_bytes()      # nothing is ever sent: this returns at end of file
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rscd-parent-watchdog", daemon=True).start()
+
+
+def _worker_init(alive):
+    """Pool worker set-up: a terminal's Ctrl-C reaches the whole process group, but
+    whether the batch stops is the calling process's decision (a worker finishes its
+    file or is killed); and the worker dies with the calling process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(alive)
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """A batch stopped by SIGINT or SIGTERM (module notes). ``batch`` is its
+    :class:`BatchResult`: the files finished, stopped and not started."""
+
+    def __init__(self, batch: BatchResult):
+        super().__init__("the batch was interrupted")
+        self.batch = batch
+
+
+class _Stop:
+    """While a batch runs in the main thread: the first SIGINT or SIGTERM asks it to start
+    no more files (``requested``), a second one raises KeyboardInterrupt to stop the
+    files being corrected. Only handlers left at Python's defaults are replaced (an
+    application's own handlers are kept), and they are put back at the end."""
+
+    def __init__(self):
+        self.requested = False
+        self.saved = {}
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum, default in ((signal.SIGINT, signal.default_int_handler),
+                                    (signal.SIGTERM, signal.SIG_DFL)):
+                if signal.getsignal(signum) is default:
+                    self.saved[signum] = signal.signal(signum, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+
+
+def _stopped(path, inplace):
+    """The FileResult of a file whose run a second interrupt stopped half-way."""
+    if inplace:
+        state = ("a decay run stopped half-way leaves S_RSCD = 'RUNNING', refused until "
+                 "the file is restored; a flag run can simply be repeated")
+    else:
+        state = "an output under its name is complete, else there is none"
+    return FileResult(path, FAILED, stopped=True,
+                      error=f"{path}: stopped while being corrected (interrupted twice): "
+                            f"{state}; rerun with --resume")
+
+
+def _kill_workers(pool):
+    """Kill the processes of a ProcessPoolExecutor (a second interrupt: stop at once)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
 
 
 class _Progress:
@@ -367,23 +654,53 @@ def _lost(path, exc):
     return FileResult(path, FAILED, error=f"{path}: {why}", traceback=traceback.format_exc())
 
 
-def _drive(executor, paths, task_args, finished, shown):
+def _drive(executor, paths, task_args, finished, shown, stop, *, window=None, kill=None,
+           inplace=False):
     """Submit one task per file to ``executor``; hand each result to ``finished`` as it
     completes. The one loop for the process pool and for any other executor. ``shown``:
-    the paths as the caller gave them, for the line of a lost task."""
-    futures = {executor.submit(_run_one, path, *task_args): i for i, path in enumerate(paths)}
+    the paths as the caller gave them, for the line of a lost task. ``window``: at most
+    that many tasks submitted at once (a pool's size: a stopped batch then has no file
+    queued in it); None: all at once. When ``stop`` is requested no task is submitted
+    any more, those not started are cancelled (left without a result) and those
+    running are waited for; a KeyboardInterrupt (a second interrupt) calls ``kill`` and
+    reports the running files as stopped."""
+    todo = list(range(len(paths)))[::-1]
+    running: dict[concurrent.futures.Future, int] = {}
+    announced = False
     try:
-        for future in concurrent.futures.as_completed(futures):
-            i = futures[future]
-            try:
-                file_result = future.result()
-            except Exception as exc:
-                file_result = _lost(shown[i], exc)
-            finished(i, file_result)
-    except BaseException:
-        for future in futures:          # an interrupted batch leaves nothing queued
+        while todo or running:
+            if stop.requested and not announced:
+                announced = True
+                todo.clear()
+                for future in [f for f in running if f.cancel()]:
+                    del running[future]
+                if running:
+                    log.warning("interrupted: starting no more files; waiting for the %d "
+                                "being corrected (%s); interrupt again to stop them at once",
+                                len(running), " ".join(shown[i] for i in running.values()))
+            while todo and (window is None or len(running) < window):
+                i = todo.pop()
+                running[executor.submit(_run_one, paths[i], *task_args)] = i
+            if not running:
+                break
+            done, _ = concurrent.futures.wait(running, timeout=0.2,
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in done:
+                i = running.pop(future)
+                if future.cancelled():
+                    continue
+                try:
+                    file_result = future.result()
+                except Exception as exc:
+                    file_result = _lost(shown[i], exc)
+                finished(i, file_result)
+    except KeyboardInterrupt:           # the second interrupt: stop at once
+        stop.requested = True
+        if kill is not None:
+            kill()
+        for future, i in running.items():
             future.cancel()
-        raise
+            finished(i, _stopped(shown[i], inplace))
 
 
 def _shown_as_given(file_result, given):
@@ -407,7 +724,7 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
                 inplace: bool = False, method: str = "auto", overwrite: bool = False,
                 force: bool = False, threads: int | None = None,
                 on_result: OnResult | None = None, progress: bool = False,
-                keep_inode: bool = False) -> BatchResult:
+                keep_inode: bool = False, sync: bool = True) -> BatchResult:
     """Apply the RSCD correction to many FITS ramp files, one task per file.
 
     Parameters
@@ -428,10 +745,11 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
         have the same rscd installed.
     resume : bool
         Skip files already done (module notes); they get status DONE.
-    output_dir, inplace, method, overwrite, force, keep_inode
+    output_dir, inplace, method, overwrite, force, keep_inode, sync
         As for :func:`rscd.apply_file`.
     threads : int, optional
-        C-core threads per file; default with a pool the cores divided among the jobs,
+        C-core threads per file, at most the cores (:func:`cap_threads`); default with a
+        pool the cores divided among the jobs,
         with an executor the worker's OpenMP default (dask workers set
         OMP_NUM_THREADS=1: one core per task).
     on_result : callable, optional
@@ -451,28 +769,29 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
     ReferenceFileError
         The reference file is malformed (nothing was done).
     ValueError
-        Bad options (the same checks as apply_file, made once here), or both ``jobs``
-        and ``executor``.
+        Bad options (:func:`check_options`, made once here), or both ``jobs`` and
+        ``executor``.
     TypeError
         ``executor`` is not a concurrent.futures.Executor.
+    rscd.RampFileError
+        One file given twice, or two outputs with one name (:func:`check_distinct`);
+        nothing was done.
+    BatchInterrupted
+        SIGINT or SIGTERM stopped the batch (module notes); its ``batch`` says which
+        files are finished and which are not.
     """
-    from .correct import METHODS
+    from .fits import output_path
     from .reference import Reference, read_reference
     given = [os.fspath(p) for p in paths]
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    if inplace and output_dir is not None:
-        raise ValueError("inplace=True writes no new file: do not give output_dir")
-    if keep_inode and not inplace:
-        raise ValueError("keep_inode=True is for in-place runs (inplace=True)")
-    if jobs is not None and (isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1):
-        raise ValueError(f"jobs must be an integer >= 1, not {jobs!r}")
+    threads = check_options(method=method, inplace=inplace, output_dir=output_dir,
+                            keep_inode=keep_inode, threads=threads, jobs=jobs)
     if executor is not None:
         if jobs is not None:
             raise ValueError("give jobs (a process pool here) or executor, not both")
         if not isinstance(executor, concurrent.futures.Executor):
             raise TypeError("executor must be a concurrent.futures.Executor, not "
                             f"{type(executor).__name__}")
+    check_distinct(given, None if inplace else [output_path(p, output_dir) for p in given])
     if reference is None or isinstance(reference, Reference):
         ref = reference                                    # None: CRDS per file
     else:
@@ -488,7 +807,8 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
         if output_dir is not None:
             output_dir = os.path.abspath(os.fspath(output_dir))
     options = dict(output_dir=output_dir, inplace=inplace, method=method,
-                   overwrite=overwrite, force=force, threads=threads, keep_inode=keep_inode)
+                   overwrite=overwrite, force=force, threads=threads, keep_inode=keep_inode,
+                   sync=sync)
     results: list[FileResult | None] = [None] * len(given)
     bar = _Progress(len(given), progress)
     emitted = 0
@@ -508,21 +828,57 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
                 on_result(emitted, done, bar.write)
             emitted += 1
 
-    try:
-        if executor is not None:
-            _drive(executor, task_paths, (ref, options, resume), finished, given)
-        elif jobs == 1:
-            for i, path in enumerate(task_paths):
-                finished(i, _run_one(path, ref, options, resume))
-        else:
-            with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                        mp_context=_context()) as pool:
-                _drive(pool, task_paths, (ref, options, resume), finished, given)
-    finally:
-        bar.close()
+    task_args = (ref, options, resume)
+    with _Stop() as stop:
+        try:
+            if executor is not None:
+                _drive(executor, task_paths, task_args, finished, given, stop,
+                       inplace=inplace)
+            elif jobs == 1:
+                _run_here(task_paths, task_args, finished, stop, inplace)
+            else:
+                _run_pool(jobs, task_paths, task_args, finished, stop, inplace)
+            for i, file_result in enumerate(results):    # the files an interrupt left
+                if file_result is None:
+                    finished(i, FileResult(given[i], LEFT))
+        finally:
+            bar.close()
     files = [r for r in results if r is not None]         # all of them by now
-    return BatchResult(files, time.perf_counter() - start, jobs,
-                       None if executor is None else _engine_name(executor))
+    batch = BatchResult(files, time.perf_counter() - start, jobs,
+                        None if executor is None else _engine_name(executor),
+                        interrupted=stop.requested)
+    if stop.requested:
+        raise BatchInterrupted(batch)
+    return batch
+
+
+def _run_here(paths, task_args, finished, stop, inplace):
+    """jobs=1: the files one after the other in this process."""
+    for i, path in enumerate(paths):
+        if stop.requested:
+            return
+        try:
+            file_result = _run_one(path, *task_args)
+        except KeyboardInterrupt:       # a second interrupt, or not our handler
+            stop.requested = True
+            finished(i, _stopped(path, inplace))
+            return
+        finished(i, file_result)
+
+
+def _run_pool(jobs, paths, task_args, finished, stop, inplace):
+    """A process pool of ``jobs`` workers that die with this process (_worker_init)."""
+    ctx = _context()
+    alive, keep_alive = ctx.Pipe(duplex=False)     # this process holds the only write end
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=jobs, mp_context=ctx, initializer=_worker_init, initargs=(alive,))
+    try:
+        _drive(pool, paths, task_args, finished, paths, stop, window=jobs,
+               kill=lambda: _kill_workers(pool), inplace=inplace)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        keep_alive.close()
+        alive.close()
 
 
 class SchedulerError(Exception):

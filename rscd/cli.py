@@ -21,6 +21,7 @@ log = logging.getLogger("rscd")
 EXIT_OK = 0
 EXIT_FAILED = 1      # at least one file could not be corrected
 EXIT_USAGE = 2       # bad command line or reference file: nothing was done
+EXIT_INTERRUPTED = 130   # SIGINT or SIGTERM (128 + SIGINT, as shells report a Ctrl-C)
 
 _DESCRIPTION = """\
 Apply the JWST MIRI reset switch charge decay (RSCD) correction to ramp files
@@ -52,8 +53,13 @@ subcommands:
   rscd diagnose IN...  measure the RSCD in the ramps and recommend how many
                     groups to flag (see rscd diagnose -h)
 
+interrupting: the first Ctrl-C (or SIGTERM) starts no more files and waits
+for those being corrected, a second stops them; the files finished and not
+are named, and --resume carries on from there.
+
 exit status: 0 when every file was corrected or skipped, 1 when any file
-failed, 2 for a bad command line or reference file.
+failed, 2 for a bad command line or reference file (nothing was done: also a
+file given twice, or two outputs with one name), 130 when interrupted.
 
 examples:
   rscd jw01234_mirimage_linearity.fits --reference jwst_miri_rscd_0017.fits
@@ -184,6 +190,10 @@ def _parser():
     parser.add_argument("--keep-inode", action="store_true",
                         help="with --in-place: refuse a file whose header has no room for "
                              "the keywords instead of replacing it (hard links, open maps)")
+    parser.add_argument("--no-sync", action="store_true",
+                        help="new files: do not fsync an output before its rename (faster; "
+                             "after a power cut an output name may then hold an incomplete "
+                             "file; docs/inplace.rst)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files")
     parser.add_argument("--force", action="store_true",
@@ -240,21 +250,43 @@ def _fail(text):
     print(f"rscd: error: {text}", file=sys.stderr)
 
 
+def _stdout_gone():
+    """The reader of stdout went away (``rscd ... | head``): send the rest of the output
+    to the null device, so neither the next lines nor the flush at exit raise; the files
+    are still corrected and the exit status says how that went."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return                      # not a real file (captured): nothing to redirect
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _say(write, text, file=None):
+    """``write(text, file=file)``; a closed pipe on stdout is not an error of the run."""
+    try:
+        write(text, file=file)
+        (file or sys.stdout).flush()
+    except BrokenPipeError:
+        _stdout_gone()
+
+
 def _run(args):
+    from .batch import BatchInterrupted, check_options
     from .reference import read_reference
 
-    if args.in_place and args.output_dir:
-        _fail("--in-place writes no new files: drop --output-dir")
+    if args.scheduler is not None and (args.jobs is not None or args.segments):
+        _fail(f"--scheduler sends the files to a cluster: drop "
+              f"{'--jobs' if args.jobs is not None else '--segments'}")
         return EXIT_USAGE
-    if args.keep_inode and not args.in_place:
-        _fail("--keep-inode is for --in-place runs")
+    try:        # the checks apply_files makes too, here for the --segments path as well
+        threads = check_options(method=args.method, inplace=args.in_place,
+                                output_dir=args.output_dir, keep_inode=args.keep_inode,
+                                threads=args.threads, jobs=args.jobs)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
         return EXIT_USAGE
-    if args.threads is not None and args.threads < 1:
-        _fail(f"--threads must be >= 1, not {args.threads}")
-        return EXIT_USAGE
-    if args.output_dir and os.path.exists(args.output_dir) and not os.path.isdir(args.output_dir):
-        _fail(f"--output-dir {args.output_dir}: a file of that name exists, not a folder")
-        return EXIT_USAGE        # a missing folder is created (with its parents) by apply_file
     expected = expected_errors()
     try:
         reference = None if args.reference is None else read_reference(args.reference)
@@ -264,18 +296,11 @@ def _run(args):
         _fail(error_text(exc))
         return EXIT_USAGE
 
-    if args.jobs is not None and args.jobs < 1:
-        _fail(f"--jobs must be >= 1, not {args.jobs}")
-        return EXIT_USAGE
-    if args.scheduler is not None and (args.jobs is not None or args.segments):
-        _fail(f"--scheduler sends the files to a cluster: drop "
-              f"{'--jobs' if args.jobs is not None else '--segments'}")
-        return EXIT_USAGE
     if args.segments:
         if reference is None:
             _fail("--segments needs --reference (one reference file for the exposure)")
             return EXIT_USAGE
-        return _run_segments(args, reference, expected)
+        return _run_segments(args, reference, expected, threads)
     from .batch import SchedulerError, apply_files, scheduler_executor
     import contextlib
 
@@ -284,11 +309,11 @@ def _run(args):
     def report(index, done, write):
         if done.status == "FAILED":
             if args.debug and done.traceback:
-                write(done.traceback.rstrip(), file=sys.stderr)
-            write(f"rscd: error: {done.error}", file=sys.stderr)
-        elif not args.quiet:
+                _say(write, done.traceback.rstrip(), file=sys.stderr)
+            _say(write, f"rscd: error: {done.error}", file=sys.stderr)
+        elif done.status != "LEFT" and not args.quiet:   # LEFT: the summary names them
             progress = f"[{index + 1}/{total}] " if total > 1 else ""
-            write(progress + done.line(args.in_place))
+            _say(write, progress + done.line(args.in_place))
 
     try:
         with (contextlib.nullcontext() if args.scheduler is None
@@ -297,27 +322,36 @@ def _run(args):
                                 resume=args.resume, output_dir=args.output_dir,
                                 inplace=args.in_place, keep_inode=args.keep_inode,
                                 method=args.method, overwrite=args.overwrite, force=args.force,
-                                threads=args.threads, on_result=report,
-                                progress=not args.quiet)
+                                threads=threads, on_result=report,
+                                progress=not args.quiet, sync=not args.no_sync)
     except SchedulerError as exc:
         _fail(str(exc))
         return EXIT_USAGE
+    except BatchInterrupted as exc:
+        for line in exc.batch.stopped_lines():
+            print(f"rscd: {line}", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except expected as exc:       # refused before any file ran (a file given twice ...)
+        if args.debug:
+            traceback.print_exc()
+        _fail(error_text(exc))
+        return EXIT_USAGE
     summary = args.summary if args.summary is not None else sys.stdout.isatty()
     if total > 1 and summary and not args.quiet:
-        print(batch.table(), flush=True)
+        _say(print, batch.table())
     failed = batch.failed
     if failed and total > 1:
         _fail(f"{failed} of {total} files failed")
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _run_segments(args, reference, expected):
+def _run_segments(args, reference, expected, threads):
     from .segments import apply_segments
     try:
         results = apply_segments(args.inputs, reference, output_dir=args.output_dir,
                                  inplace=args.in_place, keep_inode=args.keep_inode,
                                  method=args.method, overwrite=args.overwrite,
-                                 force=args.force, threads=args.threads)
+                                 force=args.force, threads=threads)
     except KeyboardInterrupt:
         raise
     except Exception as exc:
@@ -332,8 +366,8 @@ def _run_segments(args, reference, expected):
     if not args.quiet:
         for n, seg in enumerate(results, 1):
             where = "in place" if args.in_place else f"-> {seg.output}"
-            print(f"[segment {n}/{len(results)}, integrations {seg.first}..{seg.last}] "
-                  f"{seg.path} {where}: {seg.result.summary()}", flush=True)
+            _say(print, f"[segment {n}/{len(results)}, integrations {seg.first}..{seg.last}] "
+                        f"{seg.path} {where}: {seg.result.summary()}")
     return EXIT_OK
 
 
@@ -352,7 +386,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return _run(args)
     except KeyboardInterrupt:
         _fail("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:         # stdout's reader went away outside a batch's lines
+        _stdout_gone()
+        return EXIT_FAILED
     finally:
         log.handlers[:], log.propagate = saved[0], saved[1]
         log.setLevel(saved[2])

@@ -35,7 +35,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .correct import METHODS, Result
+from .batch import check_distinct, check_options
+from .correct import Result
 from .fits import (Layout, RampFileError, apply_file, check_room, check_state, open_ramp,
                    output_path, read_layout)
 from .reference import Reference, as_reference
@@ -84,8 +85,7 @@ def plan(paths: Sequence["str | os.PathLike[str]"], *, check_names: bool = True
     paths = [os.fspath(p) for p in paths]
     if not paths:
         raise ValueError("no segment files given")
-    if len(set(os.path.realpath(p) for p in paths)) != len(paths):
-        raise RampFileError("the same segment file is given twice")
+    check_distinct(paths)
     layouts = [read_layout(p) for p in paths]
     first = layouts[0]
     for lay in layouts[1:]:
@@ -169,10 +169,10 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
         The files are not one contiguous exposure, or a file cannot be corrected
         (segments after it in the exposure may already be corrected then).
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    if inplace and (output_dir is not None or outputs):
-        raise ValueError("inplace=True writes no new files: do not give output_dir or outputs")
+    threads = check_options(method=method, inplace=inplace, output_dir=output_dir,
+                            keep_inode=keep_inode, threads=threads)
+    if inplace and outputs:
+        raise ValueError("inplace=True writes no new files: do not give outputs")
     ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method
     segs = plan(paths, check_names=check_names)
@@ -184,9 +184,8 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
             names[seg.path] = os.fspath(outputs[seg.path])
         else:
             names[seg.path] = output_path(seg.path, output_dir)
-    if not inplace and len(set(names.values())) != len(names):
-        raise RampFileError("two segments would be written to the same output file; give "
-                            "outputs= or keep the segment numbers in the names")
+    if not inplace:
+        check_distinct(list(names), list(names.values()))
     if not inplace and not overwrite:
         for out in names.values():
             if os.path.exists(out):

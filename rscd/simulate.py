@@ -3,7 +3,10 @@
 Each pixel ramps up linearly with its own slope ``s`` (DN per group) and carries the
 transient ``-a * s * exp(-(j + 1) / tau)`` at group ``j`` (groups from 0), with one
 ``(a, tau)`` for integration 1 and another for integrations 2 and later, plus Gaussian
-read noise. So the offset of group ``j`` from the ramp's late straight line, in units of
+read noise. A transient may also be given as a dict (:func:`transient_offset`): a DN
+part that does not scale with the pixel (``dn``), a second time constant (``tau2``,
+``a2``), a negative ``a`` (offsets above the line) and other values on even detector
+rows (``even``: a dict of the keys that differ). So the offset of group ``j`` from the ramp's late straight line, in units of
 one group's increment, is ``-a * exp(-(j + 1) / tau)``, and the number of groups whose
 offset exceeds a threshold ``T`` is ``max(0, ceil(tau * ln(a / T) - 1))``
 (:func:`expected_skip`): the answer ``rscd diagnose`` should find.
@@ -24,7 +27,8 @@ import numpy as np
 
 from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 
-__all__ = ["simulate_ramps", "write_simulated", "expected_skip", "EXAMPLES", "main"]
+__all__ = ["simulate_ramps", "write_simulated", "expected_skip", "transient_offset",
+           "EXAMPLES", "main"]
 
 #: Where simulated pixels saturate (DN), as MIRI's full well after linearity correction.
 SATURATION_DN = 60000.0
@@ -38,6 +42,27 @@ def expected_skip(amplitude, tau, threshold):
     return max(0, math.ceil(tau * math.log(amplitude / threshold) - 1))
 
 
+def transient_offset(params, slope, groups, even=False):
+    """DN added to groups ``groups`` (from 0) of a pixel of ``slope`` (DN/group) by the
+    transient ``params``: ``(a, tau)`` or a dict with ``a``, ``tau`` and optionally
+    ``dn`` (DN part), ``a2``/``tau2`` (second exponential, fraction of the slope),
+    ``even`` (a dict of values that differ on even detector rows; used when ``even``)::
+
+        -(a s exp(-(j+1)/tau) + a2 s exp(-(j+1)/tau2) + dn exp(-(j+1)/tau))
+
+    ``params`` None: 0."""
+    if params is None:
+        return 0.0
+    p = dict(params) if isinstance(params, dict) else {"a": params[0], "tau": params[1]}
+    if even and isinstance(params, dict) and params.get("even"):
+        p.update(params["even"])
+    t = np.asarray(groups, float) + 1
+    out = (p["a"] * slope + p.get("dn", 0.0)) * np.exp(-t / p["tau"])
+    if p.get("tau2"):
+        out = out + p.get("a2", 0.0) * slope * np.exp(-t / p["tau2"])
+    return -out
+
+
 def simulate_ramps(nints=3, ngroups=20, nrows=64, ncols=64, *, int1=(0.6, 1.5),
                    int2p=(1.2, 2.5), even_scale=1.0, read_noise=8.0, slopes=(30.0, 1500.0),
                    bias=9000.0, saturating=0.03, jumps=0.01, dead=0.01,
@@ -48,9 +73,11 @@ def simulate_ramps(nints=3, ngroups=20, nrows=64, ncols=64, *, int1=(0.6, 1.5),
     ----------
     nints, ngroups, nrows, ncols : int
         Shape of the exposure.
-    int1, int2p : (float, float) or None
+    int1, int2p : (float, float), dict or None
         ``(a, tau)`` of the transient of integration 1 and of integrations 2+: amplitude in
-        units of the pixel's slope, decay time in groups. None: no transient.
+        units of the pixel's slope, decay time in groups; or a dict with a DN part, a
+        second time constant and even-row values (:func:`transient_offset`). None: no
+        transient.
     even_scale : float
         Amplitude factor on even detector rows (rows 2, 4, ... counted from 1), as MIRI's
         row pairs differ.
@@ -97,9 +124,9 @@ def simulate_ramps(nints=3, ngroups=20, nrows=64, ncols=64, *, int1=(0.6, 1.5),
         ramp = bias + slope * t
         params = int1 if i == 0 else int2p
         if params is not None:
-            a, tau = params
-            amp = a * np.where(even, even_scale, 1.0)
-            ramp = ramp - amp * slope * np.exp(-t / tau)
+            scale = np.where(even, even_scale, 1.0)
+            ramp = ramp + scale * np.where(even, transient_offset(params, slope, t - 1, True),
+                                           transient_offset(params, slope, t - 1, False))
         ramp = ramp + rng.normal(0.0, read_noise, ramp.shape)
         hit = rng.random((nrows, ncols)) < jumps
         at = rng.integers(1, ngroups, (nrows, ncols))

@@ -9,6 +9,7 @@ tests/c/test_rscd.c   the public API (rscd.h), hand-worked flag and decay cases
 tests/c/test_fastamp.c  the vector amplitude's error bound against libm, element by element
 tests/c/test_measured.c  rscd_measured: hand-worked values, refusals, full frames on 1 and 2
                          threads and byte-swapped SCI against the plain statement
+tests/c/test_diagnose.c  rscd_diagnose_block: exact sums of hand-worked ramps, DQ, byte order, threads
 """
 import ctypes
 import math
@@ -31,11 +32,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
 TESTS_C = os.path.join(ROOT, "tests", "c")
 CORE = [os.path.join(CSRC, f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c",
-                                         "measured.c")]
+                                         "measured.c", "diagnose.c")]
 PROGRAMS = {
     "test_rscd": [os.path.join(TESTS_C, "test_rscd.c")] + CORE,
     "test_fastamp": [os.path.join(TESTS_C, "test_fastamp.c"), os.path.join(CSRC, "fastamp.c")],
     "test_measured": [os.path.join(TESTS_C, "test_measured.c")] + CORE,
+    "test_diagnose": [os.path.join(TESTS_C, "test_diagnose.c")] + CORE,
 }
 CC = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 WARNINGS = ["-Wall", "-Wextra", "-Wcast-qual", "-Werror"]
@@ -97,7 +99,7 @@ def test_decay_cases_with_every_vector_element_sent_to_libm(tmp_path):
 
 
 @pytest.mark.parametrize("variant", ["openmp", "openmp-2.0"])
-@pytest.mark.parametrize("program", ["test_rscd", "test_measured"])
+@pytest.mark.parametrize("program", ["test_rscd", "test_measured", "test_diagnose"])
 def test_c_program_with_openmp(tmp_path, variant, program):
     """The full-frame cases run flag and decay on 2 threads against one thread and the
     plain reference; openmp-2.0 builds the code MSVC's /openmp gets (no atomic
@@ -126,8 +128,8 @@ def test_c_program_under_sanitizers(tmp_path, program):
     if not compiles(tmp_path, SANITIZERS):
         pytest.skip(f"{CC} cannot build and run programs with {' '.join(SANITIZERS)}")
     extra = list(SANITIZERS)
-    if program in ("test_rscd", "test_measured") and compiles(tmp_path, ["-fopenmp"],
-                                                              headers=["omp.h"]):
+    if program in ("test_rscd", "test_measured", "test_diagnose") and compiles(
+            tmp_path, ["-fopenmp"], headers=["omp.h"]):
         extra.append("-fopenmp")  # the 2-thread cases
     exe = build(tmp_path, program, extra)
     env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
@@ -136,7 +138,7 @@ def test_c_program_under_sanitizers(tmp_path, program):
     assert "runtime error" not in proc.stderr
 
 
-@pytest.mark.parametrize("program", ["test_rscd", "test_measured"])
+@pytest.mark.parametrize("program", ["test_rscd", "test_measured", "test_diagnose"])
 def test_c_program_under_valgrind(tmp_path, program):
     valgrind = shutil.which("valgrind")
     if valgrind is None:

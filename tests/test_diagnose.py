@@ -48,7 +48,8 @@ def test_skip_and_tau_match_the_injected_transient(pair_result, pair, kind):
     r = next(r for r in pair_result.results if (r.subarray, r.readpatt) == pair)
     prof = getattr(r, kind)
     assert abs(prof.recommended_skip - expected_skip(a, tau, T)) <= 1
-    assert abs(prof.skip_from_fit - expected_skip(a, tau, T)) <= 1
+    assert abs(prof.fit_skip - expected_skip(a, tau, T)) <= 1
+    assert prof.recommended_skip >= expected_skip(a, tau, T)        # the safe side
     assert prof.tau_groups == pytest.approx(tau, rel=0.2)
     assert prof.amplitude == pytest.approx(-a, rel=0.2)
     assert prof.tau_seconds == pytest.approx(prof.tau_groups * PAIRS[pair]["tgroup"])
@@ -67,8 +68,8 @@ def test_no_transient_needs_no_skip():
     d = rscd.diagnose(*simulate_ramps(nints=3, int1=None, int2p=None, seed=3))
     for kind in ("int1", "int2p"):
         prof = getattr(d.results[0], kind)
-        assert prof.recommended_skip in (0, 1)
-        assert max(abs(v) for v in prof.profile) < T
+        assert prof.recommended_skip == 0
+        assert np.max(np.abs(prof.total)) < T / 3
         assert prof.tau_groups is None        # nothing significant to fit
 
 
@@ -90,14 +91,18 @@ def test_flagged_samples_are_left_out(group_flag, pixel_flag):
     got = rscd.diagnose(data, gdq, pdq).results[0].int2p
     assert got.recommended_skip in (0, 1)
     assert got.samples < 0.7 * clean.samples
-    assert np.allclose(got.profile, clean.profile, atol=0.03)
+    assert np.allclose(got.total, clean.total, atol=0.03)
 
 
-def test_flat_pixels_are_not_used():
-    """No signal: no sample has a significant slope, so nothing is usable."""
+def test_flat_pixels_give_no_skip_but_a_dn_profile():
+    """No signal: the DN part is measured (0 here), the proportional part cannot be told
+    from it, and a skip relative to a zero slope is not measurable: said, not guessed."""
     data, gdq, pdq = simulate_ramps(nints=2, slopes=(1e-6, 2e-6), saturating=0, seed=2)
-    with pytest.raises(DiagnoseError, match="no usable sample"):
-        rscd.diagnose(data, gdq, pdq)
+    prof = rscd.diagnose(data, gdq, pdq).results[0].int2p
+    w = rscd.diagnose(data, gdq, pdq).results[0].window_start
+    assert not prof.proportional_measured and np.isnan(prof.profile[:w]).all()
+    assert np.all(np.abs(prof.profile_dn) < 4 * prof.profile_dn_uncertainty + 1e-9)
+    assert prof.recommended_skip is None and not prof.measurable and prof.reason
 
 
 def test_row_parity_profiles():
@@ -110,8 +115,10 @@ def test_row_parity_profiles():
     assert prof.odd_rows.recommended_skip > prof.even_rows.recommended_skip
     # array row 0 on an even detector row (SUBSTRT2 = 2): the roles swap
     swapped = rscd.diagnose(data, gdq, pdq, ystart=2).results[0].int2p
-    assert swapped.odd_rows.profile == prof.even_rows.profile
-    assert swapped.even_rows.profile == prof.odd_rows.profile
+    np.testing.assert_array_equal(swapped.odd_rows.profile, prof.even_rows.profile)
+    np.testing.assert_array_equal(swapped.even_rows.profile, prof.odd_rows.profile)
+    # the written skip is the safe one: at least the worse parity's
+    assert prof.recommended_skip >= prof.odd_rows.recommended_skip
 
 
 def test_segment_file_has_no_integration_1(tmp_path):
@@ -131,18 +138,8 @@ def test_arrays_and_files_agree(tmp_path):
     with fits.open(path) as hdul:    # big-endian SCI as stored
         arrays = (hdul["SCI"].data, hdul["GROUPDQ"].data, hdul["PIXELDQ"].data)
         from_arrays = rscd.diagnose(*arrays).results[0]
-    assert from_file.int2p.profile == from_arrays.int2p.profile
-    assert from_file.int1.profile == from_arrays.int1.profile
-
-
-def test_binning_cap_keeps_the_answer():
-    arrays = simulate_ramps(nints=3, int1=(0.5, 1.2), int2p=(1.3, 2.2), seed=8)
-    full = rscd.diagnose(*arrays, max_binned=None).results[0].int2p
-    capped = rscd.diagnose(*arrays, max_binned=1000).results[0].int2p
-    assert capped.samples < full.samples / 3
-    assert capped.samples_tested_ok == full.samples_tested_ok
-    assert abs(capped.recommended_skip - full.recommended_skip) <= 1
-    assert np.allclose(capped.profile, full.profile, atol=5 * max(capped.uncertainty))
+    np.testing.assert_array_equal(from_file.int2p.profile, from_arrays.int2p.profile)
+    np.testing.assert_array_equal(from_file.int1.profile_dn, from_arrays.int1.profile_dn)
 
 
 def test_recommended_skip_definition():
@@ -206,9 +203,16 @@ def test_cli_json(capsys, pair_files, pair_result):
     first = doc["results"][0]
     for key in ("subarray", "readpatt", "ngroups", "files", "window_start", "int1", "int2p"):
         assert key in first
-    for key in ("recommended_skip", "tau_groups", "amplitude", "samples", "profile"):
+    for key in ("recommended_skip", "measured_skip", "fit_skip", "skip_uncertainty",
+                "noise_limited", "tau_groups", "amplitude", "samples", "profile",
+                "uncertainty", "profile_dn", "profile_dn_uncertainty", "total",
+                "reference_slope"):
         assert key in first["int2p"]
-    assert len(first["int2p"]["profile"]) == first["window_start"]
+    for key in ("profile", "profile_dn"):
+        assert key in first["int2p"]["odd_rows"] and key in first["int2p"]["even_rows"]
+    # every group 0 ... N-1, counted from 0, and the document says so
+    assert len(first["int2p"]["profile"]) == first["ngroups"]
+    assert doc["groups_counted_from"] == 0 and first["groups_counted_from"] == 0
 
 
 def test_cli_threshold(capsys, pair_files):
@@ -366,7 +370,7 @@ def test_non_finite_values_are_left_out():
     data[1, 0, 1::3, ::2] = np.inf
     got = rscd.diagnose(data, gdq, pdq).results[0].int2p
     assert got.samples_tested_ok < clean.samples_tested_ok
-    assert all(np.isfinite(got.profile)) and got.recommended_skip in (0, 1)
+    assert all(np.isfinite(got.total)) and got.recommended_skip in (0, 1)
 
 
 def test_cli_missing_file(capsys, tmp_path):

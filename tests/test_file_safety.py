@@ -469,3 +469,17 @@ def test_sync_false_leaves_the_write_back_to_the_kernel(tmp_path, refs, monkeypa
         assert a[0].header["S_RSCD"] == "COMPLETE"
         assert all(x.data is None and y.data is None or np.array_equal(x.data, y.data)
                    for x, y in zip(a[1:], b[1:]))
+
+
+def test_command_no_sync_reaches_apply_file(tmp_path, refs, monkeypatch):
+    """`rscd --no-sync` is the command's spelling of sync=False (one job: in this process)."""
+    from rscd.cli import main
+    src = ramp_file(str(tmp_path / "x_uncal.fits"))
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    assert main([src, "-r", refs["flag"], "-o", str(tmp_path / "a"), "--jobs", "1",
+                 "--no-sync", "-q"]) == 0
+    assert synced == [] and os.path.exists(tmp_path / "a" / "x_rscd.fits")
+    assert main([src, "-r", refs["flag"], "-o", str(tmp_path / "b"), "--jobs", "1", "-q"]) == 0
+    assert len(synced) == 2

@@ -1,0 +1,379 @@
+"""The measurement of ``rscd diagnose`` (docs/diagnose.rst, "What is measured"): per sample
+(integration, pixel), two straight lines through the late window and each measured
+group's offset from them, in DN; summed, per row stripe, into what the two-part
+regression of :mod:`rscd.diagnose_stats` needs. No fit, no report here.
+
+Late window ``W = [w, N-2]``: its first half (groups ``w ... w + m//2 - 1``) is half A,
+the rest half B. For a sample, half A gives a straight line (mean, slope ``u``) and half
+B a slope ``z``. The offsets of the *measured groups* (all groups outside the window:
+``0 ... w-1`` and the last group ``N-1``) from line A, in DN, are ``o``. ``z`` is the
+instrument: a slope from later groups of the same ramp, so its noise is independent of
+the noise of ``u`` and ``o`` -- read noise is independent from group to group, and the
+Poisson noise of a ramp is a random walk whose steps after half A are independent of
+everything up to half A (two interleaved halves would share steps: their slopes'
+Poisson noise would correlate and bias the DN part). The regression selects and weighs
+only by ``z``, which is why it is free of the selection bias.
+
+Robustness (unflagged cosmic rays, hot or telegraph pixels): a small *pilot* set of
+samples gives, per integration kind, row parity and bin of ``z``, the median and
+the MAD of ``u`` and of each offset; a sample whose ``u`` or offset lies more than
+``CLIP_MADS`` MADs (about 6 sigma) from its bin's median leaves that group's sums. The
+cut is symmetric about the centre of the noise and far out in its tails, so it removes
+outliers and no measurable part of the noise.
+
+Per (row stripe, integration kind, row parity, measured group) the sums are
+``n, sum z, sum u, sum o, sum z u, sum z o`` (:data:`SUMS`). Row stripes (``STRIPES``
+of them, by array row) are the units of the bootstrap.
+"""
+import math
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+
+__all__ = ["DiagnoseError", "KINDS", "MIN_WINDOW", "MIN_GROUPS", "STRIPES", "SUMS",
+           "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window",
+           "line_window", "pilot_step"]
+
+KINDS = ("int1", "int2p")
+KIND_TEXT = {"int1": "integration 1", "int2p": "integrations 2+"}
+#: Fewest groups in the late window (two per half), and fewest groups of a ramp (one
+#: early group, the window, the last group).
+MIN_WINDOW = 4
+MIN_GROUPS = MIN_WINDOW + 2
+#: Bootstrap units: array rows are cut into this many stripes (fewer when fewer rows).
+STRIPES = 32
+#: The sums kept per (stripe, kind, parity, measured group), in this order.
+SUMS = ("n", "z", "u", "o", "zu", "zo")
+#: A sample leaves a group's sums when ``u`` or the offset is more than this many
+#: MADs from its z-bin's median (1.4826 MAD is one sigma for normal noise: 6 sigma).
+CLIP_MADS = 6 * 1.4826
+#: Pilot: at most this many samples per file give the clip tables.
+PILOT_SAMPLES = 1 << 16
+#: The pilot's bins of z hold at least this many samples each, at most MAX_ZBINS bins.
+ZBIN_MIN = 300
+MAX_ZBINS = 24
+#: Median slope: histogram of asinh(slope / SLOPE_UNIT) in SLOPE_BINS bins over +-SLOPE_SPAN.
+SLOPE_UNIT = 1.0
+SLOPE_SPAN = 16.0
+SLOPE_BINS = 6400
+#: Bytes of SCI and GROUPDQ per call of the C kernel (whole rows).
+C_BLOCK_BYTES = 16 << 20
+#: Pixels per block (whole rows): the block's float64 copy stays within a few tens of MB.
+BLOCK_ELEMENTS = 1 << 16
+
+BAD_GROUP = DO_NOT_USE | SATURATED | JUMP_DET          # in GROUPDQ
+BAD_PIXEL = DO_NOT_USE | REFERENCE_PIXEL               # in PIXELDQ
+
+
+class DiagnoseError(ValueError):
+    """The input cannot be diagnosed; the message names the file or pair and why."""
+
+
+def default_window_start(ngroups: int) -> int:
+    """First group (counted from 0) of the late window for ``ngroups`` groups:
+    ``min(N // 2, N - 5)``."""
+    return min(ngroups // 2, ngroups - 1 - MIN_WINDOW)
+
+
+def check_window(where: str, ngroups: int, window_start: Optional[int]) -> int:
+    """The late window's first group (from 0) for ``ngroups`` groups, or DiagnoseError."""
+    if ngroups < MIN_GROUPS:
+        raise DiagnoseError(
+            f"{where}: {ngroups} groups; the ramps are too short: diagnose needs at least "
+            f"{MIN_GROUPS} (an early group, a late window of {MIN_WINDOW} groups, and the "
+            "last group, which is left out)")
+    w = default_window_start(ngroups) if window_start is None else int(window_start)
+    if not 1 <= w <= ngroups - 1 - MIN_WINDOW:
+        raise DiagnoseError(
+            f"{where}: window_start = {w} (groups counted from 0) with {ngroups} groups: "
+            f"the late window [w, {ngroups - 2}] needs at least {MIN_WINDOW} groups and "
+            f"w >= 1 (1 <= w <= {ngroups - 1 - MIN_WINDOW})")
+    return w
+
+
+def pilot_step(shape, max_samples=PILOT_SAMPLES) -> int:
+    """The pilot reads every step-th row of a (nints, N, ny, nx) cube: an odd step, so
+    both row parities come in, and a subset of rows taken this way keeps each row's
+    parity when given the same first detector row."""
+    nints, _, ny, nx = shape
+    return max(1, -(-(nints * ny * nx) // max_samples)) | 1
+
+
+def line_window(ngroups: int, w: int) -> Tuple[int, int]:
+    """``(w, end)`` such that the offsets' line is fitted to groups ``w ... end - 2``
+    (half A), in the form :func:`rscd.diagnose_fit.decay_model` takes."""
+    return w, w + (ngroups - 1 - w) // 2 + 1
+
+
+class Geometry:
+    """The constants of one (ngroups, w): the window's halves and the measured groups."""
+
+    def __init__(self, ngroups: int, w: int):
+        self.ngroups, self.w = ngroups, w
+        window = np.arange(w, ngroups - 1)
+        half = len(window) // 2
+        self.half_a, self.half_b = window[:half], window[half:]
+        #: groups measured: 0 ... w-1 and the last one
+        self.measured = np.r_[np.arange(w), ngroups - 1]
+        self.window = window
+        self.coef = {}
+        for name, groups in (("a", self.half_a), ("b", self.half_b)):
+            x = groups.astype(np.float64)
+            xbar = x.mean()
+            c = (x - xbar) / ((x - xbar) ** 2).sum()
+            self.coef[name] = (groups, xbar, c, (self.measured - xbar).astype(np.float64))
+        x = window.astype(np.float64)
+        self.c_full = (x - x.mean()) / ((x - x.mean()) ** 2).sum()
+        self.dx_full = (self.measured - x.mean()).astype(np.float64)
+
+
+def _lines(geom, data, halves):
+    """``data`` (N, k) float64 -> u, z (k,), offsets (J, k), slope over the whole
+    window (k,). ``halves`` False: u and the offsets from the whole window's line, z
+    None (the caller takes it from the pixel's other integrations)."""
+    full = geom.c_full @ data[geom.window]
+    if not halves:
+        o = data[geom.measured] - data[geom.window].mean(axis=0) - geom.dx_full[:, None] * full
+        return full, None, o, full
+    half, xbar, c, dx = geom.coef["a"]
+    part = data[half]
+    u = c @ part
+    o = data[geom.measured] - part.mean(axis=0) - dx[:, None] * u
+    z = geom.coef["b"][2] @ data[geom.half_b]
+    return u, z, o, full
+
+
+def _mad(x, axis=-1):
+    med = np.median(x, axis=axis, keepdims=True)
+    return np.squeeze(med, axis), np.median(np.abs(x - med), axis=axis)
+
+
+class ClipTable:
+    """Per (kind, parity): bins of z, and per bin the centre and half-width of the
+    accepted ``u`` and offsets, from pilot samples. Where a bin's samples are
+    bright (median z above 10 times the slopes' noise, from the spread of ``z - u``),
+    ``u`` and the offsets are compared scaled by ``median z / z``, so a bin's spread of
+    brightness does not widen its cut."""
+
+    def __init__(self, z, u, o):
+        n = len(z)
+        k = int(max(1, min(MAX_ZBINS, n // ZBIN_MIN)))
+        inner = np.quantile(z, np.arange(1, k) / k) if k > 1 else np.array([])
+        self.edges = np.unique(inner)
+        k = len(self.edges) + 1
+        which = np.searchsorted(self.edges, z)
+        nj = o.shape[0]
+        self.zmed = np.ones(k)
+        self.bright = np.zeros(k, bool)
+        self.u_c, self.u_h = np.zeros(k), np.full(k, np.inf)
+        self.o_c, self.o_h = np.zeros((k, nj)), np.full((k, nj), np.inf)
+        for b in range(k):
+            sel = which == b
+            if sel.sum() < 20:
+                continue       # too few to set a cut: none
+            zb, ub, ob = z[sel], u[sel], o[:, sel]
+            zmed = float(np.median(zb))
+            noise = 1.4826 * float(np.median(np.abs((zb - ub) - np.median(zb - ub)))) / math.sqrt(2)
+            if zmed > 10 * noise and zb.min() > 0:
+                self.bright[b], self.zmed[b] = True, zmed
+                g = zmed / zb
+                ub, ob = ub * g, ob * g
+            self.u_c[b], mad = _mad(ub)
+            self.u_h[b] = CLIP_MADS * mad + 1e-9 * (1 + abs(self.u_c[b]))
+            self.o_c[b], mad = _mad(ob, axis=1)
+            self.o_h[b] = CLIP_MADS * mad + 1e-9 * (1 + np.abs(self.o_c[b]))
+
+    def keep(self, z, u, o):
+        """Boolean (J, m): which offsets of samples ``(z, u, o)`` stay."""
+        b = np.searchsorted(self.edges, z)
+        g = np.where(self.bright[b], self.zmed[b] / np.where(z > 0, z, 1.0), 1.0)
+        ok_u = np.abs(u * g - self.u_c[b]) <= self.u_h[b]
+        return ok_u & (np.abs(o * g - self.o_c[b].T) <= self.o_h[b].T)
+
+
+class Accumulator:
+    """The sums of one (SUBARRAY, READPATT) pair, over blocks, integrations and files.
+
+    ``sums[kind]``: float64 (STRIPES, 2, J, 6), parity 0 = odd detector rows, 1 = even;
+    ``slopes[kind]``: histogram of the whole-window slope of used samples (for the
+    median slope); ``offered``/``used``: samples seen / passing the DQ tests."""
+
+    def __init__(self, ngroups: int, w: int, kernel: str = "c", threads: int = 0):
+        if kernel not in ("c", "numpy"):
+            raise ValueError(f"kernel must be 'c' or 'numpy', not {kernel!r}")
+        self.kernel, self.threads = kernel, threads
+        self.geom = Geometry(ngroups, w)
+        nj = len(self.geom.measured)
+        self.sums = {k: np.zeros((STRIPES, 2, nj, len(SUMS))) for k in KINDS}
+        self.slopes = {k: np.zeros(SLOPE_BINS, np.int64) for k in KINDS}
+        self.offered = {k: 0 for k in KINDS}
+        self.used = {k: 0 for k in KINDS}
+        self.pilot: Dict[Any, list] = {}
+        self.clip: Dict[Any, ClipTable] = {}
+        self.halves = True                # set per exposure by pixel_slopes
+        self.slope_sum = self.slope_n = None
+
+    # -- the instrument -------------------------------------------------------------
+    def pixel_slopes(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None):
+        """First pass over an exposure: each pixel's late-window slope summed over its
+        usable integrations. With two or more integrations, a sample's instrument is
+        the mean slope of the pixel's *other* integrations (noise fully independent)
+        and its line is the whole window's; with one, the two halves of the window
+        (``halves``). Returns the state to pass to :meth:`use_slopes`."""
+        nints, ngroups, ny, nx = sci.shape
+        if nints < 2:
+            return None
+        self.halves, self.slope_sum = False, None
+        total, count = np.zeros(ny * nx), np.zeros(ny * nx)
+        if self.kernel == "c":
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release,
+                         pixel_slope_sum=total, pixel_slope_count=count)
+            return total, count
+        for _, _, _, where, _, _, _, slope in self._samples(
+                sci, gdq, pixeldq, integration_start, ystart):
+            np.add.at(total, where, slope)
+            np.add.at(count, where, 1)
+        return total, count
+
+    def use_slopes(self, state):
+        """Measure the next exposure with the pixel slopes of :meth:`pixel_slopes`."""
+        if state is None:
+            self.halves, self.slope_sum, self.slope_n = True, None, None
+        else:
+            self.halves = False
+            self.slope_sum, self.slope_n = state
+
+    # -- the two passes -------------------------------------------------------------
+    def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart, max_samples=PILOT_SAMPLES):
+        """Collect pilot samples from a spread of rows of ``sci``."""
+        step = pilot_step(sci.shape, max_samples)
+        rows = np.arange(0, sci.shape[2], step) if step > 1 else None
+        for i, kind, parity, _, u, z, o, _ in self._samples(
+                sci, gdq, pixeldq, integration_start, ystart, rows):
+            self.pilot.setdefault((kind, parity), []).append((z, u, o))
+
+    def finish_pilot(self):
+        for key, parts in self.pilot.items():
+            z = np.concatenate([p[0] for p in parts])
+            u = np.concatenate([p[1] for p in parts])
+            o = np.concatenate([p[2] for p in parts], axis=1)
+            self.clip[key] = ClipTable(z, u, o)
+        self.pilot = {}
+
+    def add(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None):
+        """Add every sample of ``sci`` (nints, N, ny, nx), any byte order, to the sums.
+        ``release(i, r0, r1)`` is called after rows [r0, r1) of integration i."""
+        nints, ngroups, ny, nx = sci.shape
+        if self.kernel == "c":
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release, count=True)
+            return
+        stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
+        for i, kind, parity, where, u, z, o, slope in self._samples(
+                sci, gdq, pixeldq, integration_start, ystart, None, release, count=True):
+            clip = self.clip.get((kind, parity))
+            keep = clip.keep(z, u, o) if clip is not None else np.ones(o.shape, bool)
+            stripe = stripe_of_row[where // nx]
+            self._sum(kind, parity, stripe, u, z, o, keep)
+            pos = np.clip(np.round((np.arcsinh(slope / SLOPE_UNIT) + SLOPE_SPAN)
+                                   * (SLOPE_BINS / (2 * SLOPE_SPAN))), 0, SLOPE_BINS - 1)
+            self.slopes[kind] += np.bincount(pos.astype(np.intp), minlength=SLOPE_BINS)
+
+    def _c_pass(self, sci, gdq, pixeldq, integration_start, ystart, release=None,
+                count=False, pixel_slope_sum=None, pixel_slope_count=None):
+        """The slopes pass (``pixel_slope_sum`` given) or the sums pass through the C
+        kernel (csrc/diagnose.c), a block of rows at a time, SCI read where it lies
+        (any byte order, no copy of a contiguous cube)."""
+        from . import _core
+        nints, ngroups, ny, nx = sci.shape
+        pdq = np.ascontiguousarray(pixeldq, dtype=np.uint32)
+        rows = max(1, C_BLOCK_BYTES // max(1, ngroups * nx * 5))
+        for i in range(nints):
+            kind = "int1" if integration_start + i == 1 else "int2p"
+            cube = sci[i]
+            if not cube.flags.c_contiguous:
+                cube = np.ascontiguousarray(cube)
+            flat = cube.reshape(-1)
+            native = flat.view(flat.dtype.newbyteorder("=")).view(np.float32)
+            dq = np.ascontiguousarray(gdq[i]).reshape(-1)
+            if count:
+                self.offered[kind] += ny * nx
+            for r0 in range(0, ny, rows):
+                r1 = min(ny, r0 + rows)
+                if pixel_slope_sum is not None:
+                    _core.diagnose_block(native, not flat.dtype.isnative, dq, pdq, ngroups, r0,
+                                         r1 - r0, ystart, self.geom.w, False, STRIPES,
+                                         pixel_slope_sum=pixel_slope_sum,
+                                         pixel_slope_count=pixel_slope_count,
+                                         nthreads=self.threads)
+                    if release is not None:
+                        release(i, r0, r1)
+                    continue
+                used = _core.diagnose_block(
+                    native, not flat.dtype.isnative, dq, pdq, ngroups, r0, r1 - r0, ystart,
+                    self.geom.w, self.halves, STRIPES,
+                    clips=(self.clip.get((kind, 0)), self.clip.get((kind, 1))),
+                    slope_sum=self.slope_sum, slope_count=self.slope_n,
+                    sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
+                    slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=self.threads)
+                if count:
+                    self.used[kind] += used
+                if release is not None:
+                    release(i, r0, r1)
+
+    def _sum(self, kind, parity, stripe, u, z, o, keep):
+        order = np.argsort(stripe, kind="stable")
+        stripe = stripe[order]
+        starts = np.flatnonzero(np.r_[True, stripe[1:] != stripe[:-1]])
+        cells = stripe[starts]
+        kf = keep[:, order].astype(np.float64)
+        z, u, o = z[order], u[order], o[:, order] * kf
+        zk, uk = kf * z, kf * u
+        out = self.sums[kind][cells, parity]          # (cells, J, 6) copy
+        for col, value in enumerate((kf, zk, uk, o, zk * u, o * z)):
+            out[:, :, col] += np.add.reduceat(value, starts, axis=1).T
+        self.sums[kind][cells, parity] = out
+
+    def _samples(self, sci, gdq, pixeldq, integration_start, ystart, rows=None,
+                 release=None, count=False):
+        """Yield, per block and row parity of used samples: (integration, kind, parity,
+        flat pixel index of the samples, u, z, offsets, whole-window slope)."""
+        geom = self.geom
+        nints, ngroups, ny, nx = sci.shape
+        pixok = (np.asarray(pixeldq) & np.uint32(BAD_PIXEL)) == 0
+        odd_row = (ystart + np.arange(ny)) % 2 == 1     # detector row ystart + y (1-based)
+        block_rows = max(1, BLOCK_ELEMENTS // max(1, ngroups * nx))
+        # rows given (the pilot): one slice per row -- numpy's fancy indexing of a
+        # memory map would map far more of the file than the rows it reads
+        row_sets = [slice(r, r + 1) for r in rows] if rows is not None else None
+        for i in range(nints):
+            kind = "int1" if integration_start + i == 1 else "int2p"
+            if count:
+                self.offered[kind] += ny * nx
+            blocks = row_sets if row_sets is not None else [
+                slice(r0, min(ny, r0 + block_rows)) for r0 in range(0, ny, block_rows)]
+            for sel in blocks:
+                r = np.arange(ny)[sel]
+                if not len(r):
+                    continue
+                block = np.asarray(sci[i][:, sel], dtype=np.float64).reshape(ngroups, -1)
+                flags = np.bitwise_or.reduce(np.asarray(gdq[i][:, sel]), axis=0).ravel()
+                good = pixok[sel].ravel() & ((flags & BAD_GROUP) == 0)
+                good &= np.isfinite(block).all(axis=0)
+                rows_of = np.repeat(r, nx)
+                if count:
+                    self.used[kind] += int(good.sum())
+                for parity, want in ((0, True), (1, False)):
+                    pick = np.flatnonzero(good & (odd_row[rows_of] == want))
+                    if len(pick):
+                        u, z, o, slope = _lines(geom, block[:, pick], self.halves)
+                        where = rows_of[pick] * nx + pick % nx
+                        if z is None and self.slope_sum is not None:
+                            others = self.slope_n[where] - 1
+                            ok = others > 0
+                            z = (self.slope_sum[where] - slope) / np.maximum(others, 1)
+                            u, z, o, slope, where = u[ok], z[ok], o[:, ok], slope[ok], where[ok]
+                        yield i, kind, parity, where, u, z, o, slope
+                if release is not None and isinstance(sel, slice):
+                    release(i, sel.start, sel.stop)

@@ -1,0 +1,274 @@
+/* test_diagnose.c -- rscd_diagnose_block through the public header, no Python:
+ * hand-worked ramps whose sums are known exactly, the DQ rules, byte order, the
+ * instrument from other integrations, the outlier cut, thread-count independence
+ * and the argument checks.
+ * Build: cc -std=c99 -Wall -Wextra -Werror -Icsrc (the csrc C files) tests/c/test_diagnose.c -lm
+ * Prints "ok: 0 failure(s)" and exits 0 on success. */
+#include "rscd.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+#define CHECK(cond, ...)                                               \
+    do {                                                               \
+        if (!(cond)) {                                                 \
+            if (++failures <= 30) {                                    \
+                printf("FAIL %s:%d: ", __FILE__, __LINE__);            \
+                printf(__VA_ARGS__);                                   \
+                printf("\n");                                          \
+            }                                                          \
+        }                                                              \
+    } while (0)
+
+#define NG 12     /* groups */
+#define NY 8
+#define NX 5
+#define W 6       /* window: groups 6 .. 10, measured: 0 .. 5 and 11 */
+#define J (W + 1)
+#define STRIPES 4
+#define BINS 64
+
+static float sci[NG * NY * NX];
+static uint8_t gdq[NG * NY * NX];
+static uint32_t pdq[NY * NX];
+static double sums[STRIPES * 2 * J * RSCD_DIAG_SUMS];
+static int64_t hist[BINS];
+
+/* pixel (y, x): slope 10 + x, offsets off[g] on groups 0..5 and the last */
+static double offset_of(int g)
+{
+    static const double off[J] = {-8.0, -4.0, -2.0, -1.0, -0.5, -0.25, 3.0};
+    return g < W ? off[g] : (g == NG - 1 ? off[W] : 0.0);
+}
+
+static void fill(void)
+{
+    int g, y, x;
+    memset(gdq, 0, sizeof gdq);
+    memset(pdq, 0, sizeof pdq);
+    for (g = 0; g < NG; g++)
+        for (y = 0; y < NY; y++)
+            for (x = 0; x < NX; x++)
+                sci[(g * NY + y) * NX + x] =
+                    (float)(100.0 + (10.0 + x) * (g + 1) + offset_of(g));
+}
+
+static void base_block(rscd_diag_block *b)
+{
+    memset(b, 0, sizeof *b);
+    b->sci = sci;
+    b->sci_byteorder = RSCD_NATIVE;
+    b->groupdq = gdq;
+    b->pixeldq = pdq;
+    b->ngroups = NG;
+    b->ny = NY;
+    b->nx = NX;
+    b->row_first = 0;
+    b->row_count = NY;
+    b->ystart = 1;
+    b->window_start = W;
+    b->halves = 1;
+    b->stripes = STRIPES;
+}
+
+static void base_out(rscd_diag_out *o)
+{
+    memset(o, 0, sizeof *o);
+    memset(sums, 0, sizeof sums);
+    memset(hist, 0, sizeof hist);
+    o->sums = sums;
+    o->slope_hist = hist;
+    o->slope_bins = BINS;
+    o->slope_span = 8.0;
+    o->slope_unit = 1.0;
+}
+
+static double total(int parity, int j, int k)
+{
+    int s;
+    double t = 0.0;
+    for (s = 0; s < STRIPES; s++)
+        t += sums[((s * 2 + parity) * J + j) * RSCD_DIAG_SUMS + k];
+    return t;
+}
+
+static void t_exact_sums(void)
+{
+    rscd_diag_block b;
+    rscd_diag_out o;
+    int j, p, status;
+    fill();
+    base_block(&b);
+    base_out(&o);
+    status = rscd_diagnose_block(&b, &o, NULL);
+    CHECK(status == RSCD_OK, "status %d", status);
+    CHECK(o.used == NY * NX, "used %td", o.used);
+    for (p = 0; p < 2; p++)
+        for (j = 0; j < J; j++) {
+            double n = total(p, j, 0), su = total(p, j, 2), so = total(p, j, 3);
+            /* 4 rows of each parity, slopes 10..14: sum 60 per row */
+            CHECK(n == 20.0, "n %g", n);
+            CHECK(fabs(su - 240.0) < 1e-9, "sum u %g", su);
+            CHECK(fabs(so - 20.0 * offset_of(j < W ? j : NG - 1)) < 1e-9,
+                  "group %d: sum o %g", j, so);
+            CHECK(fabs(total(p, j, 1) - su) < 1e-9, "z is u here");
+            CHECK(fabs(total(p, j, 5) - (so / 20.0) * total(p, j, 1)) < 1e-7, "sum zo");
+        }
+}
+
+static void t_dq_rules(void)
+{
+    rscd_diag_block b;
+    rscd_diag_out o;
+    fill();
+    pdq[0] = 0x80000000u;                 /* reference pixel */
+    pdq[1] = 1u;                          /* DO_NOT_USE */
+    gdq[(3 * NY + 0) * NX + 2] = 4u;      /* JUMP_DET in group 3 */
+    gdq[(NG - 1) * NY * NX + 3] = 2u;     /* SATURATED in the last group */
+    gdq[(2 * NY + 0) * NX + 4] = 8u;      /* another flag: kept */
+    sci[(5 * NY + 1) * NX + 0] = NAN;
+    base_block(&b);
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "status");
+    CHECK(o.used == NY * NX - 5, "used %td", o.used);
+}
+
+static void t_byte_order(void)
+{
+    static float swapped[NG * NY * NX];
+    static double ref[STRIPES * 2 * J * RSCD_DIAG_SUMS];
+    rscd_diag_block b;
+    rscd_diag_out o;
+    size_t i;
+    fill();
+    base_block(&b);
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "native");
+    memcpy(ref, sums, sizeof sums);
+    for (i = 0; i < NG * NY * NX; i++) {
+        unsigned char *s = (unsigned char *)&sci[i], *d = (unsigned char *)&swapped[i];
+        d[0] = s[3]; d[1] = s[2]; d[2] = s[1]; d[3] = s[0];
+    }
+    b.sci = swapped;
+    b.sci_byteorder = RSCD_SWAPPED;
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "swapped");
+    CHECK(memcmp(ref, sums, sizeof sums) == 0, "swapped SCI gives other sums");
+}
+
+static void t_other_integrations(void)
+{
+    static double psum[NY * NX], pcount[NY * NX];
+    rscd_diag_block b;
+    rscd_diag_out o;
+    int k;
+    fill();
+    base_block(&b);
+    memset(&o, 0, sizeof o);
+    memset(psum, 0, sizeof psum);
+    memset(pcount, 0, sizeof pcount);
+    o.pixel_slope_sum = psum;
+    o.pixel_slope_count = pcount;
+    for (k = 0; k < 2; k++)       /* the slopes pass over two identical integrations */
+        CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "slopes pass");
+    CHECK(pcount[7] == 2.0 && fabs(psum[7] - 2 * 12.0) < 1e-9, "pixel 7: %g %g", pcount[7],
+          psum[7]);
+    pcount[0] = 1.0;              /* pixel 0: no other integration */
+    b.halves = 0;
+    b.pixel_slope_sum = psum;
+    b.pixel_slope_count = pcount;
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "sums pass");
+    CHECK(total(0, 0, 0) == 19.0, "n %g", total(0, 0, 0));
+    CHECK(fabs(total(0, 2, 3) - 19.0 * -2.0) < 1e-9, "sum o %g", total(0, 2, 3));
+}
+
+static void t_clip(void)
+{
+    /* one bin; offsets within 1 DN of 0 pass, u within 100 of 12 */
+    static const unsigned char bright[1] = {0};
+    static const double zmed[1] = {12.0}, uc[1] = {12.0}, uh[1] = {100.0};
+    static const double oc[J] = {0}, oh[J] = {1, 1, 1, 1, 1, 1, 1};
+    rscd_diag_clip clip = {1, NULL, bright, zmed, uc, uh, oc, oh};
+    rscd_diag_block b;
+    rscd_diag_out o;
+    fill();
+    base_block(&b);
+    b.clip[0] = &clip;
+    b.clip[1] = &clip;
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "status");
+    CHECK(total(0, 0, 0) == 0.0 && total(1, 0, 0) == 0.0, "group 0 (offset -8) is cut");
+    CHECK(total(0, 4, 0) == 20.0 && total(1, 5, 0) == 20.0, "groups 4, 5 pass");
+}
+
+static void t_threads(void)
+{
+    static double one[STRIPES * 2 * J * RSCD_DIAG_SUMS];
+    rscd_params params;
+    rscd_diag_block b;
+    rscd_diag_out o;
+    int g;
+    fill();
+    for (g = 0; g < NG * NY * NX; g++)      /* noise, so the order of sums would show */
+        sci[g] += (float)((g * 7919 % 101) * 0.0137);
+    base_block(&b);
+    rscd_params_init(&params, sizeof params);
+    params.nthreads = 1;
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "1 thread");
+    memcpy(one, sums, sizeof sums);
+    params.nthreads = 3;
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "3 threads");
+    CHECK(memcmp(one, sums, sizeof sums) == 0, "sums depend on the thread count");
+    /* two calls on halves of the rows add up to one call (integer-exact here: n) */
+    base_out(&o);
+    b.row_count = 4;
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "rows 0-3");
+    b.row_first = 4;
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "rows 4-7");
+    CHECK(total(0, 0, 0) == 20.0 && total(1, 3, 0) == 20.0, "blocks add up");
+}
+
+static void t_arguments(void)
+{
+    rscd_diag_block b;
+    rscd_diag_out o;
+    fill();
+    base_block(&b);
+    base_out(&o);
+    CHECK(rscd_diagnose_block(NULL, &o, NULL) == RSCD_ERR_NULL, "NULL block");
+    b.window_start = NG - 4;
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_RANGE, "window too short");
+    b.window_start = W;
+    b.row_first = 5;
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_RANGE, "rows beyond the frame");
+    b.row_first = 0;
+    b.sci_byteorder = 7;
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_BYTEORDER, "byte order");
+    b.sci_byteorder = RSCD_NATIVE;
+    b.halves = 0;
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_NULL, "no pixel slopes");
+    b.halves = 1;
+    b.ngroups = 5;
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_DIMS, "too few groups");
+}
+
+int main(void)
+{
+    t_exact_sums();
+    t_dq_rules();
+    t_byte_order();
+    t_other_integrations();
+    t_clip();
+    t_threads();
+    t_arguments();
+    printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
+    return failures ? 1 : 0;
+}
