@@ -467,12 +467,17 @@ RSCD_API ptrdiff_t rscd_flag_stop_level(const uint8_t *problem, ptrdiff_t skip);
  * sum o, sum z*u, sum z*o (docs/diagnose.rst, "The estimator"). */
 #define RSCD_DIAG_SUMS 6
 
+/* Every struct of this section follows the ABI rule above rscd_ramp: fill it with
+ * its RSCD_DIAG_..._INIT macro before setting any field. Layouts: 1 (the only one
+ * so far) = every field below. */
+
 /* The outlier cut of one row parity (docs/diagnose.rst, "Outliers"): bins of the
  * instrument z (a sample is in bin b when b edges are below z, as numpy's
  * searchsorted), and per bin the centre and half-width of the accepted slope u and
  * of each measured group's offset. In a bright bin u and the offsets are compared
- * scaled by zmed / z. */
+ * scaled by zmed / z. RSCD_DIAG_CLIP_INIT: nbins 1, every pointer NULL. */
 typedef struct rscd_diag_clip {
+    size_t struct_size;            /* set by rscd_diag_clip_init */
     ptrdiff_t nbins;               /* >= 1 */
     const double *edges;           /* nbins - 1, ascending (NULL when nbins == 1) */
     const unsigned char *bright;   /* nbins */
@@ -485,8 +490,10 @@ typedef struct rscd_diag_clip {
 
 /* One block of rows of one integration to measure. Groups are counted from 0; the
  * late window is groups window_start .. ngroups-2, the measured groups are
- * 0 .. window_start-1 and ngroups-1 (nmeasured = window_start + 1). */
+ * 0 .. window_start-1 and ngroups-1 (nmeasured = window_start + 1).
+ * RSCD_DIAG_BLOCK_INIT: pointers NULL, native SCI, ystart 1, stripes 1, the rest 0. */
 typedef struct rscd_diag_block {
+    size_t struct_size;            /* set by rscd_diag_block_init */
     const float *sci;              /* (ngroups, ny, nx) of one integration, C order */
     int sci_byteorder;             /* RSCD_NATIVE or RSCD_SWAPPED (big-endian FITS map) */
     const uint8_t *groupdq;        /* (ngroups, ny, nx) */
@@ -508,8 +515,10 @@ typedef struct rscd_diag_block {
  * slope is added to pixel_slope_sum and 1 to pixel_slope_count. Sums pass: sums
  * (stripes, 2, nmeasured, RSCD_DIAG_SUMS; parity 0 = odd detector rows) and
  * slope_hist (slope_bins counts of asinh(slope / slope_unit) over +-slope_span, bin
- * centres at -span + k * 2 span / bins, rounded half to even) are added to. */
+ * centres at -span + k * 2 span / bins, rounded half to even) are added to.
+ * RSCD_DIAG_OUT_INIT: pointers NULL, numbers 0. */
 typedef struct rscd_diag_out {
+    size_t struct_size;            /* set by rscd_diag_out_init */
     double *sums;
     int64_t *slope_hist;
     ptrdiff_t slope_bins;
@@ -519,15 +528,28 @@ typedef struct rscd_diag_out {
     ptrdiff_t used;                /* set: samples of the block passing the DQ tests */
 } rscd_diag_out;
 
+/* rscd_diag_clip_init, rscd_diag_block_init, rscd_diag_out_init - fill a struct
+ * with its defaults (see each struct) and struct_size = size; as rscd_ramp_init:
+ * RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_STRUCT (size unknown; nothing written). */
+RSCD_API int rscd_diag_clip_init(rscd_diag_clip *clip, size_t size);
+RSCD_API int rscd_diag_block_init(rscd_diag_block *block, size_t size);
+RSCD_API int rscd_diag_out_init(rscd_diag_out *out, size_t size);
+
+#define RSCD_DIAG_CLIP_INIT(clip) rscd_diag_clip_init((clip), sizeof *(clip))
+#define RSCD_DIAG_BLOCK_INIT(block) rscd_diag_block_init((block), sizeof *(block))
+#define RSCD_DIAG_OUT_INIT(out) rscd_diag_out_init((out), sizeof *(out))
+
 /* rscd_diagnose_block: the per-sample measurement of `rscd diagnose` on a block.
  * A sample (one pixel of the integration) is used when its PIXELDQ has neither
  * DO_NOT_USE nor REFERENCE_PIXEL, none of its groups has SATURATED, DO_NOT_USE or
  * JUMP_DET, and all its values are finite; in the sums pass with halves == 0 also
  * when its pixel has another usable integration. Nothing is allocated for the cube
  * and SCI is only read. Row stripes are computed one per thread, each in row order,
- * so the results do not depend on the number of threads. params may be NULL.
- * Returns RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_DIMS, RSCD_ERR_RANGE (rows, window),
- * RSCD_ERR_BYTEORDER or RSCD_ERR_NOMEM. */
+ * so the results do not depend on the number of threads (rscd_threads of params;
+ * params may be NULL: one thread). Every argument is checked before out is written.
+ * Returns RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_PARAMS, RSCD_ERR_STRUCT (block, out or a
+ * clip given not initialised by its init macro), RSCD_ERR_DIMS, RSCD_ERR_RANGE
+ * (rows, window), RSCD_ERR_BYTEORDER or RSCD_ERR_NOMEM. */
 RSCD_API int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                                  const rscd_params *params);
 
