@@ -114,6 +114,7 @@ cdef extern from "rscd.h" nogil:
     int RSCD_DIAG_SUMS
 
     ctypedef struct rscd_diag_clip:
+        size_t struct_size
         ptrdiff_t nbins
         const double *edges
         const unsigned char *bright
@@ -124,6 +125,7 @@ cdef extern from "rscd.h" nogil:
         const double *o_half
 
     ctypedef struct rscd_diag_block:
+        size_t struct_size
         const float *sci
         int sci_byteorder
         const uint8_t *groupdq
@@ -139,6 +141,7 @@ cdef extern from "rscd.h" nogil:
         ptrdiff_t stripes
 
     ctypedef struct rscd_diag_out:
+        size_t struct_size
         double *sums
         int64_t *slope_hist
         ptrdiff_t slope_bins
@@ -147,6 +150,9 @@ cdef extern from "rscd.h" nogil:
         double *pixel_slope_count
         ptrdiff_t used
 
+    int rscd_diag_clip_init(rscd_diag_clip *clip, size_t size) noexcept
+    int rscd_diag_block_init(rscd_diag_block *block, size_t size) noexcept
+    int rscd_diag_out_init(rscd_diag_out *out, size_t size) noexcept
     int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                             const rscd_params *params) noexcept
     # ---- end of diagnose ----

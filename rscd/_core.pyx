@@ -288,6 +288,7 @@ cdef int _fill_clip(rscd_diag_clip *c, table, ptrdiff_t nmeasured, list keep) ex
     cdef const unsigned char[::1] bright = arrays[1]
     cdef const double[::1] zmed = arrays[2], u_c = arrays[3], u_h = arrays[4]
     cdef const double[::1] o_c = arrays[5].reshape(-1), o_h = arrays[6].reshape(-1)
+    _check(rscd_diag_clip_init(c, sizeof(rscd_diag_clip)))   # the ABI rule of rscd.h
     c.nbins = nbins
     c.edges = &edges[0] if nbins > 1 else NULL
     c.bright = &bright[0]
@@ -329,6 +330,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
         raise ValueError("pixel slope arrays must hold ny x nx values")
     if sums is not None and sums.shape[0] != stripes * 2 * nmeasured * RSCD_DIAG_SUMS:
         raise ValueError("sums must hold stripes x 2 x (window_start + 1) x 6 values")
+    _check(rscd_diag_block_init(&b, sizeof(b)))   # the ABI rule of rscd.h
+    _check(rscd_diag_out_init(&out, sizeof(out)))
     b.sci = &sci_flat[0]
     b.sci_byteorder = RSCD_SWAPPED if sci_swapped else RSCD_NATIVE
     b.groupdq = &groupdq_flat[0]
@@ -347,8 +350,6 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
         if clips[k] is not None:
             _fill_clip(&clip_c[k], clips[k], nmeasured, keep)
             b.clip[k] = &clip_c[k]
-        else:
-            b.clip[k] = NULL
     b.stripes = stripes
     out.sums = &sums[0] if sums is not None else NULL
     out.slope_hist = &slope_hist[0] if slope_hist is not None else NULL
@@ -357,7 +358,6 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     out.slope_unit = slope_unit
     out.pixel_slope_sum = &pixel_slope_sum[0] if pixel_slope_sum is not None else NULL
     out.pixel_slope_count = &pixel_slope_count[0] if pixel_slope_count is not None else NULL
-    out.used = 0
     _fill_params(&params, nthreads)
     with nogil:
         status = rscd_diagnose_block(&b, &out, &params)
