@@ -20,22 +20,6 @@
 #define BAD_GROUP (DQ_DO_NOT_USE | DQ_SATURATED | DQ_JUMP_DET)
 #define BAD_PIXEL (DQ_DO_NOT_USE | DQ_REFERENCE_PIXEL)
 
-static uint32_t diag_bswap32(uint32_t u)
-{
-    return (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
-}
-
-static double diag_load(const float *p, int swapped)
-{
-    uint32_t u;
-    float v;
-    memcpy(&u, p, sizeof u);
-    if (swapped)
-        u = diag_bswap32(u);
-    memcpy(&v, &u, sizeof v);
-    return (double)v;
-}
-
 /* Least-squares coefficients of a line through groups first .. first+count-1:
  * slope = sum c[k] D[first+k], mean = sum D / count, centre xbar. */
 typedef struct line_coef {
@@ -164,7 +148,7 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
                 continue;
             }
             for (x = 0; x < nx; x++) {
-                const double v = diag_load(sci + x, wk->swapped);
+                const double v = load_f32(sci + x, wk->swapped); /* rscd_internal.h */
                 t[x] = v;
                 rb->ok[x] &= ((dq[x] & BAD_GROUP) == 0) & (v - v == 0.0);   /* finite */
             }
