@@ -20,22 +20,6 @@
 #define BAD_GROUP (DQ_DO_NOT_USE | DQ_SATURATED | DQ_JUMP_DET)
 #define BAD_PIXEL (DQ_DO_NOT_USE | DQ_REFERENCE_PIXEL)
 
-static uint32_t diag_bswap32(uint32_t u)
-{
-    return (u >> 24) | ((u >> 8) & 0x0000ff00u) | ((u << 8) & 0x00ff0000u) | (u << 24);
-}
-
-static double diag_load(const float *p, int swapped)
-{
-    uint32_t u;
-    float v;
-    memcpy(&u, p, sizeof u);
-    if (swapped)
-        u = diag_bswap32(u);
-    memcpy(&v, &u, sizeof v);
-    return (double)v;
-}
-
 /* Least-squares coefficients of a line through groups first .. first+count-1:
  * slope = sum c[k] D[first+k], mean = sum D / count, centre xbar. */
 typedef struct line_coef {
@@ -164,7 +148,7 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
                 continue;
             }
             for (x = 0; x < nx; x++) {
-                const double v = diag_load(sci + x, wk->swapped);
+                const double v = load_f32(sci + x, wk->swapped); /* rscd_internal.h */
                 t[x] = v;
                 rb->ok[x] &= ((dq[x] & BAD_GROUP) == 0) & (v - v == 0.0);   /* finite */
             }
@@ -264,10 +248,57 @@ static ptrdiff_t stripe_of(ptrdiff_t y, ptrdiff_t stripes, ptrdiff_t ny)
     return (y * stripes) / ny;
 }
 
+/* The init functions of this section's structs (the ABI rule of rscd.h); defaults
+ * start from memset 0, padding included: every byte copied out is defined. */
+int rscd_diag_clip_init(rscd_diag_clip *clip, size_t size)
+{
+    rscd_diag_clip d;
+    memset(&d, 0, sizeof d);
+    d.nbins = 1;
+    d.edges = d.zmed = d.u_centre = d.u_half = d.o_centre = d.o_half = NULL;
+    d.bright = NULL;
+    return rscd_init_struct(clip, size, &d, sizeof d);
+}
+
+int rscd_diag_block_init(rscd_diag_block *block, size_t size)
+{
+    rscd_diag_block d;
+    memset(&d, 0, sizeof d);
+    d.sci = NULL;
+    d.sci_byteorder = RSCD_NATIVE;
+    d.groupdq = NULL;
+    d.pixeldq = NULL;
+    d.ystart = 1;
+    d.pixel_slope_sum = d.pixel_slope_count = NULL;
+    d.clip[0] = d.clip[1] = NULL;
+    d.stripes = 1;
+    return rscd_init_struct(block, size, &d, sizeof d);
+}
+
+int rscd_diag_out_init(rscd_diag_out *out, size_t size)
+{
+    rscd_diag_out d;
+    memset(&d, 0, sizeof d);
+    d.sums = NULL;
+    d.slope_hist = NULL;
+    d.pixel_slope_sum = d.pixel_slope_count = NULL;
+    return rscd_init_struct(out, size, &d, sizeof d);
+}
+
+/* struct_size of block, out and the clips given (the ABI rule), then their values. */
 static int check(const rscd_diag_block *b, const rscd_diag_out *out)
 {
     ptrdiff_t p;
-    if (!b || !out || !b->sci || !b->groupdq || !b->pixeldq)
+    int status = rscd_struct_ok(b, sizeof *b);
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(out, sizeof *out);
+    for (p = 0; p < 2 && status == RSCD_OK; p++) {
+        if (b->clip[p])
+            status = rscd_struct_ok(b->clip[p], sizeof *b->clip[p]);
+    }
+    if (status != RSCD_OK)
+        return status;
+    if (!b->sci || !b->groupdq || !b->pixeldq)
         return RSCD_ERR_NULL;
     if (b->ngroups < 6 || b->ny < 1 || b->nx < 1 || b->stripes < 1)
         return RSCD_ERR_DIMS;
@@ -310,13 +341,13 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
     status = check(block, out);
     if (status != RSCD_OK)
         return status;
-    out->used = 0;
     if (params) {
         status = rscd_params_read(params, &prm);
         if (status != RSCD_OK)
             return status;
         nthreads = rscd_threads(&prm);
     }
+    out->used = 0;
     if (block->row_count == 0)
         return RSCD_OK;
     memset(&wk, 0, sizeof wk);
@@ -335,8 +366,6 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
     first_stripe = stripe_of(block->row_first, block->stripes, block->ny);
     last_stripe = stripe_of(block->row_first + block->row_count - 1, block->stripes, block->ny);
     nstripes = last_stripe - first_stripe + 1;
-    if (nthreads < 1)
-        nthreads = 1;
     if (nthreads > nstripes)
         nthreads = (int)nstripes;
     if (out->sums) {

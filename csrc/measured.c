@@ -241,6 +241,54 @@ static void row_subtract(const row_view *v, const rscd_measured_model *m, const 
     }
 }
 
+/* The init functions of this section's structs (the ABI rule of rscd.h); defaults
+ * start from memset 0, padding included: every byte copied out is defined. */
+int rscd_measured_model_init(rscd_measured_model *model, size_t size)
+{
+    rscd_measured_model d;
+    memset(&d, 0, sizeof d);
+    d.a = NULL;
+    d.b = NULL;
+    return rscd_init_struct(model, size, &d, sizeof d);
+}
+
+int rscd_measured_models_init(rscd_measured_models *models, size_t size)
+{
+    rscd_measured_models d;
+    memset(&d, 0, sizeof d);
+    d.int1[0] = d.int1[1] = NULL;
+    d.int2p[0] = d.int2p[1] = NULL;
+    d.dq_jump_det = 4u;
+    return rscd_init_struct(models, size, &d, sizeof d);
+}
+
+int rscd_measured_stats_init(rscd_measured_stats *stats, size_t size)
+{
+    rscd_measured_stats d;
+    memset(&d, 0, sizeof d);
+    return rscd_init_struct(stats, size, &d, sizeof d);
+}
+
+/* RSCD_OK when every model given has a known struct_size (RSCD_ERR_STRUCT) and is
+ * well formed (RSCD_ERR_MODEL); the first refusal otherwise. */
+static int check_models(const rscd_measured_model *const *kinds[2])
+{
+    int k, p, status;
+    for (k = 0; k < 2; k++) {
+        for (p = 0; p < 2; p++) {
+            const rscd_measured_model *m = kinds[k][p];
+            if (!m)
+                continue;
+            status = rscd_struct_ok(m, sizeof *m);
+            if (status != RSCD_OK)
+                return status;
+            if (!model_ok(m))
+                return RSCD_ERR_MODEL;
+        }
+    }
+    return RSCD_OK;
+}
+
 /*
  * rscd_measured - see rscd.h for the contract.
  *
@@ -254,7 +302,7 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
                   const rscd_params *given, rscd_measured_stats *stats)
 {
     rscd_params par;
-    int status, nthr = 1, k, p;
+    int status, nthr, k, p;
     ptrdiff_t nints, nrows, ncols, frame, cube, item, nitems, i, i_first_2p;
     ptrdiff_t ncorr = 0, nflag = 0, nnos = 0, nleft = 0, nints_corr = 0;
     double *work = NULL;
@@ -267,20 +315,21 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
     if (!models || !given || !stats)
         return RSCD_ERR_NULL;
     status = rscd_params_read(given, &par);
+    if (status == RSCD_OK)
+        status = rscd_check_ramp(ramp, 1);
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(models, sizeof *models);
+    if (status == RSCD_OK)
+        status = rscd_struct_ok(stats, sizeof *stats);
     if (status != RSCD_OK)
         return status;
-    status = rscd_check_ramp(ramp, 1);
-    if (status != RSCD_OK)
-        return status;
+    /* the models' pointers are read only once models' struct_size is known */
     kinds[0] = models->int1;
     kinds[1] = models->int2p;
-    for (k = 0; k < 2; k++) {
-        for (p = 0; p < 2; p++) {
-            if (kinds[k][p] && !model_ok(kinds[k][p]))
-                return RSCD_ERR_MODEL;
-        }
-    }
-    memset(stats, 0, sizeof *stats);
+    status = check_models(kinds);
+    if (status != RSCD_OK)
+        return status;
+    rscd_measured_stats_init(stats, sizeof *stats);
     nints = ramp->nints;
     nrows = ramp->nrows;
     ncols = ramp->ncols;
@@ -307,13 +356,9 @@ int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
     frame = nrows * ncols;
     cube = frame * ramp->ngroups;
     nitems = nints * nrows;
-#ifdef _OPENMP
-    nthr = rscd_threads(&par);
+    nthr = rscd_threads(&par); /* 1 without OpenMP */
     if (nthr > nitems)
         nthr = (int)nitems;
-    if (nthr < 1)
-        nthr = 1;
-#endif
     if ((size_t)ncols > SIZE_MAX / sizeof(double) / 3 / (size_t)nthr)
         return RSCD_ERR_NOMEM;
     work = (double *)malloc(3 * (size_t)ncols * (size_t)nthr * sizeof(double));

@@ -67,9 +67,11 @@ enum rscd_status {
     RSCD_ERR_BYTEORDER = -7,       /* data_byteorder is neither RSCD_NATIVE nor RSCD_SWAPPED */
     RSCD_ERR_PARAMS = -8,          /* rscd_params.struct_size is not the size of a layout
                                       this library knows (see rscd_params) */
-    RSCD_ERR_STRUCT = -9           /* another struct's struct_size is 0 (struct not
+    RSCD_ERR_STRUCT = -9,          /* another struct's struct_size is 0 (struct not
                                       initialised) or not the size of a layout this
                                       library knows: fill it with its RSCD_..._INIT */
+    RSCD_ERR_MODEL = -10           /* measured: a model with a NULL array, a negative
+                                      length or window start, or a non-finite a or b */
 };
 
 /* Byte order of SCI relative to the host. */
@@ -465,12 +467,17 @@ RSCD_API ptrdiff_t rscd_flag_stop_level(const uint8_t *problem, ptrdiff_t skip);
  * sum o, sum z*u, sum z*o (docs/diagnose.rst, "The estimator"). */
 #define RSCD_DIAG_SUMS 6
 
+/* Every struct of this section follows the ABI rule above rscd_ramp: fill it with
+ * its RSCD_DIAG_..._INIT macro before setting any field. Layouts: 1 (the only one
+ * so far) = every field below. */
+
 /* The outlier cut of one row parity (docs/diagnose.rst, "Outliers"): bins of the
  * instrument z (a sample is in bin b when b edges are below z, as numpy's
  * searchsorted), and per bin the centre and half-width of the accepted slope u and
  * of each measured group's offset. In a bright bin u and the offsets are compared
- * scaled by zmed / z. */
+ * scaled by zmed / z. RSCD_DIAG_CLIP_INIT: nbins 1, every pointer NULL. */
 typedef struct rscd_diag_clip {
+    size_t struct_size;            /* set by rscd_diag_clip_init */
     ptrdiff_t nbins;               /* >= 1 */
     const double *edges;           /* nbins - 1, ascending (NULL when nbins == 1) */
     const unsigned char *bright;   /* nbins */
@@ -483,8 +490,10 @@ typedef struct rscd_diag_clip {
 
 /* One block of rows of one integration to measure. Groups are counted from 0; the
  * late window is groups window_start .. ngroups-2, the measured groups are
- * 0 .. window_start-1 and ngroups-1 (nmeasured = window_start + 1). */
+ * 0 .. window_start-1 and ngroups-1 (nmeasured = window_start + 1).
+ * RSCD_DIAG_BLOCK_INIT: pointers NULL, native SCI, ystart 1, stripes 1, the rest 0. */
 typedef struct rscd_diag_block {
+    size_t struct_size;            /* set by rscd_diag_block_init */
     const float *sci;              /* (ngroups, ny, nx) of one integration, C order */
     int sci_byteorder;             /* RSCD_NATIVE or RSCD_SWAPPED (big-endian FITS map) */
     const uint8_t *groupdq;        /* (ngroups, ny, nx) */
@@ -506,8 +515,10 @@ typedef struct rscd_diag_block {
  * slope is added to pixel_slope_sum and 1 to pixel_slope_count. Sums pass: sums
  * (stripes, 2, nmeasured, RSCD_DIAG_SUMS; parity 0 = odd detector rows) and
  * slope_hist (slope_bins counts of asinh(slope / slope_unit) over +-slope_span, bin
- * centres at -span + k * 2 span / bins, rounded half to even) are added to. */
+ * centres at -span + k * 2 span / bins, rounded half to even) are added to.
+ * RSCD_DIAG_OUT_INIT: pointers NULL, numbers 0. */
 typedef struct rscd_diag_out {
+    size_t struct_size;            /* set by rscd_diag_out_init */
     double *sums;
     int64_t *slope_hist;
     ptrdiff_t slope_bins;
@@ -517,15 +528,28 @@ typedef struct rscd_diag_out {
     ptrdiff_t used;                /* set: samples of the block passing the DQ tests */
 } rscd_diag_out;
 
+/* rscd_diag_clip_init, rscd_diag_block_init, rscd_diag_out_init - fill a struct
+ * with its defaults (see each struct) and struct_size = size; as rscd_ramp_init:
+ * RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_STRUCT (size unknown; nothing written). */
+RSCD_API int rscd_diag_clip_init(rscd_diag_clip *clip, size_t size);
+RSCD_API int rscd_diag_block_init(rscd_diag_block *block, size_t size);
+RSCD_API int rscd_diag_out_init(rscd_diag_out *out, size_t size);
+
+#define RSCD_DIAG_CLIP_INIT(clip) rscd_diag_clip_init((clip), sizeof *(clip))
+#define RSCD_DIAG_BLOCK_INIT(block) rscd_diag_block_init((block), sizeof *(block))
+#define RSCD_DIAG_OUT_INIT(out) rscd_diag_out_init((out), sizeof *(out))
+
 /* rscd_diagnose_block: the per-sample measurement of `rscd diagnose` on a block.
  * A sample (one pixel of the integration) is used when its PIXELDQ has neither
  * DO_NOT_USE nor REFERENCE_PIXEL, none of its groups has SATURATED, DO_NOT_USE or
  * JUMP_DET, and all its values are finite; in the sums pass with halves == 0 also
  * when its pixel has another usable integration. Nothing is allocated for the cube
  * and SCI is only read. Row stripes are computed one per thread, each in row order,
- * so the results do not depend on the number of threads. params may be NULL.
- * Returns RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_DIMS, RSCD_ERR_RANGE (rows, window),
- * RSCD_ERR_BYTEORDER or RSCD_ERR_NOMEM. */
+ * so the results do not depend on the number of threads (rscd_threads of params;
+ * params may be NULL: one thread). Every argument is checked before out is written.
+ * Returns RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_PARAMS, RSCD_ERR_STRUCT (block, out or a
+ * clip given not initialised by its init macro), RSCD_ERR_DIMS, RSCD_ERR_RANGE
+ * (rows, window), RSCD_ERR_BYTEORDER or RSCD_ERR_NOMEM. */
 RSCD_API int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                                  const rscd_params *params);
 
@@ -533,15 +557,16 @@ RSCD_API int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *ou
 
 /* ---- rscd_measured: subtract the measured transient ---- */
 
-/* Refusal of rscd_measured: a model with a NULL array, a negative length or
- * window start, or a value of a or b that is not finite. (A constant, not an
- * enumerator of rscd_status, so the other sections' codes cannot collide.) */
-#define RSCD_ERR_MODEL (-21)
+/* Every struct of this section follows the ABI rule above rscd_ramp: fill it
+ * with its RSCD_MEASURED_..._INIT macro before setting any field. Layouts: 1 (the
+ * only one so far) = every field below. */
 
 /* The measured transient of one integration kind and row parity
  * (docs/overview.rst, "Method measured"): group j of a ramp whose signal grows
- * by s DN per group sits a[j] * s + b[j] DN above its straight line. */
+ * by s DN per group sits a[j] * s + b[j] DN above its straight line.
+ * RSCD_MEASURED_MODEL_INIT sets a and b to NULL, length and window_start to 0. */
 typedef struct rscd_measured_model {
+    size_t struct_size;       /* set by rscd_measured_model_init */
     const double *a;          /* [length] fraction of one group's increment (finite) */
     const double *b;          /* [length] DN (finite) */
     ptrdiff_t length;         /* groups modelled, >= 0; groups j >= length get nothing */
@@ -551,16 +576,21 @@ typedef struct rscd_measured_model {
 
 /* The four models of one READPATT/SUBARRAY: [0] even detector rows, [1] odd
  * (parity of first_row + y, 1-based). A NULL entry: that integration kind and
- * parity is left uncorrected. */
+ * parity is left uncorrected. RSCD_MEASURED_MODELS_INIT sets the four entries to
+ * NULL and dq_jump_det to the JWST bit, 4. */
 typedef struct rscd_measured_models {
+    size_t struct_size;                   /* set by rscd_measured_models_init */
     const rscd_measured_model *int1[2];   /* integration 1 of the exposure */
     const rscd_measured_model *int2p[2];  /* integrations 2 and later */
     uint8_t dq_jump_det;                  /* GROUPDQ JUMP_DET bit (JWST: 4) */
 } rscd_measured_models;
 
 /* What rscd_measured did. Counts of (integration, pixel) pairs unless named
- * values. */
+ * values. Filled by the library; the caller initialises it with
+ * RSCD_MEASURED_STATS_INIT(&s) (every count 0) so that struct_size says what may
+ * be written. */
 typedef struct rscd_measured_stats {
+    size_t struct_size;          /* set by rscd_measured_stats_init */
     ptrdiff_t nints_corrected;   /* integrations of the buffer that had a model */
     ptrdiff_t npix_corrected;    /* pairs whose ramp was changed */
     ptrdiff_t npix_flagged;      /* pairs left: PIXELDQ DO_NOT_USE or REFERENCE_PIXEL */
@@ -568,6 +598,23 @@ typedef struct rscd_measured_stats {
     ptrdiff_t nvalues_left;      /* group values of corrected pairs left as they were:
                                     SATURATED, not finite, or the result would not be */
 } rscd_measured_stats;
+
+/*
+ * rscd_measured_model_init, rscd_measured_models_init, rscd_measured_stats_init -
+ *                  fill a struct with its defaults (see each struct) and
+ *                  struct_size = size; as rscd_ramp_init.
+ *
+ * Returned (function value):
+ *   RSCD_OK, RSCD_ERR_NULL (s is NULL), RSCD_ERR_STRUCT (size is not the size of a
+ *   layout this library knows; nothing written)
+ */
+RSCD_API int rscd_measured_model_init(rscd_measured_model *model, size_t size);
+RSCD_API int rscd_measured_models_init(rscd_measured_models *models, size_t size);
+RSCD_API int rscd_measured_stats_init(rscd_measured_stats *stats, size_t size);
+
+#define RSCD_MEASURED_MODEL_INIT(model) rscd_measured_model_init((model), sizeof *(model))
+#define RSCD_MEASURED_MODELS_INIT(models) rscd_measured_models_init((models), sizeof *(models))
+#define RSCD_MEASURED_STATS_INIT(stats) rscd_measured_stats_init((stats), sizeof *(stats))
 
 /*
  * rscd_measured - subtract the measured transient a[j] * s + b[j] from every
@@ -583,8 +630,10 @@ typedef struct rscd_measured_stats {
  *   stats   rscd_measured_stats*
  * Returned (function value):
  *   RSCD_OK, RSCD_SKIP_FEW_GROUPS (a model needed by the buffer has fewer than two
- *   groups in its window window_start .. ngroups-2: nothing changed), or an error
- *   (RSCD_ERR_MODEL for a malformed model).
+ *   groups in its window window_start .. ngroups-2: nothing changed), or an error:
+ *   RSCD_ERR_NULL, RSCD_ERR_PARAMS, RSCD_ERR_STRUCT (ramp, models, a model given or
+ *   stats not initialised by its init macro), RSCD_ERR_DIMS, RSCD_ERR_RANGE,
+ *   RSCD_ERR_BYTEORDER, RSCD_ERR_MODEL (a malformed model), RSCD_ERR_NOMEM.
  * Notes:
  *   s is the pixel's slope in that integration, from the late window alone:
  *   sum over the usable differences g -> g+1 of (D[g+1] - D[g] - (b[g+1] - b[g]))

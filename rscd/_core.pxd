@@ -22,6 +22,7 @@ cdef extern from "rscd.h" nogil:
         RSCD_ERR_BYTEORDER
         RSCD_ERR_PARAMS
         RSCD_ERR_STRUCT
+        RSCD_ERR_MODEL
 
     cpdef enum rscd_byteorder:
         RSCD_NATIVE
@@ -113,6 +114,7 @@ cdef extern from "rscd.h" nogil:
     int RSCD_DIAG_SUMS
 
     ctypedef struct rscd_diag_clip:
+        size_t struct_size
         ptrdiff_t nbins
         const double *edges
         const unsigned char *bright
@@ -123,6 +125,7 @@ cdef extern from "rscd.h" nogil:
         const double *o_half
 
     ctypedef struct rscd_diag_block:
+        size_t struct_size
         const float *sci
         int sci_byteorder
         const uint8_t *groupdq
@@ -138,6 +141,7 @@ cdef extern from "rscd.h" nogil:
         ptrdiff_t stripes
 
     ctypedef struct rscd_diag_out:
+        size_t struct_size
         double *sums
         int64_t *slope_hist
         ptrdiff_t slope_bins
@@ -146,28 +150,35 @@ cdef extern from "rscd.h" nogil:
         double *pixel_slope_count
         ptrdiff_t used
 
+    int rscd_diag_clip_init(rscd_diag_clip *clip, size_t size) noexcept
+    int rscd_diag_block_init(rscd_diag_block *block, size_t size) noexcept
+    int rscd_diag_out_init(rscd_diag_out *out, size_t size) noexcept
     int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                             const rscd_params *params) noexcept
     # ---- end of diagnose ----
 
     # ---- measured ----
-    int RSCD_ERR_MODEL
-
     ctypedef struct rscd_measured_model:
+        size_t struct_size
         const double *a
         const double *b
         ptrdiff_t length
         ptrdiff_t window_start
 
     ctypedef struct rscd_measured_models:
+        size_t struct_size
         const rscd_measured_model *int1[2]
         const rscd_measured_model *int2p[2]
         uint8_t dq_jump_det
 
     ctypedef struct rscd_measured_stats:
+        size_t struct_size
         ptrdiff_t nints_corrected, npix_corrected, npix_flagged, npix_no_slope
         ptrdiff_t nvalues_left
 
+    int rscd_measured_model_init(rscd_measured_model *model, size_t size) noexcept
+    int rscd_measured_models_init(rscd_measured_models *models, size_t size) noexcept
+    int rscd_measured_stats_init(rscd_measured_stats *stats, size_t size) noexcept
     int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *models,
                       const rscd_params *params, rscd_measured_stats *stats) noexcept
 

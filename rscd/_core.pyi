@@ -37,6 +37,7 @@ class rscd_status(enum.IntEnum):
     RSCD_ERR_BYTEORDER = -7
     RSCD_ERR_PARAMS = -8
     RSCD_ERR_STRUCT = -9
+    RSCD_ERR_MODEL = -10
 
 Status = rscd_status
 

@@ -288,6 +288,7 @@ cdef int _fill_clip(rscd_diag_clip *c, table, ptrdiff_t nmeasured, list keep) ex
     cdef const unsigned char[::1] bright = arrays[1]
     cdef const double[::1] zmed = arrays[2], u_c = arrays[3], u_h = arrays[4]
     cdef const double[::1] o_c = arrays[5].reshape(-1), o_h = arrays[6].reshape(-1)
+    _check(rscd_diag_clip_init(c, sizeof(rscd_diag_clip)))   # the ABI rule of rscd.h
     c.nbins = nbins
     c.edges = &edges[0] if nbins > 1 else NULL
     c.bright = &bright[0]
@@ -329,6 +330,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
         raise ValueError("pixel slope arrays must hold ny x nx values")
     if sums is not None and sums.shape[0] != stripes * 2 * nmeasured * RSCD_DIAG_SUMS:
         raise ValueError("sums must hold stripes x 2 x (window_start + 1) x 6 values")
+    _check(rscd_diag_block_init(&b, sizeof(b)))   # the ABI rule of rscd.h
+    _check(rscd_diag_out_init(&out, sizeof(out)))
     b.sci = &sci_flat[0]
     b.sci_byteorder = RSCD_SWAPPED if sci_swapped else RSCD_NATIVE
     b.groupdq = &groupdq_flat[0]
@@ -347,8 +350,6 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
         if clips[k] is not None:
             _fill_clip(&clip_c[k], clips[k], nmeasured, keep)
             b.clip[k] = &clip_c[k]
-        else:
-            b.clip[k] = NULL
     b.stripes = stripes
     out.sums = &sums[0] if sums is not None else NULL
     out.slope_hist = &slope_hist[0] if slope_hist is not None else NULL
@@ -357,7 +358,6 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     out.slope_unit = slope_unit
     out.pixel_slope_sum = &pixel_slope_sum[0] if pixel_slope_sum is not None else NULL
     out.pixel_slope_count = &pixel_slope_count[0] if pixel_slope_count is not None else NULL
-    out.used = 0
     _fill_params(&params, nthreads)
     with nogil:
         status = rscd_diagnose_block(&b, &out, &params)
@@ -383,6 +383,7 @@ cdef int _model(rscd_measured_model *out, object model, list keep) except -1:
         raise ValueError("the model's a has %d values and b %d; expected the same number"
                          % (a.shape[0], b.shape[0]))
     keep.append((a, b))
+    _check(rscd_measured_model_init(out, sizeof(rscd_measured_model)))   # the ABI rule
     out.length = a.shape[0]
     out.a = &a[0] if a.shape[0] else NULL
     out.b = &b[0] if b.shape[0] else NULL
@@ -412,12 +413,9 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, 0, first_row)
     ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
     ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    _check(rscd_measured_models_init(&models, sizeof(models)))   # every entry NULL
     for k, model in enumerate(int1 + int2p):
         if model is None:
-            if k < 2:
-                models.int1[k] = NULL
-            else:
-                models.int2p[k - 2] = NULL
             continue
         _model(&m[k], model, keep)
         if k < 2:
@@ -426,9 +424,10 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
             models.int2p[k - 2] = &m[k]
     models.dq_jump_det = <uint8_t>dq_jump_det
     _fill_params(&params, nthreads)
+    _check(rscd_measured_stats_init(&stats, sizeof(stats)))
     with nogil:
         status = rscd_measured(&ramp, &models, &params, &stats)
     _check(status)
-    return status, stats
+    return status, _fields(stats)
 
 # ---- end of measured ----

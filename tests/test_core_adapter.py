@@ -168,6 +168,29 @@ def test_statistics_and_plan_have_no_struct_size():
                                             COEFFS)[1]
 
 
+def test_measured_statistics_have_no_struct_size_and_a_bad_model_is_refused():
+    """The measured structs are filled by their init functions (the ABI rule): the
+    statistics come back without struct_size, and a malformed model is RSCD_ERR_MODEL,
+    an rscd_status (-10), with SCI left as it was."""
+    data, groupdq = ramp()
+    pixeldq = np.zeros((5, 5), np.uint32)
+    model = (np.array([0.5, 0.2, 0.1]), np.array([3.0, 1.0, 0.5]), 2)
+    before = data.copy()
+    status, stats = _core.measured(data.reshape(-1), False, groupdq, pixeldq,
+                                   (model, model), (model, None))
+    assert status == _core.Status.RSCD_OK
+    assert set(stats) == {"nints_corrected", "npix_corrected", "npix_flagged",
+                          "npix_no_slope", "nvalues_left"}
+    assert stats["nints_corrected"] == 2 and stats["npix_corrected"] > 0
+    assert not np.array_equal(data, before)
+    bad = (np.array([np.nan, 0.0, 0.0]), model[1], 2)
+    before = data.copy()
+    with pytest.raises(_core.RSCDError, match="measured model"):
+        _core.measured(data.reshape(-1), False, groupdq, pixeldq, (bad, None), (None, None))
+    np.testing.assert_array_equal(data, before)
+    assert _core.ERR_MODEL == _core.Status.RSCD_ERR_MODEL == -10
+
+
 def test_stop_level_checks_its_flags():
     assert _core.flag_stop_level(np.array([1, 0, 1], np.uint8), 2) == 2
     assert _core.flag_stop_level(np.array([1, 1, 1], np.uint8), 2) == 0

@@ -60,9 +60,8 @@ static void fill(void)
 
 static void base_block(rscd_diag_block *b)
 {
-    memset(b, 0, sizeof *b);
+    RSCD_DIAG_BLOCK_INIT(b);   /* native SCI, no clip, no pixel slopes */
     b->sci = sci;
-    b->sci_byteorder = RSCD_NATIVE;
     b->groupdq = gdq;
     b->pixeldq = pdq;
     b->ngroups = NG;
@@ -78,7 +77,7 @@ static void base_block(rscd_diag_block *b)
 
 static void base_out(rscd_diag_out *o)
 {
-    memset(o, 0, sizeof *o);
+    RSCD_DIAG_OUT_INIT(o);
     memset(sums, 0, sizeof sums);
     memset(hist, 0, sizeof hist);
     o->sums = sums;
@@ -169,7 +168,7 @@ static void t_other_integrations(void)
     int k;
     fill();
     base_block(&b);
-    memset(&o, 0, sizeof o);
+    RSCD_DIAG_OUT_INIT(&o);
     memset(psum, 0, sizeof psum);
     memset(pcount, 0, sizeof pcount);
     o.pixel_slope_sum = psum;
@@ -194,9 +193,16 @@ static void t_clip(void)
     static const unsigned char bright[1] = {0};
     static const double zmed[1] = {12.0}, uc[1] = {12.0}, uh[1] = {100.0};
     static const double oc[J] = {0}, oh[J] = {1, 1, 1, 1, 1, 1, 1};
-    rscd_diag_clip clip = {1, NULL, bright, zmed, uc, uh, oc, oh};
+    rscd_diag_clip clip;
     rscd_diag_block b;
     rscd_diag_out o;
+    RSCD_DIAG_CLIP_INIT(&clip);   /* nbins 1, edges NULL */
+    clip.bright = bright;
+    clip.zmed = zmed;
+    clip.u_centre = uc;
+    clip.u_half = uh;
+    clip.o_centre = oc;
+    clip.o_half = oh;
     fill();
     base_block(&b);
     b.clip[0] = &clip;
@@ -218,7 +224,7 @@ static void t_threads(void)
     for (g = 0; g < NG * NY * NX; g++)      /* noise, so the order of sums would show */
         sci[g] += (float)((g * 7919 % 101) * 0.0137);
     base_block(&b);
-    rscd_params_init(&params, sizeof params);
+    RSCD_PARAMS_INIT(&params);
     params.nthreads = 1;
     base_out(&o);
     CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "1 thread");
@@ -260,6 +266,108 @@ static void t_arguments(void)
     CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_DIMS, "too few groups");
 }
 
+/* Every byte of n at p equals v. */
+static int all_bytes(const void *p, size_t n, unsigned char v)
+{
+    const unsigned char *c = (const unsigned char *)p;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        if (c[k] != v)
+            return 0;
+    }
+    return 1;
+}
+
+/* The ABI rule of rscd.h: the init macros' defaults; a zeroed struct, or one of a
+ * size this library does not know, is refused with RSCD_ERR_STRUCT before out or the
+ * sums are written; an init function given an unknown size writes nothing. */
+static void t_struct_rule(void)
+{
+    static const double zero[J] = {0};
+    static const unsigned char dark[1] = {0};
+    rscd_diag_block b, zb;
+    rscd_diag_out o, zo;
+    rscd_diag_clip clip, zc;
+    rscd_params params;
+    struct { rscd_diag_block s; unsigned char tail[16]; } big_block;
+    struct { rscd_diag_out s; unsigned char tail[16]; } big_out;
+    struct { rscd_diag_clip s; unsigned char tail[16]; } big_clip;
+
+    memset(&zb, 0x5a, sizeof zb);
+    CHECK(RSCD_DIAG_BLOCK_INIT(&zb) == RSCD_OK && zb.struct_size == sizeof zb, "block init");
+    CHECK(!zb.sci && !zb.groupdq && !zb.pixeldq && !zb.clip[0] && !zb.clip[1] &&
+              !zb.pixel_slope_sum && !zb.pixel_slope_count && zb.sci_byteorder == RSCD_NATIVE &&
+              zb.ystart == 1 && zb.stripes == 1 && zb.ngroups == 0 && zb.row_count == 0 &&
+              zb.window_start == 0 && zb.halves == 0,
+          "block defaults");
+    memset(&zo, 0x5a, sizeof zo);
+    CHECK(RSCD_DIAG_OUT_INIT(&zo) == RSCD_OK && zo.struct_size == sizeof zo, "out init");
+    CHECK(!zo.sums && !zo.slope_hist && !zo.pixel_slope_sum && !zo.pixel_slope_count &&
+              zo.slope_bins == 0 && zo.slope_span == 0.0 && zo.slope_unit == 0.0 &&
+              zo.used == 0,
+          "out defaults");
+    memset(&zc, 0x5a, sizeof zc);
+    CHECK(RSCD_DIAG_CLIP_INIT(&zc) == RSCD_OK && zc.struct_size == sizeof zc, "clip init");
+    CHECK(zc.nbins == 1 && !zc.edges && !zc.bright && !zc.zmed && !zc.u_centre &&
+              !zc.u_half && !zc.o_centre && !zc.o_half,
+          "clip defaults");
+
+    fill();
+    base_block(&b);
+    base_out(&o);
+    memset(sums, 0x5a, sizeof sums);     /* any write would show */
+    memset(hist, 0x5a, sizeof hist);
+    o.used = -7;
+    RSCD_PARAMS_INIT(&params);
+    memset(&zb, 0, sizeof zb);
+    CHECK(rscd_diagnose_block(&zb, &o, &params) == RSCD_ERR_STRUCT, "zeroed block");
+    memset(&zo, 0, sizeof zo);
+    CHECK(rscd_diagnose_block(&b, &zo, &params) == RSCD_ERR_STRUCT, "zeroed out");
+    CHECK(all_bytes(&zo, sizeof zo, 0), "zeroed out written");
+    b.struct_size = sizeof b + 8;
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_ERR_STRUCT, "block of a newer size");
+    b.struct_size = sizeof b;
+    o.struct_size = sizeof o + 8;
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_ERR_STRUCT, "out of a newer size");
+    o.struct_size = sizeof o;
+    memset(&zc, 0, sizeof zc);
+    b.clip[1] = &zc;
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_ERR_STRUCT, "zeroed clip");
+    RSCD_DIAG_CLIP_INIT(&clip);
+    clip.bright = dark;
+    clip.zmed = clip.u_centre = clip.u_half = clip.o_centre = clip.o_half = zero;
+    clip.struct_size = sizeof clip + 8;
+    b.clip[1] = &clip;
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_ERR_STRUCT, "clip of a newer size");
+    b.clip[1] = NULL;
+    params.struct_size = 3;
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_ERR_PARAMS, "params");
+    CHECK(o.used == -7 && all_bytes(sums, sizeof sums, 0x5a) && all_bytes(hist, sizeof hist, 0x5a),
+          "a refusal wrote out, the sums or the histogram");
+    RSCD_PARAMS_INIT(&params);
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK && o.used == NY * NX,
+          "initialised: used %ld", (long)o.used);
+
+    CHECK(rscd_diag_block_init(NULL, sizeof b) == RSCD_ERR_NULL, "block init NULL");
+    CHECK(rscd_diag_out_init(NULL, sizeof o) == RSCD_ERR_NULL, "out init NULL");
+    CHECK(rscd_diag_clip_init(NULL, sizeof clip) == RSCD_ERR_NULL, "clip init NULL");
+    memset(&big_block, 0xa5, sizeof big_block);
+    memset(&big_out, 0xa5, sizeof big_out);
+    memset(&big_clip, 0xa5, sizeof big_clip);
+    CHECK(rscd_diag_block_init(&big_block.s, sizeof big_block.s + 8) == RSCD_ERR_STRUCT,
+          "block init newer size");
+    CHECK(rscd_diag_block_init(&big_block.s, 0) == RSCD_ERR_STRUCT, "block init size 0");
+    CHECK(rscd_diag_out_init(&big_out.s, sizeof big_out.s + 8) == RSCD_ERR_STRUCT,
+          "out init newer size");
+    CHECK(rscd_diag_clip_init(&big_clip.s, sizeof big_clip.s + 8) == RSCD_ERR_STRUCT,
+          "clip init newer size");
+    CHECK(all_bytes(&big_block, sizeof big_block, 0xa5) &&
+              all_bytes(&big_out, sizeof big_out, 0xa5) &&
+              all_bytes(&big_clip, sizeof big_clip, 0xa5),
+          "refused inits wrote nothing");
+}
+
 int main(void)
 {
     t_exact_sums();
@@ -269,6 +377,7 @@ int main(void)
     t_clip();
     t_threads();
     t_arguments();
+    t_struct_rule();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }

@@ -32,7 +32,7 @@ static rscd_ramp make_ramp(float *data, uint8_t *gdq, uint32_t *pdq, ptrdiff_t n
                            ptrdiff_t ngroups, ptrdiff_t nrows, ptrdiff_t ncols)
 {
     rscd_ramp r;
-    memset(&r, 0, sizeof r);
+    RSCD_RAMP_INIT(&r); /* native SCI, integration_start 1, first_row 1 */
     r.data = data;
     r.groupdq = gdq;
     r.pixeldq = pdq;
@@ -40,10 +40,6 @@ static rscd_ramp make_ramp(float *data, uint8_t *gdq, uint32_t *pdq, ptrdiff_t n
     r.ngroups = ngroups;
     r.nrows = nrows;
     r.ncols = ncols;
-    r.data_byteorder = RSCD_NATIVE;
-    r.integration_start = 1;
-    r.nints_exposure = 0;
-    r.first_row = 1;
     return r;
 }
 
@@ -66,17 +62,17 @@ static rscd_measured_models test_models(ptrdiff_t window_start)
             ma[k][j] = (0.5 + 0.25 * k) * exp(-(j + 1) / 2.0);
             mb[k][j] = (k % 2 ? -20.0 : 35.0) * exp(-(j + 1) / 1.5);
         }
+        RSCD_MEASURED_MODEL_INIT(&mm[k]);
         mm[k].a = ma[k];
         mm[k].b = mb[k];
         mm[k].length = MLEN;
         mm[k].window_start = window_start;
     }
-    memset(&ms, 0, sizeof ms);
+    RSCD_MEASURED_MODELS_INIT(&ms); /* dq_jump_det 4, the JWST bit */
     ms.int1[0] = &mm[0];
     ms.int1[1] = &mm[1];
     ms.int2p[0] = &mm[2];
     ms.int2p[1] = &mm[3];
-    ms.dq_jump_det = 4;
     return ms;
 }
 
@@ -179,6 +175,7 @@ static void t_hand_worked(void)
     }
     gdq[(1 * NG + 5) * NPIX + 5] = 4;
     RSCD_PARAMS_INIT(&par);
+    RSCD_MEASURED_STATS_INIT(&st);
     par.nthreads = 1;
     status = rscd_measured(&r, &ms, &par, &st);
     check_int("hand_worked", "status", status, RSCD_OK);
@@ -245,6 +242,7 @@ static void t_errors(void)
     memset(gdq, 0, sizeof gdq);
     memset(pdq, 0, sizeof pdq);
     RSCD_PARAMS_INIT(&par);
+    RSCD_MEASURED_STATS_INIT(&st);
 
     check_int("errors", "NULL models", rscd_measured(&r, NULL, &par, &st), RSCD_ERR_NULL);
     check_int("errors", "NULL stats", rscd_measured(&r, &ms, &par, NULL), RSCD_ERR_NULL);
@@ -280,6 +278,120 @@ static void t_errors(void)
               RSCD_OK);
     check_int("errors", "segment: both integrations corrected", (long)st.nints_corrected, 2);
     mm[0].window_start = 2;
+}
+
+/* Every byte of n at p equals v. */
+static int all_bytes(const void *p, size_t n, unsigned char v)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    size_t k;
+    for (k = 0; k < n; k++) {
+        if (b[k] != v)
+            return 0;
+    }
+    return 1;
+}
+
+/* The ABI rule of rscd.h for this section's structs: the init macros' defaults; a
+ * struct left zeroed, or of a size this library does not know, is refused with
+ * RSCD_ERR_STRUCT before anything is written (SCI and stats as they were); an init
+ * function given an unknown size writes nothing. */
+static void t_struct_rule(void)
+{
+    enum { NI = 2, NG = 6, NPIX = 8 };
+    const char *t = "struct_rule";
+    float d[NI * NG * NPIX], keep[NI * NG * NPIX];
+    uint8_t gdq[NI * NG * NPIX];
+    uint32_t pdq[NPIX];
+    rscd_params par;
+    rscd_measured_stats st, zst;
+    rscd_measured_models ms = test_models(2), zms;
+    rscd_measured_model zm, saved;
+    rscd_ramp r = make_ramp(d, gdq, pdq, NI, NG, 2, 4), zr;
+    struct { rscd_measured_models s; unsigned char tail[16]; } big_models;
+    struct { rscd_measured_model s; unsigned char tail[16]; } big_model;
+    struct { rscd_measured_stats s; unsigned char tail[16]; } big_stats;
+
+    fill_ramps(d, NI, NG, NPIX, 5u);
+    memcpy(keep, d, sizeof d);
+    memset(gdq, 0, sizeof gdq);
+    memset(pdq, 0, sizeof pdq);
+    RSCD_PARAMS_INIT(&par);
+
+    /* the defaults */
+    memset(&zm, 0x5a, sizeof zm);
+    check_int(t, "model init", RSCD_MEASURED_MODEL_INIT(&zm), RSCD_OK);
+    check_int(t, "model struct_size", (long)zm.struct_size, (long)sizeof zm);
+    check_true(t, "model defaults", !zm.a && !zm.b && zm.length == 0 && zm.window_start == 0);
+    memset(&zms, 0x5a, sizeof zms);
+    check_int(t, "models init", RSCD_MEASURED_MODELS_INIT(&zms), RSCD_OK);
+    check_int(t, "models struct_size", (long)zms.struct_size, (long)sizeof zms);
+    check_true(t, "models defaults", !zms.int1[0] && !zms.int1[1] && !zms.int2p[0] &&
+                                         !zms.int2p[1] && zms.dq_jump_det == 4);
+    memset(&st, 0x5a, sizeof st);
+    check_int(t, "stats init", RSCD_MEASURED_STATS_INIT(&st), RSCD_OK);
+    check_int(t, "stats struct_size", (long)st.struct_size, (long)sizeof st);
+    check_true(t, "stats defaults", st.nints_corrected == 0 && st.npix_corrected == 0 &&
+                                        st.npix_flagged == 0 && st.npix_no_slope == 0 &&
+                                        st.nvalues_left == 0);
+
+    /* refusals: the stats' counts keep a sentinel that any write would change */
+    st.nints_corrected = st.npix_corrected = st.npix_flagged = -7;
+    st.npix_no_slope = st.nvalues_left = -7;
+    memset(&zr, 0, sizeof zr);
+    check_int(t, "zeroed ramp", rscd_measured(&zr, &ms, &par, &st), RSCD_ERR_STRUCT);
+    memset(&zms, 0, sizeof zms);
+    check_int(t, "zeroed models", rscd_measured(&r, &zms, &par, &st), RSCD_ERR_STRUCT);
+    ms.struct_size = sizeof ms + 8;
+    check_int(t, "models of a newer size", rscd_measured(&r, &ms, &par, &st), RSCD_ERR_STRUCT);
+    ms.struct_size = sizeof ms;
+    saved = mm[3];
+    memset(&mm[3], 0, sizeof mm[3]);   /* zeroed: also a NULL a, refused as a struct */
+    check_int(t, "zeroed model", rscd_measured(&r, &ms, &par, &st), RSCD_ERR_STRUCT);
+    mm[3] = saved;
+    mm[1].struct_size = sizeof mm[1] + 8;
+    check_int(t, "model of a newer size", rscd_measured(&r, &ms, &par, &st), RSCD_ERR_STRUCT);
+    mm[1].struct_size = sizeof mm[1];
+    check_true(t, "stats untouched by every refusal",
+               st.struct_size == sizeof st && st.nints_corrected == -7 &&
+                   st.npix_corrected == -7 && st.npix_flagged == -7 &&
+                   st.npix_no_slope == -7 && st.nvalues_left == -7);
+    memset(&zst, 0, sizeof zst);
+    check_int(t, "zeroed stats", rscd_measured(&r, &ms, &par, &zst), RSCD_ERR_STRUCT);
+    check_true(t, "zeroed stats left zero", all_bytes(&zst, sizeof zst, 0));
+    zst.struct_size = sizeof zst + 8;
+    check_int(t, "stats of a newer size", rscd_measured(&r, &ms, &par, &zst), RSCD_ERR_STRUCT);
+    check_true(t, "data untouched by every refusal", memcmp(d, keep, sizeof d) == 0);
+    /* and the same call with the structs as the macros left them runs */
+    check_int(t, "initialised", rscd_measured(&r, &ms, &par, &st), RSCD_OK);
+    check_true(t, "initialised: data changed", memcmp(d, keep, sizeof d) != 0);
+
+    /* init functions: NULL, and sizes this library does not know, write nothing */
+    check_int(t, "model init NULL", rscd_measured_model_init(NULL, sizeof zm), RSCD_ERR_NULL);
+    check_int(t, "models init NULL", rscd_measured_models_init(NULL, sizeof zms),
+              RSCD_ERR_NULL);
+    check_int(t, "stats init NULL", rscd_measured_stats_init(NULL, sizeof st), RSCD_ERR_NULL);
+    memset(&big_model, 0xa5, sizeof big_model);
+    memset(&big_models, 0xa5, sizeof big_models);
+    memset(&big_stats, 0xa5, sizeof big_stats);
+    check_int(t, "model init newer size",
+              rscd_measured_model_init(&big_model.s, sizeof big_model.s + 8), RSCD_ERR_STRUCT);
+    check_int(t, "model init size 0", rscd_measured_model_init(&big_model.s, 0),
+              RSCD_ERR_STRUCT);
+    check_int(t, "models init newer size",
+              rscd_measured_models_init(&big_models.s, sizeof big_models.s + 8),
+              RSCD_ERR_STRUCT);
+    check_int(t, "stats init newer size",
+              rscd_measured_stats_init(&big_stats.s, sizeof big_stats.s + 8), RSCD_ERR_STRUCT);
+    check_true(t, "refused inits wrote nothing",
+               all_bytes(&big_model, sizeof big_model, 0xa5) &&
+                   all_bytes(&big_models, sizeof big_models, 0xa5) &&
+                   all_bytes(&big_stats, sizeof big_stats, 0xa5));
+
+    /* RSCD_ERR_MODEL is an enumerator of rscd_status, next after RSCD_ERR_STRUCT */
+    check_int(t, "RSCD_ERR_MODEL", RSCD_ERR_MODEL, RSCD_ERR_STRUCT - 1);
+    check_true(t, "strerror of RSCD_ERR_MODEL names the model",
+               strstr(rscd_strerror(RSCD_ERR_MODEL), "model") != NULL);
 }
 
 /* Full frames: 1 and 2 threads, native and swapped SCI, all equal to the plain
@@ -323,6 +435,9 @@ static void t_full_frame(void)
     reference_measured(ref, gdq, pdq, &r, &ms);
 
     RSCD_PARAMS_INIT(&par);
+    RSCD_MEASURED_STATS_INIT(&s1);
+    RSCD_MEASURED_STATS_INIT(&s2);
+    RSCD_MEASURED_STATS_INIT(&s3);
     par.nthreads = 1;
     r.data = d1;
     check_int("full_frame", "status 1 thread", rscd_measured(&r, &ms, &par, &s1), RSCD_OK);
@@ -364,6 +479,7 @@ int main(void)
 {
     t_hand_worked();
     t_errors();
+    t_struct_rule();
     t_full_frame();
     printf("ok: %d failure(s)\n", failures);
     return failures;
