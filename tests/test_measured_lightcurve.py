@@ -68,19 +68,33 @@ def test_median_slope_alternative_biases_the_transit_depth(evaluations):
     assert abs(rows["measured, true model"]["depth_error_ppm"]) < 100
 
 
+def _needs_at_most_one_group(prof, window_start, threshold=0.1):
+    """Skip <= 1; or, where diagnose names no skip because a group next to the late
+    window sits above T (integration 1 here has one sample per pixel, 576 in all), every
+    group before the window is within T of zero to 3 of its uncertainties."""
+    if prof["recommended_skip"] is not None:
+        return prof["recommended_skip"] <= 1
+    total = np.array(prof["total"][:window_start], dtype=float)
+    sigma = np.array(prof["total_uncertainty"][:window_start], dtype=float)
+    return bool(np.all(np.abs(total) <= threshold + 3 * sigma))
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_corrected_exposure_needs_no_flagged_group(evaluations, case):
     """Diagnosed again after ``measured``, the exposure needs at most one flagged group
-    in both integration kinds (uncorrected: 3 to 10)."""
+    in both integration kinds (uncorrected: 3 to 10, or a transient that reaches the late
+    window)."""
     sim = evaluations[case][0]
     n = sim.params["ngroups"]
     window = tuple(min(k, n - 5) for k in lc.true_skip(sim, threshold=0.01))
     before = rscd.diagnose(sim.data, sim.groupdq, sim.pixeldq).results[0].to_dict()
-    assert before["int2p"]["recommended_skip"] >= 3
+    # uncorrected: 3 or more groups, or a transient still above T where the late window
+    # starts (diagnose then names no skip: "not measurable here")
+    assert before["int2p"]["recommended_skip"] in (None, *range(3, n))
     for rows in (lc.true_model(sim, window),
                  lc.estimate_model(sim.data, sim.groupdq, sim.pixeldq, window)):
         data = lc._measured_copy(sim, rows)
         after = rscd.diagnose(data, sim.groupdq, sim.pixeldq).results[0].to_dict()
-        assert after["int1"]["recommended_skip"] <= 1, after
-        assert after["int2p"]["recommended_skip"] <= 1, after
+        for kind in ("int1", "int2p"):
+            assert _needs_at_most_one_group(after[kind], after["window_start"]), after
         assert np.isfinite(data).all()
