@@ -142,6 +142,9 @@ class PairResult:
         (``proportional_measured`` false) a_j is 0 and the whole offset is b_j, as
         measured; a row parity without samples of its own takes both parities' profile."""
         from .reference import MeasuredRow
+        if self.subarray is None or self.readpatt is None:
+            raise DiagnoseError("a reference row needs SUBARRAY and READPATT: pass "
+                                "subarray= and readpatt= to rscd.diagnose")
         rows = []
         for kind, integration in (("int1", "1"), ("int2p", "2+")):
             prof = getattr(self, kind)

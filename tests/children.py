@@ -49,7 +49,11 @@ def run_unprivileged(code, *args, cwd, timeout=120):
     if os.geteuid() == 0:
         ids = unprivileged_ids()
         if ids is not None and shutil.which("setpriv"):
-            prefix = ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups"]
+            # CAP_DAC_READ_SEARCH alone: the child may read (and search) any folder, so
+            # it reaches this Python and rscd wherever CI cloned them (a 0700 temporary
+            # folder too), while every write is still checked against the user nobody
+            prefix = ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups",
+                      "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
         elif ids is not None and shutil.which("runuser"):
             prefix = ["runuser", "-u", "nobody", "--"]
         else:

@@ -233,7 +233,7 @@ def test_ctrl_c_is_a_keyboard_interrupt_not_a_buffer_error(tmp_path, at):
     path = write_simulated(tmp_path / "big_linearity.fits", nints=3, ngroups=20, nrows=512,
                            ncols=512, seed=2)
     proc = subprocess.run([sys.executable, "-c", _CHILD, path, str(at)], capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, cwd=tmp_path)   # not the clone's rscd/
     assert proc.returncode != 0
     assert "KeyboardInterrupt" in proc.stderr
     assert "BufferError" not in proc.stderr, proc.stderr

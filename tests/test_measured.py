@@ -292,7 +292,7 @@ def test_command_line(tmp_path):
     ref = measured_reference(tmp_path / "m.fits", skip_rows=[("FULL", "FAST", 1, 3)])
     proc = subprocess.run([sys.executable, "-m", "rscd", str(src), "--reference", str(ref),
                            "--method", "measured", "--output-dir", str(tmp_path / "o")],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, cwd=tmp_path)   # not the clone
     assert proc.returncode == 0, proc.stderr
     assert fits.getval(tmp_path / "o" / "jw_c_rscd.fits", "RSCDMETH") == "measured"
 
