@@ -51,6 +51,9 @@ X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
 
 pytestmark = pytest.mark.skipif(CC is None or sys.platform == "win32",
                                 reason="no C compiler (cc) on PATH")
+# The other dialects, optimisers, OpenMP, 32-bit, sanitizers and valgrind: minutes of
+# builds, so behind the slow marker (.ci/run runs them with pytest -m slow).
+build_matrix = pytest.mark.slow
 
 
 def build(tmp_path, program, extra=(), flags=FLAGS):
@@ -92,12 +95,14 @@ def test_c_program_builds_without_warnings_and_passes(tmp_path, program):
     print(proc.stdout)  # test_fastamp's statistics and timing, visible with pytest -s
 
 
+@build_matrix
 def test_decay_cases_with_every_vector_element_sent_to_libm(tmp_path):
     """An error bound 2^40 times too wide fails the rounding proof of nearly every
     element of the vector path: the libm fallback must give the same results."""
     run([build(tmp_path, "test_rscd", ["-DRSCD_TOL_SCALE=0x1p40"])])
 
 
+@build_matrix
 @pytest.mark.parametrize("variant", ["openmp", "openmp-2.0"])
 @pytest.mark.parametrize("program", ["test_rscd", "test_measured", "test_diagnose"])
 def test_c_program_with_openmp(tmp_path, variant, program):
@@ -108,12 +113,14 @@ def test_c_program_with_openmp(tmp_path, variant, program):
     run([build(tmp_path, program, extra)])
 
 
+@build_matrix
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_c_program_gnu_dialect_native(tmp_path, program):
     run([build(tmp_path, program, NATIVE, flags=[f for f in FLAGS if f not in
                                                  ("-std=c99", "-O1")])])
 
 
+@build_matrix
 def test_c_program_32_bit_x87(tmp_path):
     """-m32 -O0: floats go through the x87 unit, which quiets a signalling NaN it loads;
     test_rscd checks that byte-swapped words that read natively as signalling NaNs come
@@ -123,6 +130,7 @@ def test_c_program_32_bit_x87(tmp_path):
     run([build(tmp_path, "test_rscd", ["-m32", "-O0"])])
 
 
+@build_matrix
 @pytest.mark.parametrize("program", sorted(PROGRAMS))
 def test_c_program_under_sanitizers(tmp_path, program):
     if not compiles(tmp_path, SANITIZERS):
@@ -138,6 +146,7 @@ def test_c_program_under_sanitizers(tmp_path, program):
     assert "runtime error" not in proc.stderr
 
 
+@build_matrix
 @pytest.mark.parametrize("program", ["test_rscd", "test_measured", "test_diagnose"])
 def test_c_program_under_valgrind(tmp_path, program):
     valgrind = shutil.which("valgrind")
@@ -169,6 +178,7 @@ def fused_functions(obj):
     return found
 
 
+@build_matrix
 @pytest.mark.skipif(not X86 or shutil.which("objdump") is None,
                     reason="needs x86 and objdump")
 def test_no_contraction_into_fma_in_gnu_dialect(tmp_path):
@@ -293,6 +303,7 @@ def native_core(tmp_path):
     return core
 
 
+@build_matrix
 @pytest.mark.parametrize("use_vector", [0, 1])
 def test_core_built_gnu99_O3_native_matches_oracle(tmp_path, use_vector):
     """The core compiled with -std=gnu99 -O3 -march=native and no -ffp-contract flag

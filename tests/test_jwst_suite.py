@@ -34,6 +34,7 @@ def defined_tests(module):
                   if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"))
 
 
+@pytest.mark.slow  # jwst's own test files in a pytest child: .ci/run runs it (pytest -m slow)
 def test_jwst_rscd_tests_pass_against_rscd(tmp_path):
     cache = tmp_path / "crds_cache"
     build_cache(cache, lambda path: flag_reference(path, skip1=1, skip2p=4, readpatt="FASTR1",

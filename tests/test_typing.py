@@ -14,6 +14,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import rscd
 import rscd._core
 
@@ -110,6 +112,7 @@ def _mypy(*args, cwd, tmp_path):
                           timeout=900, cwd=cwd, env=env)
 
 
+@pytest.mark.slow  # stubtest imports and checks the compiled module: .ci/run runs it (pytest -m slow)
 def test_stubtest(tmp_path):
     # Only the stub is judged here, not the typing of the package's Python code.
     config = tmp_path / "mypy.ini"
@@ -121,6 +124,7 @@ def test_stubtest(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # mypy over the whole package takes minutes; .ci/run runs it (pytest -m slow)
 def test_mypy_rscd_reports_no_errors(tmp_path):
     # `mypy rscd` as CI runs it: default settings, from the source folder.
     # (The source folder, not the installed copy: CI's virtual environment lies inside the
