@@ -68,7 +68,7 @@ import numpy as np
 from astropy.io import fits
 
 from ._fitsscan import check_structure
-from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers
+from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers, is_miri
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
 from .safe_files import (IdentityError, NotRegularFileError, atomic_write, held,
@@ -546,7 +546,7 @@ def _changes_data(layout, ref, chosen):
     file's READPATT/SUBARRAY (looked up as ``apply`` looks it up). Otherwise it skips, and
     an in-place decay run writes no RUNNING marker: with warnings as errors, apply's
     warning about the missing row then refuses a file nothing was written to."""
-    return (layout.detector.upper().startswith("MIR")
+    return (is_miri(layout.detector)
             and ref.lookup(layout.readpatt, layout.subarray, chosen) is not None)
 
 
