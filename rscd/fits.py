@@ -176,9 +176,14 @@ class Layout:
     subarray: str
     nints: int                   #: NINTS (integrations of the exposure)
     integration_start: int       #: INTSTART (1-based), 1 when missing
-    substrt2: int                #: SUBSTRT2 (1-based first detector row), 1 when missing
+    ystart: int                  #: SUBSTRT2 (1-based first detector row), 1 when missing
     status: Optional[str]        #: S_RSCD as found, or None
     sci_dtype: str = ">f4"       #: SCI as stored: ">f4" (">f8" only when not strict)
+
+    @property
+    def substrt2(self) -> int:
+        """The old name of :attr:`ystart` (rscd.diagnose still reads it)."""
+        return self.ystart
 
     def pixeldq_flags(self, words: np.ndarray) -> np.ndarray:
         """Native uint32 PIXELDQ flags (a new array) of the stored ``words`` (32-bit
@@ -380,7 +385,7 @@ def _check_layout(path, hdul, size, warned, strict):
                       for i in (sci, gdq, pdq)),
         detector=keywords["DETECTOR"], readpatt=keywords["READPATT"],
         subarray=keywords["SUBARRAY"], nints=keywords["NINTS"],
-        integration_start=keywords["INTSTART"], substrt2=keywords["SUBSTRT2"],
+        integration_start=keywords["INTSTART"], ystart=keywords["SUBSTRT2"],
         status=status.strip() if isinstance(status, str) else None,
         sci_dtype=">f4" if hdul[sci].header["BITPIX"] == -32 else ">f8")
 
@@ -537,7 +542,7 @@ def _map(file, dtype, offset, shape, mode="r+"):
 def _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous):
     return apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
                  subarray=layout.subarray, detector=layout.detector, nints=layout.nints,
-                 integration_start=layout.integration_start, ystart=layout.substrt2,
+                 integration_start=layout.integration_start, ystart=layout.ystart,
                  method=method, threads=threads, previous=previous)
 
 
@@ -866,7 +871,7 @@ def _checked(path, ref, method, threads, force, previous):
     layout = read_layout(path)
     # apply's own checks of the numbers, before anything is written (threads=0 ...)
     exposure_numbers(layout.shape[0], layout.nints, layout.integration_start,
-                     layout.substrt2, threads)
+                     layout.ystart, threads)
     chosen = ref.default_method() if method == "auto" else method
     check_state(layout, chosen, force)
     run = (ref, method, threads, history_card(chosen, ref.name), previous)

@@ -96,7 +96,7 @@ def plan(paths: Sequence["str | os.PathLike[str]"], *, check_names: bool = True
                 ("DETECTOR", first.detector, lay.detector),
                 ("READPATT", first.readpatt, lay.readpatt),
                 ("SUBARRAY", first.subarray, lay.subarray),
-                ("SUBSTRT2", first.substrt2, lay.substrt2)):
+                ("SUBSTRT2", first.ystart, lay.ystart)):
             if a != b:
                 raise RampFileError(f"{lay.path} and {first.path} are not segments of one "
                                     f"exposure: {what} {b} != {a}")
