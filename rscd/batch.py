@@ -356,7 +356,7 @@ def _already_done(path: str, output: str, inplace: bool) -> bool:
 
 def expected_errors() -> tuple[type[BaseException], ...]:
     """The exception types that mean bad input (one line, no traceback), not a bug."""
-    from . import RSCDError
+    from ._core import RSCDError
     from .crds import CRDSError
     from .fits import RampFileError
     from .reference import ReferenceFileError

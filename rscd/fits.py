@@ -67,6 +67,7 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 import numpy as np
 from astropy.io import fits
 
+from ._core import VERSION
 from ._fitsscan import check_structure
 from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers, is_miri
 from ._rerun import flag_rerun, keep_larger_counts
@@ -498,9 +499,8 @@ def extra_blocks(layout: Layout, reference_name: Optional[str], history: Optiona
 def history_card(result_method: str, reference_name: Optional[str]) -> str:
     """The HISTORY text of a run: rscd's version, the UTC time, the method and the
     reference file name (at most 72 characters)."""
-    from . import __version__
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"rscd {__version__} {now} RSCD {result_method} with {reference_name or 'N/A'}"[:72]
+    return f"rscd {VERSION} {now} RSCD {result_method} with {reference_name or 'N/A'}"[:72]
 
 
 def check_state(layout: Layout, method: str, force: bool) -> None:
