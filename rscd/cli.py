@@ -218,7 +218,8 @@ def _say(write, text, file=None):
 
 
 def _run(args):
-    from .batch import BatchInterrupted, check_options
+    from .batch import BatchInterrupted
+    from .options import check_options
     from .reference import read_reference
 
     if args.scheduler is not None and (args.jobs is not None or args.segments):

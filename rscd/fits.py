@@ -69,9 +69,10 @@ from astropy.io import fits
 
 from ._core import VERSION
 from ._fitsscan import check_structure
-from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers, is_miri
+from .correct import STAT_KEYWORDS, Result, apply, exposure_numbers, is_miri
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
+from .options import check_options
 from .safe_files import (IdentityError, NotRegularFileError, atomic_write, held,
                          open_regular, reap_stale_temps, reserve_blocks)
 from .reference import Reference, read_reference
@@ -768,12 +769,9 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     'COMPLETE'
     """
     path = os.fspath(path)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    if inplace and (output is not None or output_dir is not None):
+    check_options(method=method, inplace=inplace, output_dir=output_dir, keep_inode=keep_inode)
+    if inplace and output is not None:
         raise ValueError("inplace=True writes no new file: do not give output or output_dir")
-    if keep_inode and not inplace:
-        raise ValueError("keep_inode=True is for in-place runs (inplace=True)")
     if reference is None:      # ask CRDS, as the pipeline does without an override
         from .crds import find_reference
         reference = find_reference(path)

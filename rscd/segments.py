@@ -35,7 +35,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .batch import check_distinct, check_options
+from .batch import check_distinct
+from .options import check_options
 from .correct import Result
 from .fits import (Layout, RampFileError, apply_file, check_room, check_state, open_ramp,
                    output_path, read_layout)
