@@ -14,7 +14,7 @@ import traceback
 import warnings
 from typing import Optional, Sequence
 
-from .batch import error_text, expected_errors
+from .errors import error_text, expected_errors
 
 log = logging.getLogger("rscd")
 
@@ -247,7 +247,8 @@ def _run(args):
             _fail("--segments needs --reference (one reference file for the exposure)")
             return EXIT_USAGE
         return _run_segments(args, reference, expected, threads)
-    from .batch import SchedulerError, apply_files, scheduler_executor
+    from .batch import apply_files
+    from .scheduler import SchedulerError, scheduler_executor
     import contextlib
 
     total = len(args.inputs)

@@ -61,7 +61,6 @@ def check_options(*, method: str = "auto", inplace: bool = False,
     ValueError, TypeError
         One line naming the option (command-line and Python spellings) and what to do.
     """
-    from .correct import METHODS
     if method not in METHODS:
         raise ValueError(f"--method (method=) must be one of {', '.join(METHODS)}, "
                          f"not {method!r}")

@@ -29,7 +29,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .batch import error_text
+from .errors import error_text
 from .fits import open_ramp
 from ._ramp_figure import draw
 from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
