@@ -51,7 +51,6 @@ import concurrent.futures.process
 import contextlib
 import logging
 import multiprocessing
-import numbers
 import os
 import signal
 import sys
@@ -60,10 +59,13 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from .correct import Result
+from .errors import error_text, expected_errors
+from .options import usable_cores, cap_threads, check_options, default_jobs
 from .safe_files import file_key
+from .scheduler import SchedulerError, scheduler_executor
 
 if TYPE_CHECKING:
     from .reference import Reference
@@ -201,73 +203,6 @@ class BatchResult:
         return lines
 
 
-def _cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def default_jobs(nfiles: int) -> int:
-    """Worker processes for ``nfiles`` files: the usable cores, at most one per file."""
-    return max(1, min(_cores(), nfiles))
-
-
-def cap_threads(threads: int | None) -> int | None:
-    """``threads`` at most the cores this process may use, with a one-line notice when
-    it was more: more threads than cores only wait for each other, and a huge number
-    makes the OpenMP runtime abort the process while allocating their stacks."""
-    cores = _cores()
-    if threads is not None and threads > cores:
-        log.warning("--threads %d (threads=%d) is more than the %d core(s) this process "
-                    "may use: using %d", threads, threads, cores, cores)
-        return cores
-    return threads
-
-
-def _count(value, name):
-    """A count option: None, or an integer >= 1 (else one line naming the option)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} (--{name}) must be an integer, not {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"--{name} must be >= 1, not {value} ({name}={value})")
-    return int(value)
-
-
-def check_options(*, method: str = "auto", inplace: bool = False,
-                  output_dir: str | os.PathLike[str] | None = None, keep_inode: bool = False,
-                  threads: int | None = None, jobs: int | None = None) -> int | None:
-    """The checks of a batch's options, made once before any file (the command and
-    :func:`apply_files` share them); returns ``threads`` capped by :func:`cap_threads`.
-
-    Raises
-    ------
-    ValueError, TypeError
-        One line naming the option (command-line and Python spellings) and what to do.
-    """
-    from .correct import METHODS
-    if method not in METHODS:
-        raise ValueError(f"--method (method=) must be one of {', '.join(METHODS)}, "
-                         f"not {method!r}")
-    if inplace and output_dir is not None:
-        raise ValueError("--in-place (inplace=True) writes no new file: drop --output-dir "
-                         "(output_dir)")
-    if keep_inode and not inplace:
-        raise ValueError("--keep-inode is for --in-place runs (keep_inode=True needs "
-                         "inplace=True)")
-    _count(jobs, "jobs")
-    threads = _count(threads, "threads")
-    if output_dir is not None:
-        folder = os.fspath(output_dir)
-        if os.path.exists(folder) and not os.path.isdir(folder):
-            raise ValueError(f"--output-dir {folder}: a file of that name exists, not a "
-                             "folder; give a folder (it is created when missing)")
-    return cap_threads(threads)
-
-
 def check_distinct(paths: Sequence[str | os.PathLike[str]],
                    outputs: Sequence[str | os.PathLike[str]] | None = None) -> None:
     """Refuse, before anything is written, a set of files that names one file twice, or
@@ -352,25 +287,6 @@ def _already_done(path: str, output: str, inplace: bool) -> bool:
     if inplace:
         return _status_of(path) == "COMPLETE"
     return os.path.exists(output) and _status_of(output) in ("COMPLETE", "SKIPPED")
-
-
-def expected_errors() -> tuple[type[BaseException], ...]:
-    """The exception types that mean bad input (one line, no traceback), not a bug."""
-    from . import RSCDError
-    from .crds import CRDSError
-    from .fits import RampFileError
-    from .reference import ReferenceFileError
-    return (RampFileError, ReferenceFileError, RSCDError, CRDSError, OSError, ValueError,
-            TypeError, MemoryError)
-
-
-def error_text(exc: BaseException) -> str:
-    """One line for an exception: ``file: strerror`` for OSError, else its message."""
-    if isinstance(exc, OSError) and exc.strerror and exc.filename:
-        text = f"{exc.filename}: {exc.strerror}"
-    else:
-        text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
 
 
 def _one_line(text: object) -> str:
@@ -789,7 +705,7 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
     if executor is None:
         jobs = default_jobs(len(given)) if jobs is None else min(jobs, max(1, len(given)))
         if threads is None and jobs > 1:
-            threads = max(1, _cores() // jobs)
+            threads = max(1, usable_cores() // jobs)
         task_paths = given
     else:
         # the executor's workers have their own working folder
@@ -869,195 +785,3 @@ def _run_pool(jobs, paths, task_args, finished, stop, inplace):
         pool.shutdown(wait=True, cancel_futures=True)
         keep_alive.close()
         alive.close()
-
-
-class SchedulerError(Exception):
-    """The dask.distributed scheduler cannot take the files (one line: what to do)."""
-
-
-@contextlib.contextmanager
-def scheduler_executor(address: str,
-                       timeout: float = 30) -> Iterator[concurrent.futures.Executor]:
-    """An executor sending tasks to the dask.distributed scheduler at ``address``.
-
-    ``with scheduler_executor("tcp://host:8786") as executor: apply_files(...,
-    executor=executor)``. Checks that every worker connected now has the rscd version of
-    this process (a worker without rscd cannot run a file). Closes the connection at the
-    end; the scheduler and its workers keep running.
-
-    A refused connection (no scheduler at that port: a wrong address, a stopped
-    scheduler) or an unknown host fails at once; a host that does not answer is waited
-    for up to ``timeout`` seconds, and the log says so when the wait starts. When the
-    scheduler is lost during the run, each file not done yet fails with one line saying
-    so, and distributed's own reconnection messages and tracebacks are held back.
-
-    Raises
-    ------
-    SchedulerError
-        distributed is not installed, the scheduler cannot be reached within
-        ``timeout`` seconds, or a worker has another rscd.
-    """
-    try:
-        from distributed import Client
-    except ImportError:
-        raise SchedulerError("--scheduler needs dask.distributed: pip install "
-                             "distributed") from None
-    _probe_scheduler(address, timeout)
-    with _distributed_quiet():
-        client = _connect(Client, address, timeout)
-        try:
-            _check_workers(client, address)
-            yield _ClusterExecutor(client, address)
-        finally:
-            # Closing while distributed tries to reconnect to a lost scheduler would wait
-            # out its reconnection time: don't. A running one gets 10 s: on a loaded
-            # machine 2 s ran out, and distributed printed "TimeoutError: Timeout" last.
-            with contextlib.suppress(Exception):
-                client.close(timeout=10 if client.status == "running" else 0.1)
-
-
-def _connect(client_class, address, timeout):
-    """``Client(address)``, bounded by ``timeout`` also where distributed's is not: a
-    port that accepts the connection but never answers (not a scheduler, or a hung one)
-    blocks its handshake for ever. After 2 s the log says that we wait; on time out
-    the connecting thread (a daemon) is left behind."""
-    box: dict = {}
-
-    def connect():
-        try:
-            box["client"] = client_class(address, timeout=timeout, set_as_default=False)
-        except BaseException as exc:       # handed to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=connect, name="rscd-scheduler-connect", daemon=True)
-    thread.start()
-    thread.join(min(2.0, timeout / 2))
-    if thread.is_alive():
-        log.warning("scheduler %s: no answer yet; waiting up to %g s", address, timeout)
-        thread.join(timeout + 5)           # distributed's own time out comes first
-    if thread.is_alive():
-        raise SchedulerError(f"scheduler {address}: no answer within {timeout:g} s (is a "
-                             "dask scheduler running there, and not stuck?)")
-    error = box.get("error")
-    if isinstance(error, (OSError, ValueError, TypeError)):
-        raise SchedulerError(f"scheduler {address}: {error_text(error)}") from None
-    if error is not None:
-        raise error
-    return box["client"]
-
-
-def _probe_scheduler(address, timeout):
-    """Fail at once where distributed would retry for ``timeout`` seconds in silence: a
-    refused connection or an unknown host. TCP addresses only (tcp://host:port or
-    host:port); others are left to distributed."""
-    import socket
-    scheme, _, rest = address.rpartition("://")
-    host, _, port = rest.rpartition(":")
-    if scheme not in ("", "tcp") or not host or not port.isdigit():
-        return
-    host = host.strip("[]")
-    try:
-        socket.create_connection((host, int(port)), timeout=min(2.0, timeout)).close()
-    except ConnectionRefusedError:
-        raise SchedulerError(f"scheduler {address}: connection refused: nothing listens "
-                             f"at {host}:{port} (is the scheduler running, and is the "
-                             "address the one it printed?)") from None
-    except socket.gaierror as exc:
-        raise SchedulerError(f"scheduler {address}: unknown host {host!r} "
-                             f"({exc.strerror})") from None
-    except OSError:             # no answer yet (or a routing error): distributed decides
-        pass
-
-
-@contextlib.contextmanager
-def _distributed_quiet():
-    """distributed's loggers silenced below CRITICAL while the client lives: a lost
-    scheduler makes them print reconnection attempts and tracebacks; rscd says what
-    happened in one line per file instead."""
-    names = ["distributed"] + [n for n in logging.root.manager.loggerDict
-                               if n.startswith("distributed.")]
-    saved = {n: logging.getLogger(n).level for n in names}
-    for n in names:
-        logging.getLogger(n).setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        for n, level in saved.items():
-            logging.getLogger(n).setLevel(level)
-
-
-class SchedulerLostError(SchedulerError):
-    """The connection to the scheduler was lost before this file was done."""
-
-
-class _ClusterExecutor(concurrent.futures.Executor):
-    """``client.get_executor()`` whose futures fail with :class:`SchedulerLostError`
-    (one line naming the scheduler) instead of a bare cancellation when the connection
-    to the scheduler is lost: all of them at once, also those distributed would keep
-    waiting for until its reconnection time is out."""
-
-    def __init__(self, client, address):
-        self._client, self._address = client, address
-        self._inner = client.get_executor()
-        self._pending: dict = {}            # outer future -> inner future
-        self._lock = threading.Lock()
-
-    def _connection_lost(self):
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for outer, inner in pending.items():
-            if not outer.done():
-                outer.set_exception(SchedulerLostError(
-                    f"the connection to scheduler {self._address} was lost before this "
-                    "file was done"))
-            inner.cancel()
-
-    def submit(self, fn, /, *args, **kwargs):
-        inner = self._inner.submit(fn, *args, **kwargs)
-        outer: concurrent.futures.Future = concurrent.futures.Future()
-        with self._lock:
-            self._pending[outer] = inner
-
-        def cancel_inner(done):
-            if done.cancelled():
-                inner.cancel()
-
-        def copy(done):
-            with self._lock:
-                self._pending.pop(outer, None)
-            if outer.done():
-                return
-            if done.cancelled():
-                if self._client.status != "running":
-                    self._pending[outer] = inner
-                    self._connection_lost()
-                    return
-                outer.cancel()
-                outer.set_running_or_notify_cancel()
-            elif done.exception() is not None:
-                outer.set_exception(done.exception())
-            else:
-                outer.set_result(done.result())
-
-        outer.add_done_callback(cancel_inner)
-        inner.add_done_callback(copy)
-        return outer
-
-    def shutdown(self, wait=True, *, cancel_futures=False):
-        self._inner.shutdown(wait=wait)
-
-
-def _check_workers(client, address):
-    """Refuse workers whose rscd differs from this one's; warn when there are none."""
-    versions = client.get_versions(packages=["rscd"])
-    mine = versions["client"]["packages"].get("rscd")
-    workers = versions.get("workers") or {}
-    if not workers:
-        log.warning("scheduler %s has no workers yet: the files wait for them", address)
-    for worker, info in sorted(workers.items()):
-        theirs = (info or {}).get("packages", {}).get("rscd")
-        if theirs != mine:
-            have = f"rscd {theirs}" if theirs else "no rscd"
-            raise SchedulerError(f"scheduler {address}: worker {worker} has {have}, this "
-                                 f"process rscd {mine}: workers need the same rscd "
-                                 "installed (docs/cluster.rst)")

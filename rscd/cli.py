@@ -14,7 +14,7 @@ import traceback
 import warnings
 from typing import Optional, Sequence
 
-from .batch import error_text, expected_errors
+from .errors import error_text, expected_errors
 
 log = logging.getLogger("rscd")
 
@@ -71,8 +71,8 @@ examples:
 
 
 def _version():
-    from . import __version__
-    return __version__
+    from ._core import VERSION
+    return VERSION
 
 
 def _demo(argv):
@@ -98,64 +98,9 @@ def _demo(argv):
     return EXIT_OK
 
 
-def _plot_parser():
-    parser = argparse.ArgumentParser(
-        prog="rscd plot",
-        description="Draw the ramp of one pixel before and after the RSCD correction (top) "
-                    "and their ratio (bottom), as in the JWST pipeline's RSCD walkthrough. "
-                    "For the flag method, whose SCI is unchanged, the groups set to "
-                    "DO_NOT_USE are shaded and drawn with open markers. Needs matplotlib "
-                    '(pip install matplotlib).',
-        epilog="example: rscd plot jw01_mirimage_linearity.fits jw01_mirimage_rscd.fits "
-               "--pixel 600 500 -o ramp.png")
-    parser.add_argument("input", metavar="INPUT.fits", help="ramp file before the correction")
-    parser.add_argument("output", metavar="OUTPUT.fits", help="ramp file after the correction")
-    parser.add_argument("-p", "--pixel", nargs=2, type=int, metavar=("Y", "X"),
-                        help="row and column, numpy order, from 0 (DS9 shows x+1, y+1); "
-                             "default: the pixel rscd.plot.pick_pixel chooses, the one the "
-                             "demo's figures show")
-    parser.add_argument("-i", "--integration", type=int, default=-1, metavar="N",
-                        help="integration in the file, from 1; negative counts from the "
-                             "end (default: -1, the last)")
-    parser.add_argument("-o", "--figure", metavar="FIGURE.png",
-                        help="where to write the figure (.png, .pdf, .svg ...; default: "
-                             "OUTPUT name with _ramp.png, next to it)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing figure file")
-    parser.add_argument("--dpi", type=int, default=150, help="resolution (default: %(default)s)")
-    return parser
-
-
 def _plot(argv):
-    args = _plot_parser().parse_args(argv)
-
-    def fail(text):
-        print(f"rscd plot: error: {' '.join(str(text).split())}", file=sys.stderr)
-        return EXIT_FAILED
-
-    if args.dpi < 1:
-        return fail(f"--dpi must be >= 1, not {args.dpi}")
-    figure = args.figure or os.path.splitext(args.output)[0] + "_ramp.png"
-    try:
-        from .fits import open_ramp
-        from .plot import save_figure         # draws without pyplot: no display needed
-        for path in (args.input, args.output):
-            if not os.path.isfile(path):
-                return fail(f"{path}: no such file")
-        nints = open_ramp(args.input).sci.shape[0]
-        n = args.integration
-        if n == 0 or not -nints <= n <= nints:
-            return fail(f"--integration {n}: {args.input} holds {nints} integration(s); "
-                        f"give 1 ... {nints}, or -1 for the last")
-        y, x = save_figure(args.input, args.output, figure, pixel=args.pixel,
-                           integration_number=n, dpi=args.dpi, overwrite=args.overwrite)
-    except KeyboardInterrupt:
-        return fail("interrupted")
-    except (ImportError, OSError, ValueError, TypeError) as exc:
-        return fail(error_text(exc))
-    print(f"wrote {figure}: pixel (y, x) = ({y}, {x}), integration "
-          f"{n if n > 0 else n + nints + 1} of {nints}")
-    return EXIT_OK
+    from .plot import main as plot_main
+    return plot_main(argv)
 
 
 def _diagnose(argv):
@@ -273,7 +218,8 @@ def _say(write, text, file=None):
 
 
 def _run(args):
-    from .batch import BatchInterrupted, check_options
+    from .batch import BatchInterrupted
+    from .options import check_options
     from .reference import read_reference
 
     if args.scheduler is not None and (args.jobs is not None or args.segments):
@@ -301,7 +247,8 @@ def _run(args):
             _fail("--segments needs --reference (one reference file for the exposure)")
             return EXIT_USAGE
         return _run_segments(args, reference, expected, threads)
-    from .batch import SchedulerError, apply_files, scheduler_executor
+    from .batch import apply_files
+    from .scheduler import SchedulerError, scheduler_executor
     import contextlib
 
     total = len(args.inputs)

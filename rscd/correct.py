@@ -13,7 +13,8 @@ from .dq import JUMP_DET
 from .reference import DecayRow, MeasuredModel, MeasuredRow, Reference, SkipRow, as_reference
 
 __all__ = ["apply", "Result", "RSCDWarning", "NoReferenceRowWarning",
-           "DeprecatedReferenceWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange"]
+           "DeprecatedReferenceWarning", "METHODS", "flag_plan", "FlagPlan", "FlagRange",
+           "is_miri", "skipped_not_miri"]
 
 log = logging.getLogger("rscd")
 
@@ -135,6 +136,18 @@ class Result:
                          f"{self.npix_corrected} pixel ramps changed")
         parts.extend(self.notes)
         return head + (": " + "; ".join(parts) if parts else "")
+
+
+def is_miri(detector: object) -> bool:
+    """Whether DETECTOR (any case) is a MIRI detector's: the one test of the data the
+    correction is for, shared by the array, model and file paths."""
+    return str(detector).upper().startswith("MIR")
+
+
+def skipped_not_miri(detector: object) -> Result:
+    """The warning and the SKIPPED Result of data from another detector."""
+    log.warning("RSCD correction is only for MIRI data: %s skipped", detector)
+    return Result("SKIPPED", reason=f"only for MIRI data (DETECTOR={detector})")
 
 
 def _check_array(arr: Any, name: str, dtype: Any, ndim: int, writeable: bool = True,
@@ -415,9 +428,8 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
     nints, integration_start, ystart, nthreads = exposure_numbers(
         groupdq.shape[0], nints, integration_start, ystart, threads)
 
-    if not str(detector).upper().startswith("MIR"):
-        log.warning("RSCD correction is only for MIRI data: %s skipped", detector)
-        return Result("SKIPPED", reason=f"only for MIRI data (DETECTOR={detector})")
+    if not is_miri(detector):
+        return skipped_not_miri(detector)
 
     ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method

@@ -367,18 +367,15 @@ def store(corrected: Corrected, sci: Any = None, groupdq: Any = None, pixeldq: A
 
 
 class _PixeldqTarget:
-    """A :func:`store` target for PIXELDQ flags in a FITS file opened for update: each
-    block is written as the stored words (:meth:`rscd.fits.Layout.pixeldq_words`)."""
+    """:func:`open_file`'s PIXELDQ target: stores flags as the file's words."""
 
     def __init__(self, layout):
-        self._words = np.memmap(layout.path, ">u4", "r+", layout.offsets[2],
-                                layout.shape[2:])
-        self._layout = layout
-        self.shape, self.dtype, self.ndim = layout.shape[2:], np.dtype(np.uint32), 2
+        self.layout, self.shape, self.dtype, self.ndim = layout, layout.shape[2:], np.uint32, 2
 
     def __setitem__(self, index, flags):
-        self._words[index] = self._layout.pixeldq_words(np.asarray(flags))
-        self._words.flush()
+        words = np.memmap(self.layout.path, ">u4", "r+", self.layout.offsets[2], self.shape)
+        words[index] = self.layout.pixeldq_words(np.asarray(flags))
+        words.flush()
 
 
 def open_file(path: "str | os.PathLike[str]",
@@ -408,7 +405,7 @@ def open_file(path: "str | os.PathLike[str]",
               da.from_array(ramp.pixeldq, chunks=tuple(chunks)))
     meta = dict(readpatt=layout.readpatt, subarray=layout.subarray,
                 detector=layout.detector, nints=layout.nints,
-                integration_start=layout.integration_start, ystart=layout.substrt2)
+                integration_start=layout.integration_start, ystart=layout.ystart)
     sci_at, gdq_at, _ = layout.offsets
     targets = (np.memmap(path, ">f4", "r+", sci_at, layout.shape),
                np.memmap(path, "u1", "r+", gdq_at, layout.shape), _PixeldqTarget(layout))

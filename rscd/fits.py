@@ -67,10 +67,12 @@ from typing import Any, Dict, NamedTuple, Optional, Tuple, Union
 import numpy as np
 from astropy.io import fits
 
+from ._core import VERSION
 from ._fitsscan import check_structure
-from .correct import METHODS, STAT_KEYWORDS, Result, apply, exposure_numbers
+from .correct import STAT_KEYWORDS, Result, apply, exposure_numbers, is_miri
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
+from .options import check_options
 from .safe_files import (IdentityError, NotRegularFileError, atomic_write, held,
                          open_regular, reap_stale_temps, reserve_blocks)
 from .reference import Reference, read_reference
@@ -176,9 +178,14 @@ class Layout:
     subarray: str
     nints: int                   #: NINTS (integrations of the exposure)
     integration_start: int       #: INTSTART (1-based), 1 when missing
-    substrt2: int                #: SUBSTRT2 (1-based first detector row), 1 when missing
+    ystart: int                  #: SUBSTRT2 (1-based first detector row), 1 when missing
     status: Optional[str]        #: S_RSCD as found, or None
     sci_dtype: str = ">f4"       #: SCI as stored: ">f4" (">f8" only when not strict)
+
+    @property
+    def substrt2(self) -> int:
+        """The old name of :attr:`ystart` (rscd.diagnose still reads it)."""
+        return self.ystart
 
     def pixeldq_flags(self, words: np.ndarray) -> np.ndarray:
         """Native uint32 PIXELDQ flags (a new array) of the stored ``words`` (32-bit
@@ -380,7 +387,7 @@ def _check_layout(path, hdul, size, warned, strict):
                       for i in (sci, gdq, pdq)),
         detector=keywords["DETECTOR"], readpatt=keywords["READPATT"],
         subarray=keywords["SUBARRAY"], nints=keywords["NINTS"],
-        integration_start=keywords["INTSTART"], substrt2=keywords["SUBSTRT2"],
+        integration_start=keywords["INTSTART"], ystart=keywords["SUBSTRT2"],
         status=status.strip() if isinstance(status, str) else None,
         sci_dtype=">f4" if hdul[sci].header["BITPIX"] == -32 else ">f8")
 
@@ -493,9 +500,8 @@ def extra_blocks(layout: Layout, reference_name: Optional[str], history: Optiona
 def history_card(result_method: str, reference_name: Optional[str]) -> str:
     """The HISTORY text of a run: rscd's version, the UTC time, the method and the
     reference file name (at most 72 characters)."""
-    from . import __version__
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"rscd {__version__} {now} RSCD {result_method} with {reference_name or 'N/A'}"[:72]
+    return f"rscd {VERSION} {now} RSCD {result_method} with {reference_name or 'N/A'}"[:72]
 
 
 def check_state(layout: Layout, method: str, force: bool) -> None:
@@ -537,7 +543,7 @@ def _map(file, dtype, offset, shape, mode="r+"):
 def _run_apply(sci, groupdq, pixeldq, ref, layout, method, threads, previous):
     return apply(sci, groupdq, pixeldq, ref, readpatt=layout.readpatt,
                  subarray=layout.subarray, detector=layout.detector, nints=layout.nints,
-                 integration_start=layout.integration_start, ystart=layout.substrt2,
+                 integration_start=layout.integration_start, ystart=layout.ystart,
                  method=method, threads=threads, previous=previous)
 
 
@@ -546,7 +552,7 @@ def _changes_data(layout, ref, chosen):
     file's READPATT/SUBARRAY (looked up as ``apply`` looks it up). Otherwise it skips, and
     an in-place decay run writes no RUNNING marker: with warnings as errors, apply's
     warning about the missing row then refuses a file nothing was written to."""
-    return (layout.detector.upper().startswith("MIR")
+    return (is_miri(layout.detector)
             and ref.lookup(layout.readpatt, layout.subarray, chosen) is not None)
 
 
@@ -763,12 +769,9 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     'COMPLETE'
     """
     path = os.fspath(path)
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    if inplace and (output is not None or output_dir is not None):
+    check_options(method=method, inplace=inplace, output_dir=output_dir, keep_inode=keep_inode)
+    if inplace and output is not None:
         raise ValueError("inplace=True writes no new file: do not give output or output_dir")
-    if keep_inode and not inplace:
-        raise ValueError("keep_inode=True is for in-place runs (inplace=True)")
     if reference is None:      # ask CRDS, as the pipeline does without an override
         from .crds import find_reference
         reference = find_reference(path)
@@ -866,7 +869,7 @@ def _checked(path, ref, method, threads, force, previous):
     layout = read_layout(path)
     # apply's own checks of the numbers, before anything is written (threads=0 ...)
     exposure_numbers(layout.shape[0], layout.nints, layout.integration_start,
-                     layout.substrt2, threads)
+                     layout.ystart, threads)
     chosen = ref.default_method() if method == "auto" else method
     check_state(layout, chosen, force)
     run = (ref, method, threads, history_card(chosen, ref.name), previous)

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from .correct import STAT_KEYWORDS, ReferenceLike, Result, apply
+from .correct import STAT_KEYWORDS, ReferenceLike, Result, apply, is_miri, skipped_not_miri
 from .reference import Reference, as_reference
 
 __all__ = ["apply_model"]
@@ -135,10 +135,9 @@ def apply_model(model: Any, reference: ReferenceLike, *, method: str = "auto",
     ...     model.save("jw..._rscd.fits")
     """
     detector = _get(model, "meta.instrument.detector", "")
-    if not str(detector).upper().startswith("MIR"):
-        log.warning("RSCD correction is only for MIRI data: %s skipped", detector)
+    if not is_miri(detector):
         _set(model, "meta.cal_step.rscd", "SKIPPED")
-        return Result("SKIPPED", reason=f"only for MIRI data (DETECTOR={detector})")
+        return skipped_not_miri(detector)
 
     ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method

@@ -20,13 +20,16 @@ count them: ``integration_number=1`` is the first, -1 (default) the last; the ol
 (``pip install matplotlib``) and imported only to draw; :func:`pick_pixel` needs only
 numpy. The ``rscd plot`` command is defined in :mod:`rscd.cli`.
 """
+import argparse
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .errors import error_text
 from .fits import open_ramp
 from ._ramp_figure import draw
 from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
@@ -355,12 +358,64 @@ def demo_figures(directory: Path, exposure: Path, flag_output: Path, decay_outpu
     return out
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``rscd plot ...`` (defined in :mod:`rscd.cli`); returns the exit status."""
-    import sys
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="rscd plot",
+        description="Draw the ramp of one pixel before and after the RSCD correction (top) "
+                    "and their ratio (bottom), as in the JWST pipeline's RSCD walkthrough. "
+                    "For the flag method, whose SCI is unchanged, the groups set to "
+                    "DO_NOT_USE are shaded and drawn with open markers. Needs matplotlib "
+                    '(pip install matplotlib).',
+        epilog="example: rscd plot jw01_mirimage_linearity.fits jw01_mirimage_rscd.fits "
+               "--pixel 600 500 -o ramp.png")
+    parser.add_argument("input", metavar="INPUT.fits", help="ramp file before the correction")
+    parser.add_argument("output", metavar="OUTPUT.fits", help="ramp file after the correction")
+    parser.add_argument("-p", "--pixel", nargs=2, type=int, metavar=("Y", "X"),
+                        help="row and column, numpy order, from 0 (DS9 shows x+1, y+1); "
+                             "default: the pixel rscd.plot.pick_pixel chooses, the one the "
+                             "demo's figures show")
+    parser.add_argument("-i", "--integration", type=int, default=-1, metavar="N",
+                        help="integration in the file, from 1; negative counts from the "
+                             "end (default: -1, the last)")
+    parser.add_argument("-o", "--figure", metavar="FIGURE.png",
+                        help="where to write the figure (.png, .pdf, .svg ...; default: "
+                             "OUTPUT name with _ramp.png, next to it)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing figure file")
+    parser.add_argument("--dpi", type=int, default=150, help="resolution (default: %(default)s)")
+    return parser
 
-    from .cli import main as cli_main
-    return cli_main(["plot", *(sys.argv[1:] if argv is None else argv)])
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The ``rscd plot`` command (``python -m rscd.plot`` too); returns the exit status
+    (0, or 1 with one line on stderr)."""
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+
+    def fail(text):
+        print(f"rscd plot: error: {' '.join(str(text).split())}", file=sys.stderr)
+        return 1
+
+    if args.dpi < 1:
+        return fail(f"--dpi must be >= 1, not {args.dpi}")
+    figure = args.figure or os.path.splitext(args.output)[0] + "_ramp.png"
+    try:
+        for path in (args.input, args.output):
+            if not os.path.isfile(path):
+                return fail(f"{path}: no such file")
+        nints = open_ramp(args.input).sci.shape[0]
+        n = args.integration
+        if n == 0 or not -nints <= n <= nints:
+            return fail(f"--integration {n}: {args.input} holds {nints} integration(s); "
+                        f"give 1 ... {nints}, or -1 for the last")
+        y, x = save_figure(args.input, args.output, figure, pixel=args.pixel,
+                           integration_number=n, dpi=args.dpi, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        return fail("interrupted")
+    except (ImportError, OSError, ValueError, TypeError) as exc:
+        return fail(error_text(exc))
+    print(f"wrote {figure}: pixel (y, x) = ({y}, {x}), integration "
+          f"{n if n > 0 else n + nints + 1} of {nints}")
+    return 0
 
 
 if __name__ == "__main__":          # python -m rscd.plot

@@ -35,7 +35,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .batch import check_distinct, check_options
+from .batch import check_distinct
+from .options import check_options
 from .correct import Result
 from .fits import (Layout, RampFileError, apply_file, check_room, check_state, open_ramp,
                    output_path, read_layout)
@@ -96,7 +97,7 @@ def plan(paths: Sequence["str | os.PathLike[str]"], *, check_names: bool = True
                 ("DETECTOR", first.detector, lay.detector),
                 ("READPATT", first.readpatt, lay.readpatt),
                 ("SUBARRAY", first.subarray, lay.subarray),
-                ("SUBSTRT2", first.substrt2, lay.substrt2)):
+                ("SUBSTRT2", first.ystart, lay.ystart)):
             if a != b:
                 raise RampFileError(f"{lay.path} and {first.path} are not segments of one "
                                     f"exposure: {what} {b} != {a}")

@@ -132,6 +132,8 @@ class RscdFastStep(Step):
         self.rscd_result = None
 
         detector = result.meta.instrument.detector
+        # jwst's step tests the case too (rscd.correct.is_miri does not), so this step
+        # skips exactly what jwst's skips, with its log lines.
         if not str(detector).startswith("MIR"):
             log.warning("RSCD correction is only for MIRI data")
             log.warning("RSCD step will be skipped")

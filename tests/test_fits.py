@@ -646,3 +646,18 @@ def test_new_file_copy_falls_back_when_the_kernel_cannot_copy(tmp_path, monkeypa
     run_time = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
     kernel, fallback = ((tmp_path / name).read_bytes() for name in ("kernel.fits", "fallback.fits"))
     assert run_time.sub(b"T", kernel) == run_time.sub(b"T", fallback)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(method="fast"), r"^--method \(method=\) must be one of"),
+    (dict(inplace=True, output_dir="out"), r"^--in-place \(inplace=True\) writes no new file"),
+    (dict(keep_inode=True), r"^--keep-inode is for --in-place runs"),
+    (dict(output_dir="a_file"), r"^--output-dir .*a_file: a file of that name exists"),
+])
+def test_apply_file_checks_its_options_with_the_commands_checks(tmp_path, options, message):
+    """rscd.apply_file has no copy of the option checks (issue 24): it calls
+    rscd.options.check_options, before the reference or the input is read."""
+    (tmp_path / "a_file").write_text("")
+    options = {k: (str(tmp_path / v) if k == "output_dir" else v) for k, v in options.items()}
+    with pytest.raises(ValueError, match=message):
+        rscd.apply_file(tmp_path / "missing.fits", tmp_path / "no_ref.fits", **options)
