@@ -9,7 +9,7 @@ this one process:
 1. reads the file once through the page cache (so both timings below read warm pages);
 2. times ``rscd.diagnose_files`` on it and records the peak resident memory (ru_maxrss)
    right after: the diagnosis reads the file integration by integration, a block of rows
-   at a time, from a memory map and releases the pages it has read;
+   at a time, into small buffers (two passes: the pixels' late slopes, then the sums);
 3. times one numpy pass over the memory-mapped SCI cube (``np.add.reduce`` of the
    big-endian float32 memmap: read, byte-swap, add), the floor any measurement pays.
 

@@ -68,6 +68,7 @@ typedef struct work {
     line_coef full, half_a, half_b;
     ptrdiff_t nmeasured;
     int swapped;
+    uint32_t byte_mask;      /* 0x00ff00ff, set at run time (see sci_row) */
 } work;
 
 /* Per-thread buffers of one row (nx pixels). */
@@ -75,10 +76,18 @@ typedef struct row_buf {
     double *tile;            /* ngroups x nx, group-major: the row's values */
     double *slope, *mean;    /* the whole window's line */
     double *u, *umean, *z;   /* the offsets' line and the instrument (halves) */
+    double *gscale;          /* the clip's brightness scale */
     double *offs;            /* nmeasured x nx */
-    ptrdiff_t *bin;          /* nx: bin of z in the clip table */
+    ptrdiff_t *cell;         /* nx: bin of z in the clip table times nmeasured */
     unsigned char *ok;       /* nx: the sample is used */
+    unsigned char *keep;     /* nx: used and within the cut of one group */
 } row_buf;
+
+/* Lanes of the row sums: each lane adds every LANES-th pixel in pixel order, and the
+ * lanes are added in a fixed order at the end of the row. The order is written out
+ * here, not left to the compiler, so the sums do not depend on compile flags (and a
+ * compiler may put the lanes in one vector register). */
+#define LANES 4
 
 /* a line over groups l->first.. of the row's tile, for every pixel of the row */
 static void line_row(const line_coef *l, const double *tile, ptrdiff_t nx, double *slope,
@@ -116,92 +125,135 @@ static void offsets_row(const work *wk, const double *tile, const double *slope,
     }
 }
 
-/* One stripe's rows [r0, r1) in row order; hist: the thread's private histogram
- * (NULL in the slopes pass). Returns the samples used. */
-static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptrdiff_t r1,
-                             const row_buf *rb, int64_t *hist)
+/* ok[x] &= no bad flag in this group */
+static void dq_row(const uint8_t *dq, ptrdiff_t nx, unsigned char *ok)
+{
+    ptrdiff_t x;
+    for (x = 0; x < nx; x++)
+        ok[x] &= (unsigned char)((dq[x] & BAD_GROUP) == 0);
+}
+
+/* t[x] = the value at sci[x] (stored swapped or not) as double; ok[x] &= finite. The
+ * finiteness is read from the exponent bits (all ones: inf or NaN), the same test as
+ * v - v == 0 on the converted value, in a form a compiler can vectorise. */
+static void sci_row(const float *sci, int swapped, uint32_t mask, ptrdiff_t nx, double *t,
+                    unsigned char *ok)
+{
+    ptrdiff_t x;
+    if (swapped) {
+        for (x = 0; x < nx; x++) {
+            uint32_t bits;
+            float v;
+            memcpy(&bits, sci + x, sizeof bits);
+            /* the byte swap as two swaps of halves, in 32-bit shifts and masks that
+             * SSE2 has: with the mask a constant, GCC turns this back into a bswap
+             * instruction, which it cannot vectorise without SSSE3 */
+            bits = (bits >> 16) | (bits << 16);
+            bits = ((bits >> 8) & mask) | ((bits & mask) << 8);
+            memcpy(&v, &bits, sizeof v);
+            t[x] = (double)v;
+            ok[x] &= (unsigned char)((bits & 0x7f800000u) != 0x7f800000u);
+        }
+    } else {
+        for (x = 0; x < nx; x++) {
+            uint32_t bits;
+            memcpy(&bits, sci + x, sizeof bits);
+            t[x] = (double)sci[x];
+            ok[x] &= (unsigned char)((bits & 0x7f800000u) != 0x7f800000u);
+        }
+    }
+}
+
+/* Sample i of the row into lane l of the sums, if keep[i]; a sample left out adds
+ * zeros (its u and z are 0; its offset, which may be NaN, is not read into a sum). */
+static inline void add_sample(double acc[RSCD_DIAG_SUMS][LANES], ptrdiff_t l,
+                              const row_buf *rb, const double *o, ptrdiff_t i)
+{
+    /* every value read, then selected: no branch, so the lanes can be one vector */
+    const int keep = rb->keep[i];
+    const double ov = o[i], zv = rb->z[i], uv = rb->u[i];
+    const double oi = keep ? ov : 0.0, z = keep ? zv : 0.0, u = keep ? uv : 0.0;
+    acc[0][l] += keep ? 1.0 : 0.0;
+    acc[1][l] += z;
+    acc[2][l] += u;
+    acc[3][l] += oi;
+    acc[4][l] += z * u;
+    acc[5][l] += oi * z;
+}
+
+/* One row y; hist: the thread's private histogram (NULL in the slopes pass); rowsums:
+ * the row's nmeasured x RSCD_DIAG_SUMS sums (the sums pass). Returns the samples used. */
+static ptrdiff_t one_row(const work *wk, ptrdiff_t y, const row_buf *rb, int64_t *hist,
+                         double *rowsums)
 {
     const rscd_diag_block *b = wk->b;
     rscd_diag_out *out = wk->out;
-    const ptrdiff_t N = b->ngroups, nx = b->nx, plane = b->ny * b->nx;
+    const ptrdiff_t N = b->ngroups, nx = b->nx;
+    const ptrdiff_t stride = b->plane_stride > 0 ? b->plane_stride : b->ny * nx;
+    const ptrdiff_t at = (y - b->data_row_first) * nx;
     const ptrdiff_t J = wk->nmeasured;
-    ptrdiff_t used = 0, y, x, g, j;
-    for (y = r0; y < r1; y++) {
-        const int parity = ((b->ystart + y) % 2 == 1) ? 0 : 1;
-        const rscd_diag_clip *clip = b->clip[parity];
-        double *sums = out->sums ? out->sums + ((stripe * 2 + parity) * J) * RSCD_DIAG_SUMS
-                                 : NULL;
-        const uint32_t *pdq = b->pixeldq + y * nx;
-        /* the row's groups, plane by plane (sequential reads) */
+    const int parity = ((b->ystart + y) % 2 == 1) ? 0 : 1;
+    const rscd_diag_clip *clip = b->clip[parity];
+    const uint32_t *pdq = b->pixeldq + y * nx;
+    ptrdiff_t used = 0, x, g, j;
+    /* the row's groups, plane by plane (sequential reads) */
+    for (x = 0; x < nx; x++)
+        rb->ok[x] = (pdq[x] & BAD_PIXEL) == 0;
+    for (g = 0; g < N; g++) {
+        dq_row(b->groupdq + g * stride + at, nx, rb->ok);
+        /* the slopes pass reads only the window's SCI (a non-finite value elsewhere
+         * leaves the sample out of the sums pass, not its pixel's slope, which stays
+         * independent of every other sample) */
+        if (rowsums || (g >= b->window_start && g < N - 1))
+            sci_row(b->sci + g * stride + at, wk->swapped, wk->byte_mask, nx, rb->tile + g * nx, rb->ok);
+    }
+    line_row(&wk->full, rb->tile, nx, rb->slope, rb->mean);
+    if (!rowsums) {                                         /* slopes pass */
         for (x = 0; x < nx; x++)
-            rb->ok[x] = (pdq[x] & BAD_PIXEL) == 0;
-        for (g = 0; g < N; g++) {
-            const uint8_t *dq = b->groupdq + g * plane + y * nx;
-            const float *sci = b->sci + g * plane + y * nx;
-            double *t = rb->tile + g * nx;
-            if (!sums && (g < b->window_start || g == N - 1)) {
-                /* the slopes pass reads only the window's SCI (a non-finite value
-                 * elsewhere leaves the sample out of the sums pass, not its pixel's
-                 * slope, which stays independent of every other sample) */
-                for (x = 0; x < nx; x++)
-                    rb->ok[x] &= (dq[x] & BAD_GROUP) == 0;
-                continue;
+            if (rb->ok[x]) {
+                used++;
+                out->pixel_slope_sum[y * nx + x] += rb->slope[x];
+                out->pixel_slope_count[y * nx + x] += 1.0;
             }
-            for (x = 0; x < nx; x++) {
-                const double v = load_f32(sci + x, wk->swapped); /* rscd_internal.h */
-                t[x] = v;
-                rb->ok[x] &= ((dq[x] & BAD_GROUP) == 0) & (v - v == 0.0);   /* finite */
-            }
-        }
-        line_row(&wk->full, rb->tile, nx, rb->slope, rb->mean);
-        if (!sums) {                                        /* slopes pass */
-            for (x = 0; x < nx; x++)
-                if (rb->ok[x]) {
-                    used++;
-                    out->pixel_slope_sum[y * nx + x] += rb->slope[x];
-                    out->pixel_slope_count[y * nx + x] += 1.0;
-                }
-            continue;
-        }
-        if (b->halves) {
-            /* half B's mean is not needed: it goes where the whole window's was */
-            line_row(&wk->half_b, rb->tile, nx, rb->z, rb->mean);
-            line_row(&wk->half_a, rb->tile, nx, rb->u, rb->umean);
-            offsets_row(wk, rb->tile, rb->u, rb->umean, wk->half_a.xbar, rb->offs);
-        } else {
-            offsets_row(wk, rb->tile, rb->slope, rb->mean, wk->full.xbar, rb->offs);
-        }
-        /* per pixel: the instrument, its bin and scale, and whether u passes; then per
-         * group, the row's sums in local accumulators (added to the stripe's once) */
-        for (x = 0; x < nx; x++) {
-            const ptrdiff_t p = y * nx + x;
-            const double slope = rb->slope[x];
-            double u, z, gscale = 1.0;
-            ptrdiff_t bin = 0;
-            if (!rb->ok[x])
-                continue;
+        return used;
+    }
+    if (b->halves) {
+        /* half B's mean is not needed: it goes where the whole window's was */
+        line_row(&wk->half_b, rb->tile, nx, rb->z, rb->mean);
+        line_row(&wk->half_a, rb->tile, nx, rb->u, rb->umean);
+        offsets_row(wk, rb->tile, rb->u, rb->umean, wk->half_a.xbar, rb->offs);
+    } else {
+        offsets_row(wk, rb->tile, rb->slope, rb->mean, wk->full.xbar, rb->offs);
+    }
+    /* per pixel: the instrument, its bin and scale, and whether u passes; a sample
+     * left out gets u = z = 0 so that the sums below may add it times 0 */
+    for (x = 0; x < nx; x++) {
+        const ptrdiff_t p = y * nx + x;
+        const double slope = rb->slope[x];
+        double u = 0.0, z = 0.0, gscale = 1.0;
+        ptrdiff_t bin = 0;
+        if (rb->ok[x]) {
             used++;
             if (b->halves) {
                 u = rb->u[x];
                 z = rb->z[x];
             } else {
                 const double others = b->pixel_slope_count[p] - 1.0;
-                if (!(others > 0.0)) {
-                    rb->ok[x] = 0;
-                    continue;
-                }
                 u = slope;
-                z = (b->pixel_slope_sum[p] - slope) / others;
+                if (others > 0.0)
+                    z = (b->pixel_slope_sum[p] - slope) / others;
+                else
+                    rb->ok[x] = 0;
             }
-            {
-                double pos = nearbyint((asinh(slope / out->slope_unit) + out->slope_span)
-                                       * ((double)out->slope_bins / (2.0 * out->slope_span)));
-                if (!(pos >= 0.0))
-                    pos = 0.0;          /* also NaN */
-                if (pos > (double)(out->slope_bins - 1))
-                    pos = (double)(out->slope_bins - 1);
-                hist[(ptrdiff_t)pos] += 1;
-            }
+        }
+        if (rb->ok[x]) {
+            double pos = nearbyint((asinh(slope / out->slope_unit) + out->slope_span)
+                                   * ((double)out->slope_bins / (2.0 * out->slope_span)));
+            if (!(pos >= 0.0))
+                pos = 0.0;          /* also NaN */
+            if (pos > (double)(out->slope_bins - 1))
+                pos = (double)(out->slope_bins - 1);
+            hist[(ptrdiff_t)pos] += 1;
             if (clip) {
                 bin = zbin(clip, z);
                 if (clip->bright[bin])
@@ -209,35 +261,38 @@ static ptrdiff_t stripe_rows(const work *wk, ptrdiff_t stripe, ptrdiff_t r0, ptr
                 if (!(fabs(u * gscale - clip->u_centre[bin]) <= clip->u_half[bin]))
                     rb->ok[x] = 0;
             }
-            rb->u[x] = u;
-            rb->z[x] = z;
-            rb->mean[x] = gscale;       /* the whole window's mean is no longer needed */
-            rb->bin[x] = bin;
         }
-        for (j = 0; j < J; j++) {
-            const double *o = rb->offs + j * nx;
-            double n = 0.0, sz = 0.0, su = 0.0, so = 0.0, szu = 0.0, szo = 0.0;
-            double *acc = sums + j * RSCD_DIAG_SUMS;
+        if (!rb->ok[x])
+            u = z = 0.0;
+        rb->u[x] = u;
+        rb->z[x] = z;
+        rb->gscale[x] = gscale;
+        rb->cell[x] = bin * J;
+    }
+    /* per group: which samples pass its cut, then the row's sums over them in LANES
+     * lanes */
+    for (j = 0; j < J; j++) {
+        const double *o = rb->offs + j * nx;
+        double acc[RSCD_DIAG_SUMS][LANES];
+        ptrdiff_t k, l;
+        if (clip) {
+            const double *centre = clip->o_centre + j, *half = clip->o_half + j;
             for (x = 0; x < nx; x++) {
-                if (!rb->ok[x])
-                    continue;
-                if (clip && !(fabs(o[x] * rb->mean[x] - clip->o_centre[rb->bin[x] * J + j])
-                              <= clip->o_half[rb->bin[x] * J + j]))
-                    continue;
-                n += 1.0;
-                sz += rb->z[x];
-                su += rb->u[x];
-                so += o[x];
-                szu += rb->z[x] * rb->u[x];
-                szo += o[x] * rb->z[x];
+                const ptrdiff_t c = rb->cell[x];
+                rb->keep[x] = rb->ok[x]
+                    & (unsigned char)(fabs(o[x] * rb->gscale[x] - centre[c]) <= half[c]);
             }
-            acc[0] += n;
-            acc[1] += sz;
-            acc[2] += su;
-            acc[3] += so;
-            acc[4] += szu;
-            acc[5] += szo;
+        } else {
+            memcpy(rb->keep, rb->ok, (size_t)nx);
         }
+        memset(acc, 0, sizeof acc);
+        for (x = 0; x + LANES <= nx; x += LANES)
+            for (l = 0; l < LANES; l++)
+                add_sample(acc, l, rb, o, x + l);
+        for (l = 0; x + l < nx; l++)
+            add_sample(acc, l, rb, o, x + l);
+        for (k = 0; k < RSCD_DIAG_SUMS; k++)
+            rowsums[j * RSCD_DIAG_SUMS + k] = (acc[k][0] + acc[k][1]) + (acc[k][2] + acc[k][3]);
     }
     return used;
 }
@@ -308,6 +363,12 @@ static int check(const rscd_diag_block *b, const rscd_diag_out *out)
         return RSCD_ERR_RANGE;
     if (b->window_start < 1 || b->window_start > b->ngroups - 5)
         return RSCD_ERR_RANGE;
+    /* a buffer of rows must hold the rows measured; whole frames start at row 0 */
+    if (b->plane_stride < 0 || b->data_row_first < 0 || b->data_row_first > b->row_first
+        || (b->plane_stride == 0 && b->data_row_first != 0)
+        || (b->plane_stride > 0
+            && b->row_first + b->row_count - b->data_row_first > b->plane_stride / b->nx))
+        return RSCD_ERR_RANGE;
     if (b->sci_byteorder != RSCD_NATIVE && b->sci_byteorder != RSCD_SWAPPED)
         return RSCD_ERR_BYTEORDER;
     if (out->sums) {
@@ -334,10 +395,11 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
 {
     work wk;
     rscd_params prm;
-    ptrdiff_t first_stripe, last_stripe, nstripes, used = 0, s;
+    ptrdiff_t rows, used = 0;
     ptrdiff_t window, half;
     int status, nthreads = 1, failed = 0;
     int64_t *hists = NULL;
+    double *rowsums = NULL;
     status = check(block, out);
     if (status != RSCD_OK)
         return status;
@@ -355,6 +417,7 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
     wk.out = out;
     wk.nmeasured = block->window_start + 1;
     wk.swapped = block->sci_byteorder == RSCD_SWAPPED;
+    wk.byte_mask = wk.swapped ? 0x00ff00ffu : 0u;  /* known at run time only */
     window = block->ngroups - 1 - block->window_start;
     half = window / 2;
     if (line_init(&wk.full, block->window_start, window) != RSCD_OK
@@ -363,64 +426,74 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
         status = RSCD_ERR_NOMEM;
         goto done;
     }
-    first_stripe = stripe_of(block->row_first, block->stripes, block->ny);
-    last_stripe = stripe_of(block->row_first + block->row_count - 1, block->stripes, block->ny);
-    nstripes = last_stripe - first_stripe + 1;
-    if (nthreads > nstripes)
-        nthreads = (int)nstripes;
+    rows = block->row_count;
+    if (nthreads > rows)
+        nthreads = (int)rows;
     if (out->sums) {
         hists = (int64_t *)calloc((size_t)nthreads * (size_t)out->slope_bins, sizeof(int64_t));
-        if (!hists) {
+        rowsums = (double *)malloc((size_t)rows * (size_t)wk.nmeasured * RSCD_DIAG_SUMS
+                                   * sizeof(double));
+        if (!hists || !rowsums) {
             status = RSCD_ERR_NOMEM;
             goto done;
         }
     }
+    /* rows in parallel, each row's sums apart; then added to their stripes in row
+     * order, so the result does not depend on the number of threads */
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nthreads) reduction(+:used) reduction(|:failed)
 #endif
     {
         int t = 0;
         row_buf rb;
+        ptrdiff_t y;
         const size_t nx = (size_t)block->nx;
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
         rb.tile = (double *)malloc(nx * (size_t)block->ngroups * sizeof(double));
-        rb.slope = (double *)malloc(nx * 5 * sizeof(double));
+        rb.slope = (double *)malloc(nx * 6 * sizeof(double));
         rb.offs = (double *)malloc(nx * (size_t)wk.nmeasured * sizeof(double));
-        rb.ok = (unsigned char *)malloc(nx);
-        rb.bin = (ptrdiff_t *)malloc(nx * sizeof(ptrdiff_t));
-        if (!rb.tile || !rb.slope || !rb.offs || !rb.ok || !rb.bin) {
+        rb.ok = (unsigned char *)malloc(2 * nx);
+        rb.keep = rb.ok ? rb.ok + nx : NULL;
+        rb.cell = (ptrdiff_t *)malloc(nx * sizeof(ptrdiff_t));
+        if (!rb.tile || !rb.slope || !rb.offs || !rb.ok || !rb.cell) {
             failed = 1;
         } else {
             rb.mean = rb.slope + nx;
             rb.u = rb.slope + 2 * nx;
             rb.umean = rb.slope + 3 * nx;
             rb.z = rb.slope + 4 * nx;
+            rb.gscale = rb.slope + 5 * nx;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-            for (s = first_stripe; s <= last_stripe; s++) {
-                /* rows of stripe s within the block */
-                ptrdiff_t r0 = (s * block->ny + block->stripes - 1) / block->stripes;
-                ptrdiff_t r1 = ((s + 1) * block->ny + block->stripes - 1) / block->stripes;
-                if (r0 < block->row_first)
-                    r0 = block->row_first;
-                if (r1 > block->row_first + block->row_count)
-                    r1 = block->row_first + block->row_count;
-                used += stripe_rows(&wk, s, r0, r1, &rb,
-                                    hists ? hists + (ptrdiff_t)t * out->slope_bins : NULL);
-            }
+            for (y = 0; y < rows; y++)
+                used += one_row(&wk, block->row_first + y, &rb,
+                                hists ? hists + (ptrdiff_t)t * out->slope_bins : NULL,
+                                rowsums ? rowsums + y * wk.nmeasured * RSCD_DIAG_SUMS : NULL);
         }
         free(rb.tile);
         free(rb.slope);
         free(rb.offs);
         free(rb.ok);
-        free(rb.bin);
+        free(rb.cell);
     }
     if (failed) {
         status = RSCD_ERR_NOMEM;
         goto done;
+    }
+    if (rowsums) {
+        ptrdiff_t y, k;
+        const ptrdiff_t J6 = wk.nmeasured * RSCD_DIAG_SUMS;
+        for (y = 0; y < rows; y++) {
+            const ptrdiff_t row = block->row_first + y;
+            const int parity = ((block->ystart + row) % 2 == 1) ? 0 : 1;
+            double *acc = out->sums
+                + (stripe_of(row, block->stripes, block->ny) * 2 + parity) * J6;
+            for (k = 0; k < J6; k++)
+                acc[k] += rowsums[y * J6 + k];
+        }
     }
     if (hists) {
         int t;
@@ -433,6 +506,7 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
     status = RSCD_OK;
 done:
     free(hists);
+    free(rowsums);
     free(wk.full.c);
     free(wk.half_a.c);
     free(wk.half_b.c);

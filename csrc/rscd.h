@@ -509,6 +509,12 @@ typedef struct rscd_diag_block {
     const double *pixel_slope_count;  /* (ny, nx) */
     const rscd_diag_clip *clip[2];    /* odd rows, even rows; NULL: no cut */
     ptrdiff_t stripes;             /* row stripes of the whole frame (bootstrap units) */
+    /* Where sci and groupdq hold the rows: plane_stride 0 (the default) means whole
+     * frames, group g of array row y at g * ny * nx + y * nx. plane_stride > 0 means a
+     * buffer of rows data_row_first ... (a block read from a file): group g of row y
+     * at g * plane_stride + (y - data_row_first) * nx; it must hold the rows measured. */
+    ptrdiff_t data_row_first;
+    ptrdiff_t plane_stride;
 } rscd_diag_block;
 
 /* What a block adds to. Slopes pass: sums == NULL; each used sample's whole-window

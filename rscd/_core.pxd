@@ -139,6 +139,8 @@ cdef extern from "rscd.h" nogil:
         const double *pixel_slope_count
         const rscd_diag_clip *clip[2]
         ptrdiff_t stripes
+        ptrdiff_t data_row_first
+        ptrdiff_t plane_stride
 
     ctypedef struct rscd_diag_out:
         size_t struct_size

@@ -206,6 +206,8 @@ def diagnose_block(
     pixel_slope_sum: Optional[npt.NDArray[np.float64]] = None,
     pixel_slope_count: Optional[npt.NDArray[np.float64]] = None,
     nthreads: int = 0,
+    data_row_first: int = 0,
+    plane_stride: int = 0,
 ) -> int:
     """``rscd_diagnose_block`` on rows of one integration (SCI as a flat native-dtype
     view, ``sci_swapped``: stored in the opposite byte order); returns the samples

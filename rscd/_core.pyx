@@ -307,12 +307,14 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
                    const double[::1] slope_count=None, double[::1] sums=None,
                    int64_t[::1] slope_hist=None, double slope_span=16.0,
                    double slope_unit=1.0, double[::1] pixel_slope_sum=None,
-                   double[::1] pixel_slope_count=None, int nthreads=0):
+                   double[::1] pixel_slope_count=None, int nthreads=0,
+                   ptrdiff_t data_row_first=0, ptrdiff_t plane_stride=0):
     """Run rscd_diagnose_block on rows [row_first, row_first + row_count) of one
     integration: SCI as a flat native-dtype view of its (ngroups, ny, nx) bytes
     (sci_swapped: stored in the opposite byte order), GROUPDQ flat. sums None: the
-    slopes pass (adds to pixel_slope_sum / pixel_slope_count). Returns the samples
-    used."""
+    slopes pass (adds to pixel_slope_sum / pixel_slope_count). plane_stride > 0: SCI
+    and GROUPDQ hold only rows data_row_first... of each group, plane_stride values
+    apart (a block read from a file). Returns the samples used."""
     cdef rscd_diag_block b
     cdef rscd_diag_out out
     cdef rscd_params params
@@ -321,8 +323,14 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     cdef ptrdiff_t ny = pixeldq.shape[0], nx = pixeldq.shape[1]
     cdef ptrdiff_t nmeasured = window_start + 1
     cdef int status
-    if sci_flat.shape[0] != ngroups * ny * nx or groupdq_flat.shape[0] != ngroups * ny * nx:
-        raise ValueError("SCI and GROUPDQ must hold ngroups x ny x nx values")
+    cdef ptrdiff_t held = plane_stride if plane_stride > 0 else ny * nx
+    if plane_stride < 0 or plane_stride % nx or (plane_stride == 0 and data_row_first):
+        raise ValueError("plane_stride must be 0 (whole frames) or whole rows")
+    if (sci_flat.shape[0] < ngroups * held or groupdq_flat.shape[0] < ngroups * held
+            or (plane_stride == 0 and (sci_flat.shape[0] != ngroups * held
+                                       or groupdq_flat.shape[0] != ngroups * held))):
+        raise ValueError("SCI and GROUPDQ must hold ngroups x ny x nx values (or "
+                         "ngroups x plane_stride)")
     if ((slope_sum is not None and slope_sum.shape[0] != ny * nx)
             or (slope_count is not None and slope_count.shape[0] != ny * nx)
             or (pixel_slope_sum is not None and pixel_slope_sum.shape[0] != ny * nx)
@@ -351,6 +359,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
             _fill_clip(&clip_c[k], clips[k], nmeasured, keep)
             b.clip[k] = &clip_c[k]
     b.stripes = stripes
+    b.data_row_first = data_row_first
+    b.plane_stride = plane_stride
     out.sums = &sums[0] if sums is not None else NULL
     out.slope_hist = &slope_hist[0] if slope_hist is not None else NULL
     out.slope_bins = slope_hist.shape[0] if slope_hist is not None else 0

@@ -19,6 +19,7 @@ Groups are counted from 0 in Python, JSON and options; from 1 in tables and figu
 import math
 import mmap
 import os
+import sys
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -45,7 +46,9 @@ MIN_PARITY_SAMPLES = 200
 MIRI_DETECTORS = ("MIRIMAGE", "MIRIFULONG", "MIRIFUSHORT")
 #: Mapped file bytes read before their pages are dropped from resident memory (fewer,
 #: larger madvise calls; this bounds the file's share of the resident set).
-RELEASE_BYTES = 32 << 20
+RELEASE_BYTES = 16 << 20
+#: The largest page-cache folio a fault may map around the page it reads (PMD size).
+FOLIO_BYTES = 2 << 20
 
 
 class AlreadyCorrectedWarning(RSCDWarning):
@@ -314,14 +317,19 @@ class _MappedRamp:
         del raw
         self._offsets = (sci_at, 4), (gdq_at, 1)
         self._pending = None          # first row not yet released
+        self._fd = self._fh.fileno()
+        self._buffers = None          # read_rows's
 
     def release(self, i, r0, r1):
         """Called after rows [r0, r1) of integration i: once RELEASE_BYTES of mapped SCI
         and GROUPDQ have been read since the last release (and at the end of each
-        integration), drop their pages. The kernel maps up to 64 kB around each fault
-        (fault-around), so 128 kB before each range are dropped again too."""
-        if not hasattr(self._mm, "madvise"):
-            return
+        integration), drop their pages. A fault maps the whole page-cache folio around
+        it (up to a few MB on recent kernels), which reaches back over rows dropped
+        before: so each plane is dropped from its start (and FOLIO_BYTES before it),
+        not from the first row read since the last release; dropping a range that is
+        no longer mapped costs a page-table walk only."""
+        if not hasattr(self._mm, "madvise") or self._buffers is not None:
+            return                    # or nothing was mapped: read_rows reads
         _, ngroups, ny, nx = self.layout.shape
         first = self._pending if self._pending is not None else r0
         if r1 < ny and (r1 - first) * nx * ngroups * 5 < RELEASE_BYTES:
@@ -337,8 +345,38 @@ class _MappedRamp:
                 continue
             for g in range(ngroups):
                 plane = base + (i * ngroups + g) * ny * nx * size
-                start = max(plane, plane + first * nx * size - (128 << 10))
+                start = max(base, plane - FOLIO_BYTES)
                 self._madvise(start, plane + r1 * nx * size, page)
+
+    def read_rows(self, i, r0, r1, groups):
+        """Rows [r0, r1) of integration i copied into this ramp's buffers with one read
+        per group (no page of the file is mapped, so the resident memory stays the
+        buffers' whatever the kernel's page-cache folios): SCI of ``groups`` as float32
+        in the file's byte order, GROUPDQ of every group. Returns ``(sci, swapped,
+        groupdq, plane_stride)`` for :meth:`rscd.diagnose_measure.Accumulator.add`."""
+        _, ngroups, ny, nx = self.layout.shape
+        n = (r1 - r0) * nx
+        if self._buffers is None or self._buffers[1].size < ngroups * n:
+            self._buffers = (np.empty(ngroups * n, np.float32), np.empty(ngroups * n, np.uint8))
+        sci, gdq = (b[:ngroups * n] for b in self._buffers)
+        (sci_at, _), (gdq_at, _) = self._offsets
+        for g in range(ngroups):
+            plane = (i * ngroups + g) * ny * nx + r0 * nx
+            if g in groups:
+                self._read_into(sci[g * n:(g + 1) * n], sci_at + 4 * plane)
+            self._read_into(gdq[g * n:(g + 1) * n], gdq_at + plane)
+        return sci, sys.byteorder == "little", gdq, n
+
+    def _read_into(self, array, at):
+        view = memoryview(array).cast("B")
+        if hasattr(os, "preadv"):
+            got = os.preadv(self._fd, [view], at)
+        else:
+            self._fh.seek(at)
+            got = self._fh.readinto(view)
+        if got != len(view):
+            raise OSError(f"{self.layout.path}: short read at byte {at}: the file changed "
+                          "while it was read")
 
     def pilot_rows(self, step):
         """SCI (native float32), GROUPDQ and PIXELDQ of every step-th row, read with
@@ -479,15 +517,21 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                 try:
                     kw = dict(integration_start=layout.integration_start,
                               ystart=layout.substrt2)
+                    # the C kernel reads blocks of rows into buffers; the numpy one
+                    # reads the map
+                    kw.update(release=ramp.release,
+                              reader=ramp.read_rows if kernel == "c" else None)
                     if passes == "slopes":
                         slopes[layout.path] = acc.pixel_slopes(
-                            ramp.sci, ramp.gdq, ramp.pixeldq, release=ramp.release, **kw)
+                            ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
                         continue
                     acc.use_slopes(slopes[layout.path])
                     if passes == "pilot":
-                        acc.add_pilot(*ramp.pilot_rows(pilot_step(layout.shape)), **kw)
+                        acc.add_pilot(*ramp.pilot_rows(pilot_step(layout.shape)),
+                                      integration_start=layout.integration_start,
+                                      ystart=layout.substrt2)
                     else:
-                        acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, release=ramp.release, **kw)
+                        acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
                 finally:
                     ramp.close()
             if passes == "pilot":

@@ -60,6 +60,9 @@ SLOPE_SPAN = 16.0
 SLOPE_BINS = 6400
 #: Bytes of SCI and GROUPDQ per call of the C kernel (whole rows).
 C_BLOCK_BYTES = 16 << 20
+#: The same when a reader copies the rows into a buffer (files): small enough for the
+#: buffer to stay in the processor's caches between the copy and the kernel.
+READ_BLOCK_BYTES = 8 << 20
 #: Pixels per block (whole rows): the block's float64 copy stays within a few tens of MB.
 BLOCK_ELEMENTS = 1 << 16
 
@@ -216,7 +219,8 @@ class Accumulator:
         self.slope_sum = self.slope_n = None
 
     # -- the instrument -------------------------------------------------------------
-    def pixel_slopes(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None):
+    def pixel_slopes(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None,
+                     reader=None):
         """First pass over an exposure: each pixel's late-window slope summed over its
         usable integrations. With two or more integrations, a sample's instrument is
         the mean slope of the pixel's *other* integrations (noise fully independent)
@@ -229,7 +233,7 @@ class Accumulator:
         total, count = np.zeros(ny * nx), np.zeros(ny * nx)
         if self.kernel == "c":
             self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release,
-                         pixel_slope_sum=total, pixel_slope_count=count)
+                         pixel_slope_sum=total, pixel_slope_count=count, reader=reader)
             return total, count
         for _, _, _, where, _, _, _, slope in self._samples(
                 sci, gdq, pixeldq, integration_start, ystart):
@@ -262,12 +266,15 @@ class Accumulator:
             self.clip[key] = ClipTable(z, u, o)
         self.pilot = {}
 
-    def add(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None):
+    def add(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None,
+            reader=None):
         """Add every sample of ``sci`` (nints, N, ny, nx), any byte order, to the sums.
-        ``release(i, r0, r1)`` is called after rows [r0, r1) of integration i."""
+        ``release(i, r0, r1)`` is called after rows [r0, r1) of integration i.
+        ``reader`` (C kernel only): see :meth:`_c_pass`."""
         nints, ngroups, ny, nx = sci.shape
         if self.kernel == "c":
-            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release, count=True)
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release, count=True,
+                         reader=reader)
             return
         stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
         for i, kind, parity, where, u, z, o, slope in self._samples(
@@ -281,44 +288,56 @@ class Accumulator:
             self.slopes[kind] += np.bincount(pos.astype(np.intp), minlength=SLOPE_BINS)
 
     def _c_pass(self, sci, gdq, pixeldq, integration_start, ystart, release=None,
-                count=False, pixel_slope_sum=None, pixel_slope_count=None):
+                count=False, pixel_slope_sum=None, pixel_slope_count=None, reader=None):
         """The slopes pass (``pixel_slope_sum`` given) or the sums pass through the C
-        kernel (csrc/diagnose.c), a block of rows at a time, SCI read where it lies
-        (any byte order, no copy of a contiguous cube)."""
+        kernel (csrc/diagnose.c), a block of rows at a time. Without ``reader``, SCI
+        is read where it lies (any byte order, no copy of a contiguous cube).
+        ``reader(i, r0, r1, groups)`` instead gives the block's rows of integration i
+        in a buffer: ``(sci, swapped, groupdq, plane_stride)``, SCI and GROUPDQ flat,
+        group g of row r at ``g * plane_stride + (r - r0) * nx``; SCI is needed for
+        ``groups`` only (the slopes pass reads the late window's)."""
         from . import _core
         nints, ngroups, ny, nx = sci.shape
         pdq = np.ascontiguousarray(pixeldq, dtype=np.uint32)
-        rows = max(1, C_BLOCK_BYTES // max(1, ngroups * nx * 5))
+        slopes_pass = pixel_slope_sum is not None
+        block_bytes = READ_BLOCK_BYTES if reader is not None else C_BLOCK_BYTES
+        rows = max(1, block_bytes // max(1, ngroups * nx * 5))
+        sci_groups = range(self.geom.w, ngroups - 1) if slopes_pass else range(ngroups)
         for i in range(nints):
             kind = "int1" if integration_start + i == 1 else "int2p"
-            cube = sci[i]
-            if not cube.flags.c_contiguous:
-                cube = np.ascontiguousarray(cube)
-            flat = cube.reshape(-1)
-            native = flat.view(flat.dtype.newbyteorder("=")).view(np.float32)
-            dq = np.ascontiguousarray(gdq[i]).reshape(-1)
+            if reader is None:
+                cube = sci[i]
+                if not cube.flags.c_contiguous:
+                    cube = np.ascontiguousarray(cube)
+                flat = cube.reshape(-1)
+                native = flat.view(flat.dtype.newbyteorder("=")).view(np.float32)
+                swapped = not flat.dtype.isnative
+                dq = np.ascontiguousarray(gdq[i]).reshape(-1)
             if count:
                 self.offered[kind] += ny * nx
             for r0 in range(0, ny, rows):
                 r1 = min(ny, r0 + rows)
-                if pixel_slope_sum is not None:
-                    _core.diagnose_block(native, not flat.dtype.isnative, dq, pdq, ngroups, r0,
+                where = dict(data_row_first=0, plane_stride=0)
+                if reader is not None:
+                    native, swapped, dq, stride = reader(i, r0, r1, sci_groups)
+                    where = dict(data_row_first=r0, plane_stride=stride)
+                if slopes_pass:
+                    _core.diagnose_block(native, swapped, dq, pdq, ngroups, r0,
                                          r1 - r0, ystart, self.geom.w, False, STRIPES,
                                          pixel_slope_sum=pixel_slope_sum,
                                          pixel_slope_count=pixel_slope_count,
-                                         nthreads=self.threads)
-                    if release is not None:
-                        release(i, r0, r1)
-                    continue
-                used = _core.diagnose_block(
-                    native, not flat.dtype.isnative, dq, pdq, ngroups, r0, r1 - r0, ystart,
-                    self.geom.w, self.halves, STRIPES,
-                    clips=(self.clip.get((kind, 0)), self.clip.get((kind, 1))),
-                    slope_sum=self.slope_sum, slope_count=self.slope_n,
-                    sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
-                    slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=self.threads)
-                if count:
-                    self.used[kind] += used
+                                         nthreads=self.threads, **where)
+                else:
+                    used = _core.diagnose_block(
+                        native, swapped, dq, pdq, ngroups, r0, r1 - r0, ystart,
+                        self.geom.w, self.halves, STRIPES,
+                        clips=(self.clip.get((kind, 0)), self.clip.get((kind, 1))),
+                        slope_sum=self.slope_sum, slope_count=self.slope_n,
+                        sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
+                        slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=self.threads,
+                        **where)
+                    if count:
+                        self.used[kind] += used
                 if release is not None:
                     release(i, r0, r1)
 

@@ -242,6 +242,51 @@ static void t_threads(void)
     CHECK(total(0, 0, 0) == 20.0 && total(1, 3, 0) == 20.0, "blocks add up");
 }
 
+/* A block of rows copied into a buffer (plane_stride, data_row_first: how
+ * diagnose_files reads a file) gives the same sums as the whole frame; a buffer too
+ * short for the rows asked is refused. */
+static void t_row_buffer(void)
+{
+    static double whole[STRIPES * 2 * J * RSCD_DIAG_SUMS];
+    static float buf[NG * 3 * NX];
+    static uint8_t bdq[NG * 3 * NX];
+    rscd_diag_block b;
+    rscd_diag_out o;
+    int g, r0;
+    fill();
+    for (g = 0; g < NG * NY * NX; g++)
+        sci[g] += (float)((g * 7919 % 101) * 0.0137);
+    gdq[2 * NY * NX + 5 * NX + 1] = 4;          /* a jump in group 2, row 5 */
+    base_block(&b);
+    base_out(&o);
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "whole frame");
+    memcpy(whole, sums, sizeof sums);
+    base_out(&o);
+    for (r0 = 0; r0 < NY; r0 += 3) {            /* rows 0-2, 3-5, 6-7 */
+        const int n = r0 + 3 <= NY ? 3 : NY - r0;
+        for (g = 0; g < NG; g++) {
+            memcpy(buf + g * n * NX, sci + g * NY * NX + r0 * NX, (size_t)(n * NX) * sizeof *buf);
+            memcpy(bdq + g * n * NX, gdq + g * NY * NX + r0 * NX, (size_t)(n * NX));
+        }
+        base_block(&b);
+        b.sci = buf;
+        b.groupdq = bdq;
+        b.row_first = r0;
+        b.row_count = n;
+        b.data_row_first = r0;
+        b.plane_stride = n * NX;
+        CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "rows from %d", r0);
+    }
+    CHECK(memcmp(whole, sums, sizeof sums) == 0, "a row buffer gives other sums");
+    b.row_count = 4;                             /* 4 rows asked, 3 (or fewer) held */
+    b.row_first = 4;
+    b.data_row_first = 4;
+    b.plane_stride = 3 * NX;
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_RANGE, "short buffer accepted");
+    b.plane_stride = 0;                          /* whole frames start at row 0 */
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_RANGE, "row offset without stride");
+}
+
 static void t_arguments(void)
 {
     rscd_diag_block b;
@@ -376,6 +421,7 @@ int main(void)
     t_other_integrations();
     t_clip();
     t_threads();
+    t_row_buffer();
     t_arguments();
     t_struct_rule();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
