@@ -104,7 +104,7 @@ def _plot(argv):
 
 
 def _diagnose(argv):
-    from .diagnose import main as diagnose_main
+    from .diagnose_cli import main as diagnose_main
     return diagnose_main(argv)
 
 

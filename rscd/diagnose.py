@@ -36,7 +36,7 @@ from .reference import canonical_subarray
 
 __all__ = ["diagnose", "diagnose_files", "Diagnosis", "PairResult", "Profile",
            "DiagnoseError", "AlreadyCorrectedWarning", "DEFAULT_THRESHOLD", "decay_model",
-           "default_window_start", "draw_figure", "fit_decay", "main", "recommended_skip"]
+           "default_window_start", "draw_figure", "fit_decay", "recommended_skip"]
 
 #: Default threshold T, in units of one group's signal increment (docs/diagnose.rst).
 DEFAULT_THRESHOLD = 0.1
@@ -53,12 +53,6 @@ FOLIO_BYTES = 2 << 20
 
 class AlreadyCorrectedWarning(RSCDWarning):
     """A file's S_RSCD is COMPLETE: its ramps no longer show the transient."""
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    """``rscd diagnose`` (see :mod:`rscd.diagnose_cli`)."""
-    from .diagnose_cli import main as cli_main
-    return cli_main(argv)
 
 
 # --------------------------------------------------------------------------- profiles
@@ -516,7 +510,7 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                 ramp = _MappedRamp(layout)
                 try:
                     kw = dict(integration_start=layout.integration_start,
-                              ystart=layout.substrt2)
+                              ystart=layout.ystart)
                     # the C kernel reads blocks of rows into buffers; the numpy one
                     # reads the map
                     kw.update(release=ramp.release,
@@ -529,7 +523,7 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                     if passes == "pilot":
                         acc.add_pilot(*ramp.pilot_rows(pilot_step(layout.shape)),
                                       integration_start=layout.integration_start,
-                                      ystart=layout.substrt2)
+                                      ystart=layout.ystart)
                     else:
                         acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
                 finally:

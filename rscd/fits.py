@@ -182,11 +182,6 @@ class Layout:
     status: Optional[str]        #: S_RSCD as found, or None
     sci_dtype: str = ">f4"       #: SCI as stored: ">f4" (">f8" only when not strict)
 
-    @property
-    def substrt2(self) -> int:
-        """The old name of :attr:`ystart` (rscd.diagnose still reads it)."""
-        return self.ystart
-
     def pixeldq_flags(self, words: np.ndarray) -> np.ndarray:
         """Native uint32 PIXELDQ flags (a new array) of the stored ``words`` (32-bit
         integers of any byte order, e.g. a memory map at ``offsets[2]``)."""
