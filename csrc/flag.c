@@ -4,6 +4,13 @@
  * GROUPDQ and PIXELDQ are changed; SCI is never read. */
 #include <string.h>
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define HAVE_AVX2_BUILD 1
+#include <immintrin.h>
+#else
+#define HAVE_AVX2_BUILD 0
+#endif
+
 #include "fastamp.h"
 #include "rscd_internal.h"
 
@@ -162,6 +169,82 @@ static void count_and_flag_wide(uint8_t *gi, ptrdiff_t frame, ptrdiff_t skip, pt
     }
 }
 
+#if HAVE_AVX2_BUILD
+/* count_and_flag8 for a whole block row of one integration (n <= BLOCK pixels,
+ * skip <= SKIP8_MAX), 32 pixels at a time with the counter in a register: each
+ * plane is read once per 32 pixels, no counter array goes through memory, and
+ * the planes flagged are still in L1 from the counting. The same integer
+ * operations as count_and_flag8, so the same bytes; the last n % 32 pixels go
+ * through count_and_flag8. */
+__attribute__((target("avx2"))) static void
+count_and_flag_avx2(uint8_t *gi, ptrdiff_t frame, ptrdiff_t skip, ptrdiff_t lowest,
+                    uint8_t sat, uint8_t dnu, ptrdiff_t n, uint8_t *mark, int j)
+{
+    const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi8(1);
+    const __m256i satv = _mm256_set1_epi8((char)sat), dnuv = _mm256_set1_epi8((char)dnu);
+    const __m256i skipv = _mm256_set1_epi8((char)skip);
+    const __m256i backed = _mm256_set1_epi8((char)(skip ? MARK_BACKED(j) : 0));
+    const __m256i single = _mm256_set1_epi8((char)MARK_SINGLE(j));
+    const int counted = lowest <= skip + 1;
+    ptrdiff_t p, g;
+
+    for (p = 0; p + 32 <= n; p += 32) {
+        __m256i cnt = zero, k;
+        if (counted) {
+            /* A problem at level g: SATURATED there and not in group 0. */
+            const __m256i m = _mm256_andnot_si256(
+                _mm256_loadu_si256((const __m256i *)(gi + p)), satv);
+            __m256i mk;
+            for (g = lowest; g <= skip + 1; g++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(gi + g * frame + p));
+                cnt = _mm256_add_epi8(cnt, _mm256_min_epu8(_mm256_and_si256(q, m), one));
+            }
+            /* backed off: cnt != 0 (and skip > 0); one group: cnt >= skip. */
+            mk = _mm256_or_si256(
+                _mm256_andnot_si256(_mm256_cmpeq_epi8(cnt, zero), backed),
+                _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_subs_epu8(skipv, cnt), zero), single));
+            _mm256_storeu_si256((__m256i *)(mark + p),
+                                _mm256_or_si256(_mm256_loadu_si256((const __m256i *)(mark + p)),
+                                                mk));
+        }
+        /* k = max(skip - cnt, 0) groups flagged: group g where k > g, i.e. where
+         * cnt < skip - g as in count_and_flag8. */
+        k = _mm256_subs_epu8(skipv, cnt);
+        for (g = 0; g < skip; g++) {
+            __m256i *q = (__m256i *)(gi + g * frame + p);
+            const __m256i keep = _mm256_cmpeq_epi8(_mm256_subs_epu8(k, _mm256_set1_epi8((char)g)),
+                                                   zero);
+            _mm256_storeu_si256(q, _mm256_or_si256(_mm256_loadu_si256(q),
+                                                   _mm256_andnot_si256(keep, dnuv)));
+        }
+    }
+    if (p < n)
+        count_and_flag8(gi + p, frame, skip, lowest, sat, dnu, n - p, mark + p, j);
+}
+
+/* The pixels of mark[0..n) with any of the bits `bits` set, 32 bytes at a time
+ * (an exact integer count). */
+__attribute__((target("avx2"))) static ptrdiff_t count_marks_avx2(const uint8_t *mark,
+                                                                  ptrdiff_t n, uint8_t bits)
+{
+    const __m256i bv = _mm256_set1_epi8((char)bits), one = _mm256_set1_epi8(1);
+    __m256i acc = _mm256_setzero_si256();
+    uint64_t lanes[4];
+    ptrdiff_t p, total;
+
+    for (p = 0; p + 32 <= n; p += 32) {
+        const __m256i m = _mm256_loadu_si256((const __m256i *)(mark + p));
+        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(_mm256_min_epu8(_mm256_and_si256(m, bv), one),
+                                                    _mm256_setzero_si256()));
+    }
+    memcpy(lanes, &acc, sizeof lanes);
+    total = (ptrdiff_t)(lanes[0] + lanes[1] + lanes[2] + lanes[3]);
+    for (; p < n; p++)
+        total += (mark[p] & bits) != 0;
+    return total;
+}
+#endif
+
 /* Flag pixels [p0, p1) of the ranges rg[0..nrg-1], p1 - p0 <= BLOCK, nrg <= 2.
  * The integrations of a block are visited one after the other: fewer planes
  * stream at a time than when a chunk goes through all of them (prefetchers
@@ -170,7 +253,7 @@ static void count_and_flag_wide(uint8_t *gi, ptrdiff_t frame, ptrdiff_t skip, pt
  * backed-off and one-group pixels of range j. */
 static ALWAYS_INLINE void flag_block_body(const rscd_ramp *r, const rscd_params *params,
                                           const flag_range *rg, int nrg, ptrdiff_t p0,
-                                          ptrdiff_t p1, ptrdiff_t *count)
+                                          ptrdiff_t p1, ptrdiff_t *count, const int avx2)
 {
     const ptrdiff_t frame = r->nrows * r->ncols, n = p1 - p0;
     const uint8_t sat = params->dq_saturated, dnu = params->dq_do_not_use;
@@ -187,6 +270,12 @@ static ALWAYS_INLINE void flag_block_body(const rscd_ramp *r, const rscd_params 
                 count_and_flag_wide(gi, frame, rg[j].skip, rg[j].lowest, sat, dnu, n, mark, j);
                 continue;
             }
+#if HAVE_AVX2_BUILD
+            if (avx2) {
+                count_and_flag_avx2(gi, frame, rg[j].skip, rg[j].lowest, sat, dnu, n, mark, j);
+                continue;
+            }
+#endif
             for (c = 0; c < n; c += CHUNK)
                 count_and_flag8(gi + c, frame, rg[j].skip, rg[j].lowest, sat, dnu,
                                 n - c < CHUNK ? n - c : CHUNK, mark + c, j);
@@ -194,10 +283,18 @@ static ALWAYS_INLINE void flag_block_body(const rscd_ramp *r, const rscd_params 
         /* Local sums: through the pointers, every pixel would cost a store the
          * compiler cannot drop (they might alias PIXELDQ). */
         if (rg[j].lowest <= rg[j].skip + 1) {
-            unsigned nb = 0, no = 0;
-            for (p = 0; p < n; p++) {
-                nb += (mark[p] >> 2 * j) & 1u;
-                no += (mark[p] >> (2 * j + 1)) & 1u;
+            ptrdiff_t nb = 0, no = 0;
+#if HAVE_AVX2_BUILD
+            if (avx2) {
+                nb = count_marks_avx2(mark, n, MARK_BACKED(j));
+                no = count_marks_avx2(mark, n, MARK_SINGLE(j));
+            } else
+#endif
+            {
+                for (p = 0; p < n; p++) {
+                    nb += (mark[p] >> 2 * j) & 1u;
+                    no += (mark[p] >> (2 * j + 1)) & 1u;
+                }
             }
             count[2 * j] += nb;
             count[2 * j + 1] += no;
@@ -215,21 +312,19 @@ static ALWAYS_INLINE void flag_block_body(const rscd_ramp *r, const rscd_params 
 static void flag_block(const rscd_ramp *r, const rscd_params *params, const flag_range *rg,
                        int nrg, ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t *count)
 {
-    flag_block_body(r, params, rg, nrg, p0, p1, count);
+    flag_block_body(r, params, rg, nrg, p0, p1, count, 0);
 }
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define HAVE_AVX2_BUILD 1
-/* The same, compiled for AVX2 (chosen when the CPU has it): twice the pixels
- * per instruction. */
+#if HAVE_AVX2_BUILD
+/* The same, compiled for AVX2 (chosen when the CPU has it), with the kernels
+ * above: 32 pixels per instruction, the counters in registers. */
 __attribute__((target("avx2"))) static void
 flag_block_avx2(const rscd_ramp *r, const rscd_params *params, const flag_range *rg, int nrg,
                 ptrdiff_t p0, ptrdiff_t p1, ptrdiff_t *count)
 {
-    flag_block_body(r, params, rg, nrg, p0, p1, count);
+    flag_block_body(r, params, rg, nrg, p0, p1, count, 1);
 }
 #else
-#define HAVE_AVX2_BUILD 0
 #define flag_block_avx2 flag_block
 #endif
 

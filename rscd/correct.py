@@ -150,9 +150,10 @@ def skipped_not_miri(detector: object) -> Result:
     return Result("SKIPPED", reason=f"only for MIRI data (DETECTOR={detector})")
 
 
-def _check_array(arr: Any, name: str, dtype: Any, ndim: int, writeable: bool = True,
+def _check_array(arr: Any, name: str, dtype: Any, ndim: int,
                  any_byteorder: bool = False) -> None:
-    """Exact checks with messages that name the array and say how to fix it."""
+    """Exact checks with messages that name the array and say how to fix it (writeability:
+    _check_writeable, once the method says which arrays are written)."""
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, not {type(arr).__name__}")
     want = np.dtype(dtype)
@@ -169,7 +170,10 @@ def _check_array(arr: Any, name: str, dtype: Any, ndim: int, writeable: bool = T
     if not arr.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous; np.ascontiguousarray({name}) makes a "
                          "copy that you must keep and use afterwards")
-    if writeable and not arr.flags.writeable:
+
+
+def _check_writeable(arr: np.ndarray, name: str) -> None:
+    if not arr.flags.writeable:
         raise ValueError(f"{name} is read-only; it is corrected in place, so pass a writeable "
                          "array (for a FITS file: fits.open(..., mode='update'))")
 
@@ -421,9 +425,9 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     # Writeability is checked once the method is known: each needs only the arrays
     # it writes (flag: GROUPDQ and PIXELDQ; decay: SCI).
-    _check_array(groupdq, "groupdq", np.uint8, 4, writeable=False)
-    _check_array(pixeldq, "pixeldq", np.uint32, 2, writeable=False)
-    _check_array(data, "data", np.float32, 4, writeable=False, any_byteorder=True)
+    _check_array(groupdq, "groupdq", np.uint8, 4)
+    _check_array(pixeldq, "pixeldq", np.uint32, 2)
+    _check_array(data, "data", np.float32, 4, any_byteorder=True)
     check_shapes(data.shape, groupdq.shape, pixeldq.shape)
     nints, integration_start, ystart, nthreads = exposure_numbers(
         groupdq.shape[0], nints, integration_start, ystart, threads)
@@ -434,10 +438,10 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
     ref = as_reference(reference)
     chosen = ref.default_method() if method == "auto" else method
     if chosen == "flag":
-        _check_array(groupdq, "groupdq", np.uint8, 4)
-        _check_array(pixeldq, "pixeldq", np.uint32, 2)
+        _check_writeable(groupdq, "groupdq")
+        _check_writeable(pixeldq, "pixeldq")
     else:
-        _check_array(data, "data", np.float32, 4, any_byteorder=True)
+        _check_writeable(data, "data")
     if ref.detector and str(ref.detector).upper() not in ("ANY", "N/A") \
             and ref.detector.upper() != str(detector).upper():
         warnings.warn(f"reference file {ref.name} is for DETECTOR={ref.detector}, "
@@ -464,20 +468,21 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
 
 def _apply_flag(groupdq: np.ndarray, pixeldq: np.ndarray, row: SkipRow, ref: Reference,
                 integration_start: int, nints: int, nthreads: int) -> Result:
-    ngroups = groupdq.shape[1]
-    plan = flag_plan(row.skip_int1, row.skip_int2p, ngroups=ngroups,
-                     nints_file=groupdq.shape[0], nints=nints,
-                     integration_start=integration_start)
-    if plan.deprecated_form:
+    skips = _core_skips(row.skip_int1, row.skip_int2p)
+    nints_core = _core_nints(nints)
+    # The core's plan reads only the shapes: its warning is given before anything is
+    # written (a warning turned into an error leaves the arrays as they were).
+    _, plan = _core.flag_plan(groupdq, pixeldq, *skips, integration_start, nints_core)
+    if plan["no_skip1"]:
         warnings.warn(f"RSCD reference file {ref.name} is of a deprecated form without "
                       "group_skip1: 1 group flagged in integration 1",
                       DeprecatedReferenceWarning, stacklevel=3)
-    if plan.too_few_groups:
+    if plan["too_few_groups"]:
         return Result("SKIPPED", method="flag", reference=ref.name,
-                      reason=f"{TOO_FEW_GROUPS} ({ngroups} < {_core.FLAG_MIN_GROUPS})")
+                      reason=f"{TOO_FEW_GROUPS} ({groupdq.shape[1]} < "
+                             f"{_core.FLAG_MIN_GROUPS})")
     # One pass of the core over both ranges; it checks them both before writing.
-    _, stats = _core.flag(groupdq, pixeldq, *_core_skips(row.skip_int1, row.skip_int2p),
-                          integration_start, _core_nints(nints), nthreads)
+    _, stats = _core.flag(groupdq, pixeldq, *skips, integration_start, nints_core, nthreads)
     counts = cast(Dict[str, int], stats)       # -1 where a rule did not run
     values: Dict[str, Any] = {name: value for name, value in counts.items() if value >= 0}
     return Result("COMPLETE", method="flag", reference=ref.name, **values)

@@ -70,6 +70,30 @@ def test_flag_equals_oracle(seed, code_path):
     np.testing.assert_array_equal(data, case["data"])   # SCI never changes
 
 
+@pytest.mark.parametrize("shape, skip1, skip2p", [
+    ((3, 12, 37, 1031), 2, 9),    # 2 blocks of 16384 pixels and one of 5379 = 168 x 32 + 3
+    ((2, 9, 3, 100), 5, 6),       # one block: 3 vectors of 32 pixels and 4 left
+    ((2, 260, 2, 45), 200, 254),  # the largest skip with 8-bit counters, past 127
+    ((2, 8, 1, 64), 0, 1),        # skip 0 (nothing backed off), whole vectors only
+])
+def test_flag_vector_blocks_and_tails_equal_oracle(shape, skip1, skip2p, code_path):
+    """Frames whose blocks end inside a vector of 32 pixels: the AVX2 kernel's vectors,
+    the tail it leaves to the portable code and the block edges give the oracle's bytes
+    and counts."""
+    rng = np.random.default_rng(sum(shape) + skip1 + skip2p)
+    groupdq = random_groupdq(rng, shape)
+    pixeldq = random_pixeldq(rng, *shape[2:])
+    gdq, pdq = groupdq.copy(), pixeldq.copy()
+    ref = Reference(name="r", skip_rows=(SkipRow("FULL", "FAST", skip1, skip2p),))
+    res = rscd.apply(np.zeros(shape, np.float32), gdq, pdq, ref, readpatt="FAST",
+                     subarray="FULL", method="flag", threads=1)
+    o_gdq, o_pdq, o_status, o_stats = flag_oracle(groupdq, pixeldq, skip1, skip2p)
+    assert res.status == o_status == "COMPLETE"
+    np.testing.assert_array_equal(gdq, o_gdq)
+    np.testing.assert_array_equal(pdq, o_pdq)
+    assert {k: v for k, v in result_stats(res).items() if v is not None} == o_stats
+
+
 def test_hand_worked_back_off_is_global():
     # Integrations 2+ with skip 3. Pixel A (int 2) is SATURATED in groups 4 and 2 only
     # (non-monotonic), pixel B (int 3) from group 3 on. Level 4: A and B are problems
