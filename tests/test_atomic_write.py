@@ -29,6 +29,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # two writer processes racing
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX file locks")
 def test_two_concurrent_writers_of_one_reference(tmp_path):
     path = str(tmp_path / "ref.fits")

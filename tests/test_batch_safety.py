@@ -34,6 +34,10 @@ from rscd.cli import main
 
 from fitsfiles import decay_reference, flag_reference, ramp_arrays, sha256, write_astropy
 
+# Real processes racing, signalled or killed, with waits: behind the slow marker (.ci/run
+# runs them with pytest -m slow), so the README's pytest stays a few minutes.
+pytestmark = pytest.mark.slow
+
 posix = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and links")
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

@@ -274,6 +274,7 @@ def client():
         yield c
 
 
+@pytest.mark.slow  # a local cluster of worker processes
 @pytest.mark.parametrize("method", ["flag", "decay"])
 def test_distributed_two_process_workers(refs, client, tmp_path, method):
     """Unchanged on a LocalCluster of 2 process workers: arrays; and the deprecated

@@ -20,7 +20,10 @@ from children import child_env, run_unprivileged, unprivileged_ids
 from fitsfiles import (decay_reference, fill_primary_header, flag_reference, leftovers,
                        ramp_arrays, sha256, write_astropy)
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX files and locks")
+# Real processes racing, signalled or killed, with waits: behind the slow marker (.ci/run
+# runs them with pytest -m slow), so the README's pytest stays a few minutes.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sys.platform == "win32", reason="POSIX files and locks")]
 
 PAUSE = "RSCD_TEST_PAUSE_AFTER_CHECK"
 

@@ -201,7 +201,7 @@ def core_flag(case):
 
 
 @pytest.mark.parametrize("seed", range(200))
-def test_c_rscd_flag_equals_jwst(seed, code_path):
+def test_c_rscd_flag_equals_jwst(seed, monkeypatch):
     """The C core's rscd_flag (the one owner of rules 1-9) against jwst 3.0.0 on the random
     differential cases; every third case has NINTS below the integrations held, which the
     core refused with RSCD_ERR_RANGE before (issue 24)."""
@@ -211,7 +211,10 @@ def test_c_rscd_flag_equals_jwst(seed, code_path):
         case["nints"] = int(np.random.default_rng(seed).integers(1, least))
     table = [(rscd.reference.canonical_subarray(case["subarray"]), "FAST", case["skip1"],
               case["skip2p"])]
-    assert_same(core_flag(case), run_jwst(case, table))
+    theirs = run_jwst(case, table)
+    for use_vector in (True, False):        # jwst once, both code paths of the core
+        monkeypatch.setattr(_core, "use_vector", use_vector)
+        assert_same(core_flag(case), theirs)
 
 
 @pytest.mark.parametrize("intstart, nints", [(1, 1), (1, 2), (2, 1), (25, 26), (3, 3)])

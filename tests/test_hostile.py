@@ -673,6 +673,7 @@ def _cli(*args):
     return run_rscd(*args)
 
 
+@pytest.mark.slow  # one rscd process per file (test_bad_ramp_files has the same files in process)
 @pytest.mark.parametrize("kind", ["not_fits_text", "second_sci", "intstart_huge",
                                   "truncated_mid_sci", "compressed_sci", "pixeldq_bzero"])
 def test_bad_ramp_files_through_the_cli(tmp_path, refs, kind):

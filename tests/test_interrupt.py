@@ -19,7 +19,10 @@ from children import child_env, run_rscd
 
 from fitsfiles import decay_reference, leftovers, ramp_arrays, sha256, write_astropy
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+# Real processes racing, signalled or killed, with waits: behind the slow marker (.ci/run
+# runs them with pytest -m slow), so the README's pytest stays a few minutes.
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -23,6 +23,11 @@ from fitsfiles import decay_reference, flag_reference, ramp_arrays, segments, wr
 from rscd.batch import apply_files
 from rscd.cli import main
 
+# A dask.distributed scheduler and workers in real processes, started, lost and killed,
+# with waits: behind the slow marker (.ci/run runs them with pytest -m slow), so the
+# README's pytest stays a few minutes.
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 NFILES = 5

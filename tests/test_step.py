@@ -259,6 +259,7 @@ def stand_in_distribution(folder):
     return [str(folder / "site")]
 
 
+@pytest.mark.slow  # the strun executable in a new process: .ci/run runs it (pytest -m slow)
 def test_strun_command(tmp_path):
     """The real ``strun`` executable with our alias (the stpipe.steps entry point)."""
     strun = shutil.which("strun", path=str(Path(sys.executable).parent)) or shutil.which("strun")
@@ -356,6 +357,7 @@ def doc_parameter_file(folder):
     return path
 
 
+@pytest.mark.slow  # two full Detector1 pipeline runs: .ci/run runs it (pytest -m slow)
 def test_detector1_with_our_step(tmp_path):
     uncal = pipeline_exposure(tmp_path / "jw_p_uncal.fits")
     ref = flag_reference(tmp_path / "ref.fits", skip1=2, skip2p=4)
@@ -466,6 +468,7 @@ def executable(name):
     return found
 
 
+@pytest.mark.slow  # rscd demo and strun in new processes: .ci/run runs it (pytest -m slow)
 def test_readme_demo_then_strun_offline(tmp_path):
     """Issue 25.1 and 25.2: the README's first command (its ``rscd demo rscd_demo``), then
     the README's ``strun rscd_fast`` on the demo's file with ``--override_rscd``, with no
@@ -511,6 +514,7 @@ def test_step_call_offline_with_override(tmp_path, monkeypatch):
     utils.clear_function_caches()
 
 
+@pytest.mark.slow  # strun in a new process: .ci/run runs it (pytest -m slow)
 # stpipe 1.1's crds_client still calls crds' deprecated get_cache_lock.
 @pytest.mark.filterwarnings("ignore:'get_cache_lock' is deprecated:DeprecationWarning")
 def test_no_reference_and_no_crds_says_what_to_set(tmp_path, monkeypatch, caplog):
