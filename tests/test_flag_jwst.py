@@ -213,7 +213,7 @@ def test_c_rscd_flag_equals_jwst(seed, monkeypatch):
               case["skip2p"])]
     theirs = run_jwst(case, table)
     for use_vector in (True, False):        # jwst once, both code paths of the core
-        monkeypatch.setattr(_core, "use_vector", use_vector)
+        monkeypatch.setattr(rscd._core, "use_vector", use_vector)
         assert_same(core_flag(case), theirs)
 
 
