@@ -1,5 +1,14 @@
 """Fixtures shared by the test modules."""
+import signal
+
 import pytest
+
+# Tests send Ctrl-C (SIGINT) to this process and to the processes they start. A pytest
+# started where SIGINT is ignored (a background job of a script, some CI runners) would
+# hand "ignored" on to every child, and no Ctrl-C test could see an interrupt: give this
+# process Python's own handler, which the children then start from as usual.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(params=["vector", "portable"])
