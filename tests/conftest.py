@@ -23,6 +23,18 @@ def code_path(request, monkeypatch):
 
 
 @pytest.fixture
+def both_code_paths(monkeypatch):
+    """The code_path fixture's two settings inside one test, for tests whose expected
+    result is costly (jwst's): iterate it and run the body once per path."""
+    def paths():
+        yield "vector"
+        from rscd import _core
+        monkeypatch.setattr(_core, "use_vector", False)
+        yield "portable"
+    return paths()
+
+
+@pytest.fixture
 def shared_dir():
     """A folder that an unprivileged child (children.run_unprivileged) can use: tmp_path
     is root's own (mode 0700) when the tests run as root."""

@@ -38,16 +38,14 @@ def result_stats(res):
 
 
 @pytest.mark.parametrize("seed", range(300))
-def test_flag_equals_jwst_3_0_0(seed, monkeypatch):
+def test_flag_equals_jwst_3_0_0(seed, both_code_paths):
     from jwst_flag import run_jwst
     case = random_flag_case(seed)
     # Both sides get the table exactly as the user has it (issue 14.2: this test used to
     # rename a SUBPRISM row before handing it to jwst, which hid our renaming of it).
     j_gdq, j_pdq, j_status, j_stats = run_jwst(
         case, [(case["table_subarray"], "FAST", case["skip1"], case["skip2p"])])
-    # jwst once, then both code paths of the core (the code_path fixture's two settings).
-    for use_vector in (True, False):
-        monkeypatch.setattr(rscd._core, "use_vector", use_vector)
+    for path in both_code_paths:        # jwst once, both code paths of the core
         gdq, pdq, res, _ = run_rscd(case)
         assert res.status == j_status
         np.testing.assert_array_equal(gdq, j_gdq)

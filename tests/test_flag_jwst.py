@@ -201,7 +201,7 @@ def core_flag(case):
 
 
 @pytest.mark.parametrize("seed", range(200))
-def test_c_rscd_flag_equals_jwst(seed, monkeypatch):
+def test_c_rscd_flag_equals_jwst(seed, both_code_paths):
     """The C core's rscd_flag (the one owner of rules 1-9) against jwst 3.0.0 on the random
     differential cases; every third case has NINTS below the integrations held, which the
     core refused with RSCD_ERR_RANGE before (issue 24)."""
@@ -212,8 +212,7 @@ def test_c_rscd_flag_equals_jwst(seed, monkeypatch):
     table = [(rscd.reference.canonical_subarray(case["subarray"]), "FAST", case["skip1"],
               case["skip2p"])]
     theirs = run_jwst(case, table)
-    for use_vector in (True, False):        # jwst once, both code paths of the core
-        monkeypatch.setattr(rscd._core, "use_vector", use_vector)
+    for path in both_code_paths:        # jwst once, both code paths of the core
         assert_same(core_flag(case), theirs)
 
 
