@@ -54,7 +54,7 @@ def draw(axes, b, a, y, x, i, own_figure, method, title, before_label, after_lab
     top, bottom = axes
     (sci_b, dq_b), (sci_a, dq_a) = b.read(i, slice(None), y, x), a.read(i, slice(None), y, x)
     if method is None:
-        method = _detect_method(b, a, i, y, x)
+        method = a.method or _detect_method(b, a, i, y, x)
     ngroups = sci_b.size
     group = np.arange(1, ngroups + 1)
     size = 6 if ngroups <= 30 else 4 if ngroups <= 80 else 2.5     # markers for many groups

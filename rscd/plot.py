@@ -29,6 +29,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .correct import METHOD_KEYWORD
 from .errors import error_text
 from .fits import open_ramp
 from ._ramp_figure import draw
@@ -82,6 +83,7 @@ class _Ramps:
     name: Optional[str] = None
     substrt1: int = 1
     integration_start: int = 1
+    method: Optional[str] = None    # the method the file's header names (RSCDMETH), if any
 
     @property
     def shape(self):
@@ -112,7 +114,8 @@ def _load(source, what):
     if isinstance(source, (str, os.PathLike)):
         sci, groupdq, pixeldq, header = open_ramp(source)
         return _Ramps(sci, groupdq, pixeldq, os.path.basename(os.fspath(source)),
-                      _positive(header.get("SUBSTRT1")), _positive(header.get("INTSTART")))
+                      _positive(header.get("SUBSTRT1")), _positive(header.get("INTSTART")),
+                      header.get(METHOD_KEYWORD))
     if isinstance(source, np.ndarray):
         source = (source,)
     if isinstance(source, (tuple, list)):
@@ -273,8 +276,9 @@ def ramp(before: Source, after: Source, pixel: Optional[Pixel] = None,
     ``integration_number`` from 1, -1 (default) the last, as in that notebook; ``integration``
     is the deprecated index from 0. The figure is drawn into ``axes`` (top, bottom; the
     bottom sharing x with the top), or a new ``pyplot`` figure ready for ``plt.show()``.
-    ``method`` ("flag" or "decay", for the title) is detected when left out: "decay" when
-    SCI changed, "flag" when only DO_NOT_USE did. ``title``, ``before_label`` and
+    ``method`` (for the title) is found when left out: the one an ``after`` file's header
+    names (a ``measured`` run writes RSCDMETH), else "decay" when SCI changed, "flag" when
+    only DO_NOT_USE did. ``title``, ``before_label`` and
     ``after_label`` replace the title and the legend's labels.
 
     Raises ImportError, saying ``pip install matplotlib``, without matplotlib.

@@ -520,3 +520,22 @@ def test_simulate_refuses_existing_files_without_overwrite(tmp_path, capsys):
     assert sorted(p.name for p in folder.iterdir()) == names
     with fits.open(mine) as hdul:
         assert [h.name for h in hdul][1:] == ["SCI", "PIXELDQ", "GROUPDQ", "ASDF"]
+
+
+def test_measured_output_file_is_titled_measured(mpl, tmp_path):
+    # A measured run changes SCI as decay does; the title must name the method the file's
+    # header records (RSCDMETH), not guess "decay" (a regression: it said decay).
+    from rscd.reference import MeasuredRow
+    j = np.arange(4)
+    rows = [MeasuredRow("FULL", "FAST", kind, parity, 3, a=0.3 * np.exp(-(j + 1) / 2.0),
+                        b=20.0 * np.exp(-(j + 1) / 1.5))
+            for kind in ("1", "2+") for parity in ("EVEN", "ODD")]
+    ref = tmp_path / "measured_ref.fits"
+    rscd.write_measured_reference(ref, rows)
+    source = write_ramp(tmp_path / "x_linearity.fits", *exposure())
+    out = tmp_path / "x_measured_rscd.fits"
+    assert rscd.apply_file(source, ref, output=out, method="measured").status == "COMPLETE"
+    fig = plot.ramp(source, str(out))
+    assert "RSCD correction (measured)" in fig._suptitle.get_text()
+    assert "RSCD correction (decay)" in plot.ramp(source, str(out), method="decay") \
+        ._suptitle.get_text()                      # an explicit method still wins
