@@ -59,8 +59,8 @@ class Result:
     """What ``apply`` did.
 
     ``status`` is "COMPLETE" or "SKIPPED" (the S_RSCD value), ``method`` "flag",
-    "decay" or None, ``reason`` why it was skipped. The flag statistics are
-    those jwst 3.0.0 stores in ``meta.rscd``; the decay counts are of
+    "decay", "measured" or None, ``reason`` why it was skipped. The flag statistics are
+    those jwst 3.0.0 stores in ``meta.rscd``; the decay and measured counts are of
     (integration, pixel) pairs. Fields that do not apply are None.
     """
     status: str
@@ -79,6 +79,12 @@ class Result:
     npix_nonfinite: Optional[int] = None
     first_int_left: Optional[bool] = None
     notes: Tuple[str, ...] = ()
+    #: ``measured``: (integration, pixel) ramps left for DO_NOT_USE or reference pixels,
+    #: and for no usable group in the late window; group values left (saturated or not
+    #: finite). Their notes say the same in words.
+    npix_left_flagged: Optional[int] = None
+    npix_left_no_slope: Optional[int] = None
+    nvalues_left: Optional[int] = None
 
     def header_keywords(self) -> Dict[str, Union[str, int]]:
         """FITS keywords for what was set: S_RSCD, R_RSCD and the statistics.
@@ -569,11 +575,20 @@ def _apply_measured(data, groupdq, pixeldq, model, ref, integration_start, ystar
     if groupdq.shape[0] > (integration_start == 1) and model.int2p_even is None:
         notes.append(f"integrations 2+ left uncorrected: {ref.name} has no INTEGRATION = 2+ "
                      f"rows for {model.readpatt}/{model.subarray}")
-    for key, text in (("npix_flagged", "pixel ramps left: DO_NOT_USE or reference pixel"),
-                      ("npix_no_slope", "pixel ramps left: no usable group in the late window"),
-                      ("nvalues_left", "group values left: saturated or not finite")):
-        if stats[key]:
-            notes.append(f"{stats[key]} {text}")
+    left = dict(npix_left_flagged=int(stats["npix_flagged"]),
+                npix_left_no_slope=int(stats["npix_no_slope"]),
+                nvalues_left=int(stats["nvalues_left"]))
     return Result("COMPLETE", method="measured", reference=ref.name,
                   nints_corrected=int(stats["nints_corrected"]),
-                  npix_corrected=int(stats["npix_corrected"]), notes=tuple(notes))
+                  npix_corrected=int(stats["npix_corrected"]),
+                  notes=tuple(notes) + measured_left_notes(**left), **left)
+
+
+def measured_left_notes(npix_left_flagged: int, npix_left_no_slope: int,
+                        nvalues_left: int) -> Tuple[str, ...]:
+    """The notes of a ``measured`` Result for what it left alone (counts that are 0 say
+    nothing); :mod:`rscd.dask` writes them from the counts summed over its blocks."""
+    return tuple(f"{count} {text}" for count, text in (
+        (npix_left_flagged, "pixel ramps left: DO_NOT_USE or reference pixel"),
+        (npix_left_no_slope, "pixel ramps left: no usable group in the late window"),
+        (nvalues_left, "group values left: saturated or not finite")) if count)

@@ -55,7 +55,7 @@ except ImportError as exc:      # pragma: no cover - exercised only without dask
 
 from . import _core
 from .correct import (METHODS, ReferenceLike, Result, apply as apply_arrays, check_shapes,
-                      exposure_numbers, flag_plan)
+                      exposure_numbers, flag_plan, measured_left_notes)
 from .fits import open_ramp, read_layout
 from ._renames import renamed_keywords
 from .reference import as_reference
@@ -66,6 +66,8 @@ _FLAG_STATS = ("keep_groups_saturation_int1", "keep_bright_firstgroup_int1",
                "keep_groups_saturation_int2p", "keep_bright_firstgroup_int2p")
 _DECAY_STATS = ("npix_corrected", "npix_saturated", "npix_nonfinite", "nints_corrected",
                 "first_int_left")
+_MEASURED_LEFT = ("npix_left_flagged", "npix_left_no_slope", "nvalues_left")
+_MEASURED_STATS = ("npix_corrected",) + _MEASURED_LEFT + ("nints_corrected",)
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,7 @@ class Corrected:
         """The global :class:`rscd.Result` from the computed ``stats`` (numpy)."""
         if self.stats is None:
             return self.base
-        width = _FLAG_STATS if self.base.method == "flag" else _DECAY_STATS
-        stats = np.asarray(stats).reshape(-1, len(width))
+        stats = np.asarray(stats).reshape(-1, len(_block_stats(self.base.method)))
         if self.base.method == "flag":
             total = stats.sum(axis=0)
             values: Dict[str, Any] = {}
@@ -97,9 +98,15 @@ class Corrected:
                     values[name] = int(total[n])
             return dataclasses.replace(self.base, **values)
         total, most = stats.sum(axis=0), stats.max(axis=0)
-        if self.base.method == "measured":     # same per-block counts as decay's
+        if self.base.method == "measured":
+            left = {name: int(total[n]) for n, name in enumerate(_MEASURED_LEFT, 1)}
+            # the stand-in's notes, less its own counts (the model's missing rows stay)
+            notes = tuple(n for n in self.base.notes
+                          if n not in measured_left_notes(**{k: getattr(self.base, k)
+                                                             for k in _MEASURED_LEFT}))
             return dataclasses.replace(self.base, npix_corrected=int(total[0]),
-                                       nints_corrected=int(most[3]))
+                                       nints_corrected=int(most[4]), **left,
+                                       notes=notes + measured_left_notes(**left))
         return dataclasses.replace(self.base, npix_corrected=int(total[0]),
                                    npix_saturated=int(total[1]),
                                    npix_nonfinite=int(total[2]),
@@ -166,8 +173,7 @@ def _decay_block(sci, gdq, pdq, *prev, reference=None, options=None, ystart=1,
         warnings.simplefilter("ignore")
         res = apply_arrays(sci, gdq, pdq, reference, ystart=ystart + y0, previous=previous,
                            **options)
-    stats = np.array([res.npix_corrected, res.npix_saturated or 0, res.npix_nonfinite or 0,
-                      res.nints_corrected, bool(res.first_int_left)], np.int64)
+    stats = np.array([getattr(res, name) or 0 for name in _block_stats(res.method)], np.int64)
     return sci, stats
 
 
@@ -316,8 +322,13 @@ def apply(data: Any, groupdq: Any, pixeldq: Any, reference: ReferenceLike, *, re
                            meta=np.empty((0, 0, 0, 0), object))
     sci_out = packed.map_blocks(_pick, 0, dtype=np.float32,
                                 meta=np.empty((0, 0, 0, 0), np.float32))
-    stats = _stats_array(packed, len(_DECAY_STATS))
+    stats = _stats_array(packed, len(_block_stats(chosen)))
     return Corrected(sci_out, groupdq, pixeldq, stats, base)
+
+
+def _block_stats(method):
+    """The Result fields each block returns for ``method``, in order."""
+    return {"flag": _FLAG_STATS, "measured": _MEASURED_STATS}.get(method, _DECAY_STATS)
 
 
 def _stats_array(packed, n):

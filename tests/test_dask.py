@@ -12,6 +12,7 @@ import dask  # noqa: E402
 import rscd  # noqa: E402
 import rscd.dask as rdask  # noqa: E402
 from rscd.correct import DeprecatedReferenceWarning  # noqa: E402
+from rscd.reference import MeasuredRow  # noqa: E402
 from fitsfiles import (SATURATED, decay_reference, flag_reference, ramp_arrays,  # noqa: E402
                        write_astropy)
 
@@ -26,8 +27,14 @@ CHUNKINGS = [
 @pytest.fixture(scope="module")
 def refs(tmp_path_factory):
     d = tmp_path_factory.mktemp("refs")
+    j = np.arange(4)
+    measured = tuple(MeasuredRow("FULL", "FAST", kind, parity, 3,
+                                 a=(0.3 + 0.2 * p) * np.exp(-(j + 1) / 2.0),
+                                 b=(20.0 - 35.0 * p) * np.exp(-(j + 1) / 1.5))
+                     for kind in ("1", "2+") for p, parity in enumerate(("EVEN", "ODD")))
     return {"flag": rscd.read_reference(flag_reference(str(d / "f.fits"))),
-            "decay": rscd.read_reference(decay_reference(str(d / "d.fits")))}
+            "decay": rscd.read_reference(decay_reference(str(d / "d.fits"))),
+            "measured": rscd.Reference("m", measured_rows=measured)}
 
 
 def _dask(data, gdq, pdq, chunks):
@@ -53,16 +60,17 @@ def _assert_same(want, got):
 
 
 @pytest.mark.parametrize("chunks", CHUNKINGS)
-@pytest.mark.parametrize("method", ["flag", "decay"])
+@pytest.mark.parametrize("method", ["flag", "decay", "measured"])
 @pytest.mark.parametrize("ystart", [1, 2])
 def test_equals_apply(refs, chunks, method, ystart):
     arrays = ramp_arrays(nints=4, ngroups=8, nrows=12, ncols=10, seed=7)
     arrays = (arrays[0].astype(">f4"),) + arrays[1:]          # as memory-mapped from FITS
     want, got = _both(arrays, refs[method], chunks, ystart=ystart)
     _assert_same(want, got)
-    if method == "decay":
+    if method != "flag":
         assert got[0].dtype == np.float32                     # new blocks: native order
         assert want[3].npix_corrected > 0
+        assert want[3].method == method
     else:
         assert want[3].keep_groups_saturation_int2p > 0
 
