@@ -99,7 +99,8 @@ class Corrected:
             return dataclasses.replace(self.base, **values)
         total, most = stats.sum(axis=0), stats.max(axis=0)
         if self.base.method == "measured":
-            left = {name: int(total[n]) for n, name in enumerate(_MEASURED_LEFT, 1)}
+            left: Dict[str, Any] = {name: int(total[n])
+                                    for n, name in enumerate(_MEASURED_LEFT, 1)}
             # the stand-in's notes, less its own counts (the model's missing rows stay)
             notes = tuple(n for n in self.base.notes
                           if n not in measured_left_notes(**{k: getattr(self.base, k)
