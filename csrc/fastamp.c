@@ -13,9 +13,10 @@
  * 1/(2j+1)), written out as exact rational expressions so the compiler rounds them.
  * Their truncation bounds below are upper bounds computed in exact rational arithmetic
  * (Python's fractions): for exp, |r|^13/13! / (1 - |r|/14) * e^|r| with |r| <= 0.3466 and
- * e^0.3466 < 1.415; for log, z^10/21 / (1 - z) with z <= 0.0295. Each is one term
- * shorter than the series of the first version (2^-57.2 and 2^-60.4): the bound pays
- * for it, and the vector amplitude costs some 13% less with the multiply for u below.
+ * e^0.3466 < 1.415; for log, z^10/21 / (1 - z) with z <= 0.0295. Both series are one
+ * term shorter than in the first version (which left 2^-57.2 and 2^-60.4 by the same
+ * bounds): the wider bound below pays for it, and with the multiply for u the vector
+ * amplitude costs some 13% less.
  *
  * Error bound (eps = 2^-53; "K" = E/(E-1) with E = exp(u), u = c2/param3 as the libm
  * path rounds that division):
@@ -32,8 +33,9 @@
  *         1 + r, each at most 1.42, and smaller terms, against a result >= 0.707:
  *         < 4.5 eps; the scaling by 2^k is exact. About 7 eps total.
  *   u:    ours is c2 * (1/param3) (a multiply: the division cost some 5% of the vector
- *         amplitude), two roundings against the libm path's one: within 3.01 eps u of
- *         its u, so our E is within (8 + 3.01 u) eps of exp(libm's u), relatively.
+ *         amplitude), two roundings against the libm path's one, 1/param3 being normal:
+ *         |ours - libm's| <= 3.01 eps u, so our E is within (8 + 3.01 u) eps of
+ *         exp(libm's u), relatively.
  *   Ours:  P = pow (1 + 9 eps|y| + 8 eps); E - 1 = (e^u - 1)(1 + (8 + 3.01 u) eps K),
  *         the cancellation amplifying E's error by K; then E-1, 1/D, b1*P, *f2 round
  *         once each: total relative error <= eps (9|y| + (8 + 3.01 u)K + 12).
