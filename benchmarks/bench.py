@@ -10,9 +10,11 @@ timed in CPU time of the calling thread, which a loaded machine does not inflate
 one-thread targets against numpy are judged on it. Baselines that
 are not installed (jwst 3.0.0, the 2019 implementation) are reported as such.
 For the full frame, benchmarks/floor.c (compiled here when a C compiler is found)
-adds what any decay must spend: the double-precision pass and its inputs.
+adds what any decay must spend: the double-precision pass and its inputs; and what
+any flag must spend: the GROUPDQ bytes it reads and writes, and one PIXELDQ pass.
 """
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -32,6 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # the 2019 loader
 
 SATURATED = 2
+FULL_FRAME = (4, 20, 1024, 1032)
 FLAG_REF = Reference(name="bench", skip_rows=(SkipRow("FULL", "FAST", 2, 4),))
 COEFFS = dict(tau=1.7, ascale=0.25, pow=0.9, illum_zp=1.2, illum_slope=0.02, illum2=-1e-4,
               param3=2.5e4, crossopt=300.0, sat_zp=0.04, sat_slope=1e-3, sat_2=0.0,
@@ -108,6 +111,20 @@ def bench_flag(shape, repeats):
     target("flag <= 0.2x one numpy pass over GROUPDQ (CPU time)",
            f"{cpu1 / numpy_cpu:.2f}x ({times[1] / numpy_pass:.2f}x wall)",
            cpu1 <= 0.2 * numpy_cpu)
+    if shape == FULL_FRAME:
+        floor, why = c_floor()
+        if floor is None:
+            print(f"  C floor (benchmarks/floor.c): not available ({why})")
+        else:
+            # CPU times of floor.c's thread, as numpy's and rscd's above.
+            gpass, least = floor["gdq_pass"], floor["flag_pixeldq"]
+            row("C floor: a pass over GROUPDQ (g |= v), CPU", gpass, None,
+                f"{gpass / numpy_cpu:.2f}x numpy's pass")
+            row("C floor: the GROUPDQ bytes flag touches, CPU", floor["flag_bytes"], None,
+                f"{floor['flag_bytes'] / numpy_cpu:.2f}x numpy's pass (frames 0..skip+1 "
+                "read, 0..skip-1 written)")
+            row("C floor: the same and one PIXELDQ pass, CPU", least, None,
+                f"{least / numpy_cpu:.2f}x numpy's pass; rscd takes {cpu1 / least:.2f}x it")
     try:
         from stdatamodels.jwst import datamodels
         from jwst.rscd import rscd_sub
@@ -133,8 +150,10 @@ def bench_flag(shape, repeats):
            jw / times[1] >= 50)
 
 
+@functools.lru_cache(maxsize=None)
 def c_floor():
-    """benchmarks/floor.c compiled and run: the floor of any decay (full frame only)."""
+    """benchmarks/floor.c compiled and run once: the floor of any flag and decay (full
+    frame only)."""
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(cc) is None:
         return None, f"no C compiler ({cc})"
@@ -185,7 +204,7 @@ def bench_decay(shape, repeats):
     target("decay within 1.5x of one numpy pass over SCI[1:]",
            f"{times[1] / numpy_pass:.2f}x ({times[1] / numpy_pass64:.2f}x the float64 pass)",
            times[1] <= 1.5 * numpy_pass)
-    if shape == (4, 20, 1024, 1032):
+    if shape == FULL_FRAME:
         floor, why = c_floor()
         if floor is None:
             print(f"  C floor (benchmarks/floor.c): not available ({why})")
@@ -222,7 +241,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="small arrays, few repeats")
     parser.add_argument("--files", action="store_true", help="also the file-level benchmark")
     args = parser.parse_args(argv)
-    shape = (4, 20, 256, 258) if args.quick else (4, 20, 1024, 1032)
+    shape = (4, 20, 256, 258) if args.quick else FULL_FRAME
     repeats = 3 if args.quick else 7
     print(f"rscd {rscd.__version__}, numpy {np.__version__}, {os.cpu_count()} CPUs")
     bench_flag(shape, repeats)

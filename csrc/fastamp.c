@@ -10,32 +10,42 @@
  * Everything here is also done by plain C in decay.c, which the results equal.
  *
  * The polynomials are plain truncated Taylor series (coefficients 1/n! and
- * 1/(2j+1)), written out as exact rational expressions so the compiler rounds them;
- * their truncation bounds were checked with mpmath at design time (figures below).
+ * 1/(2j+1)), written out as exact rational expressions so the compiler rounds them.
+ * Their truncation bounds below are upper bounds computed in exact rational arithmetic
+ * (Python's fractions): for exp, |r|^13/13! / (1 - |r|/14) * e^|r| with |r| <= 0.3466 and
+ * e^0.3466 < 1.415; for log, z^10/21 / (1 - z) with z <= 0.0295. Both series are one
+ * term shorter than in the first version (which left 2^-57.2 and 2^-60.4 by the same
+ * bounds): the wider bound below pays for it, and with the multiply for u the vector
+ * amplitude costs some 13% less.
  *
- * Error bound (eps = 2^-53; "K" = E/(E-1) with E = exp(u), u = c2/param3, which is
- * the same rounded division here and in the libm path):
+ * Error bound (eps = 2^-53; "K" = E/(E-1) with E = exp(u), u = c2/param3 as the libm
+ * path rounds that division):
  *   log:  L = log(c2)(1+l), |l| <= 8 eps: s = (m-1)/(m+1) costs 2 eps (m-1 is exact),
- *         series truncation < 2^-60, the sum in z = s^2 <= 0.0295 < 1.1 eps, 2s*p 1 eps;
- *         for k != 0, |log m| <= ln2/2 <= |log c2| and the two FMAs adding k*ln2 add
- *         <= 2 eps; the ln2 split error (k * 6e-34) is negligible. About 6.2 eps total.
+ *         series truncation (last term z^9/19) < 2^-55.1 = 0.23 eps, the sum in
+ *         z = s^2 <= 0.0295 < 1.1 eps, 2s*p 1 eps; for k != 0, |log m| <= ln2/2 <=
+ *         |log c2| and the two FMAs adding k*ln2 add <= 2 eps; the ln2 split error
+ *         (k * 6e-34) is negligible. About 6.4 eps total.
  *   y = pw*L: |y - pw log c2| <= 9 eps |y|, which exp turns into relative error.
- *   exp:  relative error <= 6 eps: the reduction r = v - k*ln2_hi is exact (FMA, and the
+ *   exp:  relative error <= 8 eps: the reduction r = v - k*ln2_hi is exact (FMA, and the
  *         result is a multiple of ulp(ln2_hi) or of ulp(v) below 0.35), r - k*ln2_lo
- *         rounds by <= 2^-55; degree-13 Taylor truncation for |r| <= 0.3466 is
- *         < 2^-56.7 relative; the Estrin evaluation rounds the top sum and 1 + r, each
- *         at most 1.42, and smaller terms, against a result >= 0.707: < 4.5 eps; the
- *         scaling by 2^k is exact. (A design-time probe against expl/logl over 2e7
- *         arguments found at most 3.7 eps for exp and 6.0 eps for log.)
- *   Ours:  P = pow (1 + 9 eps|y| + 6 eps); E - 1 = (e^u - 1)(1 + 6 eps K), the
- *         cancellation amplifying E's error by K; then E-1, 1/D, b1*P, *f2 round
- *         once each: total relative error <= eps (9|y| + 6K + 10).
+ *         rounds by <= 2^-55 (0.25 eps); degree-12 Taylor truncation for |r| <= 0.3466
+ *         is < 2^-51.8 = 2.2 eps relative; the Estrin evaluation rounds the top sum and
+ *         1 + r, each at most 1.42, and smaller terms, against a result >= 0.707:
+ *         < 4.5 eps; the scaling by 2^k is exact. About 7 eps total.
+ *   u:    ours is c2 * (1/param3) (a multiply: the division cost some 5% of the vector
+ *         amplitude), two roundings against the libm path's one, 1/param3 being normal:
+ *         |ours - libm's| <= 3.01 eps u, so our E is within (8 + 3.01 u) eps of
+ *         exp(libm's u), relatively.
+ *   Ours:  P = pow (1 + 9 eps|y| + 8 eps); E - 1 = (e^u - 1)(1 + (8 + 3.01 u) eps K),
+ *         the cancellation amplifying E's error by K; then E-1, 1/D, b1*P, *f2 round
+ *         once each: total relative error <= eps (9|y| + (8 + 3.01 u)K + 12).
  *   libm:  pow and exp < 1 ulp <= 2 eps relative each, exp amplified by K, four
  *         roundings: <= eps (2K + 6).
- *   So |a - a_ref| <= eps |a| (9|y| + 8K + 16) to first order; the second-order terms
- *   are below 2^-25 relative because eps*K <= 2^-32 (u >= 2^-20) and eps*|y| <= 2^-43.
- *   We return err = 4 eps |a| (9|y| + 8K + 16), K computed as E*f2: the factor 4
- *   covers the second-order terms, the rounding of err itself and slack in the counts.
+ *   So |a - a_ref| <= eps |a| (9|y| + (10 + 3.01 u)K + 18) to first order; the
+ *   second-order terms are below 2^-25 relative because eps*K <= 2^-32 (u >= 2^-20),
+ *   eps*|y| <= 2^-43 and eps*u*K <= eps (u + 1) <= 2^-43 (u <= 700).
+ *   We return err = 4 eps |a| (9|y| + (10 + 4u)K + 18), K computed as E*f2: the factor
+ *   4 covers the second-order terms, the rounding of err itself and slack in the counts.
  * Range checks keep every intermediate (P, E, E-1, f2, b1*P on both paths) normal and
  * finite, so the relative-error model holds; see the NaN conditions in amp_block. */
 #include "fastamp.h"
@@ -81,7 +91,7 @@ static inline TGT __m256d vlog(__m256d x)
         _mm256_castsi256_pd(_mm256_or_si256(kb, SET1I(0x4330000000000000ULL))),
         SET1(4503599627370496.0 + 1023.0));
     /* log m = 2 atanh(s) = 2s (1 + z/3 + z^2/5 + ...), s = (m-1)/(m+1), z = s^2 <= 0.0295;
-     * stopping at z^10/21 leaves < 2^-60 relative. */
+     * stopping at z^9/19 leaves < 2^-55.1 relative. */
     const __m256d s = _mm256_div_pd(_mm256_sub_pd(m, SET1(1.0)), _mm256_add_pd(m, SET1(1.0)));
     const __m256d z = _mm256_mul_pd(s, s), z2 = _mm256_mul_pd(z, z);
     const __m256d z4 = _mm256_mul_pd(z2, z2), z8 = _mm256_mul_pd(z4, z4);
@@ -93,8 +103,7 @@ static inline TGT __m256d vlog(__m256d x)
     const __m256d q89 = _mm256_fmadd_pd(z, SET1(1.0 / 19), SET1(1.0 / 17));
     const __m256d q0_3 = _mm256_fmadd_pd(q23, z2, q01);
     const __m256d q4_7 = _mm256_fmadd_pd(q67, z2, q45);
-    const __m256d q8_10 = _mm256_fmadd_pd(SET1(1.0 / 21), z2, q89);
-    const __m256d p = _mm256_fmadd_pd(q8_10, z8, _mm256_fmadd_pd(q4_7, z4, q0_3));
+    const __m256d p = _mm256_fmadd_pd(q89, z8, _mm256_fmadd_pd(q4_7, z4, q0_3));
     const __m256d logm = _mm256_mul_pd(_mm256_add_pd(s, s), p);
     /* Add the small parts first so that log(x) near 1 (k = 0) keeps its relative accuracy. */
     return _mm256_fmadd_pd(k, SET1(LN2_HI), _mm256_fmadd_pd(k, SET1(LN2_LO), logm));
@@ -108,8 +117,8 @@ static inline TGT __m256d vexp(__m256d v)
                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     /* r = v - k ln2: the first step is exact (see the top), |r| <= 0.3466. */
     const __m256d r = _mm256_fnmadd_pd(k, SET1(LN2_LO), _mm256_fnmadd_pd(k, SET1(LN2_HI), v));
-    /* Taylor series of e^r to degree 13 (remainder < 2^-56.7 relative), by Estrin's
-     * scheme: depth 4 multiply-adds instead of Horner's 13. */
+    /* Taylor series of e^r to degree 12 (remainder < 2^-51.8 relative), by Estrin's
+     * scheme: depth 4 multiply-adds instead of Horner's 12. */
     const __m256d r2 = _mm256_mul_pd(r, r), r4 = _mm256_mul_pd(r2, r2), r8 = _mm256_mul_pd(r4, r4);
     const __m256d q01 = _mm256_add_pd(SET1(1.0), r);
     const __m256d q23 = _mm256_fmadd_pd(r, SET1(1.0 / 6.0), SET1(0.5));
@@ -117,13 +126,12 @@ static inline TGT __m256d vexp(__m256d v)
     const __m256d q67 = _mm256_fmadd_pd(r, SET1(1.0 / 5040.0), SET1(1.0 / 720.0));
     const __m256d q89 = _mm256_fmadd_pd(r, SET1(1.0 / 362880.0), SET1(1.0 / 40320.0));
     const __m256d qab = _mm256_fmadd_pd(r, SET1(1.0 / 39916800.0), SET1(1.0 / 3628800.0));
-    const __m256d qcd = _mm256_fmadd_pd(r, SET1(1.0 / 6227020800.0), SET1(1.0 / 479001600.0));
     const __m256d q0_3 = _mm256_fmadd_pd(q23, r2, q01);
     const __m256d q4_7 = _mm256_fmadd_pd(q67, r2, q45);
     const __m256d q8_b = _mm256_fmadd_pd(qab, r2, q89);
     const __m256d q0_7 = _mm256_fmadd_pd(q4_7, r4, q0_3);
-    const __m256d q8_d = _mm256_fmadd_pd(qcd, r4, q8_b);
-    const __m256d p = _mm256_fmadd_pd(q8_d, r8, q0_7);
+    const __m256d q8_c = _mm256_fmadd_pd(SET1(1.0 / 479001600.0), r4, q8_b);
+    const __m256d p = _mm256_fmadd_pd(q8_c, r8, q0_7);
     /* 2^k through the exponent bits: adding 2^52 + 1023 puts k + 1023 (in [13, 2033]
      * here) in the low mantissa bits; shifting by 52 moves it into the exponent field. */
     const __m256i kb = _mm256_castpd_si256(_mm256_add_pd(k, SET1(4503599627370496.0 + 1023.0)));
@@ -142,14 +150,15 @@ static TGT void amp_block(const double *c2p, double *ap, double *errp,
                           double b1, double pw, double param3)
 {
     double y[BLK], t[BLK], u[BLK], e[BLK];
+    const double inv_param3 = 1.0 / param3; /* normal: param3 < 2^1022 (params_ok) */
     const __m256d absmask = _mm256_castsi256_pd(SET1I(0x7FFFFFFFFFFFFFFFULL));
     int j;
     for (j = 0; j < BLK; j += 4) /* y = pw * log(c2) */
         _mm256_storeu_pd(y + j, _mm256_mul_pd(SET1(pw), vlog(_mm256_loadu_pd(c2p + j))));
     for (j = 0; j < BLK; j += 4) /* t = b1 * pow(c2, pw) */
         _mm256_storeu_pd(t + j, _mm256_mul_pd(SET1(b1), vexp(_mm256_loadu_pd(y + j))));
-    for (j = 0; j < BLK; j += 4) { /* E = exp(u), u = c2 / param3 exactly as the libm path has it */
-        const __m256d uv = _mm256_div_pd(_mm256_loadu_pd(c2p + j), SET1(param3));
+    for (j = 0; j < BLK; j += 4) { /* E = exp(u), u = c2 * (1/param3): see "u" at the top */
+        const __m256d uv = _mm256_mul_pd(_mm256_loadu_pd(c2p + j), SET1(inv_param3));
         _mm256_storeu_pd(u + j, uv);
         _mm256_storeu_pd(e + j, vexp(uv));
     }
@@ -162,9 +171,10 @@ static TGT void amp_block(const double *c2p, double *ap, double *errp,
         const __m256d absa = _mm256_and_pd(a, absmask);
         const __m256d absy = _mm256_and_pd(_mm256_loadu_pd(y + j), absmask);
         const __m256d kamp = _mm256_mul_pd(ev, f2); /* K = E/(E-1) >= 1 */
-        /* err = 4 eps |a| (9|y| + 8K + 16), eps = 2^-53 (derivation at the top). */
-        const __m256d rel = _mm256_fmadd_pd(SET1(9.0), absy,
-                                            _mm256_fmadd_pd(SET1(8.0), kamp, SET1(16.0)));
+        /* err = 4 eps |a| (9|y| + (10 + 4u)K + 18), eps = 2^-53 (derivation at the top). */
+        const __m256d rel = _mm256_fmadd_pd(
+            SET1(9.0), absy,
+            _mm256_fmadd_pd(_mm256_fmadd_pd(SET1(4.0), uv, SET1(10.0)), kamp, SET1(18.0)));
         const __m256d err = _mm256_mul_pd(_mm256_mul_pd(absa, rel), SET1(0x1p-51));
         /* Ordered comparisons: a NaN anywhere fails them and so is flagged. */
         __m256d ok = _mm256_and_pd(CMP(c2, SET1(0x1p-1022), _CMP_GE_OQ),   /* normal, > 0 */
@@ -201,9 +211,12 @@ static TGT void fast_amp_avx2(const double *c2, ptrdiff_t n, double b1, double p
     }
 }
 
+/* param3 < 2^1022: 1/param3 is then a normal number, rounded by at most eps relative
+ * (see "u" at the top). */
 static int params_ok(double b1, double pw, double param3)
 {
-    return isfinite(b1) && isfinite(pw) && isfinite(param3) && param3 > 0.0;
+    return isfinite(b1) && isfinite(pw) && isfinite(param3) && param3 > 0.0 &&
+           param3 < 0x1p1022;
 }
 
 void rscd_fast_amp(const double *c2, ptrdiff_t n, double b1, double pw, double param3,

@@ -20,9 +20,10 @@ int rscd_vector_available(void);
  * documented bounds, taken as 1 ulp each for exp and pow).
  * Where the vector path cannot vouch for its bound it sets err[x] = NAN (and a[x] = NAN):
  * the caller then computes that element with libm. This happens exactly when
- *   - b1, pw or param3 is not finite, or param3 <= 0 (then for every element);
+ *   - b1, pw or param3 is not finite, or param3 <= 0, or param3 >= 2^1022 (then for
+ *     every element);
  *   - c2 is not a finite normal positive number (NaN, +-inf, <= 0, subnormal);
- *   - u = c2 / param3 is outside [2^-20, 700] (or NaN);
+ *   - u = c2 * (1 / param3) is outside [2^-20, 700] (or NaN);
  *   - |pw * log(c2)|, as computed here, is above 700 (or NaN);
  *   - |b1 * pow(c2, pw)|, as computed here, is >= 2^1000 (libm's might overflow);
  *   - a is not a normal number or |a| >= 2^900 or |a| < 2^-900 (so b1 == 0 is flagged).

@@ -195,6 +195,8 @@ static void edge_cases(void)
     CHECK(isnan(one(100.0, 1.0, 1.0, -10.0)), "param3 < 0 not flagged");
     CHECK(isnan(one(100.0, 1.0, 1.0, NAN)), "param3 NaN not flagged");
     CHECK(isnan(one(100.0, 1.0, 1.0, INFINITY)), "param3 inf not flagged");
+    /* 1/param3 subnormal (its rounding unbounded relatively), u = 1.49 in range. */
+    CHECK(isnan(one(1e308, 1.0, 1.0, 0x1.8p1022)), "param3 >= 2^1022 not flagged");
     /* Ordinary values must not be flagged. */
     CHECK(!isnan(one(100.0, 1.0, 1.0, 10.0)), "ordinary element flagged");
     CHECK(!isnan(one(1.0, -2.0, 0.0, 1e3)), "pw = 0 flagged");
