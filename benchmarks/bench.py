@@ -90,6 +90,44 @@ def row(label, seconds, base=None, note=""):
     print(f"  {label:<52} {seconds * 1e3:9.1f} ms {ratio} {note}")
 
 
+BUSY_LOOP = "import time\nend = time.time() + 120\nwhile time.time() < end: pass"
+
+
+def flag_two_threads(shape, repeats):
+    """Best wall time of flag on 2 threads, and on 1, in seconds (run as a child too)."""
+    data, gdq0, pdq0 = make_ramps(*shape)
+    fresh = lambda: (gdq0.copy(), pdq0.copy())  # noqa: E731
+    return [best(lambda g, p: rscd.apply(data, g, p, FLAG_REF, readpatt="FAST",
+                                         subarray="FULL", threads=n), fresh, repeats)
+            for n in (2, 1)]
+
+
+def busy_machine(shape, repeats):
+    """flag on 2 threads while another process keeps every core busy: with rscd's default
+    OMP_WAIT_POLICY (PASSIVE), and in a child process with the OpenMP runtime's spinning
+    waits (ACTIVE), which made the second thread cost 25x on this machine."""
+    hogs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP])
+            for _ in range(os.cpu_count() or 1)]
+    try:
+        two, one = flag_two_threads(shape, repeats)
+        env = dict(os.environ, OMP_WAIT_POLICY="ACTIVE")
+        code = (f"import sys; sys.path[:0] = [{HERE!r}]; import bench; "
+                f"print(*bench.flag_two_threads({tuple(shape)!r}, {repeats}))")
+        child = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                               text=True)
+        active = [float(v) for v in child.stdout.split()] if child.returncode == 0 else None
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
+    print(f"  with every core busy in {len(hogs)} other processes:")
+    row("  flag, 2 threads, OMP_WAIT_POLICY=PASSIVE (default)", two, None,
+        f"{two / one:.2f}x its 1-thread time ({one * 1e3:.1f} ms)")
+    if active:
+        row("  flag, 2 threads, OMP_WAIT_POLICY=ACTIVE (spinning)", active[0], None,
+            f"{active[0] / active[1]:.2f}x its 1-thread time ({active[1] * 1e3:.1f} ms)")
+
+
 def bench_flag(shape, repeats):
     data, gdq0, pdq0 = make_ramps(*shape)
     print(f"\nflag, {shape[0]} ints x {shape[1]} groups x {shape[2]}x{shape[3]}"
@@ -125,6 +163,7 @@ def bench_flag(shape, repeats):
                 "read, 0..skip-1 written)")
             row("C floor: the same and one PIXELDQ pass, CPU", least, None,
                 f"{least / numpy_cpu:.2f}x numpy's pass; rscd takes {cpu1 / least:.2f}x it")
+    busy_machine(shape, repeats)
     try:
         from stdatamodels.jwst import datamodels
         from jwst.rscd import rscd_sub

@@ -4,6 +4,16 @@
     >>> res = rscd.apply(data, groupdq, pixeldq, "my_rscd.fits",
     ...                  readpatt="FAST", subarray="FULL")       # doctest: +SKIP
 """
+import os as _os
+
+# The core's OpenMP threads meet at the end of every parallel loop, and by default the
+# OpenMP runtime makes a waiting thread spin. On a busy machine the spinning thread holds
+# a core while the thread it waits for is not running: a 3 ms flag took 75-95 ms on two
+# threads with the other core busy (docs/performance.md, "Threads on a busy machine").
+# Waiting threads sleep instead unless the user chose otherwise; this must be set before
+# the core loads the OpenMP runtime, which reads it once.
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 try:
     from ._core import VERSION as __version__
 except ModuleNotFoundError as _exc:      # no compiled core next to this file

@@ -236,3 +236,19 @@ def test_huge_thread_count_does_not_abort():
                           text=True, env=child_env(), cwd=tempfile.gettempdir(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "same"
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_waits_passively_unless_the_user_chose(given, expected):
+    # Spinning OpenMP waits made flag 25x slower on 2 threads with the other core busy
+    # (benchmarks/bench.py prints both); the policy is read when the runtime loads, so
+    # importing rscd sets it first, and a user's own choice stays.
+    env = {k: v for k, v in child_env().items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    code = ("import os, sys, rscd; "
+            "print(os.environ['OMP_WAIT_POLICY'], 'rscd._core' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, cwd=tempfile.gettempdir(), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [expected, "True"]
