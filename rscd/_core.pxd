@@ -78,9 +78,6 @@ cdef extern from "rscd.h" nogil:
     int rscd_decay_stats_init(rscd_decay_stats *stats, size_t size) noexcept
     int rscd_decay_coeffs_init(rscd_decay_coeffs *coeffs, size_t size) noexcept
     int rscd_prev_int_init(rscd_prev_int *prev, size_t size) noexcept
-    int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                        ptrdiff_t skip, const rscd_params *params,
-                        ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept
     int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
                   const rscd_params *params, rscd_flag_stats *stats) noexcept
     int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,

@@ -97,16 +97,6 @@ def flag(
     """``rscd_flag`` on groupdq (nints, ngroups, nrows, ncols) and pixeldq (nrows, ncols),
     both C-contiguous and writeable; returns (status, statistics)."""
 
-def flag_range(
-    groupdq: npt.NDArray[np.uint8],
-    pixeldq: npt.NDArray[np.uint32],
-    int_first: int,
-    int_count: int,
-    skip: int,
-    nthreads: int = 0,
-) -> tuple[int, int]:
-    """``rscd_flag_range``; returns (backed_off, one_group)."""
-
 def flag_range_stop(
     groupdq: npt.NDArray[np.uint8],
     pixeldq: npt.NDArray[np.uint32],

@@ -116,33 +116,6 @@ def flag(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t skip
     return status, _fields(stats)
 
 
-cdef tuple _flag_range(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
-                       ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t skip,
-                       ptrdiff_t stop, int nthreads):
-    # stop < 0: the core finds the back-off stop itself (rscd_flag_range).
-    cdef rscd_ramp ramp
-    cdef rscd_params params
-    cdef ptrdiff_t backed_off = 0, one_group = 0
-    cdef int status
-    _fill_ramp(&ramp, groupdq, pixeldq, 1, 0, 1)
-    _fill_params(&params, nthreads)
-    with nogil:
-        if stop < 0:
-            status = rscd_flag_range(&ramp, int_first, int_count, skip, &params,
-                                     &backed_off, &one_group)
-        else:
-            status = rscd_flag_range_stop(&ramp, int_first, int_count, skip, stop, &params,
-                                          &backed_off, &one_group)
-    _check(status)
-    return backed_off, one_group
-
-
-def flag_range(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t int_first,
-               ptrdiff_t int_count, ptrdiff_t skip, int nthreads=0):
-    """Run rscd_flag_range; returns (backed_off, one_group)."""
-    return _flag_range(groupdq, pixeldq, int_first, int_count, skip, -1, nthreads)
-
-
 cdef rscd_decay_coeffs _coeffs(dict c) except *:
     cdef rscd_decay_coeffs out
     _check(rscd_decay_coeffs_init(&out, sizeof(out)))
@@ -212,9 +185,17 @@ def flag_range_stop(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
                     ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t skip, ptrdiff_t stop,
                     int nthreads=0):
     """Run rscd_flag_range_stop (back-off stop level given); returns (backed_off, one_group)."""
-    if stop < 0:        # the core's own check, kept: a negative stop is RSCD_ERR_RANGE
-        _check(RSCD_ERR_RANGE)
-    return _flag_range(groupdq, pixeldq, int_first, int_count, skip, stop, nthreads)
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef ptrdiff_t backed_off = 0, one_group = 0
+    cdef int status
+    _fill_ramp(&ramp, groupdq, pixeldq, 1, 0, 1)
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_flag_range_stop(&ramp, int_first, int_count, skip, stop, &params,
+                                      &backed_off, &one_group)
+    _check(status)
+    return backed_off, one_group
 
 
 Status = rscd_status
