@@ -182,3 +182,8 @@ cdef extern from "rscd.h" nogil:
                       const rscd_params *params, rscd_measured_stats *stats) noexcept
 
     # ---- end of measured ----
+
+    # ---- shell ----
+    enum: RSCD_FITS_WALK_MESSAGE
+    ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message) noexcept
+    # ---- end of shell ----

@@ -238,3 +238,13 @@ def measured(
     returns (status, statistics)."""
 
 # ---- end of measured ----
+
+# ---- shell ----
+
+def fits_walk(data: Any) -> int:
+    """``rscd_fits_walk`` on the bytes of a FITS file (any C-contiguous buffer of
+    bytes: bytes, an mmap): the HDUs walked; raises
+    ValueError (naming the HDU and the card) where a header would send astropy into
+    an endless loop or past the end of the file."""
+
+# ---- end of shell ----

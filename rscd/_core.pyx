@@ -422,3 +422,21 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
     return status, _fields(stats)
 
 # ---- end of measured ----
+
+
+# ---- shell ----
+
+def fits_walk(const unsigned char[::1] data):
+    """Run rscd_fits_walk on the bytes of a FITS file; returns the number of HDUs
+    walked, or raises ValueError with the core's one line (the HDU and the card)."""
+    cdef char message[RSCD_FITS_WALK_MESSAGE]
+    cdef ptrdiff_t count
+    cdef size_t size = data.shape[0]
+    cdef const unsigned char *bytes = &data[0] if size else NULL
+    with nogil:
+        count = rscd_fits_walk(bytes, size, message)
+    if count < 0:
+        raise ValueError(message.decode("utf-8"))
+    return count
+
+# ---- end of shell ----
