@@ -3,10 +3,6 @@ from libc.stddef cimport ptrdiff_t, size_t
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 
 cdef extern from "rscd.h" nogil:
-    int RSCD_VERSION_MAJOR
-    int RSCD_VERSION_MINOR
-    int RSCD_VERSION_PATCH
-
     cpdef enum rscd_status:
         RSCD_OK
         RSCD_SKIP_FEW_GROUPS
@@ -42,10 +38,6 @@ cdef extern from "rscd.h" nogil:
 
     ctypedef struct rscd_params:
         size_t struct_size
-        uint8_t dq_do_not_use
-        uint8_t dq_saturated
-        uint32_t dq_flux_estimated
-        uint32_t dq_reference_pixel
         int nthreads
         int use_vector
 

@@ -86,6 +86,17 @@ cdef int _fill_ramp(rscd_ramp *r, const uint8_t[:, :, :, ::1] groupdq,
     return 0
 
 
+cdef int _fill_data(rscd_ramp *r, float[::1] data_flat, bint data_swapped,
+                    const uint8_t[:, :, :, ::1] groupdq) except -1:
+    # SCI as a flat native-dtype view of the caller's bytes, one value per GROUPDQ byte;
+    # data_swapped: those bytes are in the opposite byte order.
+    if data_flat.shape[0] != groupdq.size:
+        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
+    r.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
+    r.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    return 0
+
+
 cdef int _fill_params(rscd_params *p, int nthreads) except -1:
     _check(rscd_params_init(p, sizeof(rscd_params)))
     p.nthreads = nthreads
@@ -117,22 +128,11 @@ def flag(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t skip
 
 
 cdef rscd_decay_coeffs _coeffs(dict c) except *:
+    # The 14 parameters by name (DecayCoeffs.as_dict()); Cython fills the struct from
+    # the dict, field by field, after the init of the ABI rule.
     cdef rscd_decay_coeffs out
     _check(rscd_decay_coeffs_init(&out, sizeof(out)))
-    out.tau = c["tau"]
-    out.ascale = c["ascale"]
-    out.pow = c["pow"]
-    out.illum_zp = c["illum_zp"]
-    out.illum_slope = c["illum_slope"]
-    out.illum2 = c["illum2"]
-    out.param3 = c["param3"]
-    out.crossopt = c["crossopt"]
-    out.sat_zp = c["sat_zp"]
-    out.sat_slope = c["sat_slope"]
-    out.sat_2 = c["sat_2"]
-    out.sat_mzp = c["sat_mzp"]
-    out.sat_rowterm = c["sat_rowterm"]
-    out.sat_scale = c["sat_scale"]
+    out = dict(c, struct_size=out.struct_size)
     return out
 
 
@@ -152,11 +152,8 @@ def decay(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1] g
     cdef rscd_prev_int *prev_ptr = NULL
     cdef rscd_decay_stats stats
     cdef int status
-    if data_flat.shape[0] != groupdq.size:
-        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, nints_exposure, first_row)
-    ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
-    ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    _fill_data(&ramp, data_flat, data_swapped, groupdq)
     if (prev_data is None) != (prev_groupdq is None):
         raise ValueError("the previous integration needs both SCI and GROUPDQ")
     if prev_data is not None:
@@ -397,13 +394,10 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
     cdef rscd_measured_stats stats
     cdef int status, k
     cdef list keep = []
-    if data_flat.shape[0] != groupdq.size:
-        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
     if len(int1) != 2 or len(int2p) != 2:
         raise ValueError("int1 and int2p must be (even, odd) pairs of models")
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, 0, first_row)
-    ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
-    ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    _fill_data(&ramp, data_flat, data_swapped, groupdq)
     _check(rscd_measured_models_init(&models, sizeof(models)))   # every entry NULL
     for k, model in enumerate(int1 + int2p):
         if model is None:
