@@ -49,7 +49,8 @@ functions for the other modules: :func:`read_layout` (layout, offsets and exposu
 keywords: the one reader), :func:`open_ramp` (the arrays, memory-mapped read-only),
 :meth:`Layout.pixeldq_flags` (PIXELDQ's stored words as flags), :func:`check_state`
 (S_RSCD refusals), :func:`check_room`, :func:`extra_blocks`, :func:`run_keywords`,
-:func:`set_keywords` and :func:`history_card` (the header and its room).
+:func:`set_keywords` and :func:`history_card` (the header and its room), and
+:func:`check_output` (an output name).
 """
 import contextlib
 import dataclasses
@@ -79,8 +80,8 @@ from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
            "RAMP_SUFFIXES", "RESERVE_CARDS", "RUNNING", "Layout", "read_layout", "Ramp",
-           "open_ramp", "check_state", "check_room", "extra_blocks", "history_card",
-           "run_keywords", "set_keywords"]
+           "open_ramp", "check_state", "check_room", "check_output", "extra_blocks",
+           "history_card", "run_keywords", "set_keywords"]
 
 log = logging.getLogger("rscd")
 
@@ -781,7 +782,7 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     out = os.fspath(output) if output is not None else output_path(path, output_dir)
     with _held(path, write=False) as fd:    # no in-place run changes it while it is read
         layout, run, chosen = _checked(path, ref, method, threads, force, previous)
-        _check_output(path, out, overwrite)
+        check_output(path, out, overwrite)
         earlier = flag_rerun(path, layout.header, layout.status, chosen)
         _pause_after_check()
         try:
@@ -893,7 +894,10 @@ def check_room(layout: Layout, ref: Reference, method: str) -> None:
             "new file")
 
 
-def _check_output(path, out, overwrite):
+def check_output(path: str, out: str, overwrite: bool) -> None:
+    """Refuse the output name ``out`` of the ramp file ``path`` when it is the input
+    itself (:class:`RampFileError`), or when it exists and not ``overwrite``
+    (:class:`FileExistsError`); create its folder with its parents."""
     if os.path.exists(out):
         if os.path.samefile(out, path):
             raise RampFileError(f"{path}: the output name is the input itself; give another "
