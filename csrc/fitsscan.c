@@ -8,7 +8,6 @@
  * always ends. Cards are read as Python's int() reads them and the messages are
  * those rscd's readers show, so the Python package only adds the file name. */
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "rscd.h"
@@ -32,6 +31,27 @@ typedef struct sizing {
     card_int bitpix, naxis, pcount, gcount;
     card_int axis[MAX_AXES + 1]; /* NAXIS1 .. NAXIS999 */
 } sizing;
+
+/* Messages are built by hand (no stdio in the core): text appended at out[*n]. */
+static void put(char *out, size_t *n, const char *text)
+{
+    size_t len = strlen(text);
+    memcpy(out + *n, text, len + 1);
+    *n += len;
+}
+
+static void put_number(char *out, size_t *n, size_t value)
+{
+    char digits[24];
+    size_t len = 0;
+    do {
+        digits[len++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value);
+    while (len)
+        out[(*n)++] = digits[--len];
+    out[*n] = '\0';
+}
 
 static int is_space(unsigned char c) /* Python's bytes.strip() */
 {
@@ -77,8 +97,10 @@ static int parse_int(const unsigned char *card, card_int *out, char *digits)
         if (text[i] < '0' || text[i] > '9')
             return 0;
         last_digit = 1;
-        out->magnitude = out->magnitude >= CAP / 10 ? CAP
-                                                    : out->magnitude * 10 + (uint64_t)(text[i] - '0');
+        if (out->magnitude >= CAP / 10)
+            out->magnitude = CAP;
+        else
+            out->magnitude = out->magnitude * 10 + (uint64_t)(text[i] - '0');
         if (digits && (ndigits || text[i] != '0'))
             digits[ndigits++] = (char)text[i];
     }
@@ -144,7 +166,10 @@ static void put_bytes_repr(char *out, const unsigned char *text, size_t len)
             out[n++] = '\\';
             out[n++] = c == '\t' ? 't' : c == '\n' ? 'n' : 'r';
         } else if (c < 0x20 || c >= 0x7f) {
-            n += (size_t)sprintf(out + n, "\\x%02x", c);
+            out[n++] = '\\';
+            out[n++] = 'x';
+            out[n++] = "0123456789abcdef"[c >> 4];
+            out[n++] = "0123456789abcdef"[c & 15];
         } else {
             out[n++] = (char)c;
         }
@@ -158,12 +183,18 @@ static void not_integer(char *message, ptrdiff_t hdu, const unsigned char *card)
 {
     char key[32], repr[100];
     const unsigned char *text;
-    size_t len;
+    size_t len, n = 0;
 
     card_text(card, &text, &len);
     put_keyword(key, card);
     put_bytes_repr(repr, text, len < 20 ? len : 20);
-    sprintf(message, "HDU %ld: header card %s = %s is not an integer", (long)hdu, key, repr);
+    put(message, &n, "HDU ");
+    put_number(message, &n, (size_t)hdu);
+    put(message, &n, ": header card ");
+    put(message, &n, key);
+    put(message, &n, " = ");
+    put(message, &n, repr);
+    put(message, &n, " is not an integer");
 }
 
 /* "HDU n: KEY = value " followed by what is wrong. */
@@ -172,10 +203,17 @@ static void card_problem(char *message, ptrdiff_t hdu, const char *key, const ca
 {
     char digits[CARD + 1];
     card_int again;
+    size_t n = 0;
 
     parse_int(v->card, &again, digits);
-    sprintf(message, "HDU %ld: %s = %s%s %s", (long)hdu, key, v->negative ? "-" : "", digits,
-            what);
+    put(message, &n, "HDU ");
+    put_number(message, &n, (size_t)hdu);
+    put(message, &n, ": ");
+    put(message, &n, key);
+    put(message, &n, v->negative ? " = -" : " = ");
+    put(message, &n, digits);
+    put(message, &n, " ");
+    put(message, &n, what);
 }
 
 static uint64_t mul_capped(uint64_t a, uint64_t b)
@@ -246,14 +284,14 @@ ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message)
         message = text;
     message[0] = '\0';
     if (!bytes && size) {
-        sprintf(message, "no bytes given");
+        strcpy(message, "no bytes given");
         return -1;
     }
     while (pos < size) {
         uint64_t naxis, values, nbytes, blocks;
         int found;
         if (count == MAX_HDUS) {
-            sprintf(message, "more than %d HDUs", MAX_HDUS);
+            strcpy(message, "more than 1000 HDUs"); /* MAX_HDUS */
             return -1;
         }
         found = read_header(bytes, size, pos, count, &s, &data_at, message);
@@ -261,7 +299,9 @@ ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message)
             return -1;
         if (found == 0) {
             if (count == 0) {
-                sprintf(message, "HDU 0: no END card before byte %lu", (unsigned long)size);
+                size_t n = 0;
+                put(message, &n, "HDU 0: no END card before byte ");
+                put_number(message, &n, size);
                 return -1;
             }
             break; /* no complete header left: nothing a reader could loop on */
@@ -284,8 +324,9 @@ ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message)
         naxis = s.naxis.card && !s.naxis.negative ? s.naxis.magnitude : 0;
         for (k = 1; k <= MAX_AXES && k <= naxis; k++) {
             if (s.axis[k].card && s.axis[k].negative) {
-                char key[16];
-                sprintf(key, "NAXIS%lu", (unsigned long)k);
+                char key[32] = "NAXIS";
+                size_t n = 5;
+                put_number(key, &n, k);
                 card_problem(message, count, key, &s.axis[k], "is negative");
                 return -1;
             }

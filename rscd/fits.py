@@ -70,7 +70,8 @@ from astropy.io import fits
 
 from ._core import VERSION
 from ._fitsscan import check_structure
-from .correct import STAT_KEYWORDS, Result, apply, exposure_numbers, is_miri
+from .correct import (MAX_INDEX, STAT_KEYWORDS, Result, apply, exposure_numbers,
+                      is_miri)
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
 from .options import check_options
@@ -203,19 +204,17 @@ def _hdu_index(hdul, extname):
     return None
 
 
-_MAX_KEYWORD = 2**31 - 1
-
-
 def _int_keyword(path, header, key, default, strict=True):
-    """An integer keyword in 1 .. 2**31 - 1, ``default`` when missing; a bad value is
-    refused, or (not ``strict``: the readers) read as ``default``."""
+    """An integer keyword in 1 .. MAX_INDEX (as rscd.apply takes them), ``default`` when
+    missing; a bad value is refused, or (not ``strict``: the readers) read as
+    ``default``."""
     value = header.get(key, default)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         problem = f"{value!r} is not an integer"
     elif value < 1:
         problem = f"{value} must be >= 1"
-    elif value > _MAX_KEYWORD:  # beyond any exposure; would overflow the C core (issue 9)
-        problem = f"{value} is too large (at most {_MAX_KEYWORD})"
+    elif value > MAX_INDEX:  # beyond any exposure; would overflow the C core (issue 9)
+        problem = f"{value} is too large (at most {MAX_INDEX})"
     else:
         return int(value)
     if not strict:
