@@ -93,9 +93,26 @@ static void image(const char *naxis1)
     }
 }
 
+/* NAXIS1 of an image extension (value as written in the card): the walk's answer. */
+static const struct {
+    const char *value;
+    long count;
+    const char *message;
+} naxis1_cases[] = {
+    {"-5", -1, "HDU 1: NAXIS1 = -5 is negative"},
+    {"-0_0_7", -1, "HDU 1: NAXIS1 = -7 is negative"},
+    {"1__0", -1, "HDU 1: header card NAXIS1 = b'1__0' is not an integer"},
+    {"\"it's\"", -1, "HDU 1: header card NAXIS1 = b'\"it\\'s\"' is not an integer"},
+    {"'it''s'", -1, "HDU 1: header card NAXIS1 = b\"'it''s'\" is not an integer"},
+    {"a\\b\t\xe9", -1, "HDU 1: header card NAXIS1 = b'a\\\\b\\t\\xe9' is not an integer"},
+    {"1000000000000000000000000000000", 2, ""},
+    {"-99999999999999999999999999", -1,
+     "HDU 1: NAXIS1 = -99999999999999999999999999 is negative"},
+};
+
 int main(void)
 {
-    size_t cut, hdus;
+    size_t cut, hdus, k;
     long last = 0;
 
     check_walk("empty", NULL, 0, 0, "");
@@ -129,35 +146,12 @@ int main(void)
     check_walk("cut first header", file, 1000, -1, "HDU 0: no END card before byte 1000");
     check_walk("cut data", file, 2 * BLOCK + 80, 2, "");
 
-    primary();
-    image("-5");
-    check_walk("negative", file, used, -1, "HDU 1: NAXIS1 = -5 is negative");
-    primary();
-    image("-0_0_7");
-    check_walk("underscores", file, used, -1, "HDU 1: NAXIS1 = -7 is negative");
-    primary();
-    image("1__0");
-    check_walk("two underscores", file, used, -1,
-               "HDU 1: header card NAXIS1 = b'1__0' is not an integer");
-    primary();
-    image("\"it's\"");
-    check_walk("repr quotes", file, used, -1,
-               "HDU 1: header card NAXIS1 = b'\"it\\'s\"' is not an integer");
-    primary();
-    image("'it''s'");
-    check_walk("repr double quotes", file, used, -1,
-               "HDU 1: header card NAXIS1 = b\"'it''s'\" is not an integer");
-    primary();
-    image("a\\b\t\xe9");
-    check_walk("repr escapes", file, used, -1,
-               "HDU 1: header card NAXIS1 = b'a\\\\b\\t\\xe9' is not an integer");
-    primary();
-    image("1000000000000000000000000000000");
-    check_walk("huge", file, used, 2, "");
-    primary();
-    image("-99999999999999999999999999");
-    check_walk("huge negative", file, used, -1,
-               "HDU 1: NAXIS1 = -99999999999999999999999999 is negative");
+    for (k = 0; k < sizeof naxis1_cases / sizeof naxis1_cases[0]; k++) {
+        primary();
+        image(naxis1_cases[k].value);
+        check_walk(naxis1_cases[k].value, file, used, naxis1_cases[k].count,
+                   naxis1_cases[k].message);
+    }
 
     primary();
     put_card("XTENSION", "'IMAGE   '");
