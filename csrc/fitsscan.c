@@ -19,13 +19,20 @@
 /* Magnitudes are kept up to CAP: beyond it a size is larger than any file. */
 #define CAP ((uint64_t)1 << 62)
 
-/* One sizing card's integer: where its card is (for the message), its sign and its
- * magnitude, at most CAP. */
+/* One sizing card's integer: whether and where its card is (its byte in the file, for
+ * the message), its sign and its magnitude, at most CAP. */
 typedef struct card_int {
-    const unsigned char *card; /* NULL: the card is absent */
+    int present;
+    size_t at;
     int negative;
     uint64_t magnitude;
 } card_int;
+
+/* Where the bytes come from: read(source, offset, block) copies the block at offset. */
+typedef struct reader {
+    rscd_fits_read read;
+    void *source;
+} reader;
 
 typedef struct sizing {
     card_int bitpix, naxis, pcount, gcount;
@@ -84,7 +91,7 @@ static int parse_int(const unsigned char *card, card_int *out, char *digits)
     int last_digit = 0;
 
     card_text(card, &text, &len);
-    out->card = card;
+    out->present = 1;
     out->negative = 0;
     out->magnitude = 0;
     if (i < len && (text[i] == '+' || text[i] == '-'))
@@ -197,15 +204,21 @@ static void not_integer(char *message, ptrdiff_t hdu, const unsigned char *card)
     put(message, &n, " is not an integer");
 }
 
-/* "HDU n: KEY = value " followed by what is wrong. */
-static void card_problem(char *message, ptrdiff_t hdu, const char *key, const card_int *v,
-                         const char *what)
+/* "HDU n: KEY = value " followed by what is wrong; the value's digits as its card
+ * spells them (read again), or its magnitude when the file changed meanwhile. */
+static void card_problem(char *message, const reader *from, ptrdiff_t hdu, const char *key,
+                         const card_int *v, const char *what)
 {
+    unsigned char block[BLOCK];
     char digits[CARD + 1];
     card_int again;
-    size_t n = 0;
+    size_t n = 0, at = v->at % BLOCK;
 
-    parse_int(v->card, &again, digits);
+    if (from->read(from->source, v->at - at, block) < BLOCK
+            || !parse_int(block + at, &again, digits)) {
+        size_t d = 0;
+        put_number(digits, &d, (size_t)v->magnitude);
+    }
     put(message, &n, "HDU ");
     put_number(message, &n, (size_t)hdu);
     put(message, &n, ": ");
@@ -224,19 +237,20 @@ static uint64_t mul_capped(uint64_t a, uint64_t b)
 }
 
 /* Read the sizing cards of the header at byte start; returns 1 with *data_at the
- * byte after its END card, 0 when no END card comes before the end of the bytes,
+ * byte after its END card, 0 when no END card comes before the end of the file,
  * -1 after writing a refusal. */
-static int read_header(const unsigned char *bytes, size_t size, size_t start, ptrdiff_t hdu,
+static int read_header(const reader *from, size_t size, size_t start, ptrdiff_t hdu,
                        sizing *s, size_t *data_at, char *message)
 {
+    unsigned char block[BLOCK];
     size_t pos = start, i;
 
     memset(s, 0, sizeof *s);
     for (;;) {
-        if (size < BLOCK || pos > size - BLOCK)
+        if (size < BLOCK || pos > size - BLOCK || from->read(from->source, pos, block) < BLOCK)
             return 0;
         for (i = 0; i < BLOCK; i += CARD) {
-            const unsigned char *card = bytes + pos + i;
+            const unsigned char *card = block + i;
             size_t len = keyword(card);
             card_int value, *slot = NULL;
             if (keyword_is(card, len, "END")) {
@@ -266,6 +280,7 @@ static int read_header(const unsigned char *bytes, size_t size, size_t start, pt
                 not_integer(message, hdu, card);
                 return -1;
             }
+            value.at = pos + i;
             if (slot)
                 *slot = value; /* a later card of the same keyword wins */
         }
@@ -273,20 +288,54 @@ static int read_header(const unsigned char *bytes, size_t size, size_t start, pt
     }
 }
 
+/* The reader of a file held in memory. */
+typedef struct memory {
+    const unsigned char *bytes;
+    size_t size;
+} memory;
+
+static size_t read_memory(void *source, size_t offset, unsigned char *block)
+{
+    const memory *m = (const memory *)source;
+    size_t n = offset < m->size ? m->size - offset : 0;
+
+    n = n < BLOCK ? n : BLOCK;
+    if (n)
+        memcpy(block, m->bytes + offset, n);
+    return n;
+}
+
 ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message)
+{
+    memory m;
+
+    if (!bytes && size) {
+        if (message)
+            strcpy(message, "no bytes given");
+        return -1;
+    }
+    m.bytes = bytes;
+    m.size = size;
+    return rscd_fits_walk_read(read_memory, &m, size, message);
+}
+
+ptrdiff_t rscd_fits_walk_read(rscd_fits_read read, void *source, size_t size, char *message)
 {
     sizing s; /* filled by read_header */
     size_t pos = 0, data_at = 0, k;
     ptrdiff_t count = 0;
     char text[RSCD_FITS_WALK_MESSAGE];
+    reader from;
 
     if (!message)
         message = text;
     message[0] = '\0';
-    if (!bytes && size) {
-        strcpy(message, "no bytes given");
+    if (!read) {
+        strcpy(message, "no reader given");
         return -1;
     }
+    from.read = read;
+    from.source = source;
     while (pos < size) {
         uint64_t naxis, values, nbytes, blocks;
         int found;
@@ -294,7 +343,7 @@ ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message)
             strcpy(message, "more than 1000 HDUs"); /* MAX_HDUS */
             return -1;
         }
-        found = read_header(bytes, size, pos, count, &s, &data_at, message);
+        found = read_header(&from, size, pos, count, &s, &data_at, message);
         if (found < 0)
             return -1;
         if (found == 0) {
@@ -315,33 +364,33 @@ ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message)
             cards[1] = &s.pcount;
             cards[2] = &s.gcount;
             for (c = 0; c < 3; c++) {
-                if (cards[c]->card && cards[c]->negative) {
-                    card_problem(message, count, names[c], cards[c], "is negative");
+                if (cards[c]->present && cards[c]->negative) {
+                    card_problem(message, &from, count, names[c], cards[c], "is negative");
                     return -1;
                 }
             }
         }
-        naxis = s.naxis.card && !s.naxis.negative ? s.naxis.magnitude : 0;
+        naxis = s.naxis.present && !s.naxis.negative ? s.naxis.magnitude : 0;
         for (k = 1; k <= MAX_AXES && k <= naxis; k++) {
-            if (s.axis[k].card && s.axis[k].negative) {
+            if (s.axis[k].present && s.axis[k].negative) {
                 char key[32] = "NAXIS";
                 size_t n = 5;
                 put_number(key, &n, k);
-                card_problem(message, count, key, &s.axis[k], "is negative");
+                card_problem(message, &from, count, key, &s.axis[k], "is negative");
                 return -1;
             }
         }
         if (naxis > MAX_AXES) {
-            card_problem(message, count, "NAXIS", &s.naxis, "is larger than 999");
+            card_problem(message, &from, count, "NAXIS", &s.naxis, "is larger than 999");
             return -1;
         }
         values = naxis ? 1 : 0;
         for (k = 1; k <= naxis; k++)
-            values = mul_capped(values, s.axis[k].card ? s.axis[k].magnitude : 0);
+            values = mul_capped(values, s.axis[k].present ? s.axis[k].magnitude : 0);
         /* |BITPIX| / 8 * GCOUNT * (PCOUNT + values), GCOUNT 1 and BITPIX 8 when absent */
-        nbytes = mul_capped(s.bitpix.card ? s.bitpix.magnitude / 8 : 1,
-                            s.gcount.card ? s.gcount.magnitude : 1);
-        values += s.pcount.card ? s.pcount.magnitude : 0;
+        nbytes = mul_capped(s.bitpix.present ? s.bitpix.magnitude / 8 : 1,
+                            s.gcount.present ? s.gcount.magnitude : 1);
+        values += s.pcount.present ? s.pcount.magnitude : 0;
         nbytes = mul_capped(nbytes, values < CAP ? values : CAP);
         count++;
         blocks = nbytes / BLOCK + (nbytes % BLOCK != 0);

@@ -685,6 +685,21 @@ RSCD_API int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *mo
  */
 RSCD_API ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message);
 
+/* What rscd_fits_walk_read calls for the 2880 bytes at offset (a multiple of 2880) of
+ * a file: copy them to block and return how many there are; fewer (0 included) at the
+ * end of the file or on a read error, which ends the walk as the end of the file does. */
+typedef size_t (*rscd_fits_read)(void *source, size_t offset, unsigned char *block);
+
+/*
+ * rscd_fits_walk_read - rscd_fits_walk on a file read block by block through read
+ *                       (source is handed to it), size bytes long: only the headers'
+ *                       blocks are read, and a file that shrinks meanwhile is walked
+ *                       as far as it goes. read must not be NULL (else -1, "no reader
+ *                       given").
+ */
+RSCD_API ptrdiff_t rscd_fits_walk_read(rscd_fits_read read, void *source, size_t size,
+                                       char *message);
+
 /* (end of the shell section) */
 
 #ifdef __cplusplus

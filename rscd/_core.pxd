@@ -178,4 +178,8 @@ cdef extern from "rscd.h" nogil:
     # ---- shell ----
     enum: RSCD_FITS_WALK_MESSAGE
     ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message) noexcept
+    ctypedef size_t (*rscd_fits_read)(void *source, size_t offset,
+                                      unsigned char *block) noexcept nogil
+    ptrdiff_t rscd_fits_walk_read(rscd_fits_read read, void *source, size_t size,
+                                  char *message)
     # ---- end of shell ----

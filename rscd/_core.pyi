@@ -247,4 +247,8 @@ def fits_walk(data: Any) -> int:
     ValueError (naming the HDU and the card) where a header would send astropy into
     an endless loop or past the end of the file."""
 
+def fits_walk_file(file: Any, size: int) -> int:
+    """``rscd_fits_walk_read`` on an open binary file of ``size`` bytes, read block by
+    block (only the headers); as :func:`fits_walk`, and a read's exception is raised."""
+
 # ---- end of shell ----

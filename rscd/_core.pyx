@@ -420,6 +420,9 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
 
 # ---- shell ----
 
+from libc.string cimport memcpy
+
+
 def fits_walk(const unsigned char[::1] data):
     """Run rscd_fits_walk on the bytes of a FITS file; returns the number of HDUs
     walked, or raises ValueError with the core's one line (the HDU and the card)."""
@@ -429,6 +432,39 @@ def fits_walk(const unsigned char[::1] data):
     cdef const unsigned char *bytes = &data[0] if size else NULL
     with nogil:
         count = rscd_fits_walk(bytes, size, message)
+    if count < 0:
+        raise ValueError(message.decode("utf-8"))
+    return count
+
+
+cdef size_t _read_block(void *source, size_t offset, unsigned char *block) noexcept with gil:
+    # source: [file, None]; the file's 2880 bytes at offset go to block. An exception
+    # of the read ends the walk (as the end of the file does) and is kept for the caller.
+    box = <list>source
+    try:
+        box[0].seek(offset)
+        data = box[0].read(2880)
+    except BaseException as exc:
+        box[1] = exc
+        return 0
+    cdef const unsigned char[::1] view = data
+    cdef size_t n = view.shape[0]
+    if n:
+        memcpy(block, &view[0], n)
+    return n
+
+
+def fits_walk_file(file, size_t size):
+    """Run rscd_fits_walk_read on an open binary file of size bytes, read block by block
+    (only the headers are read; a file that shrinks is walked as far as it goes); as
+    fits_walk, and an exception of a read is raised again."""
+    cdef char message[RSCD_FITS_WALK_MESSAGE]
+    cdef ptrdiff_t count
+    box = [file, None]
+    with nogil:
+        count = rscd_fits_walk_read(_read_block, <void *>box, size, message)
+    if box[1] is not None:
+        raise box[1]
     if count < 0:
         raise ValueError(message.decode("utf-8"))
     return count

@@ -3,16 +3,16 @@
 astropy (8.0) loops for ever on a header whose data size is negative: a negative NAXISn,
 PCOUNT or GCOUNT makes the next HDU "start" before this one, and reading the HDU list
 never ends. The C core's ``rscd_fits_walk`` (csrc/fitsscan.c) reads only the cards that
-size the data, and refuses what would make astropy loop; this module hands it the
-file's bytes: memory-mapped (only the headers' pages are read), or for gzip and bzip2,
-which astropy reads too, decompressed.
+size the data, and refuses what would make astropy loop; this module hands it the file,
+read block by block (only the headers' blocks: a file that another program shortens
+meanwhile is walked as far as it goes), or for gzip and bzip2, which astropy reads too,
+its decompressed bytes.
 """
 import bz2
 import gzip
-import mmap
 import os
 
-from ._core import fits_walk
+from ._core import fits_walk, fits_walk_file
 
 
 def check_structure(path):
@@ -25,7 +25,4 @@ def check_structure(path):
             if magic.startswith(prefix):
                 f.seek(0)
                 return fits_walk(module.decompress(f.read()))
-        if os.fstat(f.fileno()).st_size == 0:
-            return 0            # nothing to map; nothing astropy could loop on
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            return fits_walk(view)
+        return fits_walk_file(f, os.fstat(f.fileno()).st_size)

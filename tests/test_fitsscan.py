@@ -4,6 +4,7 @@ rscd's walker before it moved to C): the same count of HDUs, or the same refusal
 message, on real files, hand-made hostile headers and thousands of mutated ones."""
 import bz2
 import gzip
+import io
 import os
 
 import numpy as np
@@ -172,12 +173,41 @@ def test_the_core_reads_any_buffer_and_none_outside_it():
         _core.fits_walk(PRIMARY[:2800])
 
 
-def test_a_file_is_mapped_not_read(tmp_path):
-    """A 3 GB sparse file with one header: walked through the map, its holes unread."""
+def test_a_big_file_has_only_its_headers_read(tmp_path):
+    """A 3 GB sparse file with two headers: walked at once, reading two blocks."""
     path = str(tmp_path / "big.fits")
     with open(path, "wb") as f:
         f.write(PRIMARY + image_header([3 * 2**30]))
         f.truncate(len(PRIMARY) + BLOCK + 3 * 2**30)
-    if os.stat(path).st_blocks * 512 > 2**20:
-        pytest.skip("this file system does not keep holes")
+    reads = []
+
+    class Counted(io.FileIO):
+        def read(self, n=-1):
+            reads.append(n)
+            return super().read(n)
+
+    with Counted(path) as f:
+        assert _core.fits_walk_file(f, os.fstat(f.fileno()).st_size) == 2
+    assert reads == [BLOCK, BLOCK]
     assert check_structure(path) == 2
+
+
+def test_a_file_that_shrinks_is_walked_as_far_as_it_goes(tmp_path):
+    """The size given is larger than the file (another program shortened it after the
+    size was taken): the walk reads what is there, as a file ending there (a map of
+    the file would have died of SIGBUS)."""
+    path = str(tmp_path / "short.fits")
+    with open(path, "wb") as f:
+        f.write(PRIMARY + image([2]))
+    with open(path, "rb") as f:
+        assert _core.fits_walk_file(f, 10 * BLOCK) == 2
+        assert _core.fits_walk_file(f, 10 * BLOCK) == _core.fits_walk(PRIMARY + image([2]))
+
+
+def test_a_read_error_is_raised():
+    class Failing(io.BytesIO):
+        def read(self, n=-1):
+            raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError, match="Input/output error"):
+        _core.fits_walk_file(Failing(PRIMARY), len(PRIMARY))

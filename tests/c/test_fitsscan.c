@@ -93,6 +93,20 @@ static void image(const char *naxis1)
     }
 }
 
+/* A reader of file[0, used) that counts its calls and reads at most `limit` bytes of the
+ * file (a file shortened after its size was taken). */
+static size_t reads, limit;
+
+static size_t read_file(void *source, size_t offset, unsigned char *block)
+{
+    size_t n = offset < limit ? limit - offset : 0;
+    (void)source;
+    reads++;
+    n = n < BLOCK ? n : BLOCK;
+    memcpy(block, file + offset, n);
+    return n;
+}
+
 /* NAXIS1 of an image extension (value as written in the card): the walk's answer. */
 static const struct {
     const char *value;
@@ -177,6 +191,30 @@ int main(void)
     }
     check_walk("too many", file, used, -1, "more than 1000 HDUs");
     check_walk("1000 HDUs", file, used - BLOCK, 1000, "");
+
+    /* block by block: only the headers read; a shortened file walked as far as it goes */
+    primary();
+    image("5");
+    image("1000000");           /* 2 MB of data, not written: the file ends at its header */
+    limit = used;
+    reads = 0;
+    if (rscd_fits_walk_read(read_file, NULL, used + 700 * BLOCK, NULL) != 3 || reads != 3) {
+        printf("FAIL reader: not 3 HDUs in 3 reads (%lu)\n", (unsigned long)reads);
+        failures++;
+    }
+    limit = BLOCK + 80;         /* the second header cut: the walk ends after the first */
+    if (rscd_fits_walk_read(read_file, NULL, used, NULL) != 1) {
+        printf("FAIL reader: a cut file\n");
+        failures++;
+    }
+    {
+        char message[RSCD_FITS_WALK_MESSAGE];
+        if (rscd_fits_walk_read(NULL, NULL, used, message) != -1
+                || strcmp(message, "no reader given") != 0) {
+            printf("FAIL reader: NULL accepted\n");
+            failures++;
+        }
+    }
 
     printf("ok: %d failure(s)\n", failures);
     return failures;
