@@ -656,6 +656,52 @@ RSCD_API int rscd_measured(const rscd_ramp *ramp, const rscd_measured_models *mo
 
 /* (end of the measured section) */
 
+/* ---- shell: work of the Python package's file handling (csrc/fitsscan.c) ---- */
+
+/* Size of the message buffer of rscd_fits_walk, its terminating NUL included. */
+#define RSCD_FITS_WALK_MESSAGE 256
+
+/*
+ * rscd_fits_walk - walk the HDU headers of a FITS file held in memory, reading only
+ *                  the cards that size the data (BITPIX, NAXIS, NAXISn, PCOUNT,
+ *                  GCOUNT), before a FITS library reads it.
+ *
+ * Given:
+ *   bytes     const unsigned char*  the file's bytes (may be NULL when size is 0)
+ *   size      size_t
+ * Returned:
+ *   message   char*    [RSCD_FITS_WALK_MESSAGE] or NULL; on a refusal one line naming
+ *                      the HDU (counted from 0) and the card, else ""
+ * Returned (function value):
+ *   the number of HDUs walked (>= 0), or -1 for a refusal: a header whose data size
+ *   is negative (a negative NAXIS, NAXISn, PCOUNT or GCOUNT, on which astropy loops
+ *   for ever), NAXIS > 999, a sizing card whose value is not an integer (read as
+ *   Python's int() reads it), a first header without END card, more than 1000 HDUs.
+ * Notes:
+ *   Every HDU accepted starts at least one 2880-byte block after the one before, so
+ *   the walk always ends; it stops at a header left incomplete at the end of the
+ *   bytes, or where the next HDU would start past them. Reads no byte outside
+ *   [bytes, bytes + size); no allocation; thread-safe.
+ */
+RSCD_API ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message);
+
+/* What rscd_fits_walk_read calls for the 2880 bytes at offset (a multiple of 2880) of
+ * a file: copy them to block and return how many there are; fewer (0 included) at the
+ * end of the file or on a read error, which ends the walk as the end of the file does. */
+typedef size_t (*rscd_fits_read)(void *source, size_t offset, unsigned char *block);
+
+/*
+ * rscd_fits_walk_read - rscd_fits_walk on a file read block by block through read
+ *                       (source is handed to it), size bytes long: only the headers'
+ *                       blocks are read, and a file that shrinks meanwhile is walked
+ *                       as far as it goes. read must not be NULL (else -1, "no reader
+ *                       given").
+ */
+RSCD_API ptrdiff_t rscd_fits_walk_read(rscd_fits_read read, void *source, size_t size,
+                                       char *message);
+
+/* (end of the shell section) */
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,10 +3,6 @@ from libc.stddef cimport ptrdiff_t, size_t
 from libc.stdint cimport int64_t, uint8_t, uint32_t
 
 cdef extern from "rscd.h" nogil:
-    int RSCD_VERSION_MAJOR
-    int RSCD_VERSION_MINOR
-    int RSCD_VERSION_PATCH
-
     cpdef enum rscd_status:
         RSCD_OK
         RSCD_SKIP_FEW_GROUPS
@@ -42,10 +38,6 @@ cdef extern from "rscd.h" nogil:
 
     ctypedef struct rscd_params:
         size_t struct_size
-        uint8_t dq_do_not_use
-        uint8_t dq_saturated
-        uint32_t dq_flux_estimated
-        uint32_t dq_reference_pixel
         int nthreads
         int use_vector
 
@@ -78,9 +70,6 @@ cdef extern from "rscd.h" nogil:
     int rscd_decay_stats_init(rscd_decay_stats *stats, size_t size) noexcept
     int rscd_decay_coeffs_init(rscd_decay_coeffs *coeffs, size_t size) noexcept
     int rscd_prev_int_init(rscd_prev_int *prev, size_t size) noexcept
-    int rscd_flag_range(const rscd_ramp *ramp, ptrdiff_t int_first, ptrdiff_t int_count,
-                        ptrdiff_t skip, const rscd_params *params,
-                        ptrdiff_t *backed_off, ptrdiff_t *one_group) noexcept
     int rscd_flag(const rscd_ramp *ramp, ptrdiff_t skip_int1, ptrdiff_t skip_int2p,
                   const rscd_params *params, rscd_flag_stats *stats) noexcept
     int rscd_decay(const rscd_ramp *ramp, const rscd_decay_coeffs *even,
@@ -185,3 +174,12 @@ cdef extern from "rscd.h" nogil:
                       const rscd_params *params, rscd_measured_stats *stats) noexcept
 
     # ---- end of measured ----
+
+    # ---- shell ----
+    enum: RSCD_FITS_WALK_MESSAGE
+    ptrdiff_t rscd_fits_walk(const unsigned char *bytes, size_t size, char *message) noexcept
+    ctypedef size_t (*rscd_fits_read)(void *source, size_t offset,
+                                      unsigned char *block) noexcept nogil
+    ptrdiff_t rscd_fits_walk_read(rscd_fits_read read, void *source, size_t size,
+                                  char *message)
+    # ---- end of shell ----

@@ -97,16 +97,6 @@ def flag(
     """``rscd_flag`` on groupdq (nints, ngroups, nrows, ncols) and pixeldq (nrows, ncols),
     both C-contiguous and writeable; returns (status, statistics)."""
 
-def flag_range(
-    groupdq: npt.NDArray[np.uint8],
-    pixeldq: npt.NDArray[np.uint32],
-    int_first: int,
-    int_count: int,
-    skip: int,
-    nthreads: int = 0,
-) -> tuple[int, int]:
-    """``rscd_flag_range``; returns (backed_off, one_group)."""
-
 def flag_range_stop(
     groupdq: npt.NDArray[np.uint8],
     pixeldq: npt.NDArray[np.uint32],
@@ -248,3 +238,17 @@ def measured(
     returns (status, statistics)."""
 
 # ---- end of measured ----
+
+# ---- shell ----
+
+def fits_walk(data: Any) -> int:
+    """``rscd_fits_walk`` on the bytes of a FITS file (any C-contiguous buffer of
+    bytes: bytes, an mmap): the HDUs walked; raises
+    ValueError (naming the HDU and the card) where a header would send astropy into
+    an endless loop or past the end of the file."""
+
+def fits_walk_file(file: Any, size: int) -> int:
+    """``rscd_fits_walk_read`` on an open binary file of ``size`` bytes, read block by
+    block (only the headers); as :func:`fits_walk`, and a read's exception is raised."""
+
+# ---- end of shell ----

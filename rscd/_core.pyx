@@ -86,6 +86,17 @@ cdef int _fill_ramp(rscd_ramp *r, const uint8_t[:, :, :, ::1] groupdq,
     return 0
 
 
+cdef int _fill_data(rscd_ramp *r, float[::1] data_flat, bint data_swapped,
+                    const uint8_t[:, :, :, ::1] groupdq) except -1:
+    # SCI as a flat native-dtype view of the caller's bytes, one value per GROUPDQ byte;
+    # data_swapped: those bytes are in the opposite byte order.
+    if data_flat.shape[0] != groupdq.size:
+        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
+    r.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
+    r.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    return 0
+
+
 cdef int _fill_params(rscd_params *p, int nthreads) except -1:
     _check(rscd_params_init(p, sizeof(rscd_params)))
     p.nthreads = nthreads
@@ -116,50 +127,12 @@ def flag(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t skip
     return status, _fields(stats)
 
 
-cdef tuple _flag_range(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
-                       ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t skip,
-                       ptrdiff_t stop, int nthreads):
-    # stop < 0: the core finds the back-off stop itself (rscd_flag_range).
-    cdef rscd_ramp ramp
-    cdef rscd_params params
-    cdef ptrdiff_t backed_off = 0, one_group = 0
-    cdef int status
-    _fill_ramp(&ramp, groupdq, pixeldq, 1, 0, 1)
-    _fill_params(&params, nthreads)
-    with nogil:
-        if stop < 0:
-            status = rscd_flag_range(&ramp, int_first, int_count, skip, &params,
-                                     &backed_off, &one_group)
-        else:
-            status = rscd_flag_range_stop(&ramp, int_first, int_count, skip, stop, &params,
-                                          &backed_off, &one_group)
-    _check(status)
-    return backed_off, one_group
-
-
-def flag_range(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq, ptrdiff_t int_first,
-               ptrdiff_t int_count, ptrdiff_t skip, int nthreads=0):
-    """Run rscd_flag_range; returns (backed_off, one_group)."""
-    return _flag_range(groupdq, pixeldq, int_first, int_count, skip, -1, nthreads)
-
-
 cdef rscd_decay_coeffs _coeffs(dict c) except *:
+    # The 14 parameters by name (DecayCoeffs.as_dict()); Cython fills the struct from
+    # the dict, field by field, after the init of the ABI rule.
     cdef rscd_decay_coeffs out
     _check(rscd_decay_coeffs_init(&out, sizeof(out)))
-    out.tau = c["tau"]
-    out.ascale = c["ascale"]
-    out.pow = c["pow"]
-    out.illum_zp = c["illum_zp"]
-    out.illum_slope = c["illum_slope"]
-    out.illum2 = c["illum2"]
-    out.param3 = c["param3"]
-    out.crossopt = c["crossopt"]
-    out.sat_zp = c["sat_zp"]
-    out.sat_slope = c["sat_slope"]
-    out.sat_2 = c["sat_2"]
-    out.sat_mzp = c["sat_mzp"]
-    out.sat_rowterm = c["sat_rowterm"]
-    out.sat_scale = c["sat_scale"]
+    out = dict(c, struct_size=out.struct_size)
     return out
 
 
@@ -179,11 +152,8 @@ def decay(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1] g
     cdef rscd_prev_int *prev_ptr = NULL
     cdef rscd_decay_stats stats
     cdef int status
-    if data_flat.shape[0] != groupdq.size:
-        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, nints_exposure, first_row)
-    ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
-    ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    _fill_data(&ramp, data_flat, data_swapped, groupdq)
     if (prev_data is None) != (prev_groupdq is None):
         raise ValueError("the previous integration needs both SCI and GROUPDQ")
     if prev_data is not None:
@@ -212,9 +182,17 @@ def flag_range_stop(uint8_t[:, :, :, ::1] groupdq, uint32_t[:, ::1] pixeldq,
                     ptrdiff_t int_first, ptrdiff_t int_count, ptrdiff_t skip, ptrdiff_t stop,
                     int nthreads=0):
     """Run rscd_flag_range_stop (back-off stop level given); returns (backed_off, one_group)."""
-    if stop < 0:        # the core's own check, kept: a negative stop is RSCD_ERR_RANGE
-        _check(RSCD_ERR_RANGE)
-    return _flag_range(groupdq, pixeldq, int_first, int_count, skip, stop, nthreads)
+    cdef rscd_ramp ramp
+    cdef rscd_params params
+    cdef ptrdiff_t backed_off = 0, one_group = 0
+    cdef int status
+    _fill_ramp(&ramp, groupdq, pixeldq, 1, 0, 1)
+    _fill_params(&params, nthreads)
+    with nogil:
+        status = rscd_flag_range_stop(&ramp, int_first, int_count, skip, stop, &params,
+                                      &backed_off, &one_group)
+    _check(status)
+    return backed_off, one_group
 
 
 Status = rscd_status
@@ -416,13 +394,10 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
     cdef rscd_measured_stats stats
     cdef int status, k
     cdef list keep = []
-    if data_flat.shape[0] != groupdq.size:
-        raise ValueError("SCI has %d values, GROUPDQ %d" % (data_flat.shape[0], groupdq.size))
     if len(int1) != 2 or len(int2p) != 2:
         raise ValueError("int1 and int2p must be (even, odd) pairs of models")
     _fill_ramp(&ramp, groupdq, pixeldq, integration_start, 0, first_row)
-    ramp.data = &data_flat[0] if data_flat.shape[0] else _empty_f4
-    ramp.data_byteorder = RSCD_SWAPPED if data_swapped else RSCD_NATIVE
+    _fill_data(&ramp, data_flat, data_swapped, groupdq)
     _check(rscd_measured_models_init(&models, sizeof(models)))   # every entry NULL
     for k, model in enumerate(int1 + int2p):
         if model is None:
@@ -441,3 +416,57 @@ def measured(float[::1] data_flat, bint data_swapped, const uint8_t[:, :, :, ::1
     return status, _fields(stats)
 
 # ---- end of measured ----
+
+
+# ---- shell ----
+
+from libc.string cimport memcpy
+
+
+def fits_walk(const unsigned char[::1] data):
+    """Run rscd_fits_walk on the bytes of a FITS file; returns the number of HDUs
+    walked, or raises ValueError with the core's one line (the HDU and the card)."""
+    cdef char message[RSCD_FITS_WALK_MESSAGE]
+    cdef ptrdiff_t count
+    cdef size_t size = data.shape[0]
+    cdef const unsigned char *bytes = &data[0] if size else NULL
+    with nogil:
+        count = rscd_fits_walk(bytes, size, message)
+    if count < 0:
+        raise ValueError(message.decode("utf-8"))
+    return count
+
+
+cdef size_t _read_block(void *source, size_t offset, unsigned char *block) noexcept with gil:
+    # source: [file, None]; the file's 2880 bytes at offset go to block. An exception
+    # of the read ends the walk (as the end of the file does) and is kept for the caller.
+    box = <list>source
+    try:
+        box[0].seek(offset)
+        data = box[0].read(2880)
+    except BaseException as exc:
+        box[1] = exc
+        return 0
+    cdef const unsigned char[::1] view = data
+    cdef size_t n = view.shape[0]
+    if n:
+        memcpy(block, &view[0], n)
+    return n
+
+
+def fits_walk_file(file, size_t size):
+    """Run rscd_fits_walk_read on an open binary file of size bytes, read block by block
+    (only the headers are read; a file that shrinks is walked as far as it goes); as
+    fits_walk, and an exception of a read is raised again."""
+    cdef char message[RSCD_FITS_WALK_MESSAGE]
+    cdef ptrdiff_t count
+    box = [file, None]
+    with nogil:
+        count = rscd_fits_walk_read(_read_block, <void *>box, size, message)
+    if box[1] is not None:
+        raise box[1]
+    if count < 0:
+        raise ValueError(message.decode("utf-8"))
+    return count
+
+# ---- end of shell ----

@@ -242,31 +242,31 @@ def check_distinct(paths: Sequence[str | os.PathLike[str]],
         written[key] = path
 
 
-def _status_of(path: str) -> str | None:
-    """S_RSCD of a FITS file's primary header, or None (missing, unreadable, absent)."""
+def _primary_header(path: str):
+    """The primary header of a FITS file, or None (missing, unreadable, not a regular
+    file: never open a FIFO or a device, it can block)."""
     from astropy.io import fits
-    if not os.path.isfile(path):        # never open a FIFO or a device: it can block
+    if not os.path.isfile(path):
         return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value = fits.getval(path, "S_RSCD", ext=0)
+            return fits.getheader(path, ext=0)
     except Exception:
         return None
+
+
+def _status_of(path: str) -> str | None:
+    """S_RSCD of a FITS file's primary header, or None (missing, unreadable, absent)."""
+    value = (_primary_header(path) or {}).get("S_RSCD")
     return value.strip() if isinstance(value, str) else None
 
 
 def _corrected_by(path: str) -> str:
     """The run that corrected ``path``: its last rscd HISTORY card ("rscd VERSION TIME
     RSCD METHOD with REFERENCE"), or what S_RSCD says when there is none."""
-    from astropy.io import fits
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            header = fits.getheader(path, ext=0)
-        runs = [str(text) for text in header.get("HISTORY", []) if str(text).startswith("rscd ")]
-    except Exception:
-        runs = []
+    history = (_primary_header(path) or {}).get("HISTORY", [])
+    runs = [str(text) for text in history if str(text).startswith("rscd ")]
     return f"by {runs[-1]}" if runs else "S_RSCD = 'COMPLETE'"
 
 
@@ -618,10 +618,6 @@ def _shown_as_given(file_result, given):
     return file_result
 
 
-def _engine_name(executor):
-    return type(executor).__name__
-
-
 def apply_files(paths: Sequence[str | os.PathLike[str]],
                 reference: str | os.PathLike[str] | Reference | None, *,
                 jobs: int | None = None,
@@ -751,7 +747,7 @@ def apply_files(paths: Sequence[str | os.PathLike[str]],
             bar.close()
     files = [r for r in results if r is not None]         # all of them by now
     batch = BatchResult(files, time.perf_counter() - start, jobs,
-                        None if executor is None else _engine_name(executor),
+                        None if executor is None else type(executor).__name__,
                         interrupted=stop.requested)
     if stop.requested:
         raise BatchInterrupted(batch)

@@ -195,6 +195,14 @@ def _fail(text):
     print(f"rscd: error: {text}", file=sys.stderr)
 
 
+def _refused(args, exc, status):
+    """One line for a refusal (the traceback too with --debug); returns ``status``."""
+    if args.debug:
+        traceback.print_exc()
+    _fail(error_text(exc))
+    return status
+
+
 def _stdout_gone():
     """The reader of stdout went away (``rscd ... | head``): send the rest of the output
     to the null device, so neither the next lines nor the flush at exit raise; the files
@@ -237,10 +245,7 @@ def _run(args):
     try:
         reference = None if args.reference is None else read_reference(args.reference)
     except expected as exc:
-        if args.debug:
-            traceback.print_exc()
-        _fail(error_text(exc))
-        return EXIT_USAGE
+        return _refused(args, exc, EXIT_USAGE)
 
     if args.segments:
         if reference is None:
@@ -279,10 +284,7 @@ def _run(args):
             print(f"rscd: {line}", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except expected as exc:       # refused before any file ran (a file given twice ...)
-        if args.debug:
-            traceback.print_exc()
-        _fail(error_text(exc))
-        return EXIT_USAGE
+        return _refused(args, exc, EXIT_USAGE)
     summary = args.summary if args.summary is not None else sys.stdout.isatty()
     if total > 1 and summary and not args.quiet:
         _say(print, batch.table())
@@ -302,14 +304,13 @@ def _run_segments(args, reference, expected, threads):
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        if args.debug:
-            traceback.print_exc()
         if not isinstance(exc, expected):
+            if args.debug:
+                traceback.print_exc()
             _fail(f"internal error: {type(exc).__name__}: {error_text(exc)} "
                   "(run with --debug for the traceback)")
-        else:
-            _fail(error_text(exc))
-        return EXIT_FAILED
+            return EXIT_FAILED
+        return _refused(args, exc, EXIT_FAILED)
     if not args.quiet:
         for n, seg in enumerate(results, 1):
             where = "in place" if args.in_place else f"-> {seg.output}"

@@ -246,7 +246,7 @@ def exposure_numbers(nints_file: int, nints: Optional[int], integration_start: i
 class FlagRange(NamedTuple):
     """One range of integrations flagged with one skip value (docs/overview.rst, "Method
     flag", rules 5-8): array indices ``int_first`` .. ``int_first + int_count - 1``,
-    ``skip`` groups each (the arguments of the C core's ``rscd_flag_range``)."""
+    ``skip`` groups each (the arguments of the C core's ``rscd_flag_range_stop``)."""
     int_first: int
     int_count: int
     skip: int

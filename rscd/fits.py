@@ -49,7 +49,8 @@ functions for the other modules: :func:`read_layout` (layout, offsets and exposu
 keywords: the one reader), :func:`open_ramp` (the arrays, memory-mapped read-only),
 :meth:`Layout.pixeldq_flags` (PIXELDQ's stored words as flags), :func:`check_state`
 (S_RSCD refusals), :func:`check_room`, :func:`extra_blocks`, :func:`run_keywords`,
-:func:`set_keywords` and :func:`history_card` (the header and its room).
+:func:`set_keywords` and :func:`history_card` (the header and its room), and
+:func:`check_output` (an output name).
 """
 import contextlib
 import dataclasses
@@ -69,7 +70,8 @@ from astropy.io import fits
 
 from ._core import VERSION
 from ._fitsscan import check_structure
-from .correct import STAT_KEYWORDS, Result, apply, exposure_numbers, is_miri
+from .correct import (MAX_INDEX, STAT_KEYWORDS, Result, apply, exposure_numbers,
+                      is_miri)
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
 from .options import check_options
@@ -79,8 +81,8 @@ from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
            "RAMP_SUFFIXES", "RESERVE_CARDS", "RUNNING", "Layout", "read_layout", "Ramp",
-           "open_ramp", "check_state", "check_room", "extra_blocks", "history_card",
-           "run_keywords", "set_keywords"]
+           "open_ramp", "check_state", "check_room", "check_output", "extra_blocks",
+           "history_card", "run_keywords", "set_keywords"]
 
 log = logging.getLogger("rscd")
 
@@ -202,28 +204,34 @@ def _hdu_index(hdul, extname):
     return None
 
 
-_MAX_KEYWORD = 2**31 - 1
-
-
-def _int_keyword(path, header, key, default):
+def _int_keyword(path, header, key, default, strict=True):
+    """An integer keyword in 1 .. MAX_INDEX (as rscd.apply takes them), ``default`` when
+    missing; a bad value is refused, or (not ``strict``: the readers) read as
+    ``default``."""
     value = header.get(key, default)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise RampFileError(f"{path}: primary header keyword {key} = {value!r} is not an integer")
-    if value < 1:
-        raise RampFileError(f"{path}: primary header keyword {key} = {value} must be >= 1")
-    if value > _MAX_KEYWORD:   # beyond any exposure; would overflow the C core (issue 9)
-        raise RampFileError(f"{path}: primary header keyword {key} = {value} is too large "
-                            f"(at most {_MAX_KEYWORD})")
-    return int(value)
+        problem = f"{value!r} is not an integer"
+    elif value < 1:
+        problem = f"{value} must be >= 1"
+    elif value > MAX_INDEX:  # beyond any exposure; would overflow the C core (issue 9)
+        problem = f"{value} is too large (at most {MAX_INDEX})"
+    else:
+        return int(value)
+    if not strict:
+        return default
+    raise RampFileError(f"{path}: primary header keyword {key} = {problem}")
 
 
-def _str_keyword(path, header, key):
+def _str_keyword(path, header, key, strict=True):
+    """A string keyword, stripped; required, or (not ``strict``) "" when missing or bad."""
+    value = header.get(key)
+    if isinstance(value, str):
+        return value.strip()
+    if not strict:
+        return ""
     if key not in header:
         raise RampFileError(f"{path}: primary header lacks the required keyword {key}")
-    value = header[key]
-    if not isinstance(value, str):
-        raise RampFileError(f"{path}: primary header keyword {key} = {value!r} is not a string")
-    return value.strip()
+    raise RampFileError(f"{path}: primary header keyword {key} = {value!r} is not a string")
 
 
 def _image_hdu(path, hdul, extname, bitpix, naxis, warned):
@@ -357,23 +365,7 @@ def _check_layout(path, hdul, size, warned, strict):
                 f"{path}: truncated: HDU {i} ({hdul[i].name}) needs "
                 f"{info['datLoc'] + hdul[i].size} bytes, the file has {size}")
     header = hdul[0].header
-    if strict:
-        keywords = _exposure_keywords(path, header, shape)
-    else:       # a reader takes what is there; a bad keyword is only missing to it
-        keywords = {}
-        for key in ("DETECTOR", "READPATT", "SUBARRAY"):
-            value = header.get(key)
-            keywords[key] = value.strip() if isinstance(value, str) else ""
-        for key in ("INTSTART", "SUBSTRT2"):
-            try:
-                keywords[key] = _int_keyword(path, header, key, 1)
-            except RampFileError:
-                keywords[key] = 1
-        least = keywords["INTSTART"] - 1 + shape[0]
-        try:
-            keywords["NINTS"] = _int_keyword(path, header, "NINTS", least)
-        except RampFileError:
-            keywords["NINTS"] = least
+    keywords = _exposure_keywords(path, header, shape, strict)
     status = header.get("S_RSCD")
     return Layout(
         path=path, header=header.copy(), header_size=hdul.fileinfo(0)["datLoc"],
@@ -387,23 +379,23 @@ def _check_layout(path, hdul, size, warned, strict):
         sci_dtype=">f4" if hdul[sci].header["BITPIX"] == -32 else ">f8")
 
 
-def _exposure_keywords(path, header, shape):
-    """The exposure keywords a correction needs, checked against the data's shape."""
+def _exposure_keywords(path, header, shape, strict):
+    """The exposure keywords a correction needs, checked against the data's shape; a
+    reader (not ``strict``) takes what is there, a bad keyword is only missing to it."""
     nints_file, ngroups = shape[:2]
     ngroups_hdr = header.get("NGROUPS")
-    if ngroups_hdr is not None and _int_keyword(path, header, "NGROUPS", 1) != ngroups:
+    if (strict and ngroups_hdr is not None
+            and _int_keyword(path, header, "NGROUPS", 1) != ngroups):
         raise RampFileError(f"{path}: primary header NGROUPS = {ngroups_hdr} but SCI has "
                             f"{ngroups} groups")
-    start = _int_keyword(path, header, "INTSTART", 1)
-    least = start - 1 + nints_file
+    start = _int_keyword(path, header, "INTSTART", 1, strict)
     # A NINTS below the last integration held is used as given, as jwst does (the
     # flag rules only ask whether NINTS > 1); rscd.apply logs it.
-    nints = _int_keyword(path, header, "NINTS", least)
-    return {"DETECTOR": _str_keyword(path, header, "DETECTOR"),
-            "READPATT": _str_keyword(path, header, "READPATT"),
-            "SUBARRAY": _str_keyword(path, header, "SUBARRAY"),
-            "NINTS": nints, "INTSTART": start,
-            "SUBSTRT2": _int_keyword(path, header, "SUBSTRT2", 1)}
+    nints = _int_keyword(path, header, "NINTS", start - 1 + nints_file, strict)
+    keywords = {key: _str_keyword(path, header, key, strict)
+                for key in ("DETECTOR", "READPATT", "SUBARRAY")}
+    return dict(keywords, NINTS=nints, INTSTART=start,
+                SUBSTRT2=_int_keyword(path, header, "SUBSTRT2", 1, strict))
 
 
 class Ramp(NamedTuple):
@@ -789,7 +781,7 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     out = os.fspath(output) if output is not None else output_path(path, output_dir)
     with _held(path, write=False) as fd:    # no in-place run changes it while it is read
         layout, run, chosen = _checked(path, ref, method, threads, force, previous)
-        _check_output(path, out, overwrite)
+        check_output(path, out, overwrite)
         earlier = flag_rerun(path, layout.header, layout.status, chosen)
         _pause_after_check()
         try:
@@ -901,7 +893,10 @@ def check_room(layout: Layout, ref: Reference, method: str) -> None:
             "new file")
 
 
-def _check_output(path, out, overwrite):
+def check_output(path: str, out: str, overwrite: bool) -> None:
+    """Refuse the output name ``out`` of the ramp file ``path`` when it is the input
+    itself (:class:`RampFileError`), or when it exists and not ``overwrite``
+    (:class:`FileExistsError`); create its folder with its parents."""
     if os.path.exists(out):
         if os.path.samefile(out, path):
             raise RampFileError(f"{path}: the output name is the input itself; give another "

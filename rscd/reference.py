@@ -215,6 +215,15 @@ class MeasuredModel:
     int2p_odd: Optional[MeasuredRow]
 
 
+def _check_pair(parities, name, extname, what):
+    """An EVEN row without its ODD row (or the reverse) in table ``extname`` of the file
+    ``name`` is a ReferenceFileError; ``what`` names the rows' pair."""
+    for parity, other in (("EVEN", "ODD"), ("ODD", "EVEN")):
+        if other in parities and parity not in parities:
+            raise ReferenceFileError(
+                f"{name}: {extname} has an {other} row for {what} but no {parity} row")
+
+
 def _measured_model(rows: Iterable[MeasuredRow], readpatt: str, subarray: str,
                     name: str) -> Optional[MeasuredModel]:
     """The first row of each kind and parity for the pair; None when it has no row. An
@@ -226,11 +235,8 @@ def _measured_model(rows: Iterable[MeasuredRow], readpatt: str, subarray: str,
     if not found:
         return None
     for kind in ("1", "2+"):
-        for parity, other in (("EVEN", "ODD"), ("ODD", "EVEN")):
-            if (kind, other) in found and (kind, parity) not in found:
-                raise ReferenceFileError(
-                    f"{name}: {MEASURED_EXTNAME} has an {other} row for READPATT={readpatt}, "
-                    f"SUBARRAY={subarray}, INTEGRATION={kind} but no {parity} row")
+        _check_pair({p for k, p in found if k == kind}, name, MEASURED_EXTNAME,
+                    f"READPATT={readpatt}, SUBARRAY={subarray}, INTEGRATION={kind}")
     return MeasuredModel(subarray, readpatt, found.get(("1", "EVEN")), found.get(("1", "ODD")),
                          found.get(("2+", "EVEN")), found.get(("2+", "ODD")))
 
@@ -408,11 +414,7 @@ def _read_decay_table(hdu, path):
     rows = []
     for key in order:
         found = pairs[key]
-        for parity, other in (("EVEN", "ODD"), ("ODD", "EVEN")):
-            if parity not in found:
-                raise ReferenceFileError(
-                    f"{path}: {DECAY_EXTNAME} has an {other} row for READPATT={key[0]}, "
-                    f"SUBARRAY={key[1]} but no {parity} row")
+        _check_pair(found, path, DECAY_EXTNAME, f"READPATT={key[0]}, SUBARRAY={key[1]}")
         rows.append(DecayRow(key[1], key[0], found["EVEN"], found["ODD"]))
     return tuple(rows)
 

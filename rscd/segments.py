@@ -38,8 +38,8 @@ import numpy as np
 from .batch import check_distinct
 from .options import check_options
 from .correct import Result
-from .fits import (Layout, RampFileError, apply_file, check_room, check_state, open_ramp,
-                   output_path, read_layout)
+from .fits import (Layout, RampFileError, apply_file, check_output, check_room, check_state,
+                   open_ramp, output_path, read_layout)
 from .reference import Reference, as_reference
 
 __all__ = ["apply_segments", "plan", "Segment", "SegmentResult", "root_name"]
@@ -187,11 +187,8 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
             names[seg.path] = output_path(seg.path, output_dir)
     if not inplace:
         check_distinct(list(names), list(names.values()))
-    if not inplace and not overwrite:
-        for out in names.values():
-            if os.path.exists(out):
-                raise FileExistsError(f"{out} exists; use --overwrite (overwrite=True) to "
-                                      "replace it")
+        for path, out in names.items():
+            check_output(path, out, overwrite)
     for seg in segs:    # refuse before anything is written (COMPLETE decay, RUNNING)
         assert seg.layout is not None           # plan() gives every segment its layout
         check_state(seg.layout, chosen, force)

@@ -10,6 +10,7 @@ tests/c/test_fastamp.c  the vector amplitude's error bound against libm, element
 tests/c/test_measured.c  rscd_measured: hand-worked values, refusals, full frames on 1 and 2
                          threads and byte-swapped SCI against the plain statement
 tests/c/test_diagnose.c  rscd_diagnose_block: exact sums of hand-worked ramps, DQ, byte order, threads
+tests/c/test_fitsscan.c  rscd_fits_walk: hand-made headers, its messages, every prefix of a file
 """
 import ctypes
 import math
@@ -32,12 +33,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
 TESTS_C = os.path.join(ROOT, "tests", "c")
 CORE = [os.path.join(CSRC, f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c",
-                                         "measured.c", "diagnose.c")]
+                                         "measured.c", "diagnose.c", "fitsscan.c")]
 PROGRAMS = {
     "test_rscd": [os.path.join(TESTS_C, "test_rscd.c")] + CORE,
     "test_fastamp": [os.path.join(TESTS_C, "test_fastamp.c"), os.path.join(CSRC, "fastamp.c")],
     "test_measured": [os.path.join(TESTS_C, "test_measured.c")] + CORE,
     "test_diagnose": [os.path.join(TESTS_C, "test_diagnose.c")] + CORE,
+    "test_fitsscan": [os.path.join(TESTS_C, "test_fitsscan.c")] + CORE,
 }
 CC = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
 WARNINGS = ["-Wall", "-Wextra", "-Wcast-qual", "-Werror"]
@@ -147,7 +149,8 @@ def test_c_program_under_sanitizers(tmp_path, program):
 
 
 @build_matrix
-@pytest.mark.parametrize("program", ["test_rscd", "test_measured", "test_diagnose"])
+@pytest.mark.parametrize("program", ["test_rscd", "test_measured", "test_diagnose",
+                                     "test_fitsscan"])
 def test_c_program_under_valgrind(tmp_path, program):
     valgrind = shutil.which("valgrind")
     if valgrind is None:

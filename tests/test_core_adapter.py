@@ -32,7 +32,6 @@ def calls(groupdq, pixeldq, data):
     """Every adapter function that takes GROUPDQ and PIXELDQ."""
     return {
         "flag": lambda: _core.flag(groupdq, pixeldq, 1, 2),
-        "flag_range": lambda: _core.flag_range(groupdq, pixeldq, 1, 1, 2),
         "flag_range_stop": lambda: _core.flag_range_stop(groupdq, pixeldq, 1, 1, 2, 3),
         "flag_plan": lambda: _core.flag_plan(groupdq, pixeldq, 1, 2),
         "flag_problem_levels": lambda: _core.flag_problem_levels(groupdq, pixeldq, 1, 1, 2),
@@ -40,7 +39,7 @@ def calls(groupdq, pixeldq, data):
     }
 
 
-ADAPTERS = ["flag", "flag_range", "flag_range_stop", "flag_plan", "flag_problem_levels",
+ADAPTERS = ["flag", "flag_range_stop", "flag_plan", "flag_problem_levels",
             "decay"]
 
 

@@ -265,7 +265,7 @@ def test_core_entry_points_refuse_overflowing_arguments():
     assert stats["ngroups_skip_int1"] == stats["ngroups_skip_int2p"] == SHAPE[1] - 3
     for skip in (2**63 - 1, -1, SHAPE[1] - 1):
         with pytest.raises(rscd.RSCDError, match="skip"):
-            _core.flag_range(gdq, pdq, 0, 1, skip, 1)
+            _core.flag_range_stop(gdq, pdq, 0, 1, skip, 0, 1)
     with pytest.raises(rscd.RSCDError, match="out of range"):
         _core.flag(gdq, pdq, 1, 1, 2**63 - 1, 0, 1)
     assert not gdq.any() and not pdq.any()

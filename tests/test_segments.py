@@ -164,6 +164,18 @@ def test_refuses_before_writing_anything(exposure):
     assert [_read(p) for p in exposure["segs"][1:]] == raw
 
 
+def test_an_output_naming_its_own_input_is_refused_before_writing(exposure):
+    """outputs mapping the first segment to itself: refused once the last segments had
+    been written (segments run last first); now before any file is written."""
+    first, *rest = exposure["segs"]
+    outputs = {first: first, **{p: rscd.output_path(p) for p in rest}}
+    raw = _read(first)
+    with pytest.raises(rscd.RampFileError, match="the output name is the input itself"):
+        apply_segments(exposure["segs"], exposure["decay"], outputs=outputs, overwrite=True)
+    assert not any(os.path.exists(rscd.output_path(p)) for p in rest)
+    assert _read(first) == raw
+
+
 def test_cli_segments(exposure, capsys):
     want_path = rscd.output_path(exposure["whole"])
     rscd.apply_file(exposure["whole"], exposure["decay"])
