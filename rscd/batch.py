@@ -504,8 +504,8 @@ class _Stop:
 def _stopped(path, inplace):
     """The FileResult of a file whose run a second interrupt stopped half-way."""
     if inplace:
-        state = ("a decay run stopped half-way leaves S_RSCD = 'RUNNING', refused until "
-                 "the file is restored; a flag run can simply be repeated")
+        state = ("a decay or measured run stopped half-way leaves S_RSCD = 'RUNNING', "
+                 "refused until the file is restored; a flag run can simply be repeated")
     else:
         state = "an output under its name is complete, else there is none"
     return FileResult(path, FAILED, stopped=True,

@@ -142,8 +142,8 @@ def _parser():
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing output files")
     parser.add_argument("--force", action="store_true",
-                        help="run decay on files already marked S_RSCD = COMPLETE, or left "
-                             "marked RUNNING by an interrupted in-place run")
+                        help="run decay or measured on files already marked S_RSCD = COMPLETE, "
+                             "or left marked RUNNING by an interrupted in-place run")
     # -j is --jobs, as in make and pytest; it used to mean --threads (CHANGES.md).
     parser.add_argument("-t", "--threads", type=int, metavar="N",
                         help="threads for the correction (default: rscd chooses, all cores)")

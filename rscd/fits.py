@@ -493,14 +493,14 @@ def history_card(result_method: str, reference_name: Optional[str]) -> str:
 
 def check_state(layout: Layout, method: str, force: bool) -> None:
     """Refuse (:class:`RampFileError`) what the file's S_RSCD forbids: any run on a file
-    left 'RUNNING' by an interrupted in-place decay run, and ``decay`` (not idempotent)
-    on a file marked 'COMPLETE'; ``force`` accepts both. ``method`` is "flag" or
-    "decay" (not "auto")."""
+    left 'RUNNING' by an interrupted in-place decay or measured run, and those two (not
+    idempotent) on a file marked 'COMPLETE'; ``force`` accepts both. ``method`` is "flag",
+    "decay" or "measured" (not "auto")."""
     path = layout.path
     if layout.status == RUNNING and not force:
         raise RampFileError(
-            f"{path}: S_RSCD = 'RUNNING': an earlier in-place decay run was interrupted, so "
-            "the SCI data may be partly corrected. Restore the file (e.g. rerun the pipeline "
+            f"{path}: S_RSCD = 'RUNNING': an earlier in-place decay or measured run was "
+            "interrupted, so the SCI data may be partly corrected. Restore the file (e.g. rerun the pipeline "
             "step that made it) and run rscd again; --force (force=True) accepts the data "
             "as they are")
     if method in ("decay", "measured") and layout.status == "COMPLETE" and not force:

@@ -282,7 +282,7 @@ def test_in_place_writes_the_running_marker_first(tmp_path, monkeypatch):
         rscd.apply_file(src, ref, inplace=True)
     assert seen == ["RUNNING"]
     monkeypatch.setattr(rscd.correct, "_apply_measured", real)
-    with pytest.raises(rscd.RampFileError, match="RUNNING"):
+    with pytest.raises(rscd.RampFileError, match="RUNNING.*decay or measured run was"):
         rscd.apply_file(src, ref, inplace=True)
 
 
