@@ -63,75 +63,85 @@ typedef struct work {
     rscd_diag_out *out;
     line_coef full, half_a, half_b;
     ptrdiff_t nmeasured;
+    ptrdiff_t jp;            /* nmeasured rounded up to a multiple of LANES */
     int swapped;
     uint32_t byte_mask;      /* 0x00ff00ff, set at run time (see sci_row) */
+    /* per parity: the clip's o_centre and o_half, jp values per bin (padding: centre
+     * 0, half +inf), so a pixel's values for four groups are one vector load */
+    double *centre[2], *half[2];
 } work;
 
-/* Per-thread buffers of one row (nx pixels, quads = ceil(nx / 4) groups of 4). */
+/* Pixels of a row measured together: their buffers stay in the first-level caches. A
+ * multiple of LANES, so that pixel x of the row is in lane x % LANES in every chunk. */
+#define CHUNK 128
+
+/* Per-thread buffers: of one chunk (CHUNK pixels) and of one row (nx pixels). */
 typedef struct row_buf {
-    double *tile;            /* ngroups x nx, group-major: the row's values */
-    double *slope, *mean;    /* the whole window's line */
-    double *u, *umean, *z;   /* halves: half A's line and half B's slope */
-    double *us, *zs, *zu;    /* the samples' u, z and z * u (0 where not used) */
-    double *gscale;          /* the clip's brightness scale */
-    uint64_t *okmask;        /* nx: all ones where used (the AVX2 code's masks) */
-    int32_t *cell;           /* nx: bin of z in the clip table times nmeasured */
-    unsigned char *ok;       /* nx: the sample is used */
-    unsigned char *okbits;   /* quads: bit l of okbits[q]: sample 4q + l is used */
-    unsigned char *keep;     /* nmeasured x quads: the same for each group's cut */
+    double *tile;            /* ngroups x CHUNK, group-major: the chunk's values */
+    double *slope, *mean;    /* CHUNK: the whole window's line */
+    double *u, *umean, *z;   /* CHUNK: halves: half A's line and half B's slope */
+    double *gscale;          /* CHUNK: the clip's brightness scale */
+    double *offs;            /* CHUNK x jp, pixel-major: the offsets (padding 0) */
+    int32_t *cell;           /* CHUNK: bin of z in the clip table times jp */
+    double *fin;             /* CHUNK: the sum of the offsets (finite or not) */
+    uint8_t *flags;          /* CHUNK: GROUPDQ of all groups, or'ed */
+    unsigned char *okc;      /* CHUNK: the sample is used (DQ, finite) */
+    double *us, *zs, *zu;    /* nx: the samples' u, z and z * u (0 where not used) */
+    unsigned char *ok;       /* nx: the sample is used (and passes the cut of u) */
+    unsigned char *cutx;     /* nx: a group's cut left the sample out */
+    unsigned char *keep;     /* nx x jp: kept in group j (set where cutx) */
+    unsigned char *removed;  /* jp: group j's cut left out a used sample of the row */
+    double *so, *szo;        /* LANES x jp: the row's sums of o and z * o */
 } row_buf;
 
 /* Lanes of the row sums: each lane adds every LANES-th pixel in pixel order, and the
  * lanes are added in a fixed order at the end of the row. The order is written out
  * here, not left to the compiler, so the sums do not depend on compile flags; the
- * AVX2 code holds the four lanes in one register and adds in the same order, so both
- * give the same bits. */
+ * AVX2 code adds the same values in the same order, so both give the same bits. */
 #define LANES 4
 
-/* a line over groups l->first.. of the row's tile, for every pixel of the row; mean
- * may be NULL (not needed) */
-static ALWAYS_INLINE void line_row(const line_coef *l, const double *tile, ptrdiff_t nx,
-                                   double *slope, double *mean)
+/* a line over groups l->first.. of the chunk's tile (n pixels); mean may be NULL */
+static ALWAYS_INLINE void line_chunk(const line_coef *l, const double *tile, ptrdiff_t n,
+                                     double *slope, double *mean)
 {
     ptrdiff_t k, x;
-    for (x = 0; x < nx; x++)
+    for (x = 0; x < n; x++)
         slope[x] = 0.0;
     for (k = 0; k < l->count; k++) {
-        const double *row = tile + (l->first + k) * nx;
+        const double *row = tile + (l->first + k) * CHUNK;
         const double c = l->c[k];
-        for (x = 0; x < nx; x++)
+        for (x = 0; x < n; x++)
             slope[x] += c * row[x];
     }
     if (!mean)
         return;
-    for (x = 0; x < nx; x++)
+    for (x = 0; x < n; x++)
         mean[x] = 0.0;
     for (k = 0; k < l->count; k++) {
-        const double *row = tile + (l->first + k) * nx;
-        for (x = 0; x < nx; x++)
+        const double *row = tile + (l->first + k) * CHUNK;
+        for (x = 0; x < n; x++)
             mean[x] += row[x];
     }
-    for (x = 0; x < nx; x++)
+    for (x = 0; x < n; x++)
         mean[x] /= (double)l->count;
 }
 
-/* ok[x] &= no bad flag in this group */
-static ALWAYS_INLINE void dq_row(const uint8_t *dq, ptrdiff_t nx, unsigned char *ok)
+/* flags[x] |= dq[x]: the flags of a pixel's groups, gathered */
+static ALWAYS_INLINE void dq_row(const uint8_t *dq, ptrdiff_t n, uint8_t *flags)
 {
     ptrdiff_t x;
-    for (x = 0; x < nx; x++)
-        ok[x] &= (unsigned char)((dq[x] & BAD_GROUP) == 0);
+    for (x = 0; x < n; x++)
+        flags[x] |= dq[x];
 }
 
-/* t[x] = the value at sci[x] (stored swapped or not) as double; ok[x] &= finite. The
- * finiteness is read from the exponent bits (all ones: inf or NaN), the same test as
- * v - v == 0 on the converted value, in a form a compiler can vectorise. */
-static ALWAYS_INLINE void sci_row(const float *sci, int swapped, uint32_t mask, ptrdiff_t nx,
-                                  double *t, unsigned char *ok)
+/* t[x] = the value at sci[x] (stored swapped or not) as double. Whether the values are
+ * finite is seen later, in the lines and offsets they give (see is_finite()). */
+static ALWAYS_INLINE void sci_row(const float *sci, int swapped, uint32_t mask, ptrdiff_t n,
+                                  double *t)
 {
     ptrdiff_t x;
     if (swapped) {
-        for (x = 0; x < nx; x++) {
+        for (x = 0; x < n; x++) {
             uint32_t bits;
             float v;
             memcpy(&bits, sci + x, sizeof bits);
@@ -142,157 +152,186 @@ static ALWAYS_INLINE void sci_row(const float *sci, int swapped, uint32_t mask, 
             bits = ((bits >> 8) & mask) | ((bits & mask) << 8);
             memcpy(&v, &bits, sizeof v);
             t[x] = (double)v;
-            ok[x] &= (unsigned char)((bits & 0x7f800000u) != 0x7f800000u);
         }
     } else {
-        for (x = 0; x < nx; x++) {
-            uint32_t bits;
-            memcpy(&bits, sci + x, sizeof bits);
+        for (x = 0; x < n; x++)
             t[x] = (double)sci[x];
-            ok[x] &= (unsigned char)((bits & 0x7f800000u) != 0x7f800000u);
-        }
     }
-}
-
-/* One measured group of a row: its values, the line its offsets are taken from, and
- * its column of the clip table (NULL: no cut). */
-typedef struct group_in {
-    const double *d, *mean, *slope;
-    double dx;
-    const double *centre, *half;
-} group_in;
-
-/* Sample x's offset in group g: kept (returned) when used and within the cut; adds
- * the kept offset o to *so and o * z to *szo (a sample left out adds zeros: its
- * offset, which may be NaN, is not read into a sum). */
-static ALWAYS_INLINE int offset_sample(const row_buf *rb, const group_in *g, ptrdiff_t x,
-                                       double *so, double *szo)
-{
-    const double o = (g->d[x] - g->mean[x]) - g->dx * g->slope[x];
-    int keep = rb->ok[x];
-    double om;
-    if (g->centre) {
-        const int32_t c = rb->cell[x];
-        keep &= fabs(o * rb->gscale[x] - g->centre[c]) <= g->half[c];
-    }
-    om = keep ? o : 0.0;
-    *so += om;
-    *szo += om * rb->zs[x];
-    return keep;
-}
-
-/* The samples x .. nx-1 (fewer than LANES) of group g into lanes 0, 1, ...; returns
- * their keep bits. */
-static ALWAYS_INLINE unsigned offsets_tail(const row_buf *rb, const group_in *g, ptrdiff_t x,
-                                           ptrdiff_t nx, double so[LANES], double szo[LANES])
-{
-    unsigned bits = 0;
-    ptrdiff_t l;
-    for (l = 0; x + l < nx; l++)
-        bits |= (unsigned)offset_sample(rb, g, x + l, &so[l], &szo[l]) << l;
-    return bits;
-}
-
-/* The offsets of one group over the row: sums of o and z * o in lanes, the keep bits
- * (bits[q]: samples 4q ..). Returns nonzero when the cut left out a used sample. */
-static ALWAYS_INLINE int offsets_plain(const row_buf *rb, const group_in *g, ptrdiff_t nx,
-                                       unsigned char *bits, double so[LANES],
-                                       double szo[LANES])
-{
-    ptrdiff_t x, l;
-    unsigned removed = 0;
-    for (x = 0; x + LANES <= nx; x += LANES) {
-        unsigned b = 0;
-        for (l = 0; l < LANES; l++)
-            b |= (unsigned)offset_sample(rb, g, x + l, &so[l], &szo[l]) << l;
-        bits[x / LANES] = (unsigned char)b;
-        removed |= rb->okbits[x / LANES] & ~b;
-    }
-    if (x < nx) {
-        const unsigned b = offsets_tail(rb, g, x, nx, so, szo);
-        bits[x / LANES] = (unsigned char)b;
-        removed |= rb->okbits[x / LANES] & ~b;
-    }
-    return removed != 0;
 }
 
 #if HAVE_AVX2_BUILD
-/* offsets_plain four samples at a time: the same operations on the same values in
- * the same lanes, so the same bits. */
-__attribute__((target("avx2"))) static int
-offsets_avx2(const row_buf *rb, const group_in *g, ptrdiff_t nx, unsigned char *bits,
-             double so[LANES], double szo[LANES])
+/* sci_row for stored-swapped words: one byte shuffle per 8 words (exact conversion,
+ * the same values) */
+__attribute__((target("avx2"))) static void sci_row_swapped_avx2(const float *sci, ptrdiff_t n,
+                                                                  double *t)
 {
-    const __m256d dx = _mm256_set1_pd(g->dx), sign = _mm256_set1_pd(-0.0);
-    __m256d vo = _mm256_loadu_pd(so), vzo = _mm256_loadu_pd(szo);
+    const __m256i order = _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
+                                           3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
     ptrdiff_t x;
-    int removed = 0;
-    for (x = 0; x + LANES <= nx; x += LANES) {
-        const __m256d o = _mm256_sub_pd(
-            _mm256_sub_pd(_mm256_loadu_pd(g->d + x), _mm256_loadu_pd(g->mean + x)),
-            _mm256_mul_pd(dx, _mm256_loadu_pd(g->slope + x)));
-        const __m256d ok = _mm256_loadu_pd((const double *)(const void *)(rb->okmask + x));
-        __m256d keep = ok, om;
-        int b;
-        if (g->centre) {
-            const __m128i idx = _mm_loadu_si128((const __m128i *)(const void *)(rb->cell + x));
-            const __m256d c = _mm256_i32gather_pd(g->centre, idx, 8);
-            const __m256d h = _mm256_i32gather_pd(g->half, idx, 8);
-            const __m256d t = _mm256_sub_pd(_mm256_mul_pd(o, _mm256_loadu_pd(rb->gscale + x)), c);
-            keep = _mm256_and_pd(keep, _mm256_cmp_pd(_mm256_andnot_pd(sign, t), h, _CMP_LE_OQ));
-        }
-        om = _mm256_and_pd(keep, o);
-        vo = _mm256_add_pd(vo, om);
-        vzo = _mm256_add_pd(vzo, _mm256_mul_pd(om, _mm256_loadu_pd(rb->zs + x)));
-        b = _mm256_movemask_pd(keep);
-        bits[x / LANES] = (unsigned char)b;
-        removed |= _mm256_movemask_pd(ok) & ~b;
+    for (x = 0; x + 8 <= n; x += 8) {
+        const __m256i w = _mm256_shuffle_epi8(
+            _mm256_loadu_si256((const __m256i *)(const void *)(sci + x)), order);
+        const __m256 v = _mm256_castsi256_ps(w);
+        _mm256_storeu_pd(t + x, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        _mm256_storeu_pd(t + x + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
     }
-    _mm256_storeu_pd(so, vo);
-    _mm256_storeu_pd(szo, vzo);
-    if (x < nx) {
-        const unsigned b = offsets_tail(rb, g, x, nx, so, szo);
-        bits[x / LANES] = (unsigned char)b;
-        removed |= (int)(rb->okbits[x / LANES] & ~b);
-    }
-    return removed != 0;
+    for (; x < n; x++)
+        t[x] = load_f32(sci + x, 1);
 }
 #endif
 
-/* n, z, u, z * u summed in lanes over the samples whose bit is set. */
-static ALWAYS_INLINE void sample_sums(const row_buf *rb, const unsigned char *bits,
-                                      ptrdiff_t nx, double acc[4][LANES])
+/* v is finite (v - v is NaN for inf and NaN) */
+static ALWAYS_INLINE int is_finite(double v)
 {
-    ptrdiff_t x, l;
-    memset(acc, 0, 4 * LANES * sizeof(double));
-    for (x = 0; x < nx; x += LANES)
-        for (l = 0; l < LANES && x + l < nx; l++) {
-            const int k = (bits[x / LANES] >> l) & 1;
-            acc[0][l] += k ? 1.0 : 0.0;
-            acc[1][l] += k ? rb->zs[x + l] : 0.0;
-            acc[2][l] += k ? rb->us[x + l] : 0.0;
-            acc[3][l] += k ? rb->zu[x + l] : 0.0;
+    return v - v == 0.0;
+}
+
+/* The offsets of the chunk's n pixels from the line (slope, mean) centred at xbar,
+ * pixel-major: offs[x * jp + j] = (D - mean) - dx * slope of measured group j, for
+ * groups j0 ..; fin[x] += each offset (finite only when all are: none is near the
+ * largest double, the values being floats). */
+static ALWAYS_INLINE void offsets_plain(const work *wk, const row_buf *rb, ptrdiff_t n,
+                                        const double *slope, const double *mean, double xbar,
+                                        ptrdiff_t j0)
+{
+    const rscd_diag_block *b = wk->b;
+    ptrdiff_t j, x;
+    for (j = j0; j < wk->nmeasured; j++) {
+        const ptrdiff_t grp = j < b->window_start ? j : b->ngroups - 1;
+        const double dx = (double)grp - xbar;
+        const double *d = rb->tile + grp * CHUNK;
+        for (x = 0; x < n; x++) {
+            const double o = (d[x] - mean[x]) - dx * slope[x];
+            rb->offs[x * wk->jp + j] = o;
+            rb->fin[x] += o;
         }
+    }
 }
 
-static double lanes_total(const double acc[LANES])
+/* A used sample's offsets against the cut of its bin, group by group: kept ones add o
+ * to so[j] and o * z to szo[j] (so, szo: its lane's sums). Returns nonzero when the
+ * cut left one out (keep[j] then says which). */
+static ALWAYS_INLINE int sample_plain(const double *o, ptrdiff_t J, const double *centre,
+                                      const double *half, double gscale, double z,
+                                      double *so, double *szo, unsigned char *keep)
 {
-    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    ptrdiff_t j;
+    int out = 0;
+    for (j = 0; j < J; j++) {
+        const int k = centre ? fabs(o[j] * gscale - centre[j]) <= half[j] : 1;
+        const double om = k ? o[j] : 0.0;
+        so[j] += om;
+        szo[j] += om * z;
+        keep[j] = (unsigned char)k;
+        out |= !k;
+    }
+    return out;
 }
 
-/* The row's used samples: u and z (0 where not used), the slope histogram, the clip
- * bin and the cut of u. Returns the samples passing the DQ tests. */
-static ALWAYS_INLINE ptrdiff_t samples_row(const work *wk, ptrdiff_t y, const row_buf *rb,
-                                           int64_t *hist, const rscd_diag_clip *clip)
+#if HAVE_AVX2_BUILD
+/* offsets_plain for four groups and four pixels at a time, then transposed: the same
+ * values. */
+__attribute__((target("avx2"))) static void
+offsets_avx2(const work *wk, const row_buf *rb, ptrdiff_t n, const double *slope,
+             const double *mean, double xbar)
+{
+    const rscd_diag_block *b = wk->b;
+    const ptrdiff_t jp = wk->jp, w = b->window_start;
+    ptrdiff_t j, x, i;
+    for (j = 0; j + LANES <= wk->nmeasured; j += LANES) {
+        const double *d[LANES];
+        __m256d dx[LANES];
+        for (i = 0; i < LANES; i++) {
+            const ptrdiff_t grp = j + i < w ? j + i : b->ngroups - 1;
+            d[i] = rb->tile + grp * CHUNK;
+            dx[i] = _mm256_set1_pd((double)grp - xbar);
+        }
+        for (x = 0; x + LANES <= n; x += LANES) {
+            const __m256d m = _mm256_loadu_pd(mean + x), s = _mm256_loadu_pd(slope + x);
+            __m256d o[LANES], t0, t1, t2, t3;
+            __m256d f = _mm256_loadu_pd(rb->fin + x);
+            for (i = 0; i < LANES; i++) {
+                o[i] = _mm256_sub_pd(_mm256_sub_pd(_mm256_loadu_pd(d[i] + x), m),
+                                     _mm256_mul_pd(dx[i], s));
+                f = _mm256_add_pd(f, o[i]);
+            }
+            _mm256_storeu_pd(rb->fin + x, f);
+            /* o[i] holds group j+i of pixels x..x+3: transpose to pixels */
+            t0 = _mm256_unpacklo_pd(o[0], o[1]);
+            t1 = _mm256_unpackhi_pd(o[0], o[1]);
+            t2 = _mm256_unpacklo_pd(o[2], o[3]);
+            t3 = _mm256_unpackhi_pd(o[2], o[3]);
+            _mm256_storeu_pd(rb->offs + (x + 0) * jp + j, _mm256_permute2f128_pd(t0, t2, 0x20));
+            _mm256_storeu_pd(rb->offs + (x + 1) * jp + j, _mm256_permute2f128_pd(t1, t3, 0x20));
+            _mm256_storeu_pd(rb->offs + (x + 2) * jp + j, _mm256_permute2f128_pd(t0, t2, 0x31));
+            _mm256_storeu_pd(rb->offs + (x + 3) * jp + j, _mm256_permute2f128_pd(t1, t3, 0x31));
+        }
+        for (; x < n; x++)
+            for (i = 0; i < LANES; i++) {
+                const double o = (d[i][x] - mean[x])
+                    - ((double)(j + i < w ? j + i : b->ngroups - 1) - xbar) * slope[x];
+                rb->offs[x * jp + j + i] = o;
+                rb->fin[x] += o;
+            }
+    }
+    offsets_plain(wk, rb, n, slope, mean, xbar, j);
+}
+
+/* sample_plain four groups at a time over jp groups (the padding is kept and never
+ * read): the same operations on the same values, so the same bits. */
+__attribute__((target("avx2"))) static int
+sample_avx2(const double *o, ptrdiff_t jp, const double *centre, const double *half,
+            double gscale, double z, double *so, double *szo, unsigned char *keep)
+{
+    const __m256d g = _mm256_set1_pd(gscale), vz = _mm256_set1_pd(z);
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    ptrdiff_t j;
+    int out = 0;
+    for (j = 0; j < jp; j += LANES) {
+        const __m256d v = _mm256_loadu_pd(o + j);
+        __m256d om = v;
+        int k = 0xf;
+        if (centre) {
+            const __m256d t = _mm256_sub_pd(_mm256_mul_pd(v, g), _mm256_loadu_pd(centre + j));
+            const __m256d in = _mm256_cmp_pd(_mm256_andnot_pd(sign, t),
+                                             _mm256_loadu_pd(half + j), _CMP_LE_OQ);
+            om = _mm256_and_pd(in, v);
+            k = _mm256_movemask_pd(in);
+        }
+        _mm256_storeu_pd(so + j, _mm256_add_pd(_mm256_loadu_pd(so + j), om));
+        _mm256_storeu_pd(szo + j, _mm256_add_pd(_mm256_loadu_pd(szo + j), _mm256_mul_pd(om, vz)));
+        if (k != 0xf) {
+            keep[j] = (unsigned char)(k & 1);
+            keep[j + 1] = (unsigned char)((k >> 1) & 1);
+            keep[j + 2] = (unsigned char)((k >> 2) & 1);
+            keep[j + 3] = (unsigned char)((k >> 3) & 1);
+            out = 1;
+        } else {
+            memset(keep + j, 1, LANES);
+        }
+    }
+    return out;
+}
+#endif
+
+/* The chunk's used samples: u and z (0 where not used), the slope histogram, the clip
+ * bin and the cut of u, into the row's arrays from pixel x0. Returns the samples
+ * passing the DQ tests. */
+static ALWAYS_INLINE ptrdiff_t samples_chunk(const work *wk, ptrdiff_t y, ptrdiff_t x0,
+                                             ptrdiff_t n, const row_buf *rb, int64_t *hist,
+                                             const rscd_diag_clip *clip)
 {
     const rscd_diag_block *b = wk->b;
     const rscd_diag_out *out = wk->out;
-    const ptrdiff_t nx = b->nx, J = wk->nmeasured;
+    const ptrdiff_t jp = wk->jp;
+    double *us = rb->us + x0, *zs = rb->zs + x0;
+    unsigned char *ok = rb->ok + x0;
     ptrdiff_t used = 0, x, k;
-    for (x = 0; x < nx; x++) {
-        const ptrdiff_t p = y * nx + x;
+    for (x = 0; x < n; x++) {
+        const ptrdiff_t p = y * b->nx + x0 + x;
         double u = 0.0, z = 0.0;
-        if (rb->ok[x]) {
+        ok[x] = rb->okc[x];
+        if (ok[x]) {
             used++;
             if (b->halves) {
                 u = rb->u[x];
@@ -303,26 +342,26 @@ static ALWAYS_INLINE ptrdiff_t samples_row(const work *wk, ptrdiff_t y, const ro
                 if (others > 0.0)
                     z = (b->pixel_slope_sum[p] - u) / others;
                 else
-                    rb->ok[x] = 0;
+                    ok[x] = 0;
             }
         }
-        rb->us[x] = u;
-        rb->zs[x] = z;
+        us[x] = u;
+        zs[x] = z;
         rb->cell[x] = 0;
     }
     /* the bin of z: the edges below it (numpy's searchsorted, side "left"), counted
-     * edge by edge for the whole row */
+     * edge by edge for the whole chunk */
     if (clip)
         for (k = 0; k < clip->nbins - 1; k++) {
             const double e = clip->edges[k];
-            for (x = 0; x < nx; x++)
-                rb->cell[x] += e < rb->zs[x];
+            for (x = 0; x < n; x++)
+                rb->cell[x] += e < zs[x];
         }
-    for (x = 0; x < nx; x++) {
-        const double u = rb->us[x], z = rb->zs[x];
+    for (x = 0; x < n; x++) {
+        const double u = us[x], z = zs[x];
         double gscale = 1.0;
         const int32_t bin = rb->cell[x];
-        if (rb->ok[x]) {
+        if (ok[x]) {
             double pos = nearbyint((asinh(rb->slope[x] / out->slope_unit) + out->slope_span)
                                    * ((double)out->slope_bins / (2.0 * out->slope_span)));
             if (!(pos >= 0.0))
@@ -334,21 +373,141 @@ static ALWAYS_INLINE ptrdiff_t samples_row(const work *wk, ptrdiff_t y, const ro
                 if (clip->bright[bin])
                     gscale = clip->zmed[bin] / (z > 0.0 ? z : 1.0);
                 if (!(fabs(u * gscale - clip->u_centre[bin]) <= clip->u_half[bin]))
-                    rb->ok[x] = 0;
+                    ok[x] = 0;
             }
         }
-        if (!rb->ok[x])
-            rb->us[x] = rb->zs[x] = 0.0;
-        rb->zu[x] = rb->zs[x] * rb->us[x];
+        if (!ok[x])
+            us[x] = zs[x] = 0.0;
+        rb->zu[x0 + x] = zs[x] * us[x];
         rb->gscale[x] = gscale;
-        rb->cell[x] = (int32_t)(bin * J);
-        rb->okmask[x] = rb->ok[x] ? ~(uint64_t)0 : 0;
+        rb->cell[x] = (int32_t)(bin * jp);
     }
-    for (x = 0; x < nx; x += LANES) {
-        unsigned bits = 0;
-        for (k = 0; k < LANES && x + k < nx; k++)
-            bits |= (unsigned)(rb->ok[x + k] != 0) << k;
-        rb->okbits[x / LANES] = (unsigned char)bits;
+    return used;
+}
+
+/* n, z, u, z * u summed in lanes over the row's samples kept in group j (j < 0: the
+ * used samples). */
+static void sample_sums(const row_buf *rb, ptrdiff_t nx, ptrdiff_t jp, ptrdiff_t j,
+                        double acc[4][LANES])
+{
+    ptrdiff_t x, l;
+    memset(acc, 0, 4 * LANES * sizeof(double));
+    for (x = 0; x < nx; x += LANES)
+        for (l = 0; l < LANES && x + l < nx; l++) {
+            const ptrdiff_t i = x + l;
+            const int k = rb->ok[i] && (j < 0 || !rb->cutx[i] || rb->keep[i * jp + j]);
+            acc[0][l] += k ? 1.0 : 0.0;
+            acc[1][l] += k ? rb->zs[i] : 0.0;
+            acc[2][l] += k ? rb->us[i] : 0.0;
+            acc[3][l] += k ? rb->zu[i] : 0.0;
+        }
+}
+
+static double lanes_total(const double acc[LANES])
+{
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+/* Pixels x0 .. x0+n-1 of row y. Returns the samples used. */
+static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t x0,
+                                          ptrdiff_t n, const row_buf *rb, int64_t *hist,
+                                          int sums, int vector)
+{
+    const rscd_diag_block *b = wk->b;
+    rscd_diag_out *out = wk->out;
+    const ptrdiff_t N = b->ngroups, nx = b->nx, jp = wk->jp;
+    const ptrdiff_t stride = b->plane_stride > 0 ? b->plane_stride : b->ny * nx;
+    const ptrdiff_t at = (y - b->data_row_first) * nx + x0;
+    const int parity = ((b->ystart + y) % 2 == 1) ? 0 : 1;
+    const rscd_diag_clip *clip = b->clip[parity];
+    const double *centre = clip ? wk->centre[parity] : NULL;
+    const double *half = clip ? wk->half[parity] : NULL;
+    const uint32_t *pdq = b->pixeldq + y * nx + x0;
+    const double *slope, *mean;
+    double xbar;
+    ptrdiff_t used = 0, x, g;
+    (void)vector;
+    /* the chunk's groups, plane by plane (sequential reads) */
+    memset(rb->flags, 0, (size_t)n);
+    for (g = 0; g < N; g++) {
+        dq_row(b->groupdq + g * stride + at, n, rb->flags);
+        /* the slopes pass reads only the window's SCI (a non-finite value elsewhere
+         * leaves the sample out of the sums pass, not its pixel's slope, which stays
+         * independent of every other sample) */
+        if (sums || (g >= b->window_start && g < N - 1)) {
+#if HAVE_AVX2_BUILD
+            if (vector && wk->swapped)
+                sci_row_swapped_avx2(b->sci + g * stride + at, n, rb->tile + g * CHUNK);
+            else
+#endif
+                sci_row(b->sci + g * stride + at, wk->swapped, wk->byte_mask, n,
+                        rb->tile + g * CHUNK);
+        }
+    }
+    /* used: no bad flag, and every value read finite, which the whole window's slope
+     * shows for the window (each value enters it with a nonzero coefficient, or 0
+     * times inf or NaN, which is NaN) and the offsets for the other groups */
+    line_chunk(&wk->full, rb->tile, n, rb->slope, (sums && !b->halves) ? rb->mean : NULL);
+    for (x = 0; x < n; x++)
+        rb->okc[x] = (pdq[x] & BAD_PIXEL) == 0 && (rb->flags[x] & BAD_GROUP) == 0
+            && is_finite(rb->slope[x]);
+    if (!sums) {                                            /* slopes pass */
+        for (x = 0; x < n; x++)
+            if (rb->okc[x]) {
+                used++;
+                out->pixel_slope_sum[y * nx + x0 + x] += rb->slope[x];
+                out->pixel_slope_count[y * nx + x0 + x] += 1.0;
+            }
+        return used;
+    }
+    if (b->halves) {
+        line_chunk(&wk->half_b, rb->tile, n, rb->z, NULL);
+        line_chunk(&wk->half_a, rb->tile, n, rb->u, rb->umean);
+        slope = rb->u;
+        mean = rb->umean;
+        xbar = wk->half_a.xbar;
+    } else {
+        slope = rb->slope;
+        mean = rb->mean;
+        xbar = wk->full.xbar;
+    }
+    for (x = 0; x < n; x++)
+        rb->fin[x] = 0.0;
+#if HAVE_AVX2_BUILD
+    if (vector)
+        offsets_avx2(wk, rb, n, slope, mean, xbar);
+    else
+#endif
+        offsets_plain(wk, rb, n, slope, mean, xbar, 0);
+    for (x = 0; x < n; x++)
+        rb->okc[x] &= is_finite(rb->fin[x]);
+    used = samples_chunk(wk, y, x0, n, rb, hist, clip);
+    /* per used sample, group by group: the cut and the sums of o and z * o in the
+     * sample's lane (a sample left out adds nothing: its offsets, which may be NaN,
+     * are not read) */
+    for (x = 0; x < n; x++) {
+        const ptrdiff_t i = x0 + x, l = i % LANES;
+        int cut;
+        rb->cutx[i] = 0;
+        if (!rb->ok[i])
+            continue;
+#if HAVE_AVX2_BUILD
+        if (vector)
+            cut = sample_avx2(rb->offs + x * jp, jp, centre ? centre + rb->cell[x] : NULL,
+                              half ? half + rb->cell[x] : NULL, rb->gscale[x], rb->zs[i],
+                              rb->so + l * jp, rb->szo + l * jp, rb->keep + i * jp);
+        else
+#endif
+            cut = sample_plain(rb->offs + x * jp, wk->nmeasured,
+                               centre ? centre + rb->cell[x] : NULL,
+                               half ? half + rb->cell[x] : NULL, rb->gscale[x], rb->zs[i],
+                               rb->so + l * jp, rb->szo + l * jp, rb->keep + i * jp);
+        if (cut) {
+            ptrdiff_t j;
+            rb->cutx[i] = 1;
+            for (j = 0; j < wk->nmeasured; j++)
+                rb->removed[j] |= (unsigned char)!rb->keep[i * jp + j];
+        }
     }
     return used;
 }
@@ -359,81 +518,36 @@ static ALWAYS_INLINE ptrdiff_t samples_row(const work *wk, ptrdiff_t y, const ro
 static ALWAYS_INLINE ptrdiff_t row_body(const work *wk, ptrdiff_t y, const row_buf *rb,
                                         int64_t *hist, double *rowsums, int vector)
 {
-    const rscd_diag_block *b = wk->b;
-    rscd_diag_out *out = wk->out;
-    const ptrdiff_t N = b->ngroups, nx = b->nx;
-    const ptrdiff_t stride = b->plane_stride > 0 ? b->plane_stride : b->ny * nx;
-    const ptrdiff_t at = (y - b->data_row_first) * nx;
-    const ptrdiff_t J = wk->nmeasured, quads = (nx + LANES - 1) / LANES;
-    const int parity = ((b->ystart + y) % 2 == 1) ? 0 : 1;
-    const rscd_diag_clip *clip = b->clip[parity];
-    const uint32_t *pdq = b->pixeldq + y * nx;
-    ptrdiff_t used = 0, x, g, j;
-    group_in gin;
+    const ptrdiff_t nx = wk->b->nx, jp = wk->jp;
+    ptrdiff_t used = 0, x0, j, k;
     double sample[4][LANES];
     int sample_done = 0;
-    (void)vector;
-    /* the row's groups, plane by plane (sequential reads) */
-    for (x = 0; x < nx; x++)
-        rb->ok[x] = (pdq[x] & BAD_PIXEL) == 0;
-    for (g = 0; g < N; g++) {
-        dq_row(b->groupdq + g * stride + at, nx, rb->ok);
-        /* the slopes pass reads only the window's SCI (a non-finite value elsewhere
-         * leaves the sample out of the sums pass, not its pixel's slope, which stays
-         * independent of every other sample) */
-        if (rowsums || (g >= b->window_start && g < N - 1))
-            sci_row(b->sci + g * stride + at, wk->swapped, wk->byte_mask, nx,
-                    rb->tile + g * nx, rb->ok);
+    if (rowsums) {
+        memset(rb->so, 0, LANES * (size_t)jp * sizeof(double));
+        memset(rb->szo, 0, LANES * (size_t)jp * sizeof(double));
+        memset(rb->removed, 0, (size_t)jp);
     }
-    if (!rowsums) {                                         /* slopes pass */
-        line_row(&wk->full, rb->tile, nx, rb->slope, NULL);
-        for (x = 0; x < nx; x++)
-            if (rb->ok[x]) {
-                used++;
-                out->pixel_slope_sum[y * nx + x] += rb->slope[x];
-                out->pixel_slope_count[y * nx + x] += 1.0;
-            }
+    for (x0 = 0; x0 < nx; x0 += CHUNK)
+        used += chunk_body(wk, y, x0, nx - x0 < CHUNK ? nx - x0 : CHUNK, rb, hist,
+                           rowsums != NULL, vector);
+    if (!rowsums)
         return used;
-    }
-    if (b->halves) {
-        line_row(&wk->full, rb->tile, nx, rb->slope, NULL);
-        line_row(&wk->half_b, rb->tile, nx, rb->z, NULL);
-        line_row(&wk->half_a, rb->tile, nx, rb->u, rb->umean);
-        gin.slope = rb->u;
-        gin.mean = rb->umean;
-    } else {
-        line_row(&wk->full, rb->tile, nx, rb->slope, rb->mean);
-        gin.slope = rb->slope;
-        gin.mean = rb->mean;
-    }
-    used = samples_row(wk, y, rb, hist, clip);
-    /* per group: the offsets, which samples pass its cut, the row's sums over them in
-     * LANES lanes. n, z, u and z * u need summing again only for a group whose cut
-     * left out a used sample: otherwise they are the sums over the used samples (the
-     * same additions in the same order) */
-    for (j = 0; j < J; j++) {
-        const ptrdiff_t grp = j < b->window_start ? j : N - 1;
-        unsigned char *bits = rb->keep + j * quads;
-        double so[LANES] = {0.0, 0.0, 0.0, 0.0}, szo[LANES] = {0.0, 0.0, 0.0, 0.0};
-        double cut[4][LANES];
+    /* n, z, u and z * u need summing per group only where its cut left out a used
+     * sample: otherwise they are the sums over the used samples (the same additions in
+     * the same order) */
+    for (j = 0; j < wk->nmeasured; j++) {
+        double cut[4][LANES], so[LANES], szo[LANES];
         double (*s4)[LANES] = sample;
-        int removed;
-        gin.d = rb->tile + grp * nx;
-        gin.dx = (double)grp - (b->halves ? wk->half_a.xbar : wk->full.xbar);
-        gin.centre = clip ? clip->o_centre + j : NULL;
-        gin.half = clip ? clip->o_half + j : NULL;
-#if HAVE_AVX2_BUILD
-        if (vector)
-            removed = offsets_avx2(rb, &gin, nx, bits, so, szo);
-        else
-#endif
-            removed = offsets_plain(rb, &gin, nx, bits, so, szo);
-        if (removed) {
-            sample_sums(rb, bits, nx, cut);
+        if (rb->removed[j]) {
+            sample_sums(rb, nx, jp, j, cut);
             s4 = cut;
         } else if (!sample_done) {
-            sample_sums(rb, rb->okbits, nx, sample);
+            sample_sums(rb, nx, jp, -1, sample);
             sample_done = 1;
+        }
+        for (k = 0; k < LANES; k++) {
+            so[k] = rb->so[k * jp + j];
+            szo[k] = rb->szo[k * jp + j];
         }
         rowsums[j * RSCD_DIAG_SUMS + 0] = lanes_total(s4[0]);
         rowsums[j * RSCD_DIAG_SUMS + 1] = lanes_total(s4[1]);
@@ -453,7 +567,8 @@ static ptrdiff_t one_row(const work *wk, ptrdiff_t y, const row_buf *rb, int64_t
 
 #if HAVE_AVX2_BUILD
 /* The same row compiled for AVX2 (chosen at run time when the CPU has it and
- * rscd_params.use_vector is set): the compiler's vector loops and offsets_avx2. */
+ * rscd_params.use_vector is set): the compiler's vector loops, offsets_avx2 and
+ * sample_avx2. */
 __attribute__((target("avx2"))) static ptrdiff_t
 one_row_avx2(const work *wk, ptrdiff_t y, const row_buf *rb, int64_t *hist, double *rowsums)
 {
@@ -560,7 +675,7 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
     work wk;
     rscd_params prm;
     ptrdiff_t rows, used = 0;
-    ptrdiff_t window, half;
+    ptrdiff_t window, half, p;
     int status, nthreads = 1, failed = 0, vector;
     int64_t *hists = NULL;
     double *rowsums = NULL;
@@ -594,6 +709,25 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
         status = RSCD_ERR_NOMEM;
         goto done;
     }
+    wk.jp = (wk.nmeasured + LANES - 1) / LANES * LANES;
+    for (p = 0; p < 2; p++) {
+        const rscd_diag_clip *clip = block->clip[p];
+        ptrdiff_t bin, j;
+        if (!clip || !out->sums)
+            continue;
+        wk.centre[p] = (double *)malloc(2 * (size_t)(clip->nbins * wk.jp) * sizeof(double));
+        if (!wk.centre[p]) {
+            status = RSCD_ERR_NOMEM;
+            goto done;
+        }
+        wk.half[p] = wk.centre[p] + clip->nbins * wk.jp;
+        for (bin = 0; bin < clip->nbins; bin++)
+            for (j = 0; j < wk.jp; j++) {
+                const int in = j < wk.nmeasured;
+                wk.centre[p][bin * wk.jp + j] = in ? clip->o_centre[bin * wk.nmeasured + j] : 0.0;
+                wk.half[p][bin * wk.jp + j] = in ? clip->o_half[bin * wk.nmeasured + j] : HUGE_VAL;
+            }
+    }
     rows = block->row_count;
     if (nthreads > rows)
         nthreads = (int)rows;
@@ -615,29 +749,37 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
         int t = 0;
         row_buf rb;
         ptrdiff_t y;
-        const size_t nx = (size_t)block->nx, quads = (nx + LANES - 1) / LANES;
+        const size_t nx = (size_t)block->nx, jp = (size_t)wk.jp, ch = CHUNK;
 #ifdef _OPENMP
         t = omp_get_thread_num();
 #endif
         memset(&rb, 0, sizeof rb);
-        rb.tile = (double *)malloc(nx * (size_t)block->ngroups * sizeof(double));
-        rb.slope = (double *)malloc(nx * 10 * sizeof(double));
-        rb.okmask = (uint64_t *)malloc(nx * sizeof(uint64_t));
-        rb.cell = (int32_t *)malloc(nx * sizeof(int32_t));
-        rb.ok = (unsigned char *)malloc(nx + quads * (size_t)(wk.nmeasured + 1));
-        if (!rb.tile || !rb.slope || !rb.okmask || !rb.cell || !rb.ok) {
+        /* one block of doubles (offs zeroed: its padding is read, never written) */
+        rb.tile = (double *)calloc(ch * ((size_t)block->ngroups + 7 + jp) + nx * 3
+                                   + 2 * LANES * jp, sizeof(double));
+        rb.cell = (int32_t *)malloc(ch * sizeof(int32_t));
+        rb.okc = (unsigned char *)malloc(2 * ch + nx * (2 + jp) + jp);
+        if (!rb.tile || !rb.cell || !rb.okc) {
             failed = 1;
         } else {
-            rb.mean = rb.slope + nx;
-            rb.u = rb.slope + 2 * nx;
-            rb.umean = rb.slope + 3 * nx;
-            rb.z = rb.slope + 4 * nx;
-            rb.us = rb.slope + 5 * nx;
-            rb.zs = rb.slope + 6 * nx;
-            rb.zu = rb.slope + 7 * nx;
-            rb.gscale = rb.slope + 8 * nx;
-            rb.okbits = rb.ok + nx;
-            rb.keep = rb.okbits + quads;
+            rb.slope = rb.tile + ch * (size_t)block->ngroups;
+            rb.mean = rb.slope + ch;
+            rb.u = rb.slope + 2 * ch;
+            rb.umean = rb.slope + 3 * ch;
+            rb.z = rb.slope + 4 * ch;
+            rb.gscale = rb.slope + 5 * ch;
+            rb.fin = rb.slope + 6 * ch;
+            rb.offs = rb.slope + 7 * ch;
+            rb.us = rb.offs + ch * jp;
+            rb.zs = rb.us + nx;
+            rb.zu = rb.zs + nx;
+            rb.so = rb.zu + nx;
+            rb.szo = rb.so + LANES * jp;
+            rb.flags = rb.okc + ch;
+            rb.ok = rb.flags + ch;
+            rb.cutx = rb.ok + nx;
+            rb.keep = rb.cutx + nx;
+            rb.removed = rb.keep + nx * jp;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
@@ -653,10 +795,8 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
             }
         }
         free(rb.tile);
-        free(rb.slope);
-        free(rb.okmask);
-        free(rb.ok);
         free(rb.cell);
+        free(rb.okc);
     }
     if (failed) {
         status = RSCD_ERR_NOMEM;
@@ -689,5 +829,7 @@ done:
     free(wk.full.c);
     free(wk.half_a.c);
     free(wk.half_b.c);
+    free(wk.centre[0]);
+    free(wk.centre[1]);
     return status;
 }
