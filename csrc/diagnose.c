@@ -277,42 +277,155 @@ offsets_avx2(const work *wk, const row_buf *rb, ptrdiff_t n, const double *slope
     offsets_plain(wk, rb, n, slope, mean, xbar, j);
 }
 
-/* sample_plain four groups at a time over jp groups (the padding is kept and never
- * read): the same operations on the same values, so the same bits. */
-__attribute__((target("avx2"))) static int
-sample_avx2(const double *o, ptrdiff_t jp, const double *centre, const double *half,
-            double gscale, double z, double *so, double *szo, unsigned char *keep)
+/* A cut of four groups jv.. left out some of sample i (k: the kept ones' bits): its
+ * keep bytes (all kept until now) and the groups' removed flags. */
+static void note_cut(const row_buf *rb, ptrdiff_t jp, ptrdiff_t J, ptrdiff_t i, ptrdiff_t jv,
+                     int k)
 {
-    const __m256d g = _mm256_set1_pd(gscale), vz = _mm256_set1_pd(z);
-    const __m256d sign = _mm256_set1_pd(-0.0);
-    ptrdiff_t j;
-    int out = 0;
-    for (j = 0; j < jp; j += LANES) {
-        const __m256d v = _mm256_loadu_pd(o + j);
-        __m256d om = v;
-        int k = 0xf;
-        if (centre) {
-            const __m256d t = _mm256_sub_pd(_mm256_mul_pd(v, g), _mm256_loadu_pd(centre + j));
-            const __m256d in = _mm256_cmp_pd(_mm256_andnot_pd(sign, t),
-                                             _mm256_loadu_pd(half + j), _CMP_LE_OQ);
-            om = _mm256_and_pd(in, v);
-            k = _mm256_movemask_pd(in);
-        }
-        _mm256_storeu_pd(so + j, _mm256_add_pd(_mm256_loadu_pd(so + j), om));
-        _mm256_storeu_pd(szo + j, _mm256_add_pd(_mm256_loadu_pd(szo + j), _mm256_mul_pd(om, vz)));
-        if (k != 0xf) {
-            keep[j] = (unsigned char)(k & 1);
-            keep[j + 1] = (unsigned char)((k >> 1) & 1);
-            keep[j + 2] = (unsigned char)((k >> 2) & 1);
-            keep[j + 3] = (unsigned char)((k >> 3) & 1);
-            out = 1;
-        } else {
-            memset(keep + j, 1, LANES);
-        }
+    ptrdiff_t q;
+    if (!rb->cutx[i]) {
+        rb->cutx[i] = 1;
+        memset(rb->keep + i * jp, 1, (size_t)jp);
     }
-    return out;
+    for (q = 0; q < LANES; q++) {
+        const int kept = (k >> q) & 1;
+        rb->keep[i * jp + jv + q] = (unsigned char)kept;
+        if (jv + q < J && !kept)
+            rb->removed[jv + q] = 1;
+    }
+}
+
+/* The arrays sums_avx2 reads, apart from row_buf (whose keep bytes, written on a cut,
+ * could alias its pointers for the compiler). */
+typedef struct sum_in {
+    const double *offs, *gscale, *zs, *centre, *half;
+    const int32_t *cell;
+    ptrdiff_t jp, J, x0;
+} sum_in;
+
+/* sample_plain's work on groups jv .. jv+3 of the chunk's used sample x, its lane's
+ * sums in registers *so, *szo: the same operations on the same values. */
+__attribute__((target("avx2"))) static inline void
+sum_sample_avx2(const row_buf *rb, const sum_in *in, ptrdiff_t x, ptrdiff_t jv, __m256d *so,
+                __m256d *szo)
+{
+    const __m256d v = _mm256_loadu_pd(in->offs + x * in->jp + jv);
+    __m256d om = v;
+    if (in->centre) {
+        const ptrdiff_t c = in->cell[x] + jv;
+        const __m256d t = _mm256_sub_pd(_mm256_mul_pd(v, _mm256_set1_pd(in->gscale[x])),
+                                        _mm256_loadu_pd(in->centre + c));
+        const __m256d kept = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), t),
+                                           _mm256_loadu_pd(in->half + c), _CMP_LE_OQ);
+        const int k = _mm256_movemask_pd(kept);
+        om = _mm256_and_pd(kept, v);
+        if (k != 0xf)
+            note_cut(rb, in->jp, in->J, in->x0 + x, jv, k);
+    }
+    *so = _mm256_add_pd(*so, om);
+    *szo = _mm256_add_pd(*szo, _mm256_mul_pd(om, _mm256_set1_pd(in->zs[x])));
+}
+
+/* The chunk's cut and sums of o and z * o (chunk_body's loop over samples), four groups
+ * at a time over jp groups (the padding's sums are kept apart and never read), the
+ * four lanes' sums in registers: lane l still adds the samples x = l mod 4 in pixel
+ * order, so the same bits. */
+__attribute__((target("avx2"), noinline)) static void
+sums_avx2(const work *wk, const row_buf *rb, ptrdiff_t x0, ptrdiff_t n, const double *centre,
+          const double *half)
+{
+    const ptrdiff_t jp = wk->jp;
+    const unsigned char *ok = rb->ok + x0;
+    double *so = rb->so, *szo = rb->szo;
+    sum_in in;
+    ptrdiff_t jv, x;
+    in.offs = rb->offs;
+    in.gscale = rb->gscale;
+    in.zs = rb->zs + x0;
+    in.centre = centre;
+    in.half = half;
+    in.cell = rb->cell;
+    in.jp = jp;
+    in.J = wk->nmeasured;
+    in.x0 = x0;
+    for (jv = 0; jv < jp; jv += LANES) {
+        __m256d s0 = _mm256_loadu_pd(so + 0 * jp + jv), z0 = _mm256_loadu_pd(szo + 0 * jp + jv);
+        __m256d s1 = _mm256_loadu_pd(so + 1 * jp + jv), z1 = _mm256_loadu_pd(szo + 1 * jp + jv);
+        __m256d s2 = _mm256_loadu_pd(so + 2 * jp + jv), z2 = _mm256_loadu_pd(szo + 2 * jp + jv);
+        __m256d s3 = _mm256_loadu_pd(so + 3 * jp + jv), z3 = _mm256_loadu_pd(szo + 3 * jp + jv);
+        for (x = 0; x + LANES <= n; x += LANES) {   /* x0 is a multiple of LANES */
+            if (ok[x])
+                sum_sample_avx2(rb, &in, x, jv, &s0, &z0);
+            if (ok[x + 1])
+                sum_sample_avx2(rb, &in, x + 1, jv, &s1, &z1);
+            if (ok[x + 2])
+                sum_sample_avx2(rb, &in, x + 2, jv, &s2, &z2);
+            if (ok[x + 3])
+                sum_sample_avx2(rb, &in, x + 3, jv, &s3, &z3);
+        }
+        if (x < n && ok[x])
+            sum_sample_avx2(rb, &in, x, jv, &s0, &z0);
+        if (x + 1 < n && ok[x + 1])
+            sum_sample_avx2(rb, &in, x + 1, jv, &s1, &z1);
+        if (x + 2 < n && ok[x + 2])
+            sum_sample_avx2(rb, &in, x + 2, jv, &s2, &z2);
+        _mm256_storeu_pd(so + 0 * jp + jv, s0);
+        _mm256_storeu_pd(szo + 0 * jp + jv, z0);
+        _mm256_storeu_pd(so + 1 * jp + jv, s1);
+        _mm256_storeu_pd(szo + 1 * jp + jv, z1);
+        _mm256_storeu_pd(so + 2 * jp + jv, s2);
+        _mm256_storeu_pd(szo + 2 * jp + jv, z2);
+        _mm256_storeu_pd(so + 3 * jp + jv, s3);
+        _mm256_storeu_pd(szo + 3 * jp + jv, z3);
+    }
+}
+
+/* line_chunk with each pixel's sums in registers: the same additions in the same
+ * order (k ascending from 0), so the same bits. */
+__attribute__((target("avx2"))) static void
+line_chunk_avx2(const line_coef *l, const double *tile, ptrdiff_t n, double *slope,
+                double *mean)
+{
+    const double *row = tile + l->first * CHUNK;
+    const __m256d count = _mm256_set1_pd((double)l->count);
+    ptrdiff_t k, x;
+    for (x = 0; x + LANES <= n; x += LANES) {
+        __m256d s = _mm256_setzero_pd(), m = _mm256_setzero_pd();
+        for (k = 0; k < l->count; k++) {
+            const __m256d r = _mm256_loadu_pd(row + k * CHUNK + x);
+            s = _mm256_add_pd(s, _mm256_mul_pd(_mm256_set1_pd(l->c[k]), r));
+            m = _mm256_add_pd(m, r);
+        }
+        _mm256_storeu_pd(slope + x, s);
+        if (mean)
+            _mm256_storeu_pd(mean + x, _mm256_div_pd(m, count));
+    }
+    for (; x < n; x++) {
+        double sv = 0.0, mv = 0.0;
+        for (k = 0; k < l->count; k++) {
+            sv += l->c[k] * row[k * CHUNK + x];
+            mv += row[k * CHUNK + x];
+        }
+        slope[x] = sv;
+        if (mean)
+            mean[x] = mv / (double)l->count;
+    }
 }
 #endif
+
+/* line_chunk, on the AVX2 code or not */
+static ALWAYS_INLINE void line_of(const line_coef *l, const double *tile, ptrdiff_t n,
+                                  double *slope, double *mean, int vector)
+{
+#if HAVE_AVX2_BUILD
+    if (vector) {
+        line_chunk_avx2(l, tile, n, slope, mean);
+        return;
+    }
+#endif
+    (void)vector;
+    line_chunk(l, tile, n, slope, mean);
+}
 
 /* The chunk's used samples: u and z (0 where not used), the slope histogram, the clip
  * bin and the cut of u, into the row's arrays from pixel x0. Returns the samples
@@ -447,7 +560,7 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
     /* used: no bad flag, and every value read finite, which the whole window's slope
      * shows for the window (each value enters it with a nonzero coefficient, or 0
      * times inf or NaN, which is NaN) and the offsets for the other groups */
-    line_chunk(&wk->full, rb->tile, n, rb->slope, (sums && !b->halves) ? rb->mean : NULL);
+    line_of(&wk->full, rb->tile, n, rb->slope, (sums && !b->halves) ? rb->mean : NULL, vector);
     for (x = 0; x < n; x++)
         rb->okc[x] = (pdq[x] & BAD_PIXEL) == 0 && (rb->flags[x] & BAD_GROUP) == 0
             && is_finite(rb->slope[x]);
@@ -461,8 +574,8 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
         return used;
     }
     if (b->halves) {
-        line_chunk(&wk->half_b, rb->tile, n, rb->z, NULL);
-        line_chunk(&wk->half_a, rb->tile, n, rb->u, rb->umean);
+        line_of(&wk->half_b, rb->tile, n, rb->z, NULL, vector);
+        line_of(&wk->half_a, rb->tile, n, rb->u, rb->umean, vector);
         slope = rb->u;
         mean = rb->umean;
         xbar = wk->half_a.xbar;
@@ -485,24 +598,21 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
     /* per used sample, group by group: the cut and the sums of o and z * o in the
      * sample's lane (a sample left out adds nothing: its offsets, which may be NaN,
      * are not read) */
+    for (x = 0; x < n; x++)
+        rb->cutx[x0 + x] = 0;
+#if HAVE_AVX2_BUILD
+    if (vector) {
+        sums_avx2(wk, rb, x0, n, centre, half);
+        return used;
+    }
+#endif
     for (x = 0; x < n; x++) {
         const ptrdiff_t i = x0 + x, l = i % LANES;
-        int cut;
-        rb->cutx[i] = 0;
         if (!rb->ok[i])
             continue;
-#if HAVE_AVX2_BUILD
-        if (vector)
-            cut = sample_avx2(rb->offs + x * jp, jp, centre ? centre + rb->cell[x] : NULL,
-                              half ? half + rb->cell[x] : NULL, rb->gscale[x], rb->zs[i],
-                              rb->so + l * jp, rb->szo + l * jp, rb->keep + i * jp);
-        else
-#endif
-            cut = sample_plain(rb->offs + x * jp, wk->nmeasured,
-                               centre ? centre + rb->cell[x] : NULL,
-                               half ? half + rb->cell[x] : NULL, rb->gscale[x], rb->zs[i],
-                               rb->so + l * jp, rb->szo + l * jp, rb->keep + i * jp);
-        if (cut) {
+        if (sample_plain(rb->offs + x * jp, wk->nmeasured, centre ? centre + rb->cell[x] : NULL,
+                         half ? half + rb->cell[x] : NULL, rb->gscale[x], rb->zs[i],
+                         rb->so + l * jp, rb->szo + l * jp, rb->keep + i * jp)) {
             ptrdiff_t j;
             rb->cutx[i] = 1;
             for (j = 0; j < wk->nmeasured; j++)
