@@ -26,6 +26,7 @@ Per (row stripe, integration kind, row parity, measured group) the sums are
 of them, by array row) are the units of the bootstrap.
 """
 import math
+import os
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -196,6 +197,21 @@ class ClipTable:
         return ok_u & (np.abs(o * g - self.o_c[b].T) <= self.o_h[b].T)
 
 
+def _kernel_threads_beside_reader():
+    """The kernel's threads when a second thread reads ahead and ``threads`` is 0: the
+    OpenMP default (OMP_NUM_THREADS, or the processors this process may use) less one
+    for the reader. With the reader competing for a processor, OpenMP's threads would
+    wait for it spinning (its default wait policy), which costs more than the thread
+    gives."""
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        n = 0
+    if n < 1:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, n - 1)
+
+
 def _read_ahead(reader, blocks, groups):
     """``reader(i, r0, r1, groups)`` of each block in turn, the next one read in a
     second thread while the caller measures the one given (reading, a copy from the
@@ -321,6 +337,7 @@ class Accumulator:
         sci_groups = range(self.geom.w, ngroups - 1) if slopes_pass else range(ngroups)
         blocks = [(i, r0, min(ny, r0 + rows)) for i in range(nints) for r0 in range(0, ny, rows)]
         read = _read_ahead(reader, blocks, sci_groups) if reader is not None else None
+        threads = self.threads or (_kernel_threads_beside_reader() if read is not None else 0)
         for i, r0, r1 in blocks:
             kind = "int1" if integration_start + i == 1 else "int2p"
             if r0 == 0 and reader is None:
@@ -342,7 +359,7 @@ class Accumulator:
                                      r1 - r0, ystart, self.geom.w, False, STRIPES,
                                      pixel_slope_sum=pixel_slope_sum,
                                      pixel_slope_count=pixel_slope_count,
-                                     nthreads=self.threads, **where)
+                                     nthreads=threads, **where)
             else:
                 used = _core.diagnose_block(
                     native, swapped, dq, pdq, ngroups, r0, r1 - r0, ystart,
@@ -350,7 +367,7 @@ class Accumulator:
                     clips=(self.clip.get((kind, 0)), self.clip.get((kind, 1))),
                     slope_sum=self.slope_sum, slope_count=self.slope_n,
                     sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
-                    slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=self.threads,
+                    slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=threads,
                     **where)
                 if count:
                     self.used[kind] += used
