@@ -11,7 +11,11 @@
 #include <omp.h>
 #endif
 
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* The AVX2 code only where double arithmetic rounds to double (FLT_EVAL_METHOD 0): the
+ * x87 unit of 32-bit x86 keeps extended precision, and the portable code would then give
+ * other bits than the vector code. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__)) \
+    && defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ == 0
 #define HAVE_AVX2_BUILD 1
 #include <immintrin.h>
 #define ALWAYS_INLINE inline __attribute__((always_inline))
