@@ -3,7 +3,10 @@
  * measured groups from it in DN, the instrument slope z, the outlier cut, and the
  * sums of the two-part regression per row stripe. Python (rscd/diagnose_measure.py)
  * keeps the pilot, the regression and the report; its numpy path computes the same
- * sums and is the oracle of the tests. */
+ * sums and is the oracle of the tests. A row is measured CHUNK pixels at a time
+ * (chunk_body); where the CPU has AVX2 the row runs through one_row_avx2, whose
+ * vector parts (the *_avx2 functions) do the portable code's operations in the same
+ * order, so both give the same bits (docs/diagnose.rst, "Speed and memory"). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
