@@ -454,7 +454,8 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
         Slope (DN per group) the skip is judged for; default each pair's median slope.
     threads, kernel
         As for :func:`diagnose`; with ``threads`` 0 the C kernel leaves one of OpenMP's
-        default threads to the thread that reads the next block of rows meanwhile.
+        default threads to the thread that reads the next block of rows meanwhile
+        (unless OMP_WAIT_POLICY is passive: docs/diagnose.rst, "Speed and memory").
 
     Returns
     -------
