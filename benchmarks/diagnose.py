@@ -99,7 +99,8 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", metavar="PATH", help="write (or reuse) the file here")
     parser.add_argument("--threads", type=int, default=0,
-                        help="OpenMP threads of the C kernel (default: OpenMP's)")
+                        help="OpenMP threads of the C kernel (default 0: OpenMP's, less one "
+                             "for the thread that reads the next block meanwhile)")
     args = parser.parse_args(argv)
     nrows, ncols = 1024, 1032
     nints = max(2, round(args.gb * 2**30 / (4 * args.ngroups * nrows * ncols)))

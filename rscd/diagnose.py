@@ -312,7 +312,8 @@ class _MappedRamp:
         self._offsets = (sci_at, 4), (gdq_at, 1)
         self._pending = None          # first row not yet released
         self._fd = self._fh.fileno()
-        self._buffers = None          # read_rows's
+        self._buffers = None          # read_rows's two sets
+        self._turn = 0
 
     def release(self, i, r0, r1):
         """Called after rows [r0, r1) of integration i: once RELEASE_BYTES of mapped SCI
@@ -343,16 +344,20 @@ class _MappedRamp:
                 self._madvise(start, plane + r1 * nx * size, page)
 
     def read_rows(self, i, r0, r1, groups):
-        """Rows [r0, r1) of integration i copied into this ramp's buffers with one read
-        per group (no page of the file is mapped, so the resident memory stays the
-        buffers' whatever the kernel's page-cache folios): SCI of ``groups`` as float32
-        in the file's byte order, GROUPDQ of every group. Returns ``(sci, swapped,
+        """Rows [r0, r1) of integration i copied into one of this ramp's two sets of
+        buffers (in turn: the caller reads the next block while it measures one) with
+        one read per group (no page of the file is mapped, so the resident memory
+        stays the buffers' whatever the kernel's page-cache folios): SCI of ``groups``
+        as float32 in the file's byte order, GROUPDQ of every group. Returns ``(sci, swapped,
         groupdq, plane_stride)`` for :meth:`rscd.diagnose_measure.Accumulator.add`."""
         _, ngroups, ny, nx = self.layout.shape
         n = (r1 - r0) * nx
-        if self._buffers is None or self._buffers[1].size < ngroups * n:
-            self._buffers = (np.empty(ngroups * n, np.float32), np.empty(ngroups * n, np.uint8))
-        sci, gdq = (b[:ngroups * n] for b in self._buffers)
+        if self._buffers is None or self._buffers[0][1].size < ngroups * n:
+            self._buffers = [(np.empty(ngroups * n, np.float32), np.empty(ngroups * n, np.uint8))
+                             for _ in range(2)]
+        # two sets, used in turn: the next block is read while the kernel measures one
+        self._turn ^= 1
+        sci, gdq = (b[:ngroups * n] for b in self._buffers[self._turn])
         (sci_at, _), (gdq_at, _) = self._offsets
         for g in range(ngroups):
             plane = (i * ngroups + g) * ny * nx + r0 * nx
@@ -448,7 +453,9 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
     reference_slope : float, optional
         Slope (DN per group) the skip is judged for; default each pair's median slope.
     threads, kernel
-        As for :func:`diagnose`.
+        As for :func:`diagnose`; with ``threads`` 0 the C kernel leaves one of OpenMP's
+        default threads to the thread that reads the next block of rows meanwhile
+        (unless OMP_WAIT_POLICY is passive: docs/diagnose.rst, "Speed and memory").
 
     Returns
     -------

@@ -26,6 +26,7 @@ Per (row stripe, integration kind, row parity, measured group) the sums are
 of them, by array row) are the units of the bootstrap.
 """
 import math
+import os
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -196,6 +197,37 @@ class ClipTable:
         return ok_u & (np.abs(o * g - self.o_c[b].T) <= self.o_h[b].T)
 
 
+def _kernel_threads_beside_reader():
+    """The kernel's threads when a second thread reads ahead and ``threads`` is 0: the
+    OpenMP default (OMP_NUM_THREADS, or the processors this process may use) less one
+    for the reader. With the reader competing for a processor, OpenMP's threads would
+    wait for it spinning (its default wait policy), which costs more than the thread
+    gives; with OMP_WAIT_POLICY=passive they sleep instead, and all of them run (0)."""
+    if os.environ.get("OMP_WAIT_POLICY", "").strip().lower() == "passive":
+        return 0
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
+    except ValueError:
+        n = 0
+    if n < 1:
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, n - 1)
+
+
+def _read_ahead(reader, blocks, groups):
+    """``reader(i, r0, r1, groups)`` of each block in turn, the next one read in a
+    second thread while the caller measures the one given (reading, a copy from the
+    page cache, then overlaps the kernel; both release the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1, thread_name_prefix="rscd-read") as pool:
+        ahead = pool.submit(reader, *blocks[0], groups) if blocks else None
+        for k in range(len(blocks)):
+            data = ahead.result()
+            if k + 1 < len(blocks):
+                ahead = pool.submit(reader, *blocks[k + 1], groups)
+            yield data
+
+
 class Accumulator:
     """The sums of one (SUBARRAY, READPATT) pair, over blocks, integrations and files.
 
@@ -295,7 +327,9 @@ class Accumulator:
         ``reader(i, r0, r1, groups)`` instead gives the block's rows of integration i
         in a buffer: ``(sci, swapped, groupdq, plane_stride)``, SCI and GROUPDQ flat,
         group g of row r at ``g * plane_stride + (r - r0) * nx``; SCI is needed for
-        ``groups`` only (the slopes pass reads the late window's)."""
+        ``groups`` only (the slopes pass reads the late window's). The reader is called
+        in a second thread for the next block while the kernel measures this one
+        (:func:`_read_ahead`): it must not reuse the buffer of the block before."""
         from . import _core
         nints, ngroups, ny, nx = sci.shape
         pdq = np.ascontiguousarray(pixeldq, dtype=np.uint32)
@@ -303,9 +337,12 @@ class Accumulator:
         block_bytes = READ_BLOCK_BYTES if reader is not None else C_BLOCK_BYTES
         rows = max(1, block_bytes // max(1, ngroups * nx * 5))
         sci_groups = range(self.geom.w, ngroups - 1) if slopes_pass else range(ngroups)
-        for i in range(nints):
+        blocks = [(i, r0, min(ny, r0 + rows)) for i in range(nints) for r0 in range(0, ny, rows)]
+        read = _read_ahead(reader, blocks, sci_groups) if reader is not None else None
+        threads = self.threads or (_kernel_threads_beside_reader() if read is not None else 0)
+        for i, r0, r1 in blocks:
             kind = "int1" if integration_start + i == 1 else "int2p"
-            if reader is None:
+            if r0 == 0 and reader is None:
                 cube = sci[i]
                 if not cube.flags.c_contiguous:
                     cube = np.ascontiguousarray(cube)
@@ -313,33 +350,33 @@ class Accumulator:
                 native = flat.view(flat.dtype.newbyteorder("=")).view(np.float32)
                 swapped = not flat.dtype.isnative
                 dq = np.ascontiguousarray(gdq[i]).reshape(-1)
-            if count:
+            if count and r0 == 0:
                 self.offered[kind] += ny * nx
-            for r0 in range(0, ny, rows):
-                r1 = min(ny, r0 + rows)
-                where = dict(data_row_first=0, plane_stride=0)
-                if reader is not None:
-                    native, swapped, dq, stride = reader(i, r0, r1, sci_groups)
-                    where = dict(data_row_first=r0, plane_stride=stride)
-                if slopes_pass:
-                    _core.diagnose_block(native, swapped, dq, pdq, ngroups, r0,
-                                         r1 - r0, ystart, self.geom.w, False, STRIPES,
-                                         pixel_slope_sum=pixel_slope_sum,
-                                         pixel_slope_count=pixel_slope_count,
-                                         nthreads=self.threads, **where)
-                else:
-                    used = _core.diagnose_block(
-                        native, swapped, dq, pdq, ngroups, r0, r1 - r0, ystart,
-                        self.geom.w, self.halves, STRIPES,
-                        clips=(self.clip.get((kind, 0)), self.clip.get((kind, 1))),
-                        slope_sum=self.slope_sum, slope_count=self.slope_n,
-                        sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
-                        slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=self.threads,
-                        **where)
-                    if count:
-                        self.used[kind] += used
-                if release is not None:
-                    release(i, r0, r1)
+            where = dict(data_row_first=0, plane_stride=0)
+            if read is not None:
+                native, swapped, dq, stride = next(read)
+                where = dict(data_row_first=r0, plane_stride=stride)
+            if slopes_pass:
+                _core.diagnose_block(native, swapped, dq, pdq, ngroups, r0,
+                                     r1 - r0, ystart, self.geom.w, False, STRIPES,
+                                     pixel_slope_sum=pixel_slope_sum,
+                                     pixel_slope_count=pixel_slope_count,
+                                     nthreads=threads, **where)
+            else:
+                used = _core.diagnose_block(
+                    native, swapped, dq, pdq, ngroups, r0, r1 - r0, ystart,
+                    self.geom.w, self.halves, STRIPES,
+                    clips=(self.clip.get((kind, 0)), self.clip.get((kind, 1))),
+                    slope_sum=self.slope_sum, slope_count=self.slope_n,
+                    sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
+                    slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=threads,
+                    **where)
+                if count:
+                    self.used[kind] += used
+            if release is not None:
+                release(i, r0, r1)
+        if read is not None:
+            read.close()
 
     def _sum(self, kind, parity, stripe, u, z, o, keep):
         order = np.argsort(stripe, kind="stable")

@@ -413,6 +413,131 @@ static void t_struct_rule(void)
           "refused inits wrote nothing");
 }
 
+/* The AVX2 row code (rscd_params.use_vector, where the CPU has it) and the portable C
+ * give the same bits: rows longer than a chunk of pixels and not a multiple of the
+ * lanes, a clip table of three bins (one bright) that removes samples from single
+ * groups, non-finite values, flags, byte-swapped SCI, both kinds of instrument. */
+static void t_vector_paths(void)
+{
+    enum { G = 14, Y = 6, X = 133, WS = 6, JM = WS + 1, B = 3 };
+    static float vs[G * Y * X];
+    static uint8_t vdq[G * Y * X];
+    static uint32_t vpdq[Y * X];
+    static double psum[Y * X], pcount[Y * X], vsums[2][STRIPES * 2 * JM * RSCD_DIAG_SUMS];
+    static int64_t vhist[2][BINS];
+    static const double edges[B - 1] = {12.0, 30.0};
+    static const unsigned char bright[B] = {0, 0, 1};
+    static const double zmed[B] = {8.0, 20.0, 45.0}, uc[B] = {8.0, 20.0, 45.0};
+    static const double uh[B] = {30.0, 30.0, 40.0};
+    static double oc[B * JM], oh[B * JM];
+    rscd_diag_clip clip;
+    rscd_diag_block b;
+    rscd_diag_out o;
+    rscd_params params;
+    ptrdiff_t used[2];
+    unsigned seed = 12345u;
+    int g, y, x, k, halves, v;
+    for (y = 0; y < Y; y++)
+        for (x = 0; x < X; x++) {
+            const double slope = 2.0 + (double)((x * 7 + y * 13) % 60);
+            vpdq[y * X + x] = (x == 3 && y == 1) ? 1u : 0u;
+            for (g = 0; g < G; g++) {
+                double noise;
+                uint32_t w;
+                float f;
+                seed = seed * 1103515245u + 12345u;
+                noise = ((double)(seed >> 8) / 16777216.0 - 0.5) * 6.0;
+                if ((seed >> 4) % 97 == 0 && g < WS)
+                    noise += 400.0;         /* an unflagged jump in one early group */
+                f = (float)(500.0 + slope * (g + 1) + noise);
+                memcpy(&w, &f, sizeof w);
+                w = (w >> 24) | ((w >> 8) & 0xff00u) | ((w << 8) & 0xff0000u) | (w << 24);
+                memcpy(&vs[(g * Y + y) * X + x], &w, sizeof w);
+                vdq[(g * Y + y) * X + x] = (x == 50 && y == 2 && g == 4) ? 4u : 0u;
+            }
+        }
+    {
+        const float bad[3] = {NAN, INFINITY, NAN};
+        const int at[3][3] = {{1, 0, 7}, {G - 1, 3, 130}, {WS + 2, 4, 64}};   /* g, y, x */
+        for (k = 0; k < 3; k++) {
+            uint32_t w;
+            memcpy(&w, &bad[k], sizeof w);
+            w = (w >> 24) | ((w >> 8) & 0xff00u) | ((w << 8) & 0xff0000u) | (w << 24);
+            memcpy(&vs[(at[k][0] * Y + at[k][1]) * X + at[k][2]], &w, sizeof w);
+        }
+    }
+    for (k = 0; k < B * JM; k++) {
+        oc[k] = 0.5 * (double)(k % 3);
+        oh[k] = 40.0 + (double)(k % 5);
+    }
+    RSCD_DIAG_CLIP_INIT(&clip);
+    clip.nbins = B;
+    clip.edges = edges;
+    clip.bright = bright;
+    clip.zmed = zmed;
+    clip.u_centre = uc;
+    clip.u_half = uh;
+    clip.o_centre = oc;
+    clip.o_half = oh;
+    for (halves = 0; halves < 2; halves++) {
+        for (v = 0; v < 2; v++) {
+            RSCD_DIAG_BLOCK_INIT(&b);
+            b.sci = vs;
+            b.sci_byteorder = RSCD_SWAPPED;
+            b.groupdq = vdq;
+            b.pixeldq = vpdq;
+            b.ngroups = G;
+            b.ny = Y;
+            b.nx = X;
+            b.row_count = Y;
+            b.window_start = WS;
+            b.stripes = STRIPES;
+            RSCD_PARAMS_INIT(&params);
+            params.nthreads = 1;
+            params.use_vector = v;
+            if (!halves) {
+                RSCD_DIAG_OUT_INIT(&o);
+                memset(psum, 0, sizeof psum);
+                memset(pcount, 0, sizeof pcount);
+                o.pixel_slope_sum = psum;
+                o.pixel_slope_count = pcount;
+                for (k = 0; k < 3; k++)   /* three identical integrations */
+                    CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "slopes pass");
+                b.pixel_slope_sum = psum;
+                b.pixel_slope_count = pcount;
+            }
+            b.halves = halves;
+            b.clip[0] = b.clip[1] = &clip;
+            RSCD_DIAG_OUT_INIT(&o);
+            memset(vsums[v], 0, sizeof vsums[v]);
+            memset(vhist[v], 0, sizeof vhist[v]);
+            o.sums = vsums[v];
+            o.slope_hist = vhist[v];
+            o.slope_bins = BINS;
+            o.slope_span = 8.0;
+            o.slope_unit = 1.0;
+            CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "sums pass");
+            used[v] = o.used;
+        }
+        CHECK(used[0] == used[1] && used[0] == Y * X - 5, "halves %d: used %td %td", halves,
+              used[0], used[1]);
+        CHECK(memcmp(vsums[0], vsums[1], sizeof vsums[0]) == 0, "halves %d: sums differ",
+              halves);
+        CHECK(memcmp(vhist[0], vhist[1], sizeof vhist[0]) == 0, "halves %d: hist differs",
+              halves);
+        {   /* the cut left samples out of single groups: n differs between groups */
+            double n[JM] = {0};
+            int j, s2, differ = 0;
+            for (s2 = 0; s2 < STRIPES * 2; s2++)
+                for (j = 0; j < JM; j++)
+                    n[j] += vsums[0][(s2 * JM + j) * RSCD_DIAG_SUMS];
+            for (j = 1; j < JM; j++)
+                differ |= n[j] != n[0];
+            CHECK(differ, "halves %d: no single-group cut (n %g)", halves, n[0]);
+        }
+    }
+}
+
 int main(void)
 {
     t_exact_sums();
@@ -424,6 +549,7 @@ int main(void)
     t_row_buffer();
     t_arguments();
     t_struct_rule();
+    t_vector_paths();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }
