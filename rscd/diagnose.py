@@ -453,9 +453,9 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
     reference_slope : float, optional
         Slope (DN per group) the skip is judged for; default each pair's median slope.
     threads, kernel
-        As for :func:`diagnose`; with ``threads`` 0 the C kernel leaves one of OpenMP's
-        default threads to the thread that reads the next block of rows meanwhile
-        (unless OMP_WAIT_POLICY is passive: docs/diagnose.rst, "Speed and memory").
+        As for :func:`diagnose`; ``threads`` 0: OpenMP's default threads, beside the
+        thread that reads the next block of rows meanwhile (one fewer when the user set
+        OMP_WAIT_POLICY=active: docs/diagnose.rst, "Speed and memory").
 
     Returns
     -------

@@ -201,8 +201,9 @@ def _kernel_threads_beside_reader():
     """The kernel's threads when a second thread reads ahead and ``threads`` is 0: the
     OpenMP default (OMP_NUM_THREADS, or the processors this process may use) less one
     for the reader. With the reader competing for a processor, OpenMP's threads would
-    wait for it spinning (its default wait policy), which costs more than the thread
-    gives; with OMP_WAIT_POLICY=passive they sleep instead, and all of them run (0)."""
+    wait for it spinning (the runtime's own default), which costs more than the thread
+    gives; with OMP_WAIT_POLICY=passive (rscd's default, set when imported) they sleep
+    instead, and all of them run (0)."""
     if os.environ.get("OMP_WAIT_POLICY", "").strip().lower() == "passive":
         return 0
     try:
