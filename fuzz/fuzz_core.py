@@ -1,4 +1,4 @@
-"""Fuzz the C entry points through the wrapper: rscd._core.flag, _core.flag_range,
+"""Fuzz the C entry points through the wrapper: rscd._core.flag, _core.flag_range_stop,
 _core.decay and rscd.apply, with fuzzed shapes, flags, values, coefficients and counts.
 
 Allowed: a result, TypeError/ValueError (rscd.RSCDError is one), MemoryError never
@@ -56,8 +56,8 @@ def TestOneInput(data):
             _core.flag(gdq, pdq, _int(fdp), _int(fdp), _int(fdp), _int(fdp),
                        fdp.ConsumeIntInRange(0, 3))
         elif which == 1:
-            _core.flag_range(gdq, pdq, _int(fdp), _int(fdp), _int(fdp),
-                             fdp.ConsumeIntInRange(0, 3))
+            _core.flag_range_stop(gdq, pdq, _int(fdp), _int(fdp), _int(fdp), _int(fdp),
+                                  fdp.ConsumeIntInRange(0, 3))
         elif which == 2:
             even = {n: _float(fdp) for n in NAMES}
             odd = {n: _float(fdp) for n in NAMES}
