@@ -500,9 +500,9 @@ def check_state(layout: Layout, method: str, force: bool) -> None:
     if layout.status == RUNNING and not force:
         raise RampFileError(
             f"{path}: S_RSCD = 'RUNNING': an earlier in-place decay or measured run was "
-            "interrupted, so the SCI data may be partly corrected. Restore the file (e.g. rerun the pipeline "
-            "step that made it) and run rscd again; --force (force=True) accepts the data "
-            "as they are")
+            "interrupted, so the SCI data may be partly corrected. Restore the file (e.g. "
+            "rerun the pipeline step that made it) and run rscd again; --force (force=True) "
+            "accepts the data as they are")
     if method in ("decay", "measured") and layout.status == "COMPLETE" and not force:
         raise RampFileError(
             f"{path}: S_RSCD = 'COMPLETE': the RSCD step already ran on this file and "
@@ -782,6 +782,8 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     with _held(path, write=False) as fd:    # no in-place run changes it while it is read
         layout, run, chosen = _checked(path, ref, method, threads, force, previous)
         check_output(path, out, overwrite)
+        # --output-dir out/ is created with its parents
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         earlier = flag_rerun(path, layout.header, layout.status, chosen)
         _pause_after_check()
         try:
@@ -896,7 +898,7 @@ def check_room(layout: Layout, ref: Reference, method: str) -> None:
 def check_output(path: str, out: str, overwrite: bool) -> None:
     """Refuse the output name ``out`` of the ramp file ``path`` when it is the input
     itself (:class:`RampFileError`), or when it exists and not ``overwrite``
-    (:class:`FileExistsError`); create its folder with its parents."""
+    (:class:`FileExistsError`). Only a check: a refusal leaves nothing behind."""
     if os.path.exists(out):
         if os.path.samefile(out, path):
             raise RampFileError(f"{path}: the output name is the input itself; give another "
@@ -904,8 +906,6 @@ def check_output(path: str, out: str, overwrite: bool) -> None:
         if not overwrite:
             raise FileExistsError(f"{out} exists; use --overwrite (overwrite=True) to "
                                   "replace it")
-    folder = os.path.dirname(os.path.abspath(out))
-    os.makedirs(folder, exist_ok=True)       # --output-dir out/ is created with its parents
 
 
 def _apply_in_place(path, fd, layout, run, marker):

@@ -187,13 +187,13 @@ def apply_segments(paths: Sequence["str | os.PathLike[str]"],
             names[seg.path] = output_path(seg.path, output_dir)
     if not inplace:
         check_distinct(list(names), list(names.values()))
-        for path, out in names.items():
-            check_output(path, out, overwrite)
     for seg in segs:    # refuse before anything is written (COMPLETE decay, RUNNING)
         assert seg.layout is not None           # plan() gives every segment its layout
         check_state(seg.layout, chosen, force)
         if inplace and keep_inode:
             check_room(seg.layout, ref, chosen)
+        elif not inplace:
+            check_output(seg.path, names[seg.path], overwrite)
     done = []
     for k in range(len(segs) - 1, -1, -1):      # last first: the previous is still raw
         seg = segs[k]

@@ -164,6 +164,16 @@ def test_refuses_before_writing_anything(exposure):
     assert [_read(p) for p in exposure["segs"][1:]] == raw
 
 
+def test_a_refused_new_file_run_creates_no_output_folder(exposure):
+    """A segment already COMPLETE refuses decay; the output folder, which the run would
+    create, must not be left behind (checking the outputs created it first)."""
+    apply_segments(exposure["segs"][:1], exposure["decay"], inplace=True)
+    folder = exposure["dir"] / "new" / "deeper"
+    with pytest.raises(rscd.RampFileError, match="COMPLETE"):
+        apply_segments(exposure["segs"], exposure["decay"], output_dir=str(folder))
+    assert not (exposure["dir"] / "new").exists()
+
+
 def test_an_output_naming_its_own_input_is_refused_before_writing(exposure):
     """outputs mapping the first segment to itself: refused once the last segments had
     been written (segments run last first); now before any file is written."""
