@@ -323,8 +323,8 @@ class _MappedRamp:
         before: so each plane is dropped from its start (and FOLIO_BYTES before it),
         not from the first row read since the last release; dropping a range that is
         no longer mapped costs a page-table walk only."""
-        if not hasattr(self._mm, "madvise") or self._buffers is not None:
-            return                    # or nothing was mapped: read_rows reads
+        if not hasattr(self._mm, "madvise"):
+            return
         _, ngroups, ny, nx = self.layout.shape
         first = self._pending if self._pending is not None else r0
         if r1 < ny and (r1 - first) * nx * ngroups * 5 < RELEASE_BYTES:
@@ -519,9 +519,9 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                     kw = dict(integration_start=layout.integration_start,
                               ystart=layout.ystart)
                     # the C kernel reads blocks of rows into buffers; the numpy one
-                    # reads the map
-                    kw.update(release=ramp.release,
-                              reader=ramp.read_rows if kernel == "c" else None)
+                    # reads the map, whose pages it then drops
+                    kw.update(dict(reader=ramp.read_rows) if kernel == "c"
+                              else dict(release=ramp.release))
                     if passes == "slopes":
                         slopes[layout.path] = acc.pixel_slopes(
                             ramp.sci, ramp.gdq, ramp.pixeldq, **kw)

@@ -210,17 +210,17 @@ def test_real_miri_ground_test_exposure():
 _CHILD = """
 import os, signal, sys, rscd
 ramp = sys.modules["rscd.diagnose"]._MappedRamp
-release, calls = ramp.release, [0]
+read_rows, calls = ramp.read_rows, [0]
 
-def interrupted_release(self, *args):
+def interrupted_read_rows(self, *args):
     # Ctrl-C while a block of the mapped file is being measured: the measuring
     # frame, and so a view of the map, is in the KeyboardInterrupt's traceback
     calls[0] += 1
     if calls[0] == int(sys.argv[2]):
         os.kill(os.getpid(), signal.SIGINT)
-    return release(self, *args)
+    return read_rows(self, *args)
 
-ramp.release = interrupted_release
+ramp.read_rows = interrupted_read_rows
 rscd.diagnose_files([sys.argv[1]])
 """
 
