@@ -21,10 +21,8 @@
     && defined(__FLT_EVAL_METHOD__) && __FLT_EVAL_METHOD__ == 0
 #define HAVE_AVX2_BUILD 1
 #include <immintrin.h>
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define HAVE_AVX2_BUILD 0
-#define ALWAYS_INLINE inline
 #endif
 
 #include "fastamp.h"         /* rscd_vector_available */

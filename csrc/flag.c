@@ -84,14 +84,6 @@ static int any_problem(const rscd_ramp *r, ptrdiff_t int_first, ptrdiff_t int_co
     return found;
 }
 
-/* Inlined into the two builds of flag_block below, each compiled for its own
- * instruction set. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE
-#endif
-
 /* Largest skip for 8-bit counters: cnt <= skip + 1 <= 255. */
 #define SKIP8_MAX 254
 

@@ -82,6 +82,15 @@ int rscd_check_ramp(const rscd_ramp *ramp, int need_data);
 /* Integrations in the whole exposure (nints_exposure, or its default). */
 ptrdiff_t rscd_nints_exposure(const rscd_ramp *ramp);
 
+/* For helpers inlined into both builds of their caller (portable and AVX2), so each
+ * copy is compiled for that caller's instruction set. Empty elsewhere: MSVC's C
+ * before C11 has no `inline` keyword. */
+#if defined(__GNUC__)
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define ALWAYS_INLINE
+#endif
+
 /* Threads to use: params->nthreads, or the OpenMP default when it is <= 0,
  * at most the processors OpenMP sees (1 without OpenMP). The one place the
  * core decides its thread count. */
