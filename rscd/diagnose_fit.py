@@ -6,19 +6,21 @@ within T), ``fit_decay`` fits ``A exp(-(j + 1) / tau)`` as the late window sees 
 (``decay_model``), and ``skip_of_decay`` is the skip that fitted decay asks for.
 """
 import math
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 __all__ = ["recommended_skip", "decay_model", "fit_decay", "skip_of_decay"]
 
 
-def recommended_skip(profile: Sequence[float], threshold: float) -> int:
-    """The smallest k with ``|profile_j| <= threshold`` for every j in [k, len(profile))."""
-    k = len(profile)
-    while k > 0 and abs(profile[k - 1]) <= threshold:
-        k -= 1
-    return k
+def recommended_skip(profile: Any, threshold: float) -> Any:
+    """The smallest k with ``|profile_j| <= threshold`` for every j in [k, len(profile))
+    (NaN is not within): an int, or for a 2-D array one per row."""
+    outside = ~(np.abs(np.asarray(profile, dtype=np.float64)) <= threshold)
+    n = outside.shape[-1]
+    last = n - np.argmax(outside[..., ::-1], axis=-1) if n else np.zeros(outside.shape[:-1], int)
+    k = np.where(outside.any(axis=-1), last, 0)
+    return int(k) if k.ndim == 0 else k
 
 
 def decay_model(amplitude: float, tau: float, groups: Any,

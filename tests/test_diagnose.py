@@ -168,6 +168,21 @@ def test_recommended_skip_definition():
     assert recommended_skip([-0.5, -0.2, 0.09, -0.1, 0.05], 0.1) == 2
     assert recommended_skip([0.0, 0.0], 0.1) == 0
     assert recommended_skip([0.3, 0.2], 0.1) == 2
+    assert recommended_skip([0.3, np.nan, 0.0], 0.1) == 2      # NaN is not within T
+    assert recommended_skip([], 0.1) == 0
+
+
+def test_recommended_skip_of_many_profiles_is_each_ones():
+    """The bootstrap asks for the skip of every resampled profile at once (one per row)."""
+    rng = np.random.default_rng(3)
+    rows = rng.normal(0, 0.1, (300, 9)) * np.exp(-np.arange(9) / 3)
+    rows[rng.random(rows.shape) < 0.05] = np.nan
+    rows[:3] = [0.0] * 9, [1.0] * 9, [0.05] * 8 + [0.2]
+    got = recommended_skip(rows, 0.1)
+    assert list(got[:3]) == [0, 9, 9]
+    assert list(got) == [recommended_skip(list(r), 0.1) for r in rows]
+    assert list(got) == [next((k for k in range(9, 0, -1) if not abs(r[k - 1]) <= 0.1), 0)
+                         for r in rows]
 
 
 def test_fit_recovers_an_exact_decay():
