@@ -383,18 +383,20 @@ class _MappedRamp:
         folios around each of them (hundreds of MB of a large file)."""
         nints, ngroups, ny, nx = self.layout.shape
         rows = np.arange(0, ny, step)
-        sci = np.empty((nints, ngroups, len(rows), nx), np.float32)
+        sci = np.empty((nints, ngroups, len(rows), nx), ">f4")
         gdq = np.empty((nints, ngroups, len(rows), nx), np.uint8)
+        sci_bytes, gdq_bytes = memoryview(sci.view(np.uint8).reshape(-1)), memoryview(gdq.reshape(-1))
         (sci_at, _), (gdq_at, _) = self._offsets
-        fd = self._fh.fileno()
+        k = 0       # where the next row goes in gdq (in sci: 4 k bytes)
         for i in range(nints):
             for g in range(ngroups):
                 plane = (i * ngroups + g) * ny * nx
-                for k, r in enumerate(rows):
-                    at = plane + int(r) * nx
-                    sci[i, g, k] = np.frombuffer(os.pread(fd, 4 * nx, sci_at + 4 * at), ">f4")
-                    gdq[i, g, k] = np.frombuffer(os.pread(fd, nx, gdq_at + at), np.uint8)
-        return sci, gdq, self.pixeldq[rows]
+                for r in rows.tolist():
+                    at = plane + r * nx
+                    self._read_into(sci_bytes[4 * k:4 * (k + nx)], sci_at + 4 * at)
+                    self._read_into(gdq_bytes[k:k + nx], gdq_at + at)
+                    k += nx
+        return sci.astype(np.float32), gdq, self.pixeldq[rows]
 
     def _madvise(self, start, end, page):
         aligned = start - start % page

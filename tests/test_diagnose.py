@@ -164,6 +164,26 @@ def test_files_read_in_many_row_blocks_agree_with_arrays(tmp_path, monkeypatch):
             assert got["results"][0][kind] == want["results"][0][kind]
 
 
+@pytest.mark.parametrize("when", ["read_rows", "pilot_rows"])
+def test_a_file_shortened_while_read_is_named(tmp_path, monkeypatch, when):
+    """Another program truncates the file after it was opened: the pass that reads next
+    (the blocks of rows, or the pilot's rows) stops with one line naming the file,
+    never a numpy shape error or values read as zeros."""
+    import importlib
+    ramp = importlib.import_module("rscd.diagnose")._MappedRamp
+    path = write_simulated(tmp_path / "short_linearity.fits", nints=2, int1=(0.5, 1.2),
+                           int2p=(1.3, 2.2), seed=5)
+    original = getattr(ramp, when)
+
+    def shortened_first(self, *args):
+        os.truncate(path, 2880 * 4)       # the headers stay, SCI is gone
+        return original(self, *args)
+
+    monkeypatch.setattr(ramp, when, shortened_first)
+    with pytest.raises(OSError, match=f"{path}: short read at byte .*changed while"):
+        rscd.diagnose_files([path])
+
+
 def test_recommended_skip_definition():
     assert recommended_skip([-0.5, -0.2, 0.09, -0.1, 0.05], 0.1) == 2
     assert recommended_skip([0.0, 0.0], 0.1) == 0
