@@ -123,7 +123,8 @@ def read_as_diagnose(path, offsets, shape, window_start, block_bytes):
                     for g in range(ngroups):
                         plane = (i * ngroups + g) * ny * nx + r0 * nx
                         if g in sci_groups:
-                            copy(memoryview(sci[g * n:(g + 1) * n]).cast("B"), sci_at + 4 * plane)
+                            sci_bytes = memoryview(sci[g * n:(g + 1) * n]).cast("B")
+                            copy(sci_bytes, sci_at + 4 * plane)
                         copy(memoryview(gdq[g * n:(g + 1) * n]), gdq_at + plane)
         return time.perf_counter() - start
 

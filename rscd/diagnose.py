@@ -385,7 +385,8 @@ class _MappedRamp:
         rows = np.arange(0, ny, step)
         sci = np.empty((nints, ngroups, len(rows), nx), ">f4")
         gdq = np.empty((nints, ngroups, len(rows), nx), np.uint8)
-        sci_bytes, gdq_bytes = memoryview(sci.view(np.uint8).reshape(-1)), memoryview(gdq.reshape(-1))
+        sci_bytes = memoryview(sci.view(np.uint8).reshape(-1))
+        gdq_bytes = memoryview(gdq.reshape(-1))
         (sci_at, _), (gdq_at, _) = self._offsets
         k = 0       # where the next row goes in gdq (in sci: 4 k bytes)
         for i in range(nints):
