@@ -131,12 +131,12 @@ static ALWAYS_INLINE void line_chunk(const line_coef *l, const double *tile, ptr
         mean[x] /= (double)l->count;
 }
 
-/* flags[x] |= dq[x]: the flags of a pixel's groups, gathered */
-static ALWAYS_INLINE void dq_row(const uint8_t *dq, ptrdiff_t n, uint8_t *flags)
+/* flags[x] |= dq[x] & mask: the flags of a pixel's groups, gathered */
+static ALWAYS_INLINE void dq_row(const uint8_t *dq, uint8_t mask, ptrdiff_t n, uint8_t *flags)
 {
     ptrdiff_t x;
     for (x = 0; x < n; x++)
-        flags[x] |= dq[x];
+        flags[x] |= (uint8_t)(dq[x] & mask);
 }
 
 /* t[x] = the value at sci[x] (stored swapped or not) as double. Whether the values are
@@ -548,7 +548,11 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
     /* the chunk's groups, plane by plane (sequential reads) */
     memset(rb->flags, 0, (size_t)n);
     for (g = 0; g < N; g++) {
-        dq_row(b->groupdq + g * stride + at, n, rb->flags);
+        /* DO_NOT_USE alone on the first or the last group does not count: jwst's
+         * firstframe and lastframe steps set it in every pixel (docs/diagnose.rst,
+         * "Samples") */
+        dq_row(b->groupdq + g * stride + at,
+               (uint8_t)(g == 0 || g == N - 1 ? 0xffu & ~DQ_DO_NOT_USE : 0xffu), n, rb->flags);
         /* the slopes pass reads only the window's SCI (a non-finite value elsewhere
          * leaves the sample out of the sums pass, not its pixel's slope, which stays
          * independent of every other sample) */

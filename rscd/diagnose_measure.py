@@ -68,6 +68,9 @@ READ_BLOCK_BYTES = 8 << 20
 BLOCK_ELEMENTS = 1 << 16
 
 BAD_GROUP = DO_NOT_USE | SATURATED | JUMP_DET          # in GROUPDQ
+#: ... except DO_NOT_USE on the first and the last group, which jwst's firstframe and
+#: lastframe steps set in every pixel (docs/diagnose.rst, "Samples")
+BAD_END_GROUP = SATURATED | JUMP_DET
 BAD_PIXEL = DO_NOT_USE | REFERENCE_PIXEL               # in PIXELDQ
 
 
@@ -415,8 +418,10 @@ class Accumulator:
                 if not len(r):
                     continue
                 block = np.asarray(sci[i][:, sel], dtype=np.float64).reshape(ngroups, -1)
-                flags = np.bitwise_or.reduce(np.asarray(gdq[i][:, sel]), axis=0).ravel()
-                good = pixok[sel].ravel() & ((flags & BAD_GROUP) == 0)
+                dq = np.asarray(gdq[i][:, sel])
+                bad = (np.bitwise_or.reduce(dq[1:-1], axis=0) & BAD_GROUP) \
+                    | ((dq[0] | dq[-1]) & BAD_END_GROUP)
+                good = pixok[sel].ravel() & (bad.ravel() == 0)
                 good &= np.isfinite(block).all(axis=0)
                 rows_of = np.repeat(r, nx)
                 if count:

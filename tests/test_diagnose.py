@@ -411,6 +411,45 @@ def test_written_reference_in_jwst_rscd_step(tmp_path, offline_crds):
     assert flagged[1, :k2][:, plain[1]].all()
 
 
+@pytest.mark.parametrize("steps", [("lastframe",), ("firstframe", "lastframe")])
+def test_ramps_as_calwebb_detector1_flags_them(tmp_path, steps):
+    """jwst's lastframe step (run on every MIRI exposure by calwebb_detector1 before
+    linearity) flags the last group DO_NOT_USE in every pixel, and firstframe (skipped
+    by default since jwst 2.0) the first. Those flags leave the diagnosis as it is; the
+    same flag on a group in between still leaves the samples out."""
+    pytest.importorskip("jwst")
+    from fitsfiles import write_datamodel
+    from jwst.firstframe import firstframe_sub
+    from jwst.lastframe import lastframe_sub
+    from stdatamodels.jwst.datamodels import RampModel
+    data, gdq, pdq = simulate_ramps(nints=3, ngroups=20, int1=(0.5, 1.2), int2p=(1.3, 2.2))
+    plain = str(tmp_path / "jw_plain_linearity.fits")
+    write_datamodel(plain, data, gdq, pdq, readpatt="FASTR1", subarray="FULL")
+    flagged = str(tmp_path / "jw_flagged_linearity.fits")
+    # the steps' own functions (their Step.call would ask CRDS for parameters)
+    run = {"firstframe": firstframe_sub.do_correction, "lastframe": lastframe_sub.do_correction}
+    with RampModel(plain) as model:
+        for step in steps:
+            model = run[step](model)
+        model.save(flagged)
+    with fits.open(flagged) as hdul:
+        saved = hdul["GROUPDQ"].data
+        assert (saved[:, -1] & 1).all() and ((saved[:, 0] & 1).all() == (len(steps) == 2))
+    want = rscd.diagnose_files([plain]).to_dict()["results"][0]
+    got = rscd.diagnose_files([flagged]).to_dict()["results"][0]
+    for kind in ("int1", "int2p"):
+        assert got[kind] == want[kind]
+    with fits.open(flagged) as hdul:
+        arrays = hdul["SCI"].data, hdul["GROUPDQ"].data, hdul["PIXELDQ"].data
+        from_arrays = rscd.diagnose(*arrays, kernel="numpy").results[0]
+    assert from_arrays.int2p.recommended_skip == got["int2p"]["recommended_skip"]
+    gdq[:, 5] |= 1                                       # DO_NOT_USE in between
+    inner = str(tmp_path / "jw_inner_linearity.fits")
+    write_datamodel(inner, data, gdq, pdq, readpatt="FASTR1", subarray="FULL")
+    with pytest.raises(DiagnoseError, match="no usable sample"):
+        rscd.diagnose_files([inner])
+
+
 def test_files_of_one_pair_with_different_ngroups(tmp_path):
     kw = dict(subarray="FULL", readpatt="FASTR1", int1=(0.5, 1.2), int2p=(1.3, 2.2), nints=2)
     paths = [write_simulated(tmp_path / "a_linearity.fits", ngroups=20, seed=1, **kw),

@@ -131,10 +131,15 @@ static void t_dq_rules(void)
     gdq[(NG - 1) * NY * NX + 3] = 2u;     /* SATURATED in the last group */
     gdq[(2 * NY + 0) * NX + 4] = 8u;      /* another flag: kept */
     sci[(5 * NY + 1) * NX + 0] = NAN;
+    gdq[1 * NY * NX + 6] = 1u;            /* DO_NOT_USE in group 1 */
+    gdq[7] = 1u;                          /* DO_NOT_USE in the first group: kept */
+    gdq[(NG - 1) * NY * NX + 8] = 1u;     /* ... and in the last (lastframe): kept */
+    gdq[(NG - 1) * NY * NX + 9] = 3u;     /* SATURATED | DO_NOT_USE in the last */
+    gdq[10] = 4u;                         /* JUMP_DET in the first */
     base_block(&b);
     base_out(&o);
     CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "status");
-    CHECK(o.used == NY * NX - 5, "used %td", o.used);
+    CHECK(o.used == NY * NX - 8, "used %td", o.used);
 }
 
 static void t_byte_order(void)
