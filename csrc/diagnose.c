@@ -31,8 +31,9 @@
 #define DQ_DO_NOT_USE 1u
 #define DQ_SATURATED 2u
 #define DQ_JUMP_DET 4u
+#define DQ_AD_FLOOR 64u   /* set with DO_NOT_USE by jwst's saturation step */
 #define DQ_REFERENCE_PIXEL 0x80000000u
-#define BAD_GROUP (DQ_DO_NOT_USE | DQ_SATURATED | DQ_JUMP_DET)
+#define BAD_GROUP (DQ_DO_NOT_USE | DQ_SATURATED | DQ_JUMP_DET | DQ_AD_FLOOR)
 #define BAD_PIXEL (DQ_DO_NOT_USE | DQ_REFERENCE_PIXEL)
 
 /* Least-squares coefficients of a line through groups first .. first+count-1:
@@ -548,9 +549,9 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
     /* the chunk's groups, plane by plane (sequential reads) */
     memset(rb->flags, 0, (size_t)n);
     for (g = 0; g < N; g++) {
-        /* DO_NOT_USE alone on the first or the last group does not count: jwst's
+        /* DO_NOT_USE on the first or the last group does not count: jwst's
          * firstframe and lastframe steps set it in every pixel (docs/diagnose.rst,
-         * "Samples") */
+         * "Samples"); the saturation step's AD_FLOOR beside it still does */
         dq_row(b->groupdq + g * stride + at,
                (uint8_t)(g == 0 || g == N - 1 ? 0xffu & ~DQ_DO_NOT_USE : 0xffu), n, rb->flags);
         /* the slopes pass reads only the window's SCI (a non-finite value elsewhere

@@ -547,9 +547,10 @@ RSCD_API int rscd_diag_out_init(rscd_diag_out *out, size_t size);
 
 /* rscd_diagnose_block: the per-sample measurement of `rscd diagnose` on a block.
  * A sample (one pixel of the integration) is used when its PIXELDQ has neither
- * DO_NOT_USE nor REFERENCE_PIXEL, none of its groups has SATURATED or JUMP_DET, none
- * but the first and the last has DO_NOT_USE (which jwst's firstframe and lastframe
- * steps set there in every pixel), and all its values are finite; in the sums pass
+ * DO_NOT_USE nor REFERENCE_PIXEL, none of its groups has SATURATED, JUMP_DET or
+ * AD_FLOOR (64), none but the first and the last has DO_NOT_USE (which jwst's
+ * firstframe and lastframe steps set there in every pixel), and all its values are
+ * finite; in the sums pass
  * with halves == 0 also
  * when its pixel has another usable integration. Nothing is allocated for the cube
  * and SCI is only read. Row stripes are computed one per thread, each in row order,

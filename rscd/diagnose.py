@@ -135,9 +135,9 @@ def _finish(acc, threshold, group_time, where, reference_slope):
         if not acc.used[kind]:
             raise DiagnoseError(
                 f"{where}: no usable sample in {KIND_TEXT[kind]} ({acc.offered[kind]} "
-                "offered): every one is a reference or DO_NOT_USE pixel, has a SATURATED "
-                "or JUMP_DET group, DO_NOT_USE on a group between the first and the last, "
-                "or a non-finite value")
+                "offered): every one is a reference or DO_NOT_USE pixel, has a SATURATED, "
+                "JUMP_DET or AD_FLOOR group, DO_NOT_USE on a group between the first and "
+                "the last, or a non-finite value")
         out[kind] = _kind_profile(acc, kind, threshold, group_time, reference_slope)
         if out[kind] is None:
             raise DiagnoseError(f"{where}: too few usable samples in {KIND_TEXT[kind]} "

@@ -31,7 +31,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .dq import DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+from .dq import AD_FLOOR, DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 
 __all__ = ["DiagnoseError", "KINDS", "MIN_WINDOW", "MIN_GROUPS", "STRIPES", "SUMS",
            "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window",
@@ -67,10 +67,10 @@ READ_BLOCK_BYTES = 8 << 20
 #: Pixels per block (whole rows): the block's float64 copy stays within a few tens of MB.
 BLOCK_ELEMENTS = 1 << 16
 
-BAD_GROUP = DO_NOT_USE | SATURATED | JUMP_DET          # in GROUPDQ
+BAD_GROUP = DO_NOT_USE | SATURATED | JUMP_DET | AD_FLOOR     # in GROUPDQ
 #: ... except DO_NOT_USE on the first and the last group, which jwst's firstframe and
 #: lastframe steps set in every pixel (docs/diagnose.rst, "Samples")
-BAD_END_GROUP = SATURATED | JUMP_DET
+BAD_END_GROUP = BAD_GROUP & ~DO_NOT_USE
 BAD_PIXEL = DO_NOT_USE | REFERENCE_PIXEL               # in PIXELDQ
 
 

@@ -11,12 +11,13 @@ which makes the stored word the flag word with its top bit flipped.
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DO_NOT_USE", "SATURATED", "JUMP_DET", "FLUX_ESTIMATED", "REFERENCE_PIXEL",
-           "PIXELDQ_BZERO", "flip_bzero"]
+__all__ = ["DO_NOT_USE", "SATURATED", "JUMP_DET", "AD_FLOOR", "FLUX_ESTIMATED",
+           "REFERENCE_PIXEL", "PIXELDQ_BZERO", "flip_bzero"]
 
 DO_NOT_USE = 1              #: GROUPDQ and PIXELDQ: the group or pixel is not used
 SATURATED = 2               #: GROUPDQ: the group is saturated
 JUMP_DET = 4                #: GROUPDQ: a jump (cosmic ray) was detected in the group
+AD_FLOOR = 64               #: GROUPDQ: at the A/D converter's floor (set with DO_NOT_USE)
 FLUX_ESTIMATED = 1 << 28    #: PIXELDQ: set by ``flag`` on pixels it backed off for
 REFERENCE_PIXEL = 1 << 31   #: PIXELDQ: a reference pixel (no light)
 

@@ -443,6 +443,16 @@ def test_ramps_as_calwebb_detector1_flags_them(tmp_path, steps):
         arrays = hdul["SCI"].data, hdul["GROUPDQ"].data, hdul["PIXELDQ"].data
         from_arrays = rscd.diagnose(*arrays, kernel="numpy").results[0]
     assert from_arrays.int2p.recommended_skip == got["int2p"]["recommended_skip"]
+    floor = np.zeros(gdq.shape[2:], bool)
+    floor[::3, ::4] = True                               # the saturation step's A/D floor
+    saturated = gdq.copy()
+    saturated[1, 0][floor] |= 2                          # SATURATED in group 0: left out
+    gdq[1, 0][floor] |= 65                               # AD_FLOOR | DO_NOT_USE, group 0
+    for kernel in ("c", "numpy"):
+        with_floor = rscd.diagnose(data, gdq, pdq, kernel=kernel).results[0].int2p
+        as_saturated = rscd.diagnose(data, saturated, pdq, kernel=kernel).results[0].int2p
+        assert with_floor.samples_tested_ok == as_saturated.samples_tested_ok
+        assert with_floor.samples_tested_ok < got["int2p"]["samples_tested_ok"]
     gdq[:, 5] |= 1                                       # DO_NOT_USE in between
     inner = str(tmp_path / "jw_inner_linearity.fits")
     write_datamodel(inner, data, gdq, pdq, readpatt="FASTR1", subarray="FULL")

@@ -136,10 +136,11 @@ static void t_dq_rules(void)
     gdq[(NG - 1) * NY * NX + 8] = 1u;     /* ... and in the last (lastframe): kept */
     gdq[(NG - 1) * NY * NX + 9] = 3u;     /* SATURATED | DO_NOT_USE in the last */
     gdq[10] = 4u;                         /* JUMP_DET in the first */
+    gdq[11] = 65u;                        /* AD_FLOOR | DO_NOT_USE in the first */
     base_block(&b);
     base_out(&o);
     CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_OK, "status");
-    CHECK(o.used == NY * NX - 8, "used %td", o.used);
+    CHECK(o.used == NY * NX - 9, "used %td", o.used);
 }
 
 static void t_byte_order(void)
