@@ -29,7 +29,7 @@ from ._renames import renamed_keywords
 from .correct import RSCDWarning
 from .diagnose_fit import decay_model, fit_decay, recommended_skip, skip_of_decay
 from .diagnose_measure import (KIND_TEXT, KINDS, Accumulator, DiagnoseError, check_window,
-                               default_window_start, line_window, pilot_step)
+                               default_window_start, line_window, pilot_plan)
 from .diagnose_report import Diagnosis, PairResult, Profile, draw_figure
 from .diagnose_stats import median_slope, regress
 from .reference import canonical_subarray
@@ -277,7 +277,11 @@ def diagnose(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, *,
     pdq = pixeldq.astype(np.uint32, copy=False)
     kw = dict(integration_start=int(integration_start), ystart=int(ystart))
     acc.use_slopes(acc.pixel_slopes(data, groupdq, pdq, **kw))
-    acc.add_pilot(data, groupdq, pdq, **kw)
+    rows, ints = pilot_plan(data.shape, integration_start)
+    for i in ints.tolist():
+        acc.add_pilot(data[i:i + 1], groupdq[i:i + 1], pdq, ystart=int(ystart),
+                      integration_start=int(integration_start) + i,
+                      rows=rows if len(rows) < data.shape[2] else None)
     acc.finish_pilot()
     acc.add(data, groupdq, pdq, **kw)
     result = PairResult(subarray=subarray, readpatt=readpatt, ngroups=data.shape[1],
@@ -378,19 +382,19 @@ class _MappedRamp:
             raise OSError(f"{self.layout.path}: short read at byte {at}: the file changed "
                           "while it was read")
 
-    def pilot_rows(self, step):
-        """SCI (native float32), GROUPDQ and PIXELDQ of every step-th row, read with
-        pread: touching scattered rows through the map would map whole large page-cache
-        folios around each of them (hundreds of MB of a large file)."""
-        nints, ngroups, ny, nx = self.layout.shape
-        rows = np.arange(0, ny, step)
-        sci = np.empty((nints, ngroups, len(rows), nx), ">f4")
-        gdq = np.empty((nints, ngroups, len(rows), nx), np.uint8)
+    def pilot_rows(self, rows, ints):
+        """SCI (native float32), GROUPDQ and PIXELDQ of ``rows`` of integrations ``ints``
+        (:func:`rscd.diagnose_measure.pilot_plan`), read with pread: touching scattered
+        rows through the map would map whole large page-cache folios around each of
+        them (hundreds of MB of a large file)."""
+        _, ngroups, ny, nx = self.layout.shape
+        sci = np.empty((len(ints), ngroups, len(rows), nx), ">f4")
+        gdq = np.empty((len(ints), ngroups, len(rows), nx), np.uint8)
         sci_bytes = memoryview(sci.view(np.uint8).reshape(-1))
         gdq_bytes = memoryview(gdq.reshape(-1))
         (sci_at, _), (gdq_at, _) = self._offsets
         k = 0       # where the next row goes in gdq (in sci: 4 k bytes)
-        for i in range(nints):
+        for i in ints.tolist():
             for g in range(ngroups):
                 plane = (i * ngroups + g) * ny * nx
                 for r in rows.tolist():
@@ -532,9 +536,15 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                         continue
                     acc.use_slopes(slopes[layout.path])
                     if passes == "pilot":
-                        acc.add_pilot(*ramp.pilot_rows(pilot_step(layout.shape)),
-                                      integration_start=layout.integration_start,
-                                      ystart=layout.ystart)
+                        rows, ints = pilot_plan(layout.shape, layout.integration_start)
+                        sci, gdq, pdq = ramp.pilot_rows(rows, ints)
+                        for k, i in enumerate(ints.tolist()):
+                            # the rows one by one, as from arrays: the same sums
+                            acc.add_pilot(sci[k:k + 1], gdq[k:k + 1], pdq,
+                                          integration_start=layout.integration_start + i,
+                                          ystart=layout.ystart, frame_rows=rows,
+                                          rows=(np.arange(len(rows))
+                                                if len(rows) < layout.shape[2] else None))
                     else:
                         acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
                 finally:

@@ -35,7 +35,7 @@ from .dq import AD_FLOOR, DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
 
 __all__ = ["DiagnoseError", "KINDS", "MIN_WINDOW", "MIN_GROUPS", "STRIPES", "SUMS",
            "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window",
-           "line_window", "pilot_step"]
+           "line_window", "pilot_plan"]
 
 KINDS = ("int1", "int2p")
 KIND_TEXT = {"int1": "integration 1", "int2p": "integrations 2+"}
@@ -50,8 +50,10 @@ SUMS = ("n", "z", "u", "o", "zu", "zo")
 #: A sample leaves a group's sums when ``u`` or the offset is more than this many
 #: MADs from its z-bin's median (1.4826 MAD is one sigma for normal noise: 6 sigma).
 CLIP_MADS = 6 * 1.4826
-#: Pilot: at most this many samples per file give the clip tables.
+#: Pilot: about this many samples per file give the clip tables (pilot_plan), from at
+#: least PILOT_ROWS rows where the frame has them.
 PILOT_SAMPLES = 1 << 16
+PILOT_ROWS = 16
 #: The pilot's bins of z hold at least this many samples each, at most MAX_ZBINS bins.
 ZBIN_MIN = 300
 MAX_ZBINS = 24
@@ -100,12 +102,30 @@ def check_window(where: str, ngroups: int, window_start: Optional[int]) -> int:
     return w
 
 
-def pilot_step(shape, max_samples=PILOT_SAMPLES) -> int:
-    """The pilot reads every step-th row of a (nints, N, ny, nx) cube: an odd step, so
-    both row parities come in, and a subset of rows taken this way keeps each row's
-    parity when given the same first detector row."""
+def pilot_plan(shape, integration_start: int = 1,
+               max_samples: int = PILOT_SAMPLES) -> Tuple[np.ndarray, np.ndarray]:
+    """``(rows, ints)``: the rows and integrations (indices from 0) of a (nints, N, ny,
+    nx) cube whose samples make the pilot, about ``max_samples`` of them. Rows: every
+    step-th, an odd step so that both row parities come in, and at least PILOT_ROWS
+    rows where the frame has them. Integrations: all of them while that fits; else
+    integration 1 (when the cube holds it: it has clip tables of its own) and others
+    evenly spaced, so that a time series of thousands of integrations is not measured
+    from one row."""
     nints, _, ny, nx = shape
-    return max(1, -(-(nints * ny * nx) // max_samples)) | 1
+    step = max(1, -(-(nints * ny * nx) // max_samples))
+    if ny // step < PILOT_ROWS:
+        step = max(1, ny // PILOT_ROWS)
+    if step > 1 and step % 2 == 0:
+        step -= 1
+    rows = np.arange(0, ny, step)
+    fit = max(1, max_samples // max(1, len(rows) * nx))
+    if fit >= nints:
+        return rows, np.arange(nints)
+    first = [0] if integration_start == 1 else []
+    rest = np.arange(len(first), nints)
+    spread = np.linspace(0, len(rest) - 1, max(1, fit - len(first)))
+    picked = rest[np.unique(np.round(spread).astype(int))]
+    return rows, np.concatenate([np.array(first, dtype=int), picked])
 
 
 def line_window(ngroups: int, w: int) -> Tuple[int, int]:
@@ -286,12 +306,14 @@ class Accumulator:
             self.slope_sum, self.slope_n = state
 
     # -- the two passes -------------------------------------------------------------
-    def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart, max_samples=PILOT_SAMPLES):
-        """Collect pilot samples from a spread of rows of ``sci``."""
-        step = pilot_step(sci.shape, max_samples)
-        rows = np.arange(0, sci.shape[2], step) if step > 1 else None
+    def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart, rows=None,
+                  frame_rows=None):
+        """Collect pilot samples of ``sci`` (the integrations from ``integration_start``
+        on): of ``rows`` (rows of ``sci``, read one by one) or all its rows. ``sci``,
+        ``gdq`` and ``pixeldq`` may hold only some rows of the frame: ``frame_rows``
+        gives each one's row in the frame (its parity, and its pixels' slopes)."""
         for i, kind, parity, _, u, z, o, _ in self._samples(
-                sci, gdq, pixeldq, integration_start, ystart, rows):
+                sci, gdq, pixeldq, integration_start, ystart, rows, frame_rows=frame_rows):
             self.pilot.setdefault((kind, parity), []).append((z, u, o))
 
     def finish_pilot(self):
@@ -396,13 +418,15 @@ class Accumulator:
         self.sums[kind][cells, parity] = out
 
     def _samples(self, sci, gdq, pixeldq, integration_start, ystart, rows=None,
-                 release=None, count=False):
+                 release=None, count=False, frame_rows=None):
         """Yield, per block and row parity of used samples: (integration, kind, parity,
-        flat pixel index of the samples, u, z, offsets, whole-window slope)."""
+        flat pixel index in the frame of the samples, u, z, offsets, whole-window
+        slope). ``frame_rows``: the frame row of each row of ``sci`` (default: the same)."""
         geom = self.geom
         nints, ngroups, ny, nx = sci.shape
         pixok = (np.asarray(pixeldq) & np.uint32(BAD_PIXEL)) == 0
-        odd_row = (ystart + np.arange(ny)) % 2 == 1     # detector row ystart + y (1-based)
+        frame_row = np.arange(ny) if frame_rows is None else np.asarray(frame_rows)
+        odd_row = (ystart + frame_row) % 2 == 1     # detector row ystart + y (1-based)
         block_rows = max(1, BLOCK_ELEMENTS // max(1, ngroups * nx))
         # rows given (the pilot): one slice per row -- numpy's fancy indexing of a
         # memory map would map far more of the file than the rows it reads
@@ -430,7 +454,7 @@ class Accumulator:
                     pick = np.flatnonzero(good & (odd_row[rows_of] == want))
                     if len(pick):
                         u, z, o, slope = _lines(geom, block[:, pick], self.halves)
-                        where = rows_of[pick] * nx + pick % nx
+                        where = frame_row[rows_of[pick]] * nx + pick % nx
                         if z is None and self.slope_sum is not None:
                             others = self.slope_n[where] - 1
                             ok = others > 0

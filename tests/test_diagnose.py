@@ -164,6 +164,39 @@ def test_files_read_in_many_row_blocks_agree_with_arrays(tmp_path, monkeypatch):
             assert got["results"][0][kind] == want["results"][0][kind]
 
 
+def test_files_beyond_the_pilot_budget_agree_with_arrays(tmp_path):
+    """A file with more samples than the pilot takes (4 x 192 x 192): the pilot's rows
+    and integrations, and each sample's instrument, are those of the arrays. (The file
+    path once looked up the slopes of frame row k for the k-th pilot row, and picked
+    its rows twice over.)"""
+    path = write_simulated(tmp_path / "wide_linearity.fits", nints=4, nrows=192, ncols=192,
+                           int1=(0.6, 1.5), int2p=(1.2, 2.5), seed=2)
+    from_file = rscd.diagnose_files([path]).to_dict()["results"][0]
+    with fits.open(path) as hdul:
+        from_arrays = rscd.diagnose(hdul["SCI"].data, hdul["GROUPDQ"].data,
+                                    hdul["PIXELDQ"].data,
+                                    group_time=hdul[0].header["TGROUP"]).to_dict()["results"][0]
+    for kind in ("int1", "int2p"):
+        assert from_file[kind] == from_arrays[kind]
+
+
+@pytest.mark.parametrize("shape, start", [
+    ((1000, 10, 416, 72), 1), ((1000, 10, 416, 72), 7), ((70, 8, 16, 1032), 1),
+    ((6, 40, 1024, 1032), 1), ((3, 20, 64, 64), 1), ((1, 20, 1024, 1032), 1)])
+def test_pilot_spans_rows_parities_and_integrations(shape, start):
+    """The pilot of a time series of 1000 integrations once read only row 0 (one row
+    parity: no outlier cut for the other): now at least 16 rows of both parities,
+    integration 1 when held, others spread to the last, within the sample budget."""
+    from rscd.diagnose_measure import PILOT_ROWS, PILOT_SAMPLES, pilot_plan
+    nints, _, ny, nx = shape
+    rows, ints = pilot_plan(shape, start)
+    assert len(rows) >= min(ny, PILOT_ROWS) and set(rows % 2) == {0, 1}
+    assert len(rows) * len(ints) * nx <= max(PILOT_SAMPLES, ny * nx)
+    assert list(ints) == sorted(set(ints.tolist()))
+    assert ints[0] == 0 and ints[-1] == nints - 1       # integration 1 when held; the last
+    assert len(ints) >= min(nints, 2)
+
+
 @pytest.mark.parametrize("when", ["read_rows", "pilot_rows"])
 def test_a_file_shortened_while_read_is_named(tmp_path, monkeypatch, when):
     """Another program truncates the file after it was opened: the pass that reads next
