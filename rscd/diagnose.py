@@ -277,11 +277,7 @@ def diagnose(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray, *,
     pdq = pixeldq.astype(np.uint32, copy=False)
     kw = dict(integration_start=int(integration_start), ystart=int(ystart))
     acc.use_slopes(acc.pixel_slopes(data, groupdq, pdq, **kw))
-    rows, ints = pilot_plan(data.shape, integration_start)
-    for i in ints.tolist():
-        acc.add_pilot(data[i:i + 1], groupdq[i:i + 1], pdq, ystart=int(ystart),
-                      integration_start=int(integration_start) + i,
-                      rows=rows if len(rows) < data.shape[2] else None)
+    acc.add_pilot(data, groupdq, pdq, **kw)
     acc.finish_pilot()
     acc.add(data, groupdq, pdq, **kw)
     result = PairResult(subarray=subarray, readpatt=readpatt, ngroups=data.shape[1],
@@ -537,14 +533,9 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                     acc.use_slopes(slopes[layout.path])
                     if passes == "pilot":
                         rows, ints = pilot_plan(layout.shape, layout.integration_start)
-                        sci, gdq, pdq = ramp.pilot_rows(rows, ints)
-                        for k, i in enumerate(ints.tolist()):
-                            # the rows one by one, as from arrays: the same sums
-                            acc.add_pilot(sci[k:k + 1], gdq[k:k + 1], pdq,
-                                          integration_start=layout.integration_start + i,
-                                          ystart=layout.ystart, frame_rows=rows,
-                                          rows=(np.arange(len(rows))
-                                                if len(rows) < layout.shape[2] else None))
+                        acc.add_pilot_rows(*ramp.pilot_rows(rows, ints), frame_rows=rows,
+                                           numbers=layout.integration_start + ints,
+                                           ystart=layout.ystart)
                     else:
                         acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
                 finally:

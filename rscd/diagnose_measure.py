@@ -306,15 +306,29 @@ class Accumulator:
             self.slope_sum, self.slope_n = state
 
     # -- the two passes -------------------------------------------------------------
-    def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart, rows=None,
-                  frame_rows=None):
-        """Collect pilot samples of ``sci`` (the integrations from ``integration_start``
-        on): of ``rows`` (rows of ``sci``, read one by one) or all its rows. ``sci``,
-        ``gdq`` and ``pixeldq`` may hold only some rows of the frame: ``frame_rows``
-        gives each one's row in the frame (its parity, and its pixels' slopes)."""
-        for i, kind, parity, _, u, z, o, _ in self._samples(
-                sci, gdq, pixeldq, integration_start, ystart, rows, frame_rows=frame_rows):
-            self.pilot.setdefault((kind, parity), []).append((z, u, o))
+    def add_pilot(self, sci, gdq, pixeldq, *, integration_start, ystart):
+        """Collect the pilot samples of a whole (nints, N, ny, nx) cube: the rows and
+        integrations of :func:`pilot_plan`, gathered a row at a time (slices: numpy's
+        fancy indexing of a memory map would map far more of the file than the rows it
+        reads)."""
+        rows, ints = pilot_plan(sci.shape, integration_start)
+        if not len(rows) or not len(ints):
+            return                                          # an empty cube
+        part = [np.stack([np.stack([np.asarray(a[i][:, r]) for r in rows.tolist()], axis=1)
+                          for i in ints.tolist()]) for a in (sci, gdq)]
+        self.add_pilot_rows(part[0].astype(np.float32), part[1], np.asarray(pixeldq)[rows],
+                            numbers=integration_start + ints, frame_rows=rows, ystart=ystart)
+
+    def add_pilot_rows(self, sci, gdq, pixeldq, *, numbers, frame_rows, ystart):
+        """Collect the pilot samples of :func:`pilot_plan`'s rows and integrations:
+        ``sci``, ``gdq`` (k, N, rows, nx) and ``pixeldq`` (rows, nx) hold the frame rows
+        ``frame_rows`` (their parity, and their pixels' slopes) of the integrations
+        ``numbers`` (k of them, counted from 1)."""
+        for k, number in enumerate(numbers):
+            for i, kind, parity, _, u, z, o, _ in self._samples(
+                    sci[k:k + 1], gdq[k:k + 1], pixeldq, int(number), ystart,
+                    frame_rows=frame_rows):
+                self.pilot.setdefault((kind, parity), []).append((z, u, o))
 
     def finish_pilot(self):
         for key, parts in self.pilot.items():
@@ -336,7 +350,7 @@ class Accumulator:
             return
         stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
         for i, kind, parity, where, u, z, o, slope in self._samples(
-                sci, gdq, pixeldq, integration_start, ystart, None, release, count=True):
+                sci, gdq, pixeldq, integration_start, ystart, release, count=True):
             clip = self.clip.get((kind, parity))
             keep = clip.keep(z, u, o) if clip is not None else np.ones(o.shape, bool)
             stripe = stripe_of_row[where // nx]
@@ -417,8 +431,8 @@ class Accumulator:
             out[:, :, col] += np.add.reduceat(value, starts, axis=1).T
         self.sums[kind][cells, parity] = out
 
-    def _samples(self, sci, gdq, pixeldq, integration_start, ystart, rows=None,
-                 release=None, count=False, frame_rows=None):
+    def _samples(self, sci, gdq, pixeldq, integration_start, ystart, release=None,
+                 count=False, frame_rows=None):
         """Yield, per block and row parity of used samples: (integration, kind, parity,
         flat pixel index in the frame of the samples, u, z, offsets, whole-window
         slope). ``frame_rows``: the frame row of each row of ``sci`` (default: the same)."""
@@ -428,19 +442,13 @@ class Accumulator:
         frame_row = np.arange(ny) if frame_rows is None else np.asarray(frame_rows)
         odd_row = (ystart + frame_row) % 2 == 1     # detector row ystart + y (1-based)
         block_rows = max(1, BLOCK_ELEMENTS // max(1, ngroups * nx))
-        # rows given (the pilot): one slice per row -- numpy's fancy indexing of a
-        # memory map would map far more of the file than the rows it reads
-        row_sets = [slice(r, r + 1) for r in rows] if rows is not None else None
+        blocks = [slice(r0, min(ny, r0 + block_rows)) for r0 in range(0, ny, block_rows)]
         for i in range(nints):
             kind = "int1" if integration_start + i == 1 else "int2p"
             if count:
                 self.offered[kind] += ny * nx
-            blocks = row_sets if row_sets is not None else [
-                slice(r0, min(ny, r0 + block_rows)) for r0 in range(0, ny, block_rows)]
             for sel in blocks:
                 r = np.arange(ny)[sel]
-                if not len(r):
-                    continue
                 block = np.asarray(sci[i][:, sel], dtype=np.float64).reshape(ngroups, -1)
                 dq = np.asarray(gdq[i][:, sel])
                 bad = (np.bitwise_or.reduce(dq[1:-1], axis=0) & BAD_GROUP) \
@@ -461,5 +469,5 @@ class Accumulator:
                             z = (self.slope_sum[where] - slope) / np.maximum(others, 1)
                             u, z, o, slope, where = u[ok], z[ok], o[:, ok], slope[ok], where[ok]
                         yield i, kind, parity, where, u, z, o, slope
-                if release is not None and isinstance(sel, slice):
+                if release is not None:
                     release(i, sel.start, sel.stop)
