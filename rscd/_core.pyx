@@ -302,7 +302,7 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     cdef ptrdiff_t nmeasured = window_start + 1
     cdef int status
     cdef ptrdiff_t held = plane_stride if plane_stride > 0 else ny * nx
-    if plane_stride < 0 or plane_stride % nx or (plane_stride == 0 and data_row_first):
+    if plane_stride < 0 or (nx and plane_stride % nx) or (plane_stride == 0 and data_row_first):
         raise ValueError("plane_stride must be 0 (whole frames) or whole rows")
     if (sci_flat.shape[0] < ngroups * held or groupdq_flat.shape[0] < ngroups * held
             or (plane_stride == 0 and (sci_flat.shape[0] != ngroups * held

@@ -377,7 +377,8 @@ class Accumulator:
         block_bytes = READ_BLOCK_BYTES if reader is not None else C_BLOCK_BYTES
         rows = max(1, block_bytes // max(1, ngroups * nx * 5))
         sci_groups = range(self.geom.w, ngroups - 1) if slopes_pass else range(ngroups)
-        blocks = [(i, r0, min(ny, r0 + rows)) for i in range(nints) for r0 in range(0, ny, rows)]
+        blocks = [(i, r0, min(ny, r0 + rows)) for i in range(nints)
+                  for r0 in range(0, ny if nx else 0, rows)]     # an empty frame: none
         read = _read_ahead(reader, blocks, sci_groups) if reader is not None else None
         threads = self.threads or (_kernel_threads_beside_reader() if read is not None else 0)
         for i, r0, r1 in blocks:

@@ -257,6 +257,16 @@ def test_fit_sees_the_transient_through_the_late_window():
     assert fit_decay(seen, np.full(10, 1e-4))[2] < 2.9
 
 
+@pytest.mark.parametrize("kernel", ["c", "numpy"])
+@pytest.mark.parametrize("shape", [(2, 8, 0, 5), (2, 8, 4, 0), (0, 8, 4, 5)])
+def test_empty_arrays_have_nothing_to_measure(shape, kernel):
+    """No row, no column or no integration: one clear line (no column once gave a
+    ZeroDivisionError from the adapter)."""
+    with pytest.raises(DiagnoseError, match="no integration to measure"):
+        rscd.diagnose(np.zeros(shape, np.float32), np.zeros(shape, np.uint8),
+                      np.zeros(shape[2:], np.uint32), kernel=kernel)
+
+
 def test_bad_arguments():
     data, gdq, pdq = simulate_ramps(nints=1, ngroups=8)
     with pytest.raises(ValueError, match="threshold"):
