@@ -32,6 +32,7 @@ from .diagnose_measure import (KIND_TEXT, KINDS, Accumulator, DiagnoseError, che
                                default_window_start, line_window, pilot_plan)
 from .diagnose_report import Diagnosis, PairResult, Profile, draw_figure
 from .diagnose_stats import median_slope, regress
+from .raw_ramp import ramp_arrays
 from .reference import canonical_subarray
 
 __all__ = ["diagnose", "diagnose_files", "Diagnosis", "PairResult", "Profile",
@@ -316,6 +317,11 @@ class _MappedRamp:
         self._buffers = None          # read_rows's two sets
         self._turn = 0
 
+    def reading(self, kernel):
+        """How the accumulator reads this file: the C kernel through :meth:`read_rows`,
+        the numpy one through the map, whose pages it then drops (:meth:`release`)."""
+        return dict(reader=self.read_rows) if kernel == "c" else dict(release=self.release)
+
     def release(self, i, r0, r1):
         """Called after rows [r0, r1) of integration i: once RELEASE_BYTES of mapped SCI
         and GROUPDQ have been read since the last release (and at the end of each
@@ -418,6 +424,26 @@ class _MappedRamp:
             self._fh.close()
 
 
+class _RawRamp:
+    """A raw file (``layout.raw``: an uncal file, say) read whole into memory as jwst's
+    RampModel reads it (:mod:`rscd.raw_ramp`: SCI as float32, zeros for a missing
+    GROUPDQ or PIXELDQ), then measured as arrays are."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        with open(layout.path, "rb") as f:
+            self.sci, self.gdq, self.pixeldq = ramp_arrays(f.fileno(), layout)
+
+    def reading(self, kernel):
+        return {}
+
+    def pilot_rows(self, rows, ints):
+        return self.sci[ints][:, :, rows], self.gdq[ints][:, :, rows], self.pixeldq[rows]
+
+    def close(self):
+        self.sci = self.gdq = None
+
+
 def _group_time(layout):
     value = layout.header.get("TGROUP")
     if isinstance(value, (int, float)) and not isinstance(value, bool) \
@@ -490,7 +516,7 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
         if key in seen:
             continue
         seen.add(key)
-        layout = read_layout(path)
+        layout = read_layout(path, raw=True)
         _check_miri(layout)
         layouts.append(layout)
     pairs: Dict[Tuple[str, str], List[Any]] = {}
@@ -518,14 +544,10 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                     continue
                 acc = by_groups.setdefault(layout.shape[1],
                                            Accumulator(layout.shape[1], w, kernel, threads))
-                ramp = _MappedRamp(layout)
+                ramp = _RawRamp(layout) if layout.raw else _MappedRamp(layout)
                 try:
                     kw = dict(integration_start=layout.integration_start,
-                              ystart=layout.ystart)
-                    # the C kernel reads blocks of rows into buffers; the numpy one
-                    # reads the map, whose pages it then drops
-                    kw.update(dict(reader=ramp.read_rows) if kernel == "c"
-                              else dict(release=ramp.release))
+                              ystart=layout.ystart, **ramp.reading(kernel))
                     if passes == "slopes":
                         slopes[layout.path] = acc.pixel_slopes(
                             ramp.sci, ramp.gdq, ramp.pixeldq, **kw)

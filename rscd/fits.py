@@ -11,7 +11,10 @@ new file (default)
     file ever appears under the output name. When the primary header's padding cannot hold
     the RSCD keywords and RESERVE_CARDS (9) blank cards more, the copy gets one more
     2880-byte header block (blank cards before END); the other HDUs' bytes are the same, and
-    a later in-place run on the output always takes the fast path.
+    a later in-place run on the output always takes the fast path. A raw file (an uncal
+    file: SCI as 16-bit counts, no GROUPDQ or PIXELDQ) is not copied but read as jwst's
+    RampModel reads it and written in the ramp layout (:mod:`rscd.raw_ramp`), then
+    corrected the same way; it is never corrected in place.
 
 in place (``inplace=True``), where the keywords fit in the primary header's padding
     SCI, GROUPDQ and PIXELDQ are memory-mapped with numpy at the data offsets astropy
@@ -75,6 +78,7 @@ from .correct import (MAX_INDEX, STAT_KEYWORDS, Result, apply, exposure_numbers,
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
 from .options import check_options
+from .raw_ramp import ramp_arrays, write_ramp_layout
 from .safe_files import (IdentityError, NotRegularFileError, atomic_write, held,
                          open_regular, reap_stale_temps, reserve_blocks)
 from .reference import Reference, read_reference
@@ -182,7 +186,12 @@ class Layout:
     integration_start: int       #: INTSTART (1-based), 1 when missing
     ystart: int                  #: SUBSTRT2 (1-based first detector row), 1 when missing
     status: Optional[str]        #: S_RSCD as found, or None
-    sci_dtype: str = ">f4"       #: SCI as stored: ">f4" (">f8" only when not strict)
+    #: SCI as stored: ">f4" (">f8" only when not strict); None when it must be converted
+    #: to be read (integers or scaled values, only with ``raw``)
+    sci_dtype: Optional[str] = ">f4"
+    #: With ``raw=True``: why the file is not in the ramp layout ("SCI is 16-bit
+    #: integers, no GROUPDQ, ..."), "" when it is (see :mod:`rscd.raw_ramp`).
+    raw: str = ""
 
     def pixeldq_flags(self, words: np.ndarray) -> np.ndarray:
         """Native uint32 PIXELDQ flags (a new array) of the stored ``words`` (32-bit
@@ -234,7 +243,7 @@ def _str_keyword(path, header, key, strict=True):
     raise RampFileError(f"{path}: primary header keyword {key} = {value!r} is not a string")
 
 
-def _image_hdu(path, hdul, extname, bitpix, naxis, warned):
+def _image_hdu(path, hdul, extname, bitpix, naxis, warned, scaled=False):
     index = _hdu_index(hdul, extname)
     if index is None:
         hint = f" (astropy: {warned[0]})" if warned else ""
@@ -254,14 +263,15 @@ def _image_hdu(path, hdul, extname, bitpix, naxis, warned):
     if header.get("NAXIS") != naxis:
         raise RampFileError(f"{path}: extension {extname} has NAXIS = {header.get('NAXIS')}, "
                             f"expected {naxis}")
-    if header.get("BSCALE", 1) != 1:
+    if header.get("BSCALE", 1) != 1 and not scaled:
         raise RampFileError(f"{path}: extension {extname} has BSCALE = {header['BSCALE']}; "
                             "scaled data are not supported")
     shape = tuple(int(header[f"NAXIS{i}"]) for i in range(naxis, 0, -1))
     return index, shape
 
 
-def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layout:
+def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True,
+                raw: bool = False) -> Layout:
     """Read a ramp file's layout: the one reader of ramp files (nothing is written).
 
     The HDU structure is walked first (so that astropy never loops on a hostile file),
@@ -270,7 +280,10 @@ def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layou
     2-d, with BZERO 2**31 or none, and the exposure keywords DETECTOR, READPATT and
     SUBARRAY present and INTSTART, NINTS, NGROUPS, SUBSTRT2 valid where given. Readers
     (``strict=False``, as :func:`open_ramp`) also take float64 SCI and no PIXELDQ, and
-    get a missing or malformed keyword as its default (see :class:`Layout`).
+    get a missing or malformed keyword as its default (see :class:`Layout`). With
+    ``raw`` (what a new-file run and the diagnosis take), SCI may also be integers or
+    scaled (BZERO, BSCALE) and GROUPDQ and PIXELDQ may be missing, as in an uncal file:
+    ``Layout.raw`` then says what differs from the ramp layout.
 
     Parameters
     ----------
@@ -278,6 +291,8 @@ def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layou
         The ramp file.
     strict : bool
         The checks made before correcting (default), or the readers' lighter ones.
+    raw : bool
+        Also accept a raw (uncal-style) file, as jwst's ``RampModel`` reads it.
 
     Returns
     -------
@@ -323,7 +338,7 @@ def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layou
                 raise RampFileError(f"{path}: not a readable FITS file ({exc})") from exc
             try:
                 return _check_layout(path, hdul, size, [" ".join(str(w.message).split())
-                                                        for w in caught], strict)
+                                                        for w in caught], strict, raw)
             except RampFileError:
                 raise
             except (fits.VerifyError, ValueError, TypeError, KeyError, IndexError) as exc:
@@ -335,18 +350,22 @@ def read_layout(path: "str | os.PathLike[str]", *, strict: bool = True) -> Layou
             hdul.close()
 
 
-def _check_layout(path, hdul, size, warned, strict):
+def _check_layout(path, hdul, size, warned, strict, raw):
     corrupt = [w for w in warned if "truncated" in w or "corrupt" in w]
-    sci, shape = _image_hdu(path, hdul, "SCI", (-32,) if strict else (-32, -64), 4, corrupt)
-    gdq, gdq_shape = _image_hdu(path, hdul, "GROUPDQ", (8,), 4, corrupt)
+    sci_bitpix = _RAW_BITPIX if raw else (-32,) if strict else (-32, -64)
+    sci, shape = _image_hdu(path, hdul, "SCI", sci_bitpix, 4, corrupt, scaled=raw)
+    gdq, gdq_shape = None, shape
+    if not raw or _hdu_index(hdul, "GROUPDQ") is not None:
+        gdq, gdq_shape = _image_hdu(path, hdul, "GROUPDQ", (8,), 4, corrupt)
     pdq, pdq_shape = None, shape[2:]
-    if strict or _hdu_index(hdul, "PIXELDQ") is not None:
+    if (strict and not raw) or _hdu_index(hdul, "PIXELDQ") is not None:
         pdq, pdq_shape = _image_hdu(path, hdul, "PIXELDQ", (32,), 2, corrupt)
     if corrupt:
         raise RampFileError(f"{path}: damaged FITS file ({corrupt[0]})")
     for w in warned:
         log.debug("%s: astropy: %s", path, w)
-    if hdul[sci].header.get("BZERO", 0) != 0 or hdul[gdq].header.get("BZERO", 0) != 0:
+    if ((hdul[sci].header.get("BZERO", 0) != 0 and not raw)
+            or (gdq is not None and hdul[gdq].header.get("BZERO", 0) != 0)):
         raise RampFileError(f"{path}: SCI and GROUPDQ must not have a BZERO offset")
     bzero = hdul[pdq].header.get("BZERO", 0) if pdq is not None else 0
     if bzero not in (0, PIXELDQ_BZERO):
@@ -372,11 +391,38 @@ def _check_layout(path, hdul, size, warned, strict):
         sci=sci, groupdq=gdq, pixeldq=pdq, shape=shape, pixeldq_bzero=int(bzero),
         offsets=tuple(None if i is None else hdul.fileinfo(i)["datLoc"]
                       for i in (sci, gdq, pdq)),
+        raw=_raw_reason(hdul[sci].header, gdq, pdq) if raw else "",
         detector=keywords["DETECTOR"], readpatt=keywords["READPATT"],
         subarray=keywords["SUBARRAY"], nints=keywords["NINTS"],
         integration_start=keywords["INTSTART"], ystart=keywords["SUBSTRT2"],
         status=status.strip() if isinstance(status, str) else None,
-        sci_dtype=">f4" if hdul[sci].header["BITPIX"] == -32 else ">f8")
+        sci_dtype=_sci_dtype(hdul[sci].header))
+
+
+#: SCI's BITPIX that a raw file may have: what jwst's RampModel reads into float32.
+_RAW_BITPIX = (8, 16, 32, 64, -32, -64)
+
+
+def _sci_dtype(sci_header):
+    """SCI's stored floats as numpy reads them, or None (integers or scaled values)."""
+    if sci_header.get("BZERO", 0) != 0 or sci_header.get("BSCALE", 1) != 1:
+        return None
+    return {-32: ">f4", -64: ">f8"}.get(sci_header["BITPIX"])
+
+
+def _raw_reason(sci_header, gdq, pdq):
+    """What keeps a file read with ``raw=True`` from the ramp layout, "" when nothing."""
+    bitpix = sci_header["BITPIX"]
+    scale = " and ".join(f"{key} = {sci_header[key]}" for key, plain in
+                         (("BZERO", 0), ("BSCALE", 1)) if sci_header.get(key, plain) != plain)
+    sci = "SCI has " + scale if scale else ""
+    if bitpix != -32:
+        sci = (f"SCI is {abs(bitpix)}-bit {'integers' if bitpix > 0 else 'floats'}"
+               + (" with " + scale if scale else ""))
+    what = [sci] if sci else []
+    what += [f"no {name}" for name, index in (("GROUPDQ", gdq), ("PIXELDQ", pdq))
+             if index is None]
+    return ", ".join(what)
 
 
 def _exposure_keywords(path, header, shape, strict):
@@ -413,7 +459,10 @@ def open_ramp(path: "str | os.PathLike[str]") -> Ramp:
     GROUPDQ (uint8, SCI's shape) are numpy memory maps opened read-only at their data
     offsets, so a full-frame exposure costs no memory until a piece is indexed. SCI is
     big-endian, as FITS stores it (index it and convert the small piece). PIXELDQ, one
-    frame, is read into native uint32 flags (BZERO taken off), or None when absent.
+    frame, is read into native uint32 flags (BZERO taken off), or None when absent. A
+    raw file (integer or scaled SCI, or no GROUPDQ: an uncal file) is read into memory
+    as jwst's RampModel reads it (:mod:`rscd.raw_ramp`): SCI native float32, GROUPDQ
+    zeros where missing.
 
     Raises
     ------
@@ -430,8 +479,12 @@ def open_ramp(path: "str | os.PathLike[str]") -> Ramp:
     >>> sci.shape, sci.dtype.str, int(pixeldq[0, 0]) == REFERENCE_PIXEL
     ((3, 10, 64, 72), '>f4', True)
     """
-    layout = read_layout(path, strict=False)
+    layout = read_layout(path, strict=False, raw=True)
     sci_at, gdq_at, pdq_at = layout.offsets
+    if layout.sci_dtype is None or gdq_at is None:
+        with open(layout.path, "rb") as f:
+            arrays = ramp_arrays(f.fileno(), layout)
+        return Ramp(*arrays[:2], None if pdq_at is None else arrays[2], layout.header)
     sci = _map(layout.path, layout.sci_dtype, sci_at, layout.shape, "r")
     groupdq = _map(layout.path, "u1", gdq_at, layout.shape, "r")
     pixeldq = None
@@ -689,7 +742,7 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     path : str or os.PathLike
         A ramp file as the JWST pipeline writes it (SCI, PIXELDQ, GROUPDQ extensions;
         DETECTOR, READPATT, SUBARRAY and optionally NINTS, NGROUPS, INTSTART, SUBSTRT2 in the
-        primary header).
+        primary header), or a raw (uncal) one, read as jwst reads it (new file only).
     reference : str, os.PathLike, Reference or None
         The RSCD reference file or one parsed by :func:`rscd.read_reference`; None asks
         CRDS for the exposure's file (needs CRDS_PATH / CRDS_SERVER_URL; raises
@@ -739,8 +792,8 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     ------
     RampFileError
         The file is not a readable ramp file (names the extension or keyword), the
-        keywords do not fit its header for an in-place run with ``keep_inode``, or the
-        decay refusal rules.
+        keywords do not fit its header for an in-place run with ``keep_inode``, a raw
+        file for an in-place run, or the decay refusal rules.
     ReferenceFileError
         The reference file is malformed.
     FileExistsError
@@ -769,6 +822,12 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     if inplace:     # the whole run under an exclusive lock: the state is read under it
         with _held(path, write=True) as fd:
             layout, run, chosen = _checked(path, ref, method, threads, force, previous)
+            if layout.raw:
+                raise RampFileError(
+                    f"{path}: a raw file ({layout.raw}), as the pipeline's uncal files "
+                    "are: correcting it writes SCI as float32 and adds GROUPDQ and "
+                    "PIXELDQ, as jwst's RampModel reads it, which makes a new file; run "
+                    "without --in-place (inplace=False)")
             if keep_inode:
                 check_room(layout, ref, chosen)
             earlier = flag_rerun(path, layout.header, layout.status, chosen)  # rscd/_rerun.py
@@ -786,9 +845,9 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
         os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         earlier = flag_rerun(path, layout.header, layout.status, chosen)
         _pause_after_check()
+        write = _write_converted_copy if layout.raw else _write_corrected_copy
         try:
-            result = _write_corrected_copy(fd, out, layout, run, replace=overwrite,
-                                           sync=sync)
+            result = write(fd, out, layout, run, replace=overwrite, sync=sync)
         except FileExistsError:
             raise FileExistsError(f"{out} was written by another run while this one "
                                   "worked; use --overwrite (overwrite=True) to replace "
@@ -854,8 +913,9 @@ _CANNOT_UPDATE = {
 
 def _checked(path, ref, method, threads, force, previous):
     """Read the layout and check everything that can refuse before a byte is written
-    (under the caller's lock): numbers, the S_RSCD state."""
-    layout = read_layout(path)
+    (under the caller's lock): numbers, the S_RSCD state. A raw file (uncal) is
+    accepted here; an in-place run refuses it."""
+    layout = read_layout(path, raw=True)
     # apply's own checks of the numbers, before anything is written (threads=0 ...)
     exposure_numbers(layout.shape[0], layout.nints, layout.integration_start,
                      layout.ystart, threads)
@@ -965,3 +1025,22 @@ def _write_corrected_copy(src_fd, out, layout, run, *, replace, identity=False,
         copied = read_layout(fh.name) if extra else dataclasses.replace(layout, path=fh.name)
         return _correct(fh, copied, ref, method, threads, history, marker=False,
                         durable=False, previous=previous)
+
+
+def _write_converted_copy(src_fd, out, layout, run, *, replace, sync=True):
+    """A raw file (``layout.raw``: an uncal file, say) written to ``out`` in the ramp
+    layout, as jwst's RampModel reads it (:mod:`rscd.raw_ramp`), with room in the primary
+    header for the keywords and RESERVE_CARDS more; then corrected there as a copy is."""
+    ref, method, threads, history, previous = run
+    trial = layout.header.copy()
+    set_keywords(trial, run_keywords(ref.name), history)
+    with atomic_write(out, durable=sync, replace=replace) as fh:
+        write_ramp_layout(src_fd, fh, layout, len(trial) - len(layout.header) + RESERVE_CARDS)
+        result = _correct(fh, read_layout(fh.name), ref, method, threads, history,
+                          marker=False, durable=False, previous=previous)
+    log.info("%s: a raw file (%s): read as jwst's RampModel reads it (SCI as float32; "
+             "GROUPDQ and PIXELDQ of zeros where missing) into the new file", layout.path,
+             layout.raw)
+    return dataclasses.replace(result, notes=result.notes + (
+        f"read as jwst reads a raw file ({layout.raw}): SCI as float32, GROUPDQ and "
+        "PIXELDQ of zeros where missing",))

@@ -554,9 +554,6 @@ def _broken(tmp_path, kind):
     elif kind == "pixeldq_shape":
         hdus[2] = fits.ImageHDU(pdq[:-1], name="PIXELDQ")
         match = "PIXELDQ has shape"
-    elif kind == "sci_dtype":
-        hdus[1] = fits.ImageHDU(data.astype(np.float64), name="SCI")
-        match = "SCI has BITPIX = -64"
     elif kind == "groupdq_dtype":
         hdus[3] = fits.ImageHDU(gdq.astype(np.int16), name="GROUPDQ")
         match = "GROUPDQ has BITPIX = 16"
@@ -577,7 +574,7 @@ def _broken(tmp_path, kind):
 
 
 BROKEN = ["garbage", "gzip", "empty", "header_only", "truncated_data", "truncated_header",
-          "no_sci", "groupdq_shape", "pixeldq_shape", "sci_dtype", "groupdq_dtype", "sci_table",
+          "no_sci", "groupdq_shape", "pixeldq_shape", "groupdq_dtype", "sci_table",
           "no_detector", "bad_nints", "ngroups_mismatch"]
 
 

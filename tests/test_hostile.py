@@ -544,11 +544,7 @@ def _ramp(folder, kind):
     hdus = _hdus(path)
     h0 = hdus[0].header
     match = None
-    if kind == "no_groupdq":
-        hdus, match = [h for h in hdus if h.name != "GROUPDQ"], "no GROUPDQ extension"
-    elif kind == "no_pixeldq":
-        hdus, match = [h for h in hdus if h.name != "PIXELDQ"], "no PIXELDQ extension"
-    elif kind == "second_sci":
+    if kind == "second_sci":
         hdus.append(fits.ImageHDU(data, name="SCI"))
         match = "2 SCI extensions"
     elif kind == "second_groupdq":
@@ -568,16 +564,13 @@ def _ramp(folder, kind):
         match = "SCI has NAXIS = 3, expected 4"
     elif kind == "sci_empty":
         hdus[1] = fits.ImageHDU(None, name="SCI")
-        match = "SCI has BITPIX"
+        match = "SCI has NAXIS = 0, expected 4"
     elif kind == "compressed_sci":
         hdus[1] = fits.CompImageHDU(data, name="SCI")
         match = "SCI is a CompImageHDU"
     elif kind == "compressed_groupdq":
         hdus[3] = fits.CompImageHDU(gdq, name="GROUPDQ")
         match = "GROUPDQ is a CompImageHDU"
-    elif kind == "sci_bscale":
-        hdus[1].header["BSCALE"] = 2.0
-        match = "SCI has BSCALE = 2.0"
     elif kind == "sci_in_primary":
         hdus = [fits.PrimaryHDU(data, header=h0)] + hdus[2:]
         match = "no SCI extension"
@@ -645,9 +638,11 @@ def _ramp(folder, kind):
     return path, match
 
 
-RAMP_KINDS = ["not_fits_text", "bzip2", "gzip_fits", "no_groupdq", "no_pixeldq", "second_sci",
+# A file without GROUPDQ or PIXELDQ, or with a scaled SCI, is a raw file: corrected into
+# a new file as jwst reads it, refused in place (tests/test_raw_files.py).
+RAMP_KINDS = ["not_fits_text", "bzip2", "gzip_fits", "second_sci",
               "second_groupdq", "sci_nints", "pixeldq_bitpix", "pixeldq_float", "sci_3d",
-              "sci_empty", "compressed_sci", "compressed_groupdq", "sci_bscale",
+              "sci_empty", "compressed_sci", "compressed_groupdq",
               "sci_in_primary", "intstart_0", "intstart_negative", "intstart_huge",
               "nints_huge", "ngroups_mismatch",
               "ngroups_string", "substrt2_float", "substrt2_bool", "substrt2_huge",

@@ -1,0 +1,72 @@
+"""Raw ramp files, read as jwst's ``RampModel`` reads them (docs/inplace.rst, "Raw files").
+
+An uncal file as MAST delivers it stores SCI as 16-bit integers with BZERO = 32768 (the raw
+counts) and has no GROUPDQ or PIXELDQ: the pipeline's dq_init step adds those. jwst 3.0.0's
+rscd step corrects such a file all the same, because its ``RampModel`` reads SCI into
+float32 (astropy's scaled values, converted) and makes GROUPDQ and PIXELDQ of zeros. rscd
+reads it the same way: :func:`ramp_arrays` for the diagnosis, :func:`write_ramp_layout` for
+a new file in the ramp layout, which :mod:`rscd.fits` then corrects as it corrects a copy.
+A raw file is read whole into memory, as jwst reads it; it is never corrected in place
+(its SCI changes type and two extensions are added).
+"""
+import contextlib
+import os
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Tuple
+
+import numpy as np
+from astropy.io import fits
+
+if TYPE_CHECKING:       # for the annotations only: rscd.fits imports this module
+    from .fits import Layout
+
+__all__ = ["ramp_arrays", "write_ramp_layout"]
+
+#: SCI header keywords that describe the stored integers, not the float32 written.
+_STORAGE_KEYWORDS = ("BZERO", "BSCALE", "BLANK")
+
+
+@contextlib.contextmanager
+def _open(fd: int, **kwargs) -> Iterator["fits.HDUList"]:
+    """The file open as ``fd``, read by astropy through a file object of its own (closed
+    after, ``fd`` left open), from its start."""
+    with os.fdopen(os.dup(fd), "rb") as f, fits.open(f, memmap=False, **kwargs) as hdul:
+        yield hdul
+
+
+def ramp_arrays(fd: int, layout: "Layout") -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SCI (native float32), GROUPDQ (uint8) and PIXELDQ (uint32 flags) of the ramp file
+    open as ``fd`` (``layout`` from ``read_layout(..., raw=True)``), as jwst's RampModel
+    reads them: SCI's scaled values converted to float32, zeros for a missing GROUPDQ or
+    PIXELDQ. New arrays, in memory."""
+    sci_at, gdq_at, pdq_at = (layout.sci, layout.groupdq, layout.pixeldq)
+    shape = layout.shape
+    with _open(fd) as hdul:
+        sci = np.array(hdul[sci_at].data, dtype=np.float32)
+        groupdq = (np.zeros(shape, np.uint8) if gdq_at is None
+                   else np.array(hdul[gdq_at].data, dtype=np.uint8))
+        pixeldq = (np.zeros(shape[2:], np.uint32) if pdq_at is None
+                   else np.array(hdul[pdq_at].data, dtype=np.uint32))
+    return sci, groupdq, pixeldq
+
+
+def write_ramp_layout(fd: int, fout: BinaryIO, layout: "Layout", blank_cards: int) -> None:
+    """Write the raw ramp file open as ``fd`` into the open, empty file ``fout`` in the
+    ramp layout: its primary header with ``blank_cards`` blank cards more (room for the
+    RSCD keywords), SCI as float32, PIXELDQ and GROUPDQ (:func:`ramp_arrays`), then
+    every other extension byte for byte as stored (REFOUT, ASDF, ...)."""
+    sci, groupdq, pixeldq = ramp_arrays(fd, layout)
+    ours = {layout.sci, layout.groupdq, layout.pixeldq}
+    with _open(fd, do_not_scale_image_data=True) as hdul:
+        primary = hdul[0].header.copy()
+        for _ in range(blank_cards):
+            primary.append()
+        sci_header = hdul[layout.sci].header.copy()
+        for key in _STORAGE_KEYWORDS:
+            sci_header.remove(key, ignore_missing=True)
+        hdus = [fits.PrimaryHDU(hdul[0].data, primary),
+                fits.ImageHDU(sci, sci_header, name="SCI"),
+                fits.ImageHDU(pixeldq, name="PIXELDQ"),
+                fits.ImageHDU(groupdq, name="GROUPDQ")]
+        hdus += [hdu for i, hdu in enumerate(hdul) if i and i not in ours]
+        fits.HDUList(hdus).writeto(fout)
+    fout.flush()
