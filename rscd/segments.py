@@ -87,7 +87,7 @@ def plan(paths: Sequence["str | os.PathLike[str]"], *, check_names: bool = True
     if not paths:
         raise ValueError("no segment files given")
     check_distinct(paths)
-    layouts = [read_layout(p) for p in paths]
+    layouts = [read_layout(p, raw=True) for p in paths]     # raw (uncal): new files
     first = layouts[0]
     for lay in layouts[1:]:
         for what, a, b in (

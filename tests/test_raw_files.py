@@ -34,7 +34,8 @@ def write_level1b(path, counts, **meta):
         model.meta.instrument.detector = "MIRIMAGE"
         model.meta.exposure.type = "MIR_IMAGE"
         model.meta.exposure.readpatt = meta.get("readpatt", "FAST")
-        model.meta.exposure.nints = counts.shape[0]
+        model.meta.exposure.integration_start = meta.get("integration_start", 1)
+        model.meta.exposure.nints = meta.get("nints", counts.shape[0])
         model.meta.exposure.ngroups = counts.shape[1]
         model.meta.subarray.name = "FULL"
         model.save(path)
@@ -138,6 +139,27 @@ def test_decay_of_a_raw_file_is_apply_on_the_arrays_jwst_reads(tmp_path):
     with fits.open(tmp_path / "d_rscd.fits") as hdul:
         np.testing.assert_array_equal(hdul["SCI"].data, data)
         np.testing.assert_array_equal(hdul["GROUPDQ"].data, gdq)
+
+
+def test_segments_of_an_uncal_exposure_are_the_whole_exposure(tmp_path):
+    """decay of two uncal segment files (INTSTART 1 and 3) equals decay of the whole
+    exposure as one raw file: the second segment's first integration is corrected from
+    the first segment's last, read as jwst reads it."""
+    counts = _counts(nints=4, seed=7)
+    ref = decay_reference(str(tmp_path / "ref.fits"))
+    whole = write_level1b(str(tmp_path / "w_uncal.fits"), counts)
+    apply_file(whole, ref)
+    names = []
+    for start in (1, 3):
+        names.append(write_level1b(str(tmp_path / f"jw_seg{start:03d}_uncal.fits"),
+                                   counts[start - 1:start + 1], integration_start=start,
+                                   nints=4))
+    results = rscd.segments.apply_segments(names, ref, output_dir=tmp_path / "seg")
+    assert [r.result.status for r in results] == ["COMPLETE", "COMPLETE"]
+    parts = [fits.getdata(tmp_path / "seg" / f"jw_seg{start:03d}_rscd.fits", "SCI")
+             for start in (1, 3)]
+    np.testing.assert_array_equal(np.concatenate(parts),
+                                  fits.getdata(tmp_path / "w_rscd.fits", "SCI"))
 
 
 def test_raw_output_keeps_room_for_an_in_place_run(tmp_path):
