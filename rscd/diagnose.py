@@ -473,8 +473,9 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
     ----------
     paths : iterable of str or os.PathLike
         Linearity-corrected MIRI ramp files (SCI, PIXELDQ, GROUPDQ; READPATT, SUBARRAY
-        and optionally INTSTART, SUBSTRT2, TGROUP in the primary header). All samples of
-        the files of one pair make its profiles.
+        and optionally INTSTART, SUBSTRT2, TGROUP in the primary header), or raw ones
+        read as jwst reads them (docs/inplace.rst, "Raw files"). All samples of the files
+        of one pair make its profiles.
     threshold : float
         T, in units of one group's signal increment (default 0.1).
     window_start : int, optional
