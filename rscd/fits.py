@@ -1035,7 +1035,13 @@ def _write_converted_copy(src_fd, out, layout, run, *, replace, sync=True):
     trial = layout.header.copy()
     set_keywords(trial, run_keywords(ref.name), history)
     with atomic_write(out, durable=sync, replace=replace) as fh:
-        write_ramp_layout(src_fd, fh, layout, len(trial) - len(layout.header) + RESERVE_CARDS)
+        try:
+            write_ramp_layout(src_fd, fh, layout,
+                              len(trial) - len(layout.header) + RESERVE_CARDS)
+        except fits.VerifyError as exc:
+            raise RampFileError(f"{layout.path}: damaged FITS header; astropy cannot write "
+                                f"it in the ramp layout ({' '.join(str(exc).split())})"
+                                ) from None
         result = _correct(fh, read_layout(fh.name), ref, method, threads, history,
                           marker=False, durable=False, previous=previous)
     log.info("%s: a raw file (%s): read as jwst's RampModel reads it (SCI as float32; "

@@ -11,6 +11,7 @@ A raw file is read whole into memory, as jwst reads it; it is never corrected in
 """
 import contextlib
 import os
+import warnings
 from typing import TYPE_CHECKING, BinaryIO, Iterator, Tuple
 
 import numpy as np
@@ -53,7 +54,10 @@ def write_ramp_layout(fd: int, fout: BinaryIO, layout: "Layout", blank_cards: in
     """Write the raw ramp file open as ``fd`` into the open, empty file ``fout`` in the
     ramp layout: its primary header with ``blank_cards`` blank cards more (room for the
     RSCD keywords), SCI as float32, PIXELDQ and GROUPDQ (:func:`ramp_arrays`), then
-    every other extension byte for byte as stored (REFOUT, ASDF, ...)."""
+    every other extension byte for byte as stored (REFOUT, ASDF, ...), so that what
+    rscd does not read is not rewritten either (astropy would refuse a card it cannot
+    parse). Raises astropy's VerifyError for a primary or SCI header astropy cannot
+    write."""
     sci, groupdq, pixeldq = ramp_arrays(fd, layout)
     ours = {layout.sci, layout.groupdq, layout.pixeldq}
     with _open(fd, do_not_scale_image_data=True) as hdul:
@@ -63,10 +67,24 @@ def write_ramp_layout(fd: int, fout: BinaryIO, layout: "Layout", blank_cards: in
         sci_header = hdul[layout.sci].header.copy()
         for key in _STORAGE_KEYWORDS:
             sci_header.remove(key, ignore_missing=True)
-        hdus = [fits.PrimaryHDU(hdul[0].data, primary),
-                fits.ImageHDU(sci, sci_header, name="SCI"),
-                fits.ImageHDU(pixeldq, name="PIXELDQ"),
-                fits.ImageHDU(groupdq, name="GROUPDQ")]
-        hdus += [hdu for i, hdu in enumerate(hdul) if i and i not in ours]
-        fits.HDUList(hdus).writeto(fout)
+        fits.HDUList([fits.PrimaryHDU(hdul[0].data, primary),
+                      fits.ImageHDU(sci, sci_header, name="SCI"),
+                      fits.ImageHDU(pixeldq, name="PIXELDQ"),
+                      fits.ImageHDU(groupdq, name="GROUPDQ")]).writeto(fout)
+        with warnings.catch_warnings():     # fileinfo prints a card it cannot parse
+            warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+            spans = [(info["hdrLoc"], info["datLoc"] + info["datSpan"]) for info in
+                     (hdul.fileinfo(i) for i in range(1, len(hdul)) if i not in ours)]
+    for start, end in spans:
+        _copy_bytes(fd, fout, start, end)
     fout.flush()
+
+
+def _copy_bytes(fd: int, fout: BinaryIO, start: int, end: int) -> None:
+    """Append bytes [start, end) of the file open as ``fd`` to ``fout``."""
+    while start < end:
+        chunk = os.pread(fd, min(end - start, 1 << 23), start)
+        if not chunk:
+            raise OSError(f"short read at byte {start}: the file changed while it was read")
+        fout.write(chunk)
+        start += len(chunk)

@@ -173,6 +173,35 @@ def test_raw_output_keeps_room_for_an_in_place_run(tmp_path):
     assert os.stat(out).st_ino == inode
 
 
+def _garble(path, card, bad):
+    with open(path, "rb") as f:
+        raw = f.read()
+    at = raw.index(card.encode())
+    with open(path, "wb") as f:
+        f.write(raw[:at] + bad.encode() + raw[at + len(bad):])
+
+
+@pytest.mark.filterwarnings("ignore::astropy.io.fits.verify.VerifyWarning")  # segments()
+def test_an_extension_astropy_cannot_parse_is_carried_as_stored(tmp_path):
+    """(fuzz/fuzz_ramp_header.py finding: astropy refused to write a garbled EXTNAME of an
+    extension rscd does not read: VerifyError escaped.) Its bytes are copied instead."""
+    src = write_raw_astropy(str(tmp_path / "g_uncal.fits"), "int16_refout")
+    _garble(src, "EXTNAME = 'REFOUT", "EXT^AME")
+    res = apply_file(src, flag_reference(str(tmp_path / "ref.fits"), 2, 4))
+    assert res.status == "COMPLETE"
+    assert segments(str(tmp_path / "g_rscd.fits"))[-1][1:] == segments(src)[-1][1:]
+
+
+def test_a_primary_header_astropy_cannot_write_is_refused_in_one_line(tmp_path):
+    src = write_raw_astropy(str(tmp_path / "h_uncal.fits"), "float32_no_dq")
+    _garble(src, "TELESCOP=", "TELE^COP")
+    names = sorted(os.listdir(tmp_path))
+    with pytest.raises(RampFileError, match=r"h_uncal.fits: damaged FITS header; astropy "
+                       r"cannot write it in the ramp layout \(.*TELE\^COP"):
+        apply_file(src, flag_reference(str(tmp_path / "ref.fits")))
+    assert leftovers(tmp_path) == [] and sorted(os.listdir(tmp_path)) == names + ["ref.fits"]
+
+
 @pytest.mark.parametrize("method", ["flag", "decay"])
 @pytest.mark.parametrize("kind", ["level1b"] + RAW_KINDS)
 def test_raw_file_in_place_refused_and_untouched(tmp_path, kind, method):
