@@ -8,7 +8,8 @@ import _common
 
 sys.path.insert(0, os.path.join(_common.ROOT, "tests"))
 import rscd  # noqa: E402
-from fitsfiles import EVEN, ODD, ramp_arrays, write_astropy  # noqa: E402
+from astropy.io import fits  # noqa: E402
+from fitsfiles import EVEN, KEYWORDS, ODD, ramp_arrays, write_astropy  # noqa: E402
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
 
@@ -32,6 +33,19 @@ def main():
         with open(tmp, "rb") as f:
             body = f.read()
         os.remove(tmp)
+        with open(os.path.join(ramp_dir, name), "wb") as f:
+            f.write(bytes([mode]) + body)
+    # Raw files (uncal: SCI as 16-bit counts with BZERO, no GROUPDQ or PIXELDQ; a REFOUT),
+    # which a new-file run writes in the ramp layout (rscd/raw_ramp.py).
+    counts = np.clip(ramp_arrays(2, 4, 2, 3)[0] * 9, 0, 65535).astype(np.uint16)
+    primary = fits.PrimaryHDU()
+    primary.header.update(KEYWORDS, NINTS=2, NGROUPS=4)
+    fits.HDUList([primary, fits.ImageHDU(counts, name="SCI"),
+                  fits.ImageHDU(counts[..., :1], name="REFOUT")]).writeto(tmp)
+    with open(tmp, "rb") as f:
+        body = f.read()
+    os.remove(tmp)
+    for name, mode in (("raw_uncal_flag_new", 0), ("raw_uncal_decay_new", 2)):
         with open(os.path.join(ramp_dir, name), "wb") as f:
             f.write(bytes([mode]) + body)
     rng = np.random.default_rng(9)
