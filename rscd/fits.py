@@ -174,7 +174,7 @@ class Layout:
     header: fits.Header          #: the primary header (a copy)
     header_size: int             #: bytes of the primary header on disk, padding included
     sci: int                     #: HDU index of SCI
-    groupdq: int                 #: HDU index of GROUPDQ
+    groupdq: Optional[int]       #: HDU index of GROUPDQ (None: a raw file without it)
     pixeldq: Optional[int]       #: HDU index of PIXELDQ
     offsets: tuple               #: byte offsets of the SCI, GROUPDQ, PIXELDQ data
     shape: tuple                 #: (nints, ngroups, nrows, ncols)

@@ -39,14 +39,13 @@ def ramp_arrays(fd: int, layout: "Layout") -> Tuple[np.ndarray, np.ndarray, np.n
     open as ``fd`` (``layout`` from ``read_layout(..., raw=True)``), as jwst's RampModel
     reads them: SCI's scaled values converted to float32, zeros for a missing GROUPDQ or
     PIXELDQ. New arrays, in memory."""
-    sci_at, gdq_at, pdq_at = (layout.sci, layout.groupdq, layout.pixeldq)
     shape = layout.shape
-    with _open(fd) as hdul:
-        sci = np.array(hdul[sci_at].data, dtype=np.float32)
-        groupdq = (np.zeros(shape, np.uint8) if gdq_at is None
-                   else np.array(hdul[gdq_at].data, dtype=np.uint8))
-        pixeldq = (np.zeros(shape[2:], np.uint32) if pdq_at is None
-                   else np.array(hdul[pdq_at].data, dtype=np.uint32))
+    with _open(fd) as hdul:       # layout.sci ... are HDU indices
+        sci = np.array(hdul[layout.sci].data, dtype=np.float32)
+        groupdq = (np.zeros(shape, np.uint8) if layout.groupdq is None
+                   else np.array(hdul[layout.groupdq].data, dtype=np.uint8))
+        pixeldq = (np.zeros(shape[2:], np.uint32) if layout.pixeldq is None
+                   else np.array(hdul[layout.pixeldq].data, dtype=np.uint32))
     return sci, groupdq, pixeldq
 
 
