@@ -454,7 +454,8 @@ def apply(data: np.ndarray, groupdq: np.ndarray, pixeldq: np.ndarray,
                       f"the data are from {detector}", RSCDWarning, stacklevel=2)
     row = ref.lookup(readpatt, subarray, chosen)
     if row is None:
-        reason = (f"READPATT={readpatt}, SUBARRAY={subarray} not found in reference file "
+        shown = readpatt if str(readpatt).strip() else "'' (no READPATT in the data)"
+        reason = (f"READPATT={shown}, SUBARRAY={subarray} not found in reference file "
                   f"{ref.name}")
         warnings.warn(reason + ": RSCD correction skipped", NoReferenceRowWarning,
                       stacklevel=2)

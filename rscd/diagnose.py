@@ -453,7 +453,7 @@ def _group_time(layout):
 
 
 def _check_miri(layout):
-    """Refuse a file that is not from MIRI (one line)."""
+    """Refuse a file that is not from MIRI, or has no READPATT (one line)."""
     instrume = layout.header.get("INSTRUME")
     if isinstance(instrume, str) and instrume.strip() and instrume.strip().upper() != "MIRI":
         raise DiagnoseError(f"{layout.path}: INSTRUME = {instrume.strip()!r}: rscd diagnose "
@@ -461,6 +461,10 @@ def _check_miri(layout):
     if layout.detector.upper() not in MIRI_DETECTORS:
         raise DiagnoseError(f"{layout.path}: DETECTOR = {layout.detector!r}: rscd diagnose "
                             f"measures MIRI ramps only ({', '.join(MIRI_DETECTORS)})")
+    if not layout.readpatt:     # a correction skips such a file; a table row needs it
+        raise DiagnoseError(f"{layout.path}: primary header lacks the keyword READPATT (or "
+                            "it is not a string): rscd diagnose names its results and "
+                            "reference rows by READPATT and SUBARRAY")
 
 
 def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,

@@ -438,7 +438,10 @@ def _exposure_keywords(path, header, shape, strict):
     # A NINTS below the last integration held is used as given, as jwst does (the
     # flag rules only ask whether NINTS > 1); rscd.apply logs it.
     nints = _int_keyword(path, header, "NINTS", start - 1 + nints_file, strict)
-    keywords = {key: _str_keyword(path, header, key, strict)
+    # A missing READPATT (or one that is not a string) matches no reference row: jwst
+    # 3.0.0 then skips the file, and so does apply (SKIPPED, saying so); without
+    # DETECTOR or SUBARRAY jwst fails, and so is it refused here.
+    keywords = {key: _str_keyword(path, header, key, strict and key != "READPATT")
                 for key in ("DETECTOR", "READPATT", "SUBARRAY")}
     return dict(keywords, NINTS=nints, INTSTART=start,
                 SUBSTRT2=_int_keyword(path, header, "SUBSTRT2", 1, strict))
@@ -742,7 +745,8 @@ def apply_file(path: "Union[str, os.PathLike[str]]",
     path : str or os.PathLike
         A ramp file as the JWST pipeline writes it (SCI, PIXELDQ, GROUPDQ extensions;
         DETECTOR, READPATT, SUBARRAY and optionally NINTS, NGROUPS, INTSTART, SUBSTRT2 in the
-        primary header), or a raw (uncal) one, read as jwst reads it (new file only).
+        primary header), or a raw (uncal) one, read as jwst reads it (new file only). A
+        file without READPATT matches no reference row and is SKIPPED, as jwst skips it.
     reference : str, os.PathLike, Reference or None
         The RSCD reference file or one parsed by :func:`rscd.read_reference`; None asks
         CRDS for the exposure's file (needs CRDS_PATH / CRDS_SERVER_URL; raises

@@ -506,6 +506,42 @@ def test_non_miri_skipped(tmp_path, refs):
     np.testing.assert_array_equal(g, gdq)
 
 
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("readpatt", [None, 5])
+def test_no_readpatt_skipped_as_jwst_skips(tmp_path, refs, readpatt, method, inplace):
+    """A file without a READPATT string matches no reference row: jwst 3.0.0 skips it
+    (SKIPPED, 'READPATT, SUBARRAY combination not found'), and so does rscd, where it
+    refused the file before ('lacks the required keyword READPATT')."""
+    data, gdq, pdq = ramp_arrays()
+    src = write_astropy(str(tmp_path / "n_uncal.fits"), data, gdq, pdq, READPATT=readpatt)
+    with pytest.warns(rscd.RSCDWarning, match="no READPATT in the data"):
+        res = apply_file(src, refs[method], inplace=inplace, method=method)
+    assert res.status == "SKIPPED" and "READPATT='' (no READPATT in the data)" in res.reason
+    out = src if inplace else str(tmp_path / "n_rscd.fits")
+    sci, g, p, header = read(out)
+    assert header["S_RSCD"] == "SKIPPED"
+    np.testing.assert_array_equal(sci, data)
+    np.testing.assert_array_equal(g, gdq)
+    if method == "flag" and not inplace:
+        datamodels = pytest.importorskip("stdatamodels.jwst.datamodels")
+        rscd_sub = pytest.importorskip("jwst.rscd.rscd_sub")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # READPATT = 5 fails the schema: a warning
+            with datamodels.RampModel(src) as model, \
+                    datamodels.RSCDModel(refs["flag"]) as refmodel:
+                assert rscd_sub.do_correction(model, refmodel).meta.cal_step.rscd == "SKIPPED"
+
+
+def test_no_readpatt_refused_by_diagnose(tmp_path):
+    data, gdq, pdq = ramp_arrays(ngroups=10)
+    src = write_astropy(str(tmp_path / "n_uncal.fits"), data, gdq, pdq, READPATT=None)
+    from rscd.diagnose_measure import DiagnoseError
+    with pytest.raises(DiagnoseError, match="n_uncal.fits: primary header lacks the "
+                       "keyword READPATT"):
+        rscd.diagnose_files([src])
+
+
 def test_no_matching_row_skipped(tmp_path, refs):
     src = write_astropy(str(tmp_path / "n_uncal.fits"), *ramp_arrays(), READPATT="SLOW")
     with pytest.warns(rscd.RSCDWarning, match="READPATT=SLOW"):

@@ -592,9 +592,6 @@ def _ramp(folder, kind):
         h0["SUBSTRT2"], match = True, "SUBSTRT2 = True is not an integer"
     elif kind == "substrt2_huge":
         h0["SUBSTRT2"], match = 2**64, "SUBSTRT2 = 18446744073709551616 is too large"
-    elif kind == "no_readpatt":
-        del h0["READPATT"]
-        match = "lacks the required keyword READPATT"
     elif kind == "no_subarray":
         del h0["SUBARRAY"]
         match = "lacks the required keyword SUBARRAY"
@@ -646,7 +643,7 @@ RAMP_KINDS = ["not_fits_text", "bzip2", "gzip_fits", "second_sci",
               "sci_in_primary", "intstart_0", "intstart_negative", "intstart_huge",
               "nints_huge", "ngroups_mismatch",
               "ngroups_string", "substrt2_float", "substrt2_bool", "substrt2_huge",
-              "no_readpatt", "no_subarray", "detector_number", "pixeldq_bzero",
+              "no_subarray", "detector_number", "pixeldq_bzero",
               "truncated_mid_sci", "truncated_padding", "naxis_garbage", "garbled_extname"]
 
 
