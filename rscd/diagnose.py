@@ -32,7 +32,6 @@ from .diagnose_measure import (KIND_TEXT, KINDS, Accumulator, DiagnoseError, che
                                default_window_start, line_window, pilot_plan)
 from .diagnose_report import Diagnosis, PairResult, Profile, draw_figure
 from .diagnose_stats import median_slope, regress
-from .raw_ramp import ramp_arrays
 from .reference import canonical_subarray
 
 __all__ = ["diagnose", "diagnose_files", "Diagnosis", "PairResult", "Profile",
@@ -430,9 +429,9 @@ class _RawRamp:
     GROUPDQ or PIXELDQ), then measured as arrays are."""
 
     def __init__(self, layout):
+        from .fits import read_raw
         self.layout = layout
-        with open(layout.path, "rb") as f:
-            self.sci, self.gdq, self.pixeldq = ramp_arrays(f.fileno(), layout)
+        self.sci, self.gdq, self.pixeldq = read_raw(layout)
 
     def reading(self, kernel):
         return {}

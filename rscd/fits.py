@@ -50,6 +50,7 @@ removes those of killed processes), which also opens only regular files.
 This module is the one owner of a ramp file on disk (docs/architecture.rst). Its public
 functions for the other modules: :func:`read_layout` (layout, offsets and exposure
 keywords: the one reader), :func:`open_ramp` (the arrays, memory-mapped read-only),
+:func:`read_raw` (a raw file's arrays in memory, as jwst reads them),
 :meth:`Layout.pixeldq_flags` (PIXELDQ's stored words as flags), :func:`check_state`
 (S_RSCD refusals), :func:`check_room`, :func:`extra_blocks`, :func:`run_keywords`,
 :func:`set_keywords` and :func:`history_card` (the header and its room), and
@@ -78,14 +79,14 @@ from .correct import (MAX_INDEX, STAT_KEYWORDS, Result, apply, exposure_numbers,
 from ._rerun import flag_rerun, keep_larger_counts
 from .dq import PIXELDQ_BZERO, flip_bzero
 from .options import check_options
-from .raw_ramp import ramp_arrays, write_ramp_layout
+from .raw_ramp import RawFileError, ramp_arrays, write_ramp_layout
 from .safe_files import (IdentityError, NotRegularFileError, atomic_write, held,
                          open_regular, reap_stale_temps, reserve_blocks)
 from .reference import Reference, read_reference
 
 __all__ = ["RampFileError", "apply_file", "output_path", "atomic_write", "reap_stale_temps",
            "RAMP_SUFFIXES", "RESERVE_CARDS", "RUNNING", "Layout", "read_layout", "Ramp",
-           "open_ramp", "check_state", "check_room", "check_output", "extra_blocks",
+           "open_ramp", "read_raw", "check_state", "check_room", "check_output", "extra_blocks",
            "history_card", "run_keywords", "set_keywords"]
 
 log = logging.getLogger("rscd")
@@ -485,8 +486,7 @@ def open_ramp(path: "str | os.PathLike[str]") -> Ramp:
     layout = read_layout(path, strict=False, raw=True)
     sci_at, gdq_at, pdq_at = layout.offsets
     if layout.sci_dtype is None or gdq_at is None:
-        with open(layout.path, "rb") as f:
-            arrays = ramp_arrays(f.fileno(), layout)
+        arrays = read_raw(layout)
         return Ramp(*arrays[:2], None if pdq_at is None else arrays[2], layout.header)
     sci = _map(layout.path, layout.sci_dtype, sci_at, layout.shape, "r")
     groupdq = _map(layout.path, "u1", gdq_at, layout.shape, "r")
@@ -495,6 +495,17 @@ def open_ramp(path: "str | os.PathLike[str]") -> Ramp:
         pixeldq = layout.pixeldq_flags(_map(layout.path, ">u4", pdq_at, layout.shape[2:],
                                             "r"))
     return Ramp(sci, groupdq, pixeldq, layout.header)
+
+
+def read_raw(layout: Layout) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SCI, GROUPDQ and PIXELDQ of the raw file ``layout.path`` in memory, as jwst reads
+    them (:func:`rscd.raw_ramp.ramp_arrays`); :class:`RampFileError` naming the file
+    when astropy cannot read it."""
+    with open(layout.path, "rb") as f:
+        try:
+            return ramp_arrays(f.fileno(), layout)
+        except RawFileError as exc:
+            raise RampFileError(f"{layout.path}: {exc}") from None
 
 
 def set_keywords(header: fits.Header, keywords: Dict[str, object],
@@ -1042,10 +1053,8 @@ def _write_converted_copy(src_fd, out, layout, run, *, replace, sync=True):
         try:
             write_ramp_layout(src_fd, fh, layout,
                               len(trial) - len(layout.header) + RESERVE_CARDS)
-        except fits.VerifyError as exc:
-            raise RampFileError(f"{layout.path}: damaged FITS header; astropy cannot write "
-                                f"it in the ramp layout ({' '.join(str(exc).split())})"
-                                ) from None
+        except RawFileError as exc:
+            raise RampFileError(f"{layout.path}: {exc}") from None
         result = _correct(fh, read_layout(fh.name), ref, method, threads, history,
                           marker=False, durable=False, previous=previous)
     log.info("%s: a raw file (%s): read as jwst's RampModel reads it (SCI as float32; "

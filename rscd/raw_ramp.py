@@ -4,12 +4,13 @@ An uncal file as MAST delivers it stores SCI as 16-bit integers with BZERO = 327
 counts) and has no GROUPDQ or PIXELDQ: the pipeline's dq_init step adds those. jwst 3.0.0's
 rscd step corrects such a file all the same, because its ``RampModel`` reads SCI into
 float32 (astropy's scaled values, converted) and makes GROUPDQ and PIXELDQ of zeros. rscd
-reads it the same way: :func:`ramp_arrays` for the diagnosis, :func:`write_ramp_layout` for
-a new file in the ramp layout, which :mod:`rscd.fits` then corrects as it corrects a copy.
-A raw file is read whole into memory, as jwst reads it; it is never corrected in place
-(its SCI changes type and two extensions are added).
+reads it the same way: :func:`ramp_arrays` (whole, in memory) for the diagnosis and the
+readers, :func:`write_ramp_layout` (a plane at a time) for a new file in the ramp layout,
+which :mod:`rscd.fits` then corrects as it corrects a copy. A raw file is never corrected
+in place (its SCI changes type and two extensions are added).
 """
 import contextlib
+import io
 import os
 import warnings
 from typing import TYPE_CHECKING, BinaryIO, Iterator, Tuple
@@ -20,18 +21,38 @@ from astropy.io import fits
 if TYPE_CHECKING:       # for the annotations only: rscd.fits imports this module
     from .fits import Layout
 
-__all__ = ["ramp_arrays", "write_ramp_layout"]
+__all__ = ["RawFileError", "ramp_arrays", "write_ramp_layout"]
 
 #: SCI header keywords that describe the stored integers, not the float32 written.
 _STORAGE_KEYWORDS = ("BZERO", "BSCALE", "BLANK")
 
 
+class RawFileError(ValueError):
+    """A raw file that astropy cannot read, or write in the ramp layout (a damaged card,
+    a BITPIX it has no type for); the caller adds the file's name."""
+
+
 @contextlib.contextmanager
 def _open(fd: int, **kwargs) -> Iterator["fits.HDUList"]:
     """The file open as ``fd``, read by astropy through a file object of its own (closed
-    after, ``fd`` left open), from its start."""
-    with os.fdopen(os.dup(fd), "rb") as f, fits.open(f, memmap=False, **kwargs) as hdul:
-        yield hdul
+    after, ``fd`` left open). Every header is read at once: the object shares its file
+    position with ``fd`` and the other objects open on it, and astropy reads headers
+    from the current position (data it reads from their known offsets). What astropy
+    raises on a damaged file in the block (it parses cards and data lazily, as
+    rscd.fits.read_layout says) becomes one RawFileError."""
+    with os.fdopen(os.dup(fd), "rb") as f:
+        f.seek(0)
+        try:
+            with fits.open(f, memmap=False, **kwargs) as hdul:
+                hdul.readall()
+                yield hdul
+        except RawFileError:        # from an _open inside this one: said once
+            raise
+        except (fits.VerifyError, ValueError, TypeError, KeyError, IndexError,
+                AttributeError) as exc:     # AttributeError: an HDU of no known kind
+            raise RawFileError(f"damaged FITS file; astropy cannot read it or write it in "
+                               f"the ramp layout ({type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())})") from None
 
 
 def ramp_arrays(fd: int, layout: "Layout") -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,31 +73,73 @@ def ramp_arrays(fd: int, layout: "Layout") -> Tuple[np.ndarray, np.ndarray, np.n
 def write_ramp_layout(fd: int, fout: BinaryIO, layout: "Layout", blank_cards: int) -> None:
     """Write the raw ramp file open as ``fd`` into the open, empty file ``fout`` in the
     ramp layout: its primary header with ``blank_cards`` blank cards more (room for the
-    RSCD keywords), SCI as float32, PIXELDQ and GROUPDQ (:func:`ramp_arrays`), then
-    every other extension byte for byte as stored (REFOUT, ASDF, ...), so that what
-    rscd does not read is not rewritten either (astropy would refuse a card it cannot
-    parse). Raises astropy's VerifyError for a primary or SCI header astropy cannot
-    write."""
-    sci, groupdq, pixeldq = ramp_arrays(fd, layout)
+    RSCD keywords), SCI as float32, PIXELDQ and GROUPDQ (as :func:`ramp_arrays` reads
+    them), then every other extension byte for byte as stored (REFOUT, ASDF, ...), so
+    that what rscd does not read is not rewritten either (astropy would refuse a card it
+    cannot parse). SCI and GROUPDQ go a plane at a time, never whole in memory; astropy
+    makes every header. Raises RawFileError for what astropy cannot read or write."""
+    shape = layout.shape
     ours = {layout.sci, layout.groupdq, layout.pixeldq}
-    with _open(fd, do_not_scale_image_data=True) as hdul:
-        primary = hdul[0].header.copy()
+    with _open(fd) as scaled, _open(fd, do_not_scale_image_data=True) as stored:
+        primary = stored[0].header.copy()
         for _ in range(blank_cards):
             primary.append()
-        sci_header = hdul[layout.sci].header.copy()
+        fits.HDUList([fits.PrimaryHDU(stored[0].data, primary)]).writeto(fout)
+        sci_header = stored[layout.sci].header.copy()
         for key in _STORAGE_KEYWORDS:
             sci_header.remove(key, ignore_missing=True)
-        fits.HDUList([fits.PrimaryHDU(hdul[0].data, primary),
-                      fits.ImageHDU(sci, sci_header, name="SCI"),
-                      fits.ImageHDU(pixeldq, name="PIXELDQ"),
-                      fits.ImageHDU(groupdq, name="GROUPDQ")]).writeto(fout)
-        with warnings.catch_warnings():     # fileinfo prints a card it cannot parse
-            warnings.simplefilter("ignore", fits.verify.VerifyWarning)
-            spans = [(info["hdrLoc"], info["datLoc"] + info["datSpan"]) for info in
-                     (hdul.fileinfo(i) for i in range(1, len(hdul)) if i not in ours)]
+        # SCI: astropy's scaled values of each plane, as RampModel reads them
+        fout.write(_image_header(sci_header, shape, ">f4", "SCI"))
+        section = scaled[layout.sci].section
+        for i, g in np.ndindex(*shape[:2]):
+            fout.write(np.asarray(section[i, g], dtype=np.float32).astype(">f4").tobytes())
+        _pad(fout)
+        pixeldq = (np.zeros(shape[2:], np.uint32) if layout.pixeldq is None
+                   else np.array(scaled[layout.pixeldq].data, dtype=np.uint32))
+        fout.write(_extension_bytes(fits.ImageHDU(pixeldq, name="PIXELDQ")))
+        # GROUPDQ: uint8 as stored (no scaling), or zeros
+        fout.write(_image_header(fits.Header(), shape, np.uint8, "GROUPDQ"))
+        spans = _spans(stored, [i for i in range(1, len(stored)) if i not in ours])
+        if layout.groupdq is None:
+            zeros = bytes(shape[2] * shape[3])
+            for _ in range(shape[0] * shape[1]):
+                fout.write(zeros)
+        else:
+            start = layout.offsets[1]        # GROUPDQ's data, where read_layout found it
+            _copy_bytes(fd, fout, start, start + int(np.prod(shape)))
+        _pad(fout)
     for start, end in spans:
         _copy_bytes(fd, fout, start, end)
     fout.flush()
+
+
+def _image_header(header: "fits.Header", shape: Tuple[int, ...], dtype, name: str) -> bytes:
+    """The header astropy writes for an image extension of ``shape`` and ``dtype`` with
+    the cards of ``header`` (made on a one-element image; the data go separately)."""
+    hdu = fits.ImageHDU(np.zeros((1,) * len(shape), dtype), header, name=name)
+    for axis, n in enumerate(reversed(shape), 1):
+        hdu.header[f"NAXIS{axis}"] = n
+    return hdu.header.tostring().encode("ascii")
+
+
+def _extension_bytes(hdu) -> bytes:
+    """An image extension (a small one) as astropy writes it, header and data."""
+    buffer = io.BytesIO()
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(buffer)
+    return buffer.getvalue()[len(fits.PrimaryHDU().header.tostring()):]
+
+
+def _pad(fout: BinaryIO) -> None:
+    """Zeros after the data of an extension up to the end of its 2880-byte block."""
+    fout.write(bytes(-fout.tell() % 2880))
+
+
+def _spans(hdul: "fits.HDUList", indices) -> list:
+    """(first byte of the header, end of the data and padding) of HDUs ``indices``."""
+    with warnings.catch_warnings():     # fileinfo prints a card it cannot parse
+        warnings.simplefilter("ignore", fits.verify.VerifyWarning)
+        infos = [hdul.fileinfo(i) for i in indices]
+    return [(info["hdrLoc"], info["datLoc"] + info["datSpan"]) for info in infos]
 
 
 def _copy_bytes(fd: int, fout: BinaryIO, start: int, end: int) -> None:

@@ -2,6 +2,7 @@
 no PIXELDQ) are corrected as jwst 3.0.0 corrects them: its RampModel reads SCI into
 float32 and makes GROUPDQ and PIXELDQ of zeros (rscd/raw_ramp.py)."""
 import os
+import re
 
 import numpy as np
 import pytest
@@ -196,10 +197,37 @@ def test_a_primary_header_astropy_cannot_write_is_refused_in_one_line(tmp_path):
     src = write_raw_astropy(str(tmp_path / "h_uncal.fits"), "float32_no_dq")
     _garble(src, "TELESCOP=", "TELE^COP")
     names = sorted(os.listdir(tmp_path))
-    with pytest.raises(RampFileError, match=r"h_uncal.fits: damaged FITS header; astropy "
-                       r"cannot write it in the ramp layout \(.*TELE\^COP"):
+    with pytest.raises(RampFileError, match=r"h_uncal.fits: damaged FITS file; astropy "
+                       r"cannot read it or write it in the ramp layout \(.*TELE\^COP"):
         apply_file(src, flag_reference(str(tmp_path / "ref.fits")))
     assert leftovers(tmp_path) == [] and sorted(os.listdir(tmp_path)) == names + ["ref.fits"]
+
+
+@pytest.mark.filterwarnings("ignore::astropy.io.fits.verify.VerifyWarning")
+@pytest.mark.filterwarnings("ignore::astropy.utils.exceptions.AstropyUserWarning")
+@pytest.mark.parametrize("finding, error", [("regress_raw_unknown_bitpix", "KeyError: 6"),
+                                            ("regress_raw_unknown_hdu", "AttributeError")])
+def test_a_raw_file_astropy_cannot_read_is_refused_in_one_line(tmp_path, finding, error):
+    """fuzz/fuzz_ramp_header.py's findings (in its corpus; the first byte is the
+    harness's mode): damaged raw files whose PIXELDQ astropy reads with BITPIX 6, or as
+    an HDU of no known kind (KeyError, AttributeError escaped). apply_file refuses them
+    naming the file, and so does open_ramp (which diagnose_files shares) where it cannot
+    read them; nothing is left behind."""
+    finding = os.path.join(os.path.dirname(__file__), "..", "fuzz", "corpus", "ramp_header",
+                           finding)
+    src = str(tmp_path / "b_uncal.fits")
+    with open(finding, "rb") as f, open(src, "wb") as out:
+        out.write(f.read()[1:].replace(b"UEADPATT=", b"READPATT="))   # a mutated card
+    ref = flag_reference(str(tmp_path / "ref.fits"))
+    names = sorted(os.listdir(tmp_path))
+    damaged = rf"b_uncal.fits: damaged FITS file; astropy cannot read it .*\({error}.*\)$"
+    with pytest.raises(RampFileError, match=damaged):
+        apply_file(src, ref)
+    try:                               # reads it, or refuses it the same way
+        rscd.fits.open_ramp(src)
+    except RampFileError as exc:
+        assert re.search(damaged, str(exc)), exc
+    assert leftovers(tmp_path) == [] and sorted(os.listdir(tmp_path)) == names
 
 
 @pytest.mark.parametrize("method", ["flag", "decay"])
