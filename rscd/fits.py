@@ -706,15 +706,18 @@ def _copy_with_room(src_fd, src, fout, header_size, blocks):
     with open(src_fd, "rb", closefd=False) as fin:
         fin.seek(0)
         if blocks:
-            head = fin.read(header_size)
-            for pos in range(0, len(head), 80):
-                if head[pos:pos + 8] == b"END     ":
-                    break
-            else:
-                raise RampFileError(f"{src}: primary header has no END card")
-            fout.write(head[:pos] + b" " * (_BLOCK * blocks) + head[pos:])
+            fout.write(_header_with_room(fin.read(header_size), src, blocks))
         _copy_rest(fin, fout, header_size if blocks else 0)
     fout.flush()
+
+
+def _header_with_room(head, src, blocks):
+    """The primary header's bytes ``head`` (of the file ``src``) with ``blocks`` 2880-byte
+    blocks of blank cards before its END card."""
+    for pos in range(0, len(head), 80):
+        if head[pos:pos + 8] == b"END     ":
+            return head[:pos] + b" " * (_BLOCK * blocks) + head[pos:]
+    raise RampFileError(f"{src}: primary header has no END card")
 
 
 def _copy_rest(fin, fout, start):
@@ -1044,15 +1047,17 @@ def _write_corrected_copy(src_fd, out, layout, run, *, replace, identity=False,
 
 def _write_converted_copy(src_fd, out, layout, run, *, replace, sync=True):
     """A raw file (``layout.raw``: an uncal file, say) written to ``out`` in the ramp
-    layout, as jwst's RampModel reads it (:mod:`rscd.raw_ramp`), with room in the primary
-    header for the keywords and RESERVE_CARDS more; then corrected there as a copy is."""
+    layout, as jwst's RampModel reads it (:mod:`rscd.raw_ramp`), its primary header with
+    the room a copy gets (the keywords and RESERVE_CARDS more); then corrected there as a
+    copy is."""
     ref, method, threads, history, previous = run
-    trial = layout.header.copy()
-    set_keywords(trial, run_keywords(ref.name), history)
+    # the primary header as stored, with the room a copy gets (its bytes: astropy would
+    # rewrite its cards and their count)
+    primary = _header_with_room(os.pread(src_fd, layout.header_size, 0), layout.path,
+                                extra_blocks(layout, ref.name, history, reserve=RESERVE_CARDS))
     with atomic_write(out, durable=sync, replace=replace) as fh:
         try:
-            write_ramp_layout(src_fd, fh, layout,
-                              len(trial) - len(layout.header) + RESERVE_CARDS)
+            write_ramp_layout(src_fd, fh, layout, primary)
         except RawFileError as exc:
             raise RampFileError(f"{layout.path}: {exc}") from None
         result = _correct(fh, read_layout(fh.name), ref, method, threads, history,

@@ -65,26 +65,31 @@ def ramp_arrays(fd: int, layout: "Layout") -> Tuple[np.ndarray, np.ndarray, np.n
         sci = np.array(hdul[layout.sci].data, dtype=np.float32)
         groupdq = (np.zeros(shape, np.uint8) if layout.groupdq is None
                    else np.array(hdul[layout.groupdq].data, dtype=np.uint8))
-        pixeldq = (np.zeros(shape[2:], np.uint32) if layout.pixeldq is None
-                   else np.array(hdul[layout.pixeldq].data, dtype=np.uint32))
-    return sci, groupdq, pixeldq
+        return sci, groupdq, _pixeldq(hdul, layout)
 
 
-def write_ramp_layout(fd: int, fout: BinaryIO, layout: "Layout", blank_cards: int) -> None:
+def _pixeldq(hdul: "fits.HDUList", layout: "Layout") -> np.ndarray:
+    """PIXELDQ's flags (astropy's scaled values of ``hdul``), or zeros where missing."""
+    if layout.pixeldq is None:
+        return np.zeros(layout.shape[2:], np.uint32)
+    return np.array(hdul[layout.pixeldq].data, dtype=np.uint32)
+
+
+def write_ramp_layout(fd: int, fout: BinaryIO, layout: "Layout", primary: bytes) -> None:
     """Write the raw ramp file open as ``fd`` into the open, empty file ``fout`` in the
-    ramp layout: its primary header with ``blank_cards`` blank cards more (room for the
-    RSCD keywords), SCI as float32, PIXELDQ and GROUPDQ (as :func:`ramp_arrays` reads
-    them), then every other extension byte for byte as stored (REFOUT, ASDF, ...), so
-    that what rscd does not read is not rewritten either (astropy would refuse a card it
-    cannot parse). SCI and GROUPDQ go a plane at a time, never whole in memory; astropy
-    makes every header. Raises RawFileError for what astropy cannot read or write."""
+    ramp layout: the primary header ``primary`` (the file's own, with room for the RSCD
+    keywords: rscd.fits makes it) and any primary data as stored, SCI as float32, PIXELDQ
+    and GROUPDQ (as :func:`ramp_arrays` reads them), then every other extension byte for
+    byte as stored (REFOUT, ASDF, ...), so that what rscd does not read is not rewritten
+    either (astropy would refuse a card it cannot parse). SCI and GROUPDQ go a plane at a
+    time, never whole in memory; astropy makes their headers and PIXELDQ. Raises
+    RawFileError for what astropy cannot read or write."""
     shape = layout.shape
     ours = {layout.sci, layout.groupdq, layout.pixeldq}
     with _open(fd) as scaled, _open(fd, do_not_scale_image_data=True) as stored:
-        primary = stored[0].header.copy()
-        for _ in range(blank_cards):
-            primary.append()
-        fits.HDUList([fits.PrimaryHDU(stored[0].data, primary)]).writeto(fout)
+        fout.write(primary)
+        (_, data_end), = _spans(stored, [0])
+        _copy_bytes(fd, fout, layout.header_size, data_end)      # primary data, if any
         sci_header = stored[layout.sci].header.copy()
         for key in _STORAGE_KEYWORDS:
             sci_header.remove(key, ignore_missing=True)
@@ -94,9 +99,7 @@ def write_ramp_layout(fd: int, fout: BinaryIO, layout: "Layout", blank_cards: in
         for i, g in np.ndindex(*shape[:2]):
             fout.write(np.asarray(section[i, g], dtype=np.float32).astype(">f4").tobytes())
         _pad(fout)
-        pixeldq = (np.zeros(shape[2:], np.uint32) if layout.pixeldq is None
-                   else np.array(scaled[layout.pixeldq].data, dtype=np.uint32))
-        fout.write(_extension_bytes(fits.ImageHDU(pixeldq, name="PIXELDQ")))
+        fout.write(_extension_bytes(fits.ImageHDU(_pixeldq(scaled, layout), name="PIXELDQ")))
         # GROUPDQ: uint8 as stored (no scaling), or zeros
         fout.write(_image_header(fits.Header(), shape, np.uint8, "GROUPDQ"))
         spans = _spans(stored, [i for i in range(1, len(stored)) if i not in ours])
