@@ -16,10 +16,12 @@ the method; the work is split by job:
 
 Groups are counted from 0 in Python, JSON and options; from 1 in tables and figures.
 """
+import contextlib
 import math
 import mmap
 import os
 import sys
+import tempfile
 import warnings
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -49,6 +51,9 @@ MIRI_DETECTORS = ("MIRIMAGE", "MIRIFULONG", "MIRIFUSHORT")
 RELEASE_BYTES = 16 << 20
 #: The largest page-cache folio a fault may map around the page it reads (PMD size).
 FOLIO_BYTES = 2 << 20
+#: Bytes of the files' pixel slopes diagnose_files holds in memory for one pair (16 a
+#: pixel per file: 17 MB a full frame); the slopes of further files wait on disk.
+SLOPES_IN_MEMORY = 32 << 20
 
 
 class AlreadyCorrectedWarning(RSCDWarning):
@@ -466,6 +471,54 @@ def _check_miri(layout):
                             "reference rows by READPATT and SUBARRAY")
 
 
+class _SlopeStore:
+    """Each file's pixel slopes (:meth:`Accumulator.pixel_slopes`: two float64 frames,
+    or None) from the slopes pass, which reads every file of a pair first, until that
+    file's pilot and sums passes. Up to SLOPES_IN_MEMORY bytes stay in memory; the
+    slopes of further files wait in an unnamed temporary file (gone when closed, or
+    when the process ends however it ends), so a pair of many files holds a bounded
+    resident memory, not 17 MB per full frame."""
+
+    def __init__(self):
+        self._held: Dict[str, Any] = {}
+        self._stored: Dict[str, Tuple[int, int]] = {}    # path -> (offset, pixels)
+        self._file: Any = None
+        self._bytes = 0
+
+    def put(self, path, slopes):
+        size = 0 if slopes is None else 16 * slopes[0].size
+        if self._bytes + size <= SLOPES_IN_MEMORY:
+            self._held[path] = slopes
+            self._bytes += size
+            return
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="rscd-slopes-")
+            at = self._file.seek(0, os.SEEK_END)
+            for frame in slopes:
+                self._file.write(np.ascontiguousarray(frame, np.float64).data)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{exc.strerror} (the pixel slopes of {path} wait in "
+                          "a temporary file there; TMPDIR names another folder)",
+                          tempfile.gettempdir()) from exc
+        self._stored[path] = (at, slopes[0].size)
+
+    def get(self, path):
+        if path in self._held:
+            return self._held[path]
+        at, n = self._stored[path]
+        both = np.empty((2, n))
+        self._file.seek(at)
+        if self._file.readinto(both.data) != both.nbytes:
+            raise OSError(f"{self._file.name}: the temporary file of pixel slopes was "
+                          "cut short")
+        return both[0], both[1]
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+
+
 def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                    threshold: float = DEFAULT_THRESHOLD, window_start: Optional[int] = None,
                    reference_slope: Optional[float] = None, threads: int = 0,
@@ -541,34 +594,8 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                           "file; its ramps may no longer show the transient",
                           AlreadyCorrectedWarning, stacklevel=2)
         by_groups: Dict[int, Accumulator] = {}
-        slopes: Dict[str, Any] = {}
-        for passes in ("slopes", "pilot", "sums"):
-            for layout in group:
-                if 0 in layout.shape:
-                    continue
-                acc = by_groups.setdefault(layout.shape[1],
-                                           Accumulator(layout.shape[1], w, kernel, threads))
-                ramp = _RawRamp(layout) if layout.raw else _MappedRamp(layout)
-                try:
-                    kw = dict(integration_start=layout.integration_start,
-                              ystart=layout.ystart, **ramp.reading(kernel))
-                    if passes == "slopes":
-                        slopes[layout.path] = acc.pixel_slopes(
-                            ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
-                        continue
-                    acc.use_slopes(slopes[layout.path])
-                    if passes == "pilot":
-                        rows, ints = pilot_plan(layout.shape, layout.integration_start)
-                        acc.add_pilot_rows(*ramp.pilot_rows(rows, ints), frame_rows=rows,
-                                           numbers=layout.integration_start + ints,
-                                           ystart=layout.ystart)
-                    else:
-                        acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
-                finally:
-                    ramp.close()
-            if passes == "pilot":
-                for acc in by_groups.values():
-                    acc.finish_pilot()
+        with contextlib.closing(_SlopeStore()) as slopes:
+            _measure_pair(group, by_groups, slopes, w, kernel, threads)
         where = f"{subarray} {readpatt} ({', '.join(layout.path for layout in group)})"
         if not by_groups:
             raise DiagnoseError(f"{where}: the files hold no integration")
@@ -586,6 +613,39 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
         _notes(result, threshold)
         results.append(result)
     return Diagnosis(threshold=threshold, results=results)
+
+
+def _measure_pair(group, by_groups, slopes, w, kernel, threads):
+    """The three passes over the files (layouts) of one pair: every file's pixel slopes
+    (kept in ``slopes``, a :class:`_SlopeStore`), then every file's pilot (the clip
+    tables), then the sums; ``by_groups`` gets an Accumulator per number of groups."""
+    for passes in ("slopes", "pilot", "sums"):
+        for layout in group:
+            if 0 in layout.shape:
+                continue
+            acc = by_groups.setdefault(layout.shape[1],
+                                       Accumulator(layout.shape[1], w, kernel, threads))
+            ramp = _RawRamp(layout) if layout.raw else _MappedRamp(layout)
+            try:
+                kw = dict(integration_start=layout.integration_start,
+                          ystart=layout.ystart, **ramp.reading(kernel))
+                if passes == "slopes":
+                    slopes.put(layout.path, acc.pixel_slopes(
+                        ramp.sci, ramp.gdq, ramp.pixeldq, **kw))
+                    continue
+                acc.use_slopes(slopes.get(layout.path))
+                if passes == "pilot":
+                    rows, ints = pilot_plan(layout.shape, layout.integration_start)
+                    acc.add_pilot_rows(*ramp.pilot_rows(rows, ints), frame_rows=rows,
+                                       numbers=layout.integration_start + ints,
+                                       ystart=layout.ystart)
+                else:
+                    acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
+            finally:
+                ramp.close()
+        if passes == "pilot":
+            for acc in by_groups.values():
+                acc.finish_pilot()
 
 
 def _merge(by_groups, ngroups, w):

@@ -54,6 +54,9 @@ CLIP_MADS = 6 * 1.4826
 #: least PILOT_ROWS rows where the frame has them.
 PILOT_SAMPLES = 1 << 16
 PILOT_ROWS = 16
+#: Bytes of pilot samples (z, u and the offsets, float64) one pair keeps: the pilots of
+#: many files beyond it are thinned evenly (every 2nd sample, then every 4th, ...).
+PILOT_POOL_BYTES = 16 << 20
 #: The pilot's bins of z hold at least this many samples each, at most MAX_ZBINS bins.
 ZBIN_MIN = 300
 MAX_ZBINS = 24
@@ -220,6 +223,14 @@ class ClipTable:
         return ok_u & (np.abs(o * g - self.o_c[b].T) <= self.o_h[b].T)
 
 
+def _every(part, step):
+    """Every step-th sample of a pilot part (z, u, o), in arrays of their own."""
+    if step == 1:
+        return part
+    z, u, o = part
+    return z[::step].copy(), u[::step].copy(), o[:, ::step].copy()
+
+
 def _kernel_threads_beside_reader():
     """The kernel's threads when a second thread reads ahead and ``threads`` is 0: the
     OpenMP default (OMP_NUM_THREADS, or the processors this process may use) less one
@@ -270,6 +281,7 @@ class Accumulator:
         self.offered = {k: 0 for k in KINDS}
         self.used = {k: 0 for k in KINDS}
         self.pilot: Dict[Any, list] = {}
+        self.pilot_stride = 1             # the pilot keeps every pilot_stride-th sample
         self.clip: Dict[Any, ClipTable] = {}
         self.halves = True                # set per exposure by pixel_slopes
         self.slope_sum = self.slope_n = None
@@ -328,7 +340,15 @@ class Accumulator:
             for i, kind, parity, _, u, z, o, _ in self._samples(
                     sci[k:k + 1], gdq[k:k + 1], pixeldq, int(number), ystart,
                     frame_rows=frame_rows):
-                self.pilot.setdefault((kind, parity), []).append((z, u, o))
+                self.pilot.setdefault((kind, parity), []).append(
+                    _every((z, u, o), self.pilot_stride))
+        # A pair of many files: every other sample dropped while above the budget, so
+        # each part keeps every pilot_stride-th of its samples.
+        while sum(a.nbytes for parts in self.pilot.values() for part in parts
+                  for a in part) > PILOT_POOL_BYTES:
+            self.pilot_stride *= 2
+            self.pilot = {key: [_every(part, 2) for part in parts]
+                          for key, parts in self.pilot.items()}
 
     def finish_pilot(self):
         for key, parts in self.pilot.items():
