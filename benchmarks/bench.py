@@ -257,6 +257,15 @@ def bench_decay(shape, repeats):
             row("C floor: reading GROUPDQ 1..N-2 and SCI N-3, N-2", floor["inputs"])
             row("C floor: the two together, amplitudes free", least, None,
                 f"{least / fpass:.2f}x the C float pass; rscd takes {times[1] / least:.2f}x it")
+        # The arithmetic alone: the same work on 16 rows that stay in the caches between
+        # runs, scaled to the full frame: what decay costs with the memory traffic free.
+        rows = make_ramps(shape[0], shape[1], 16, shape[3])
+        small = rows[0].copy()
+        alone = best(lambda d: rscd.apply(d, rows[1], rows[2], DECAY_REF, readpatt="FAST",
+                                          subarray="FULL", threads=1),
+                     lambda: (small,), 20 * repeats, cpu=True)[1] * shape[2] / 16
+        row("rscd decay on 16 cache-resident rows, scaled, CPU", alone, None,
+            f"{alone / numpy_cpu:.2f}x numpy's pass: the arithmetic alone")
     target("big-endian SCI no more than 1.3x native", f"{swapped / times[1]:.2f}x",
            swapped <= 1.3 * times[1])
     try:

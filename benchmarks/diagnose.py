@@ -16,7 +16,10 @@ this one process:
    same blocks of rows copied with one ``preadv`` per group plane, the slopes pass's
    (the late window of SCI, all of GROUPDQ), then the sums pass's (all of both). This is
    the floor of the copying reader that keeps the resident memory small
-   (docs/diagnose.rst, "Speed and memory").
+   (docs/diagnose.rst, "Speed and memory");
+5. times the C kernel alone, both passes on one thread, on 32 rows of every integration
+   held in memory (they stay in the processor's caches), scaled to the whole file: the
+   arithmetic any run on this machine pays, whatever the reading and the threads.
 
 It prints the times, the ratios to the numpy pass (the target of issue 23 is at most 3,
 every sample measured) and the peak RSS of step 2 (the target: at most 150 MB). Each
@@ -129,6 +132,32 @@ def read_as_diagnose(path, offsets, shape, window_start, block_bytes):
         return time.perf_counter() - start
 
 
+def kernel_alone(path, offsets, shape, window_start, repeat, rows=32):
+    """Step 5: CPU seconds of this thread for the slopes pass and the sums pass of the
+    kernel on ``rows`` rows of every integration, in memory, scaled to all rows."""
+    from rscd.diagnose_measure import Accumulator
+    nints, ngroups, ny, nx = shape
+    r0 = (ny - rows) // 2
+    sci = np.memmap(path, ">f4", "r", offset=offsets[0], shape=shape)[:, :, r0:r0 + rows].copy()
+    gdq = np.memmap(path, "u1", "r", offset=offsets[1], shape=shape)[:, :, r0:r0 + rows].copy()
+    pdq = np.zeros((rows, nx), np.uint32)
+    where = dict(integration_start=1, ystart=1 + r0)
+    acc = Accumulator(ngroups, window_start, "c", threads=1)
+    slopes = sums = float("inf")
+    for _ in range(repeat):
+        start = time.thread_time()
+        state = acc.pixel_slopes(sci, gdq, pdq, **where)
+        slopes = min(slopes, time.thread_time() - start)
+    acc.use_slopes(state)
+    acc.add_pilot(sci, gdq, pdq, **where)
+    acc.finish_pilot()
+    for _ in range(repeat):
+        start = time.thread_time()
+        acc.add(sci, gdq, pdq, **where)
+        sums = min(sums, time.thread_time() - start)
+    return slopes * ny / rows, sums * ny / rows
+
+
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -190,6 +219,11 @@ def main(argv=None):
               f"{'met' if ratio <= 3 else 'NOT met'})")
         print(f"reading alone, as the diagnosis reads (both passes, no measurement): "
               f"{reading:.3f} s = {reading / floor:.2f}x the numpy pass")
+        slopes, sums = kernel_alone(path, (offset, gdq_offset), shape, r.window_start,
+                                    args.repeat)
+        print(f"the C kernel alone on cache-resident rows, one thread, scaled to the file: "
+              f"slopes pass {slopes:.3f} s + sums pass {sums:.3f} s = "
+              f"{(slopes + sums) / floor:.2f}x the numpy pass (CPU time)")
         print(f"peak RSS: {rss_before:.0f} MB before, {rss_diag:.0f} MB after diagnose "
               f"(SCI is {gb * 1024:.0f} MB)")
     finally:
