@@ -186,22 +186,22 @@ def _notes(result, threshold):
 # --------------------------------------------------------------------------- arrays
 
 
+def _positive(value, rule):
+    """``value`` as a float when it is a positive finite number, else ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{rule}, not {value!r}")
+    return float(value)
+
+
 def _check_threshold(threshold):
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
-            or not math.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"threshold must be a positive number (a fraction of one group's "
-                         f"increment), not {threshold!r}")
-    return float(threshold)
+    return _positive(threshold, "threshold must be a positive number (a fraction of one "
+                                "group's increment)")
 
 
 def _check_slope(value):
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)) \
-            or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"reference_slope must be a positive number of DN per group, not "
-                         f"{value!r}")
-    return float(value)
+    return None if value is None else _positive(
+        value, "reference_slope must be a positive number of DN per group")
 
 
 @renamed_keywords(substrt2="ystart")

@@ -32,6 +32,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .dq import AD_FLOOR, DO_NOT_USE, JUMP_DET, REFERENCE_PIXEL, SATURATED
+from .options import usable_cores
 
 __all__ = ["DiagnoseError", "KINDS", "MIN_WINDOW", "MIN_GROUPS", "STRIPES", "SUMS",
            "Geometry", "ClipTable", "Accumulator", "default_window_start", "check_window",
@@ -244,9 +245,7 @@ def _kernel_threads_beside_reader():
         n = int(os.environ.get("OMP_NUM_THREADS", "").split(",")[0])
     except ValueError:
         n = 0
-    if n < 1:
-        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, n - 1)
+    return max(1, (n if n >= 1 else usable_cores()) - 1)
 
 
 def _read_ahead(reader, blocks, groups):
@@ -300,7 +299,7 @@ class Accumulator:
         self.halves, self.slope_sum = False, None
         total, count = np.zeros(ny * nx), np.zeros(ny * nx)
         if self.kernel == "c":
-            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release,
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart,
                          pixel_slope_sum=total, pixel_slope_count=count, reader=reader)
             return total, count
         for _, _, _, where, _, _, _, slope in self._samples(
@@ -365,7 +364,7 @@ class Accumulator:
         ``reader`` (C kernel only): see :meth:`_c_pass`."""
         nints, ngroups, ny, nx = sci.shape
         if self.kernel == "c":
-            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, release, count=True,
+            self._c_pass(sci, gdq, pixeldq, integration_start, ystart, count=True,
                          reader=reader)
             return
         stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
@@ -379,8 +378,8 @@ class Accumulator:
                                    * (SLOPE_BINS / (2 * SLOPE_SPAN))), 0, SLOPE_BINS - 1)
             self.slopes[kind] += np.bincount(pos.astype(np.intp), minlength=SLOPE_BINS)
 
-    def _c_pass(self, sci, gdq, pixeldq, integration_start, ystart, release=None,
-                count=False, pixel_slope_sum=None, pixel_slope_count=None, reader=None):
+    def _c_pass(self, sci, gdq, pixeldq, integration_start, ystart, count=False,
+                pixel_slope_sum=None, pixel_slope_count=None, reader=None):
         """The slopes pass (``pixel_slope_sum`` given) or the sums pass through the C
         kernel (csrc/diagnose.c), a block of rows at a time. Without ``reader``, SCI
         is read where it lies (any byte order, no copy of a contiguous cube).
@@ -434,8 +433,6 @@ class Accumulator:
                     **where)
                 if count:
                     self.used[kind] += used
-            if release is not None:
-                release(i, r0, r1)
         if read is not None:
             read.close()
 

@@ -69,8 +69,6 @@ def _array(model: Any, name: str, dtype: Any, any_byteorder: bool = False,
     if _usable(arr, dtype, any_byteorder, write=assign):
         return arr
     converted = np.array(arr, dtype=dtype, order="C", copy=True)
-    if converted.shape != np.shape(arr):  # pragma: no cover - np.array keeps shapes
-        raise ValueError(f"cannot convert model.{name} to {np.dtype(dtype).name}")
     if assign:
         log.debug("model.%s converted from %s to %s and assigned back to the model",
                   name, getattr(arr, "dtype", type(arr).__name__), np.dtype(dtype).name)

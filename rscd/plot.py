@@ -32,6 +32,7 @@ import numpy as np
 from .correct import METHOD_KEYWORD
 from .errors import error_text
 from .fits import open_ramp
+from .safe_files import file_key
 from ._ramp_figure import draw
 from .dq import DO_NOT_USE, REFERENCE_PIXEL, SATURATED
 
@@ -297,13 +298,6 @@ def ramp(before: Source, after: Source, pixel: Optional[Pixel] = None,
     return axes[0].figure
 
 
-def _same_file(a, b):
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, TypeError):
-        return False
-
-
 def save_figure(before: Source, after: Source, path: Path, pixel: Optional[Pixel] = None,
                 integration: Optional[int] = None, *, integration_number: int = -1,
                 dpi: int = 150, overwrite: bool = False, method: Optional[str] = None,
@@ -328,7 +322,7 @@ def save_figure(before: Source, after: Source, path: Path, pixel: Optional[Pixel
     from matplotlib.figure import Figure
 
     for source in (before, after):
-        if isinstance(source, (str, os.PathLike)) and _same_file(source, path):
+        if isinstance(source, (str, os.PathLike)) and file_key(source) == file_key(path):
             raise FileExistsError(f"{os.fspath(path)} is a ramp file being drawn; give the "
                                   "figure another name")
     if not overwrite and os.path.exists(path):

@@ -555,9 +555,7 @@ def _read_reference(path):
             decay_rows = _read_decay_table(decay_hdu, path) if decay_hdu is not None else None
             measured_rows = (_read_measured_table(measured_hdu, path)
                              if measured_hdu is not None else None)
-    except ReferenceFileError:
-        raise
-    except FileNotFoundError:
+    except (ReferenceFileError, FileNotFoundError):
         raise
     except Exception as exc:  # astropy raises OSError, ValueError, TypeError... on garbage
         raise ReferenceFileError(f"{path}: not a readable FITS reference file ({exc})") from exc
