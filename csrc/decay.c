@@ -41,12 +41,6 @@
  * to redo). */
 #define NSCRATCH_BLOCK 3
 
-/* Scale of the error bound of vector amplitudes; the C tests build with a
- * huge value to send every element of the vector path to libm. */
-#ifndef RSCD_TOL_SCALE
-#define RSCD_TOL_SCALE 1.0
-#endif
-
 /* The parameters of one row parity after everything that depends only on
  * ngroups has been folded in. */
 typedef struct parity_coeffs {

@@ -1,5 +1,6 @@
 /* fastamp.h -- internal (not installed): vectorised "unsaturated amplitude" of the
- * decay method with a per-element error bound against the libm evaluation
+ * decay method (and asinh, for rscd diagnose) with a per-element error bound against
+ * the libm evaluation
  *     a_ref = (b1 * pow(c2, pw)) * (1.0 / (exp(c2 / param3) - 1.0))
  * so that the caller can prove its float32 results equal those of the libm path
  * and recompute with libm only the elements it cannot prove. */
@@ -14,6 +15,12 @@
  * use it only when rscd_params.use_vector is also set; otherwise they run their
  * portable C, which gives the same results (the tests check). */
 int rscd_vector_available(void);
+
+/* Scale of the error bounds the callers pass (decay.c, diagnose.c); the C tests build
+ * with a huge value to send nearly every element of the vector paths to libm. */
+#ifndef RSCD_TOL_SCALE
+#define RSCD_TOL_SCALE 1.0
+#endif
 
 /* For x in [0, n): a[x] ~= (b1 * pow(c2[x], pw)) * (1.0 / (exp(c2[x] / param3) - 1.0)) and
  * err[x] >= |a[x] - a_ref[x]|, a_ref being that expression evaluated with libm (glibc's
@@ -49,5 +56,12 @@ void rscd_fast_amp_interval(const double *l, ptrdiff_t n, double crossopt, doubl
  * Same conditions of use as rscd_fast_amp. */
 int rscd_fast_apply_row(float *d, int swapped, ptrdiff_t n, const double *alo,
                         const double *ahi, double e, uint8_t *redo);
+
+/* For x in [0, n): a[x] ~= asinh(x[x]) and err[x] >= |a[x] - asinh_libm(x[x])| times
+ * tol_scale (>= 1; tests use a huge one); NaN in both where x is not finite or |x| >=
+ * 2^1000. The bound is absolute (about 2^-46 (|a| + 1)): the caller bins the value and
+ * calls libm where the interval a -+ err reaches into two bins. Same conditions of use
+ * as rscd_fast_amp. */
+void rscd_fast_asinh(const double *x, ptrdiff_t n, double tol_scale, double *a, double *err);
 
 #endif

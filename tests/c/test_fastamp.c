@@ -317,6 +317,53 @@ static void timing(void)
     free(c2), free(a), free(err);
 }
 
+/* rscd_fast_asinh: libm's asinh lies within err of a, for x over the whole range
+ * (tiny, where log(1 + x) cancels; the switch to 2|x| at 2^28; huge; both signs, -0);
+ * err is never more than 2^-45 (|a| + 1); non-finite and |x| >= 2^1000 give NaN in both;
+ * every length of tail is right. */
+static void asinh_bounds(void)
+{
+    enum { N = 200000 };
+    static double x[N], a[N], err[N];
+    static const double special[] = {0.0, -0.0, 0x1p-1074, 1e-300, 0x1p-28, 0x1p28,
+                                     0x1p28 - 1.0, 0x1p28 + 2.0, 1.0, -1.0, 0x1p999,
+                                     -0x1p999};
+    static const double bad[] = {NAN, INFINITY, -INFINITY, 0x1p1000, -1e308};
+    const size_t nspecial = sizeof special / sizeof *special;
+    double worst = 0.0;
+    ptrdiff_t i, n;
+    for (i = 0; i < N; i++) {
+        const double sign = next_u64() & 1 ? -1.0 : 1.0;
+        x[i] = i < (ptrdiff_t)nspecial ? special[i]
+               : sign * (i % 3 == 0 ? log_uniform(1e-20, 1e20) : uniform(0.0, 50.0));
+    }
+    rscd_fast_asinh(x, N, 1.0, a, err);
+    for (i = 0; i < N; i++) {
+        const double d = fabs(a[i] - asinh(x[i]));
+        CHECK(!isnan(err[i]) && d <= err[i], "asinh(%a): a = %a, libm %a, err %a", x[i],
+              a[i], asinh(x[i]), err[i]);
+        CHECK(err[i] <= 0x1p-45 * (fabs(a[i]) + 1.0), "asinh(%a): err %a too wide", x[i],
+              err[i]);
+        CHECK(signbit(a[i]) == signbit(x[i]), "asinh(%a): sign of %a", x[i], a[i]);
+        if (d / (fabs(a[i]) + 1.0) > worst)
+            worst = d / (fabs(a[i]) + 1.0);
+    }
+    printf("rscd_fast_asinh: %d values, largest |a - asinh| / (|a| + 1) = %.3g (2^%.1f); "
+           "bound 2^-46\n", N, worst, worst > 0 ? log2(worst) : -INFINITY);
+    for (i = 0; i < (ptrdiff_t)(sizeof bad / sizeof *bad); i++) {
+        rscd_fast_asinh(&bad[i], 1, 1.0, a, err);
+        CHECK(isnan(a[0]) && isnan(err[0]), "asinh(%g) not flagged", bad[i]);
+    }
+    for (n = 0; n <= 9; n++) {   /* tails: nothing written past n, the same values */
+        for (i = 0; i < 12; i++)
+            a[i] = err[i] = 12345.0;
+        rscd_fast_asinh(x, n, 1.0, a, err);
+        CHECK(a[n] == 12345.0 && err[n] == 12345.0, "n=%ld wrote past the end", (long)n);
+        for (i = 0; i < n; i++)
+            CHECK(fabs(a[i] - asinh(x[i])) <= err[i], "n=%ld element %ld", (long)n, (long)i);
+    }
+}
+
 int main(void)
 {
     struct stats wide = {"wide (c2 1e-3..1e30)", 0, 0, 0, 0, NULL, 0};
@@ -353,6 +400,7 @@ int main(void)
 
     edge_cases();
     sizes_and_alignment();
+    asinh_bounds();
     timing();
 
     printf("ok: %d failure(s)\n", failures);
