@@ -17,9 +17,10 @@ this one process:
    (the late window of SCI, all of GROUPDQ), then the sums pass's (all of both). This is
    the floor of the copying reader that keeps the resident memory small
    (docs/diagnose.rst, "Speed and memory");
-5. times the C kernel alone, both passes on one thread, on 32 rows of every integration
-   held in memory (they stay in the processor's caches), scaled to the whole file: the
-   arithmetic any run on this machine pays, whatever the reading and the threads.
+5. times the C kernel alone, both passes on one thread, on 8 rows of every integration
+   held in memory (10 MB for 6 x 40 groups: they stay in the processor's last cache),
+   scaled to the whole file: the arithmetic any run on this machine pays, whatever the
+   reading and the threads.
 
 It prints the times, the ratios to the numpy pass (the target of issue 23 is at most 3,
 every sample measured) and the peak RSS of step 2 (the target: at most 150 MB). Each
@@ -132,7 +133,7 @@ def read_as_diagnose(path, offsets, shape, window_start, block_bytes):
         return time.perf_counter() - start
 
 
-def kernel_alone(path, offsets, shape, window_start, repeat, rows=32):
+def kernel_alone(path, offsets, shape, window_start, repeat, rows=8):
     """Step 5: CPU seconds of this thread for the slopes pass and the sums pass of the
     kernel on ``rows`` rows of every integration, in memory, scaled to all rows."""
     from rscd.diagnose_measure import Accumulator
