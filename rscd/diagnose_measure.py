@@ -366,16 +366,11 @@ class Accumulator:
                           for key, parts in self.pilot.items()}
 
     def finish_pilot(self):
-        """The clip table of each (kind, parity), two at a time: their partitions, most
-        of the work, release the GIL."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        def table(parts):
-            return ClipTable(np.concatenate([p[0] for p in parts]),
-                             np.concatenate([p[1] for p in parts]),
-                             np.concatenate([p[2] for p in parts], axis=1))
-        with ThreadPoolExecutor(2, thread_name_prefix="rscd-clip") as pool:
-            self.clip.update(zip(self.pilot, pool.map(table, self.pilot.values())))
+        for key, parts in self.pilot.items():
+            z = np.concatenate([p[0] for p in parts])
+            u = np.concatenate([p[1] for p in parts])
+            o = np.concatenate([p[2] for p in parts], axis=1)
+            self.clip[key] = ClipTable(z, u, o)
         self.pilot = {}
 
     def add(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None,
