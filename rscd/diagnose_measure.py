@@ -55,8 +55,9 @@ CLIP_MADS = 6 * 1.4826
 #: least PILOT_ROWS rows where the frame has them.
 PILOT_SAMPLES = 1 << 16
 PILOT_ROWS = 16
-#: Bytes of pilot samples (z, u and the offsets, float64) one pair keeps: the pilots of
-#: many files beyond it are thinned evenly (every 2nd sample, then every 4th, ...).
+#: Bytes of pilot samples (z, u and the offsets, float64) one pair keeps once a second
+#: file's pilot comes in: beyond it the pool is thinned evenly (every 2nd sample, then
+#: every 4th, ...). One file's pilot is never thinned.
 PILOT_POOL_BYTES = 16 << 20
 #: The pilot's bins of z hold at least this many samples each, at most MAX_ZBINS bins.
 ZBIN_MIN = 300
@@ -297,6 +298,7 @@ class Accumulator:
         self.used = {k: 0 for k in KINDS}
         self.pilot: Dict[Any, list] = {}
         self.pilot_stride = 1             # the pilot keeps every pilot_stride-th sample
+        self.pilot_files = 0              # add_pilot_rows calls (one per file)
         self.clip: Dict[Any, ClipTable] = {}
         self.halves = True                # set per exposure by pixel_slopes
         self.slope_sum = self.slope_n = None
@@ -357,10 +359,11 @@ class Accumulator:
                     frame_rows=frame_rows):
                 self.pilot.setdefault((kind, parity), []).append(
                     _every((z, u, o), self.pilot_stride))
+        self.pilot_files += 1
         # A pair of many files: every other sample dropped while above the budget, so
-        # each part keeps every pilot_stride-th of its samples.
-        while sum(a.nbytes for parts in self.pilot.values() for part in parts
-                  for a in part) > PILOT_POOL_BYTES:
+        # each part keeps every pilot_stride-th of its samples (one file's: all of them).
+        while self.pilot_files > 1 and sum(a.nbytes for parts in self.pilot.values()
+                                           for part in parts for a in part) > PILOT_POOL_BYTES:
             self.pilot_stride *= 2
             self.pilot = {key: [_every(part, 2) for part in parts]
                           for key, parts in self.pilot.items()}

@@ -85,6 +85,21 @@ def test_the_pilot_of_many_files_is_thinned_evenly(monkeypatch):
     assert set(thin.clip) == set(whole.pilot)
 
 
+def test_one_files_pilot_is_never_thinned(monkeypatch):
+    """A file of many groups has a pilot above the pool's budget on its own (about 27 MB
+    at 100 groups): it is kept whole, so one file's result is that of before."""
+    monkeypatch.setattr(measure, "PILOT_POOL_BYTES", 1)
+    data, gdq, pdq = simulate_ramps(nints=3, nrows=48, ncols=40, seed=5)
+    acc = measure.Accumulator(20, 10)
+    acc.use_slopes(acc.pixel_slopes(data, gdq, pdq, integration_start=1, ystart=1))
+    acc.add_pilot(data, gdq, pdq, integration_start=1, ystart=1)
+    assert acc.pilot_stride == 1 and acc.pilot
+    monkeypatch.setattr(measure, "PILOT_POOL_BYTES", 1 << 40)
+    want = rscd.diagnose(data, gdq, pdq).to_dict()
+    monkeypatch.setattr(measure, "PILOT_POOL_BYTES", 1)
+    assert rscd.diagnose(data, gdq, pdq).to_dict() == want
+
+
 # The peak of this process's own memory (VmHWM; ru_maxrss would carry the test
 # process's peak over the exec).
 PEAK_RSS = """
