@@ -434,8 +434,8 @@ static ALWAYS_INLINE void line_of(const line_coef *l, const double *tile, ptrdif
     line_chunk(l, tile, n, slope, mean);
 }
 
-/* The slope histogram's bin of a = asinh(slope / slope_unit) (docs/diagnose.rst,
- * "Samples") */
+/* The slope histogram's bin of a = asinh(slope / slope_unit) (rscd_diag_out in rscd.h);
+ * the median slope of docs/diagnose.rst, "Recommended skip", is read from the histogram */
 static ALWAYS_INLINE ptrdiff_t slope_bin(double a, const rscd_diag_out *out)
 {
     double pos = nearbyint((a + out->slope_span)

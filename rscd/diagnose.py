@@ -510,8 +510,8 @@ class _SlopeStore:
         both = np.empty((2, n))
         self._file.seek(at)
         if self._file.readinto(both.data) != both.nbytes:
-            raise OSError(f"{self._file.name}: the temporary file of pixel slopes was "
-                          "cut short")
+            raise OSError(f"{tempfile.gettempdir()}: the temporary file of pixel slopes "
+                          "was cut short")
         return both[0], both[1]
 
     def close(self):
