@@ -618,14 +618,23 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
 def _measure_pair(group, by_groups, slopes, w, kernel, threads):
     """The three passes over the files (layouts) of one pair: every file's pixel slopes
     (kept in ``slopes``, a :class:`_SlopeStore`), then every file's pilot (the clip
-    tables), then the sums; ``by_groups`` gets an Accumulator per number of groups."""
+    tables), then the sums; ``by_groups`` gets an Accumulator per number of groups. A
+    raw file, read whole into memory, is kept for its next pass while no other raw file
+    is read in between (one raw file: read once, not three times)."""
+    kept = None
     for passes in ("slopes", "pilot", "sums"):
         for layout in group:
             if 0 in layout.shape:
                 continue
             acc = by_groups.setdefault(layout.shape[1],
                                        Accumulator(layout.shape[1], w, kernel, threads))
-            ramp = _RawRamp(layout) if layout.raw else _MappedRamp(layout)
+            if not layout.raw:
+                ramp = _MappedRamp(layout)
+            elif kept is not None and kept.layout is layout:
+                ramp = kept
+            else:
+                kept = None                 # one raw file in memory at a time
+                ramp = kept = _RawRamp(layout)
             try:
                 kw = dict(integration_start=layout.integration_start,
                           ystart=layout.ystart, **ramp.reading(kernel))
@@ -642,7 +651,8 @@ def _measure_pair(group, by_groups, slopes, w, kernel, threads):
                 else:
                     acc.add(ramp.sci, ramp.gdq, ramp.pixeldq, **kw)
             finally:
-                ramp.close()
+                if ramp is not kept:
+                    ramp.close()
         if passes == "pilot":
             for acc in by_groups.values():
                 acc.finish_pilot()

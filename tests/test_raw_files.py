@@ -332,6 +332,25 @@ def test_diagnose_reads_a_raw_file_as_jwst_does(tmp_path, kernel):
     _diagnosis_equal(rscd.diagnose_files([raw], kernel=kernel), arrays)
 
 
+def test_diagnose_reads_one_raw_file_once(tmp_path, monkeypatch):
+    """Regression: each of the three passes read the whole raw file again through
+    astropy (a 0.42 GB uncal file three times); one raw file is now read once, and two
+    are read once per pass each, never both in memory together."""
+    import importlib
+    fits_module = importlib.import_module("rscd.fits")
+    reads = []
+    real = fits_module.ramp_arrays
+    monkeypatch.setattr(fits_module, "ramp_arrays",
+                        lambda fd, layout: reads.append(layout.path) or real(fd, layout))
+    paths = [write_level1b(str(tmp_path / f"{k}_uncal.fits"), _counts(nints=3, ngroups=8))
+             for k in "ab"]
+    rscd.diagnose_files(paths[:1])
+    assert reads == paths[:1]
+    reads.clear()
+    rscd.diagnose_files(paths)
+    assert reads == paths * 3
+
+
 @pytest.mark.skipif(not os.path.exists(REALDATA), reason="the MIRI ground-test exposure "
                     "../shared/realdata/ is not on this machine")
 def test_diagnose_of_the_real_ground_test_file(capsys):
