@@ -360,13 +360,20 @@ class Accumulator:
                 self.pilot.setdefault((kind, parity), []).append(
                     _every((z, u, o), self.pilot_stride))
         self.pilot_files += 1
-        # A pair of many files: every other sample dropped while above the budget, so
-        # each part keeps every pilot_stride-th of its samples (one file's: all of them).
-        while self.pilot_files > 1 and sum(a.nbytes for parts in self.pilot.values()
-                                           for part in parts for a in part) > PILOT_POOL_BYTES:
+        if self.pilot_files > 1:        # one file's pilot is kept whole
+            self._thin_pilot()
+
+    def _thin_pilot(self):
+        """A pair of many files: every other pilot sample dropped while the pool is
+        above PILOT_POOL_BYTES and a part has more than one sample left, so each part
+        keeps every pilot_stride-th of its samples."""
+        parts = [part for kept in self.pilot.values() for part in kept]
+        while (sum(a.nbytes for part in parts for a in part) > PILOT_POOL_BYTES
+               and any(len(part[0]) > 1 for part in parts)):
             self.pilot_stride *= 2
-            self.pilot = {key: [_every(part, 2) for part in parts]
-                          for key, parts in self.pilot.items()}
+            self.pilot = {key: [_every(part, 2) for part in kept]
+                          for key, kept in self.pilot.items()}
+            parts = [part for kept in self.pilot.values() for part in kept]
 
     def finish_pilot(self):
         for key, parts in self.pilot.items():

@@ -5,6 +5,7 @@ file added its slopes (17 MB a full frame) and its pilot to the resident memory 
 pair was done: 16 full frames took 394 MB where one took 108 MB."""
 import importlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,29 @@ def test_the_pilot_of_many_files_is_thinned_evenly(monkeypatch):
             np.testing.assert_array_equal(to, o[:, ::8])
     thin.finish_pilot()                 # clip tables from the thinned pilot
     assert set(thin.clip) == set(whole.pilot)
+
+
+def test_thinning_stops_at_one_sample_a_part(tmp_path):
+    """Regression: with more parts than the budget holds at one sample each, the thinning
+    loop never ended (halving a one-sample part leaves it as it is). Run in a child so
+    that the old loop fails the test by its time limit instead of hanging the suite."""
+    code = (
+        "import importlib, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "from simulate_rscd import simulate_ramps\n"
+        "m = importlib.import_module('rscd.diagnose_measure')\n"
+        "m.PILOT_POOL_BYTES = 1\n"
+        "acc = m.Accumulator(20, 10)\n"
+        "for seed in range(2):\n"
+        "    data, gdq, pdq = simulate_ramps(nints=3, nrows=48, ncols=40, seed=seed)\n"
+        "    acc.use_slopes(acc.pixel_slopes(data, gdq, pdq, integration_start=1, ystart=1))\n"
+        "    acc.add_pilot(data, gdq, pdq, integration_start=1, ystart=1)\n"
+        "parts = [p for kept in acc.pilot.values() for p in kept]\n"
+        "assert parts and all(len(p[0]) == 1 for p in parts), [len(p[0]) for p in parts]\n"
+        % os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=child_env(), cwd=str(tmp_path), timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 def test_one_files_pilot_is_never_thinned(monkeypatch):
