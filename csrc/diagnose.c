@@ -567,6 +567,9 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
     const double *centre = clip ? wk->centre[parity] : NULL;
     const double *half = clip ? wk->half[parity] : NULL;
     const uint32_t *pdq = b->pixeldq + y * nx + x0;
+    /* the slopes pass's verdicts, which hold GROUPDQ's (rscd_diag_block.sample_ok) */
+    const uint8_t *verdict = sums && b->sample_ok ? b->sample_ok + (y - b->row_first) * nx + x0
+                                                  : NULL;
     const double *slope, *mean;
     double xbar;
     ptrdiff_t used = 0, x, g;
@@ -577,8 +580,10 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
         /* DO_NOT_USE on the first or the last group does not count: jwst's
          * firstframe and lastframe steps set it in every pixel (docs/diagnose.rst,
          * "Samples"); the saturation step's AD_FLOOR beside it still does */
-        dq_row(b->groupdq + g * stride + at,
-               (uint8_t)(g == 0 || g == N - 1 ? 0xffu & ~DQ_DO_NOT_USE : 0xffu), n, rb->flags);
+        if (!verdict)
+            dq_row(b->groupdq + g * stride + at,
+                   (uint8_t)(g == 0 || g == N - 1 ? 0xffu & ~DQ_DO_NOT_USE : 0xffu), n,
+                   rb->flags);
         /* the slopes pass reads only the window's SCI (a non-finite value elsewhere
          * leaves the sample out of the sums pass, not its pixel's slope, which stays
          * independent of every other sample) */
@@ -598,7 +603,7 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
     line_of(&wk->full, rb->tile, n, rb->slope, (sums && !b->halves) ? rb->mean : NULL, vector);
     for (x = 0; x < n; x++)
         rb->okc[x] = (pdq[x] & BAD_PIXEL) == 0 && (rb->flags[x] & BAD_GROUP) == 0
-            && is_finite(rb->slope[x]);
+            && is_finite(rb->slope[x]) && (!verdict || verdict[x]);
     if (!sums) {                                            /* slopes pass */
         for (x = 0; x < n; x++)
             if (rb->okc[x]) {
@@ -606,6 +611,8 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
                 out->pixel_slope_sum[y * nx + x0 + x] += rb->slope[x];
                 out->pixel_slope_count[y * nx + x0 + x] += 1.0;
             }
+        if (out->sample_ok)
+            memcpy(out->sample_ok + (y - b->row_first) * nx + x0, rb->okc, (size_t)n);
         return used;
     }
     if (b->halves) {
@@ -751,6 +758,7 @@ int rscd_diag_block_init(rscd_diag_block *block, size_t size)
     d.pixel_slope_sum = d.pixel_slope_count = NULL;
     d.clip[0] = d.clip[1] = NULL;
     d.stripes = 1;
+    d.sample_ok = NULL;
     return rscd_init_struct(block, size, &d, sizeof d);
 }
 
@@ -761,6 +769,7 @@ int rscd_diag_out_init(rscd_diag_out *out, size_t size)
     d.sums = NULL;
     d.slope_hist = NULL;
     d.pixel_slope_sum = d.pixel_slope_count = NULL;
+    d.sample_ok = NULL;
     return rscd_init_struct(out, size, &d, sizeof d);
 }
 
@@ -777,8 +786,11 @@ static int check(const rscd_diag_block *b, const rscd_diag_out *out)
     }
     if (status != RSCD_OK)
         return status;
-    if (!b->sci || !b->groupdq || !b->pixeldq)
+    if (!b->sci || !b->pixeldq || (!b->groupdq && !(b->sample_ok && out->sums)))
         return RSCD_ERR_NULL;
+    /* verdicts come out of a slopes pass and go into a sums pass */
+    if ((b->sample_ok && !out->sums) || (out->sample_ok && out->sums))
+        return RSCD_ERR_RANGE;
     if (b->ngroups < 6 || b->ny < 1 || b->nx < 1 || b->stripes < 1)
         return RSCD_ERR_DIMS;
     if (b->ny > PTRDIFF_MAX / b->nx || b->ngroups > PTRDIFF_MAX / (b->ny * b->nx))

@@ -515,6 +515,12 @@ typedef struct rscd_diag_block {
      * at g * plane_stride + (y - data_row_first) * nx; it must hold the rows measured. */
     ptrdiff_t data_row_first;
     ptrdiff_t plane_stride;
+    /* Sums pass, optional: each sample's verdict from the slopes pass of the same rows
+     * (rscd_diag_out.sample_ok), row_count x nx bytes, sample (y, x) at
+     * (y - row_first) * nx + x. Given, GROUPDQ is not read (groupdq may be NULL): the
+     * verdict already holds it, and the sums are the same bits. NULL (the default):
+     * GROUPDQ is read. */
+    const uint8_t *sample_ok;
 } rscd_diag_block;
 
 /* What a block adds to. Slopes pass: sums == NULL; each used sample's whole-window
@@ -532,6 +538,10 @@ typedef struct rscd_diag_out {
     double *pixel_slope_sum;
     double *pixel_slope_count;
     ptrdiff_t used;                /* set: samples of the block passing the DQ tests */
+    /* Slopes pass only, optional: set to 1 for each sample used (its PIXELDQ, its
+     * GROUPDQ and the window's values pass), else 0; row_count x nx bytes, laid out as
+     * rscd_diag_block.sample_ok, for the sums pass of the same rows. */
+    uint8_t *sample_ok;
 } rscd_diag_out;
 
 /* rscd_diag_clip_init, rscd_diag_block_init, rscd_diag_out_init - fill a struct
@@ -558,7 +568,8 @@ RSCD_API int rscd_diag_out_init(rscd_diag_out *out, size_t size);
  * params may be NULL: one thread). Every argument is checked before out is written.
  * Returns RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_PARAMS, RSCD_ERR_STRUCT (block, out or a
  * clip given not initialised by its init macro), RSCD_ERR_DIMS, RSCD_ERR_RANGE
- * (rows, window), RSCD_ERR_BYTEORDER or RSCD_ERR_NOMEM. */
+ * (rows, window; sample_ok given to the wrong pass), RSCD_ERR_BYTEORDER or
+ * RSCD_ERR_NOMEM. */
 RSCD_API int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                                  const rscd_params *params);
 

@@ -130,6 +130,7 @@ cdef extern from "rscd.h" nogil:
         ptrdiff_t stripes
         ptrdiff_t data_row_first
         ptrdiff_t plane_stride
+        const uint8_t *sample_ok
 
     ctypedef struct rscd_diag_out:
         size_t struct_size
@@ -140,6 +141,7 @@ cdef extern from "rscd.h" nogil:
         double *pixel_slope_sum
         double *pixel_slope_count
         ptrdiff_t used
+        uint8_t *sample_ok
 
     int rscd_diag_clip_init(rscd_diag_clip *clip, size_t size) noexcept
     int rscd_diag_block_init(rscd_diag_block *block, size_t size) noexcept

@@ -198,10 +198,13 @@ def diagnose_block(
     nthreads: int = 0,
     data_row_first: int = 0,
     plane_stride: int = 0,
+    sample_ok: Optional[npt.NDArray[np.uint8]] = None,
+    sample_ok_out: Optional[npt.NDArray[np.uint8]] = None,
 ) -> int:
     """``rscd_diagnose_block`` on rows of one integration (SCI as a flat native-dtype
     view, ``sci_swapped``: stored in the opposite byte order); returns the samples
-    used."""
+    used. ``sample_ok_out`` (slopes pass) gets each sample's verdict; given as
+    ``sample_ok`` to the sums pass of the same rows, GROUPDQ is not read."""
 
 # ---- end of diagnose ----
 

@@ -286,13 +286,16 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
                    int64_t[::1] slope_hist=None, double slope_span=16.0,
                    double slope_unit=1.0, double[::1] pixel_slope_sum=None,
                    double[::1] pixel_slope_count=None, int nthreads=0,
-                   ptrdiff_t data_row_first=0, ptrdiff_t plane_stride=0):
+                   ptrdiff_t data_row_first=0, ptrdiff_t plane_stride=0,
+                   const uint8_t[::1] sample_ok=None, uint8_t[::1] sample_ok_out=None):
     """Run rscd_diagnose_block on rows [row_first, row_first + row_count) of one
     integration: SCI as a flat native-dtype view of its (ngroups, ny, nx) bytes
     (sci_swapped: stored in the opposite byte order), GROUPDQ flat. sums None: the
     slopes pass (adds to pixel_slope_sum / pixel_slope_count). plane_stride > 0: SCI
     and GROUPDQ hold only rows data_row_first... of each group, plane_stride values
-    apart (a block read from a file). Returns the samples used."""
+    apart (a block read from a file). sample_ok_out (slopes pass): row_count x nx bytes
+    that get each sample's verdict (1: used); sample_ok (sums pass): those bytes, and
+    GROUPDQ is then not read. Returns the samples used."""
     cdef rscd_diag_block b
     cdef rscd_diag_out out
     cdef rscd_params params
@@ -316,6 +319,9 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
         raise ValueError("pixel slope arrays must hold ny x nx values")
     if sums is not None and sums.shape[0] != stripes * 2 * nmeasured * RSCD_DIAG_SUMS:
         raise ValueError("sums must hold stripes x 2 x (window_start + 1) x 6 values")
+    if ((sample_ok is not None and sample_ok.shape[0] != row_count * nx)
+            or (sample_ok_out is not None and sample_ok_out.shape[0] != row_count * nx)):
+        raise ValueError("sample verdicts must hold row_count x nx bytes")
     _check(rscd_diag_block_init(&b, sizeof(b)))   # the ABI rule of rscd.h
     _check(rscd_diag_out_init(&out, sizeof(out)))
     b.sci = &sci_flat[0]
@@ -339,6 +345,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     b.stripes = stripes
     b.data_row_first = data_row_first
     b.plane_stride = plane_stride
+    if sample_ok is not None and row_count * nx:
+        b.sample_ok = &sample_ok[0]
     out.sums = &sums[0] if sums is not None else NULL
     out.slope_hist = &slope_hist[0] if slope_hist is not None else NULL
     out.slope_bins = slope_hist.shape[0] if slope_hist is not None else 0
@@ -346,6 +354,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     out.slope_unit = slope_unit
     out.pixel_slope_sum = &pixel_slope_sum[0] if pixel_slope_sum is not None else NULL
     out.pixel_slope_count = &pixel_slope_count[0] if pixel_slope_count is not None else NULL
+    if sample_ok_out is not None and row_count * nx:
+        out.sample_ok = &sample_ok_out[0]
     _fill_params(&params, nthreads)
     with nogil:
         status = rscd_diagnose_block(&b, &out, &params)

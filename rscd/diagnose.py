@@ -23,6 +23,7 @@ import os
 import sys
 import tempfile
 import warnings
+from types import SimpleNamespace
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -54,6 +55,9 @@ FOLIO_BYTES = 2 << 20
 #: Bytes of the files' pixel slopes diagnose_files holds in memory for one pair (16 a
 #: pixel per file: 17 MB a full frame); the slopes of further files wait on disk.
 SLOPES_IN_MEMORY = 32 << 20
+#: Bytes of sample verdicts (one a sample: 6 MB for 6 full-frame integrations) kept for
+#: one pair between its slopes and sums passes; blocks beyond read GROUPDQ again.
+VERDICTS_IN_MEMORY = 16 << 20
 
 
 class AlreadyCorrectedWarning(RSCDWarning):
@@ -354,13 +358,14 @@ class _MappedRamp:
                 start = max(base, plane - FOLIO_BYTES)
                 self._madvise(start, plane + r1 * nx * size, page)
 
-    def read_rows(self, i, r0, r1, groups):
+    def read_rows(self, i, r0, r1, groups, groupdq=True):
         """Rows [r0, r1) of integration i copied into one of this ramp's two sets of
         buffers (in turn: the caller reads the next block while it measures one) with
         one read per group (no page of the file is mapped, so the resident memory
         stays the buffers' whatever the kernel's page-cache folios): SCI of ``groups``
-        as float32 in the file's byte order, GROUPDQ of every group. Returns ``(sci, swapped,
-        groupdq, plane_stride)`` for :meth:`rscd.diagnose_measure.Accumulator.add`."""
+        as float32 in the file's byte order, GROUPDQ of every group (of none when
+        ``groupdq`` is false). Returns ``(sci, swapped, groupdq, plane_stride)`` for
+        :meth:`rscd.diagnose_measure.Accumulator.add`."""
         _, ngroups, ny, nx = self.layout.shape
         n = (r1 - r0) * nx
         if self._buffers is None or self._buffers[0][1].size < ngroups * n:
@@ -374,7 +379,8 @@ class _MappedRamp:
             plane = (i * ngroups + g) * ny * nx + r0 * nx
             if g in groups:
                 self._read_into(sci[g * n:(g + 1) * n], sci_at + 4 * plane)
-            self._read_into(gdq[g * n:(g + 1) * n], gdq_at + plane)
+            if groupdq:
+                self._read_into(gdq[g * n:(g + 1) * n], gdq_at + plane)
         return sci, sys.byteorder == "little", gdq, n
 
     def _read_into(self, array, at):
@@ -519,6 +525,26 @@ class _SlopeStore:
             self._file.close()
 
 
+class _Verdicts:
+    """Each sample's verdict from the slopes pass (used or not: PIXELDQ, GROUPDQ, the
+    window's values finite; a byte), kept for the sums pass of its rows, which then
+    reads no GROUPDQ: a fifth fewer bytes, the same sums (docs/diagnose.rst, "Speed and
+    memory"). At most VERDICTS_IN_MEMORY bytes for a pair; blocks beyond that are read
+    whole again."""
+
+    def __init__(self):
+        self._kept: Dict[Tuple[str, int, int], np.ndarray] = {}
+        self._room = VERDICTS_IN_MEMORY
+
+    def of(self, path):
+        """The ``verdicts`` of one file (:meth:`Accumulator._c_pass`): put and get."""
+        def put(i, r0, ok):
+            if ok.nbytes <= self._room:
+                self._kept[path, i, r0] = ok.copy()
+                self._room -= ok.nbytes
+        return SimpleNamespace(put=put, get=lambda i, r0: self._kept.get((path, i, r0)))
+
+
 def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                    threshold: float = DEFAULT_THRESHOLD, window_start: Optional[int] = None,
                    reference_slope: Optional[float] = None, threads: int = 0,
@@ -595,7 +621,7 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
                           AlreadyCorrectedWarning, stacklevel=2)
         by_groups: Dict[int, Accumulator] = {}
         with contextlib.closing(_SlopeStore()) as slopes:
-            _measure_pair(group, by_groups, slopes, w, kernel, threads)
+            _measure_pair(group, by_groups, slopes, _Verdicts(), w, kernel, threads)
         where = f"{subarray} {readpatt} ({', '.join(layout.path for layout in group)})"
         if not by_groups:
             raise DiagnoseError(f"{where}: the files hold no integration")
@@ -615,9 +641,10 @@ def diagnose_files(paths: "Sequence[Union[str, os.PathLike[str]]]", *,
     return Diagnosis(threshold=threshold, results=results)
 
 
-def _measure_pair(group, by_groups, slopes, w, kernel, threads):
+def _measure_pair(group, by_groups, slopes, verdicts, w, kernel, threads):
     """The three passes over the files (layouts) of one pair: every file's pixel slopes
-    (kept in ``slopes``, a :class:`_SlopeStore`), then every file's pilot (the clip
+    (kept in ``slopes``, a :class:`_SlopeStore`, and, for the C kernel, its samples'
+    verdicts in ``verdicts``, a :class:`_Verdicts`), then every file's pilot (the clip
     tables), then the sums; ``by_groups`` gets an Accumulator per number of groups. A
     raw file, read whole into memory, is kept for its next pass while no other raw file
     is read in between (one raw file: read once, not three times)."""
@@ -638,6 +665,8 @@ def _measure_pair(group, by_groups, slopes, w, kernel, threads):
             try:
                 kw = dict(integration_start=layout.integration_start,
                           ystart=layout.ystart, **ramp.reading(kernel))
+                if kernel == "c" and passes != "pilot":
+                    kw["verdicts"] = verdicts.of(layout.path)
                 if passes == "slopes":
                     slopes.put(layout.path, acc.pixel_slopes(
                         ramp.sci, ramp.gdq, ramp.pixeldq, **kw))

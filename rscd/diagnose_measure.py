@@ -265,17 +265,17 @@ def _kernel_threads_beside_reader():
     return max(1, (n if n >= 1 else usable_cores()) - 1)
 
 
-def _read_ahead(reader, blocks, groups):
-    """``reader(i, r0, r1, groups)`` of each block in turn, the next one read in a
-    second thread while the caller measures the one given (reading, a copy from the
-    page cache, then overlaps the kernel; both release the GIL)."""
+def _read_ahead(read, blocks):
+    """``read(i, r0, r1)`` of each block in turn, the next one read in a second thread
+    while the caller measures the one given (reading, a copy from the page cache, then
+    overlaps the kernel; both release the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(1, thread_name_prefix="rscd-read") as pool:
-        ahead = pool.submit(reader, *blocks[0], groups) if blocks else None
+        ahead = pool.submit(read, *blocks[0]) if blocks else None
         for k in range(len(blocks)):
             data = ahead.result()
             if k + 1 < len(blocks):
-                ahead = pool.submit(reader, *blocks[k + 1], groups)
+                ahead = pool.submit(read, *blocks[k + 1])
             yield data
 
 
@@ -305,12 +305,13 @@ class Accumulator:
 
     # -- the instrument -------------------------------------------------------------
     def pixel_slopes(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None,
-                     reader=None):
+                     reader=None, verdicts=None):
         """First pass over an exposure: each pixel's late-window slope summed over its
         usable integrations. With two or more integrations, a sample's instrument is
         the mean slope of the pixel's *other* integrations (noise fully independent)
         and its line is the whole window's; with one, the two halves of the window
-        (``halves``). Returns the state to pass to :meth:`use_slopes`."""
+        (``halves``). Returns the state to pass to :meth:`use_slopes`. ``reader``,
+        ``verdicts`` (C kernel only): see :meth:`_c_pass`."""
         nints, ngroups, ny, nx = sci.shape
         if nints < 2:
             return None
@@ -318,7 +319,8 @@ class Accumulator:
         total, count = np.zeros(ny * nx), np.zeros(ny * nx)
         if self.kernel == "c":
             self._c_pass(sci, gdq, pixeldq, integration_start, ystart,
-                         pixel_slope_sum=total, pixel_slope_count=count, reader=reader)
+                         pixel_slope_sum=total, pixel_slope_count=count, reader=reader,
+                         verdicts=verdicts)
             return total, count
         for _, _, _, where, _, _, _, slope in self._samples(
                 sci, gdq, pixeldq, integration_start, ystart):
@@ -384,14 +386,14 @@ class Accumulator:
         self.pilot = {}
 
     def add(self, sci, gdq, pixeldq, *, integration_start, ystart, release=None,
-            reader=None):
+            reader=None, verdicts=None):
         """Add every sample of ``sci`` (nints, N, ny, nx), any byte order, to the sums.
         ``release(i, r0, r1)`` is called after rows [r0, r1) of integration i.
-        ``reader`` (C kernel only): see :meth:`_c_pass`."""
+        ``reader``, ``verdicts`` (C kernel only): see :meth:`_c_pass`."""
         nints, ngroups, ny, nx = sci.shape
         if self.kernel == "c":
             self._c_pass(sci, gdq, pixeldq, integration_start, ystart, count=True,
-                         reader=reader)
+                         reader=reader, verdicts=verdicts)
             return
         stripe_of_row = (np.arange(ny) * STRIPES) // max(ny, 1)
         for i, kind, parity, where, u, z, o, slope in self._samples(
@@ -405,16 +407,23 @@ class Accumulator:
             self.slopes[kind] += np.bincount(pos.astype(np.intp), minlength=SLOPE_BINS)
 
     def _c_pass(self, sci, gdq, pixeldq, integration_start, ystart, count=False,
-                pixel_slope_sum=None, pixel_slope_count=None, reader=None):
+                pixel_slope_sum=None, pixel_slope_count=None, reader=None, verdicts=None):
         """The slopes pass (``pixel_slope_sum`` given) or the sums pass through the C
         kernel (csrc/diagnose.c), a block of rows at a time. Without ``reader``, SCI
         is read where it lies (any byte order, no copy of a contiguous cube).
-        ``reader(i, r0, r1, groups)`` instead gives the block's rows of integration i
-        in a buffer: ``(sci, swapped, groupdq, plane_stride)``, SCI and GROUPDQ flat,
-        group g of row r at ``g * plane_stride + (r - r0) * nx``; SCI is needed for
-        ``groups`` only (the slopes pass reads the late window's). The reader is called
-        in a second thread for the next block while the kernel measures this one
-        (:func:`_read_ahead`): it must not reuse the buffer of the block before."""
+        ``reader(i, r0, r1, groups, groupdq)`` instead gives the block's rows of
+        integration i in a buffer: ``(sci, swapped, groupdq, plane_stride)``, SCI and
+        GROUPDQ flat, group g of row r at ``g * plane_stride + (r - r0) * nx``; SCI is
+        needed for ``groups`` only (the slopes pass reads the late window's), GROUPDQ
+        only where ``groupdq`` is true. The reader is called in a second thread for the
+        next block while the kernel measures this one (:func:`_read_ahead`): it must not
+        reuse the buffer of the block before.
+
+        ``verdicts``: where each sample's verdict (used or not: PIXELDQ, GROUPDQ, a
+        finite window) waits between the passes, an object with ``put(i, r0, ok)`` (the
+        slopes pass gives it each block's bytes) and ``get(i, r0)`` (those bytes, or
+        None): the sums pass of a block whose verdicts were kept reads no GROUPDQ. The
+        sums are the same bits; GROUPDQ is a fifth of the bytes the sums pass reads."""
         from . import _core
         nints, ngroups, ny, nx = sci.shape
         pdq = np.ascontiguousarray(pixeldq, dtype=np.uint32)
@@ -424,7 +433,14 @@ class Accumulator:
         sci_groups = range(self.geom.w, ngroups - 1) if slopes_pass else range(ngroups)
         blocks = [(i, r0, min(ny, r0 + rows)) for i in range(nints)
                   for r0 in range(0, ny if nx else 0, rows)]     # an empty frame: none
-        read = _read_ahead(reader, blocks, sci_groups) if reader is not None else None
+        ok_out = np.empty(rows * nx, np.uint8) if slopes_pass and verdicts else None
+        kept = None if slopes_pass else verdicts
+
+        def read_block(i, r0, r1):
+            ok = kept.get(i, r0) if kept is not None else None
+            return (reader(i, r0, r1, sci_groups, ok is None) if reader else None), ok
+
+        read = _read_ahead(read_block, blocks) if reader is not None else None
         threads = self.threads or (_kernel_threads_beside_reader() if read is not None else 0)
         for i, r0, r1 in blocks:
             kind = "int1" if integration_start + i == 1 else "int2p"
@@ -440,14 +456,19 @@ class Accumulator:
                 self.offered[kind] += ny * nx
             where = dict(data_row_first=0, plane_stride=0)
             if read is not None:
-                native, swapped, dq, stride = next(read)
+                (native, swapped, dq, stride), ok = next(read)
                 where = dict(data_row_first=r0, plane_stride=stride)
+            else:
+                ok = read_block(i, r0, r1)[1]
             if slopes_pass:
+                ok = ok_out[:(r1 - r0) * nx] if ok_out is not None else None
                 _core.diagnose_block(native, swapped, dq, pdq, ngroups, r0,
                                      r1 - r0, ystart, self.geom.w, False, STRIPES,
                                      pixel_slope_sum=pixel_slope_sum,
                                      pixel_slope_count=pixel_slope_count,
-                                     nthreads=threads, **where)
+                                     nthreads=threads, sample_ok_out=ok, **where)
+                if ok is not None:
+                    verdicts.put(i, r0, ok)
             else:
                 used = _core.diagnose_block(
                     native, swapped, dq, pdq, ngroups, r0, r1 - r0, ystart,
@@ -456,7 +477,7 @@ class Accumulator:
                     slope_sum=self.slope_sum, slope_count=self.slope_n,
                     sums=self.sums[kind].reshape(-1), slope_hist=self.slopes[kind],
                     slope_span=SLOPE_SPAN, slope_unit=SLOPE_UNIT, nthreads=threads,
-                    **where)
+                    sample_ok=ok, **where)
                 if count:
                     self.used[kind] += used
         if read is not None:

@@ -164,6 +164,52 @@ def test_files_read_in_many_row_blocks_agree_with_arrays(tmp_path, monkeypatch):
             assert got["results"][0][kind] == want["results"][0][kind]
 
 
+@pytest.mark.parametrize("room_blocks", [None, 0, 3])
+def test_the_sums_pass_reads_groupdq_only_where_no_verdict_was_kept(tmp_path, monkeypatch,
+                                                                   room_blocks):
+    """The slopes pass keeps each sample's verdict (rscd.diagnose._Verdicts), so the
+    sums pass of those rows reads no GROUPDQ; beyond VERDICTS_IN_MEMORY it reads it
+    again. Flags of every kind in the file, blocks of 7 rows: either way the result is
+    exactly that of the arrays, which read GROUPDQ every time."""
+    import importlib
+    measure = importlib.import_module("rscd.diagnose_measure")
+    module = importlib.import_module("rscd.diagnose")
+    path = write_simulated(tmp_path / "verdicts_linearity.fits", nints=3, int1=(0.5, 1.2),
+                           int2p=(1.3, 2.2), seed=9)
+    with fits.open(path, mode="update") as hdul:
+        gdq, pdq = hdul["GROUPDQ"].data, hdul["PIXELDQ"].data
+        rng = np.random.default_rng(9)
+        for flag, groups in ((1, [0, gdq.shape[1] - 1]), (1, [3]), (2, [5]), (4, [1]),
+                             (64, [gdq.shape[1] - 1])):
+            at = rng.integers(0, gdq.shape[2], 40), rng.integers(0, gdq.shape[3], 40)
+            for g in groups:
+                gdq[rng.integers(0, gdq.shape[0]), g][at] |= flag
+        pdq[rng.integers(0, pdq.shape[0], 20), rng.integers(0, pdq.shape[1], 20)] |= 1
+        head = hdul[0].header
+        want = rscd.diagnose(hdul["SCI"].data, gdq, pdq, group_time=head["TGROUP"],
+                             ystart=head.get("SUBSTRT2", 1),
+                             integration_start=head.get("INTSTART", 1)).to_dict()
+        ngroups, nx = hdul["SCI"].data.shape[1], hdul["SCI"].data.shape[3]
+    monkeypatch.setattr(measure, "READ_BLOCK_BYTES", 7 * ngroups * nx * 5)   # 7 rows
+    if room_blocks is not None:
+        monkeypatch.setattr(module, "VERDICTS_IN_MEMORY", room_blocks * 7 * nx)
+    reads = []
+    read_rows = module._MappedRamp.read_rows
+
+    def counted(self, i, r0, r1, groups, groupdq=True):
+        reads.append(groupdq)
+        return read_rows(self, i, r0, r1, groups, groupdq)
+
+    monkeypatch.setattr(module._MappedRamp, "read_rows", counted)
+    got = rscd.diagnose_files([path]).to_dict()
+    for kind in ("int1", "int2p"):
+        assert got["results"][0][kind] == want["results"][0][kind]
+    blocks = len(reads) // 2                       # the slopes pass, then the sums pass
+    assert all(reads[:blocks])
+    kept = blocks if room_blocks is None else room_blocks
+    assert reads[blocks:] == [False] * kept + [True] * (blocks - kept)
+
+
 def test_files_beyond_the_pilot_budget_agree_with_arrays(tmp_path):
     """A file with more samples than the pilot takes (4 x 192 x 192): the pilot's rows
     and integrations, and each sample's instrument, are those of the arrays. (The file

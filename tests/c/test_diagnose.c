@@ -1,7 +1,7 @@
 /* test_diagnose.c -- rscd_diagnose_block through the public header, no Python:
  * hand-worked ramps whose sums are known exactly, the DQ rules, byte order, the
- * instrument from other integrations, the outlier cut, thread-count independence
- * and the argument checks.
+ * instrument from other integrations, the outlier cut, thread-count independence,
+ * the slopes pass's verdicts in place of GROUPDQ and the argument checks.
  * Build: cc -std=c99 -Wall -Wextra -Werror -Icsrc (the csrc C files) tests/c/test_diagnose.c -lm
  * Prints "ok: 0 failure(s)" and exits 0 on success. */
 #include "rscd.h"
@@ -293,6 +293,86 @@ static void t_row_buffer(void)
     CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_RANGE, "row offset without stride");
 }
 
+/* The slopes pass's verdicts (rscd_diag_out.sample_ok), given to the sums pass in
+ * blocks of rows with no GROUPDQ at all, give the sums, histogram and count of
+ * samples of a sums pass that reads GROUPDQ: flags in the first, middle and last
+ * groups (DO_NOT_USE on the first and last does not count), a bad PIXELDQ, values
+ * not finite inside and outside the window, on the portable code and the AVX2 code. */
+static void t_verdicts(void)
+{
+    static double psum[NY * NX], pcount[NY * NX], scratch[2][NY * NX];
+    static double want[STRIPES * 2 * J * RSCD_DIAG_SUMS];
+    static int64_t want_hist[BINS];
+    static uint8_t ok[NY * NX];
+    rscd_params params;
+    rscd_diag_block b, sb;
+    rscd_diag_out o, so;
+    ptrdiff_t want_used, used;
+    int g, v, r0, k, integration, kept;
+    for (v = 0; v < 2; v++) {
+        RSCD_PARAMS_INIT(&params);
+        params.use_vector = v;
+        params.nthreads = 2;
+        memset(psum, 0, sizeof psum);
+        memset(pcount, 0, sizeof pcount);
+        for (integration = 0; integration < 2; integration++) {   /* the pixels' slopes */
+            fill();
+            for (g = 0; g < NG * NY * NX; g++)
+                sci[g] += (float)(((g + integration) * 7919 % 101) * 0.0137);
+            base_block(&b);
+            RSCD_DIAG_OUT_INIT(&o);
+            o.pixel_slope_sum = psum;
+            o.pixel_slope_count = pcount;
+            CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "slopes pass %d", integration);
+        }
+        /* the second integration again, with flags and values not finite */
+        gdq[0 * NY * NX + 1 * NX + 2] = 1;          /* DO_NOT_USE, first group: no matter */
+        gdq[0 * NY * NX + 1 * NX + 3] = 2;          /* SATURATED, first group */
+        gdq[4 * NY * NX + 2 * NX + 0] = 4;          /* JUMP_DET, group 4 */
+        gdq[(NG - 1) * NY * NX + 6 * NX + 4] = 1;   /* DO_NOT_USE, last group: no matter */
+        gdq[(NG - 1) * NY * NX + 7 * NX + 1] = 64;  /* AD_FLOOR, last group */
+        pdq[3 * NX + 3] = 1;
+        sci[2 * NY * NX + 4 * NX + 4] = NAN;        /* a measured group */
+        sci[(W + 1) * NY * NX + 5 * NX + 2] = INFINITY;   /* the window */
+        base_block(&b);
+        b.halves = 0;
+        b.pixel_slope_sum = psum;
+        b.pixel_slope_count = pcount;
+        base_out(&o);
+        CHECK(rscd_diagnose_block(&b, &o, &params) == RSCD_OK, "sums pass with GROUPDQ");
+        memcpy(want, sums, sizeof sums);
+        memcpy(want_hist, hist, sizeof hist);
+        want_used = o.used;
+        CHECK(want_used == NY * NX - 6, "used %td", want_used);
+        base_out(&o);
+        used = 0;
+        for (r0 = 0; r0 < NY; r0 += 3) {            /* rows 0-2, 3-5, 6-7 */
+            sb = b;
+            sb.row_first = r0;
+            sb.row_count = r0 + 3 <= NY ? 3 : NY - r0;
+            sb.pixel_slope_sum = sb.pixel_slope_count = NULL;
+            RSCD_DIAG_OUT_INIT(&so);                /* a slopes pass for its verdicts */
+            so.pixel_slope_sum = scratch[0];
+            so.pixel_slope_count = scratch[1];
+            so.sample_ok = ok + r0 * NX;
+            CHECK(rscd_diagnose_block(&sb, &so, &params) == RSCD_OK, "verdicts of rows %d", r0);
+            sb.pixel_slope_sum = psum;
+            sb.pixel_slope_count = pcount;
+            sb.groupdq = NULL;                      /* not read */
+            sb.sample_ok = ok + r0 * NX;
+            CHECK(rscd_diagnose_block(&sb, &o, &params) == RSCD_OK, "sums of rows %d", r0);
+            used += o.used;
+        }
+        CHECK(memcmp(want, sums, sizeof sums) == 0, "vector %d: verdicts give other sums", v);
+        CHECK(memcmp(want_hist, hist, sizeof hist) == 0, "vector %d: other histogram", v);
+        CHECK(used == want_used, "vector %d: used %td, not %td", v, used, want_used);
+        for (k = 0, kept = 0; k < NY * NX; k++)
+            kept += ok[k] == 1 ? 1 : (ok[k] == 0 ? 0 : 1000);
+        CHECK(kept == NY * NX - 5, "vector %d: %d samples used in the slopes pass", v, kept);
+        pdq[3 * NX + 3] = 0;
+    }
+}
+
 static void t_arguments(void)
 {
     rscd_diag_block b;
@@ -315,6 +395,24 @@ static void t_arguments(void)
     b.halves = 1;
     b.ngroups = 5;
     CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_DIMS, "too few groups");
+    b.ngroups = NG;
+    b.groupdq = NULL;
+    CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_NULL, "no GROUPDQ, no verdicts");
+    b.groupdq = gdq;
+    {
+        static uint8_t ok[NY * NX];
+        static double ps[NY * NX], pc[NY * NX];
+        rscd_diag_out slopes;
+        b.sample_ok = ok;             /* verdicts go into a sums pass, not a slopes pass */
+        RSCD_DIAG_OUT_INIT(&slopes);
+        slopes.pixel_slope_sum = ps;
+        slopes.pixel_slope_count = pc;
+        CHECK(rscd_diagnose_block(&b, &slopes, NULL) == RSCD_ERR_RANGE, "verdicts in");
+        b.sample_ok = NULL;
+        o.sample_ok = ok;             /* ... and come out of a slopes pass */
+        CHECK(rscd_diagnose_block(&b, &o, NULL) == RSCD_ERR_RANGE, "verdicts out");
+        o.sample_ok = NULL;
+    }
 }
 
 /* Every byte of n at p equals v. */
@@ -553,6 +651,7 @@ int main(void)
     t_clip();
     t_threads();
     t_row_buffer();
+    t_verdicts();
     t_arguments();
     t_struct_rule();
     t_vector_paths();
