@@ -14,7 +14,8 @@ this one process:
    big-endian float32 memmap: read, byte-swap, add), the floor any measurement pays;
 4. times reading the file as the diagnosis reads it, without measuring anything: the
    same blocks of rows copied with one ``preadv`` per group plane, the slopes pass's
-   (the late window of SCI, all of GROUPDQ), then the sums pass's (all of both). This is
+   (the late window of SCI, all of GROUPDQ), then the sums pass's (all of SCI: the
+   slopes pass's verdicts stand for GROUPDQ). This is
    the floor of the copying reader that keeps the resident memory small
    (docs/diagnose.rst, "Speed and memory");
 5. times the C kernel alone, both passes on one thread, on 8 rows of every integration
@@ -32,6 +33,7 @@ import resource
 import sys
 import tempfile
 import time
+from types import SimpleNamespace
 
 import numpy as np
 from astropy.io import fits
@@ -117,7 +119,8 @@ def read_as_diagnose(path, offsets, shape, window_start, block_bytes):
             return f.readinto(buffer)
 
         start = time.perf_counter()
-        for sci_groups in (range(window_start, ngroups - 1), range(ngroups)):
+        for sci_groups, with_gdq in ((range(window_start, ngroups - 1), True),
+                                     (range(ngroups), False)):
             turn = 0
             for i in range(nints):
                 for r0 in range(0, ny, rows):
@@ -129,13 +132,15 @@ def read_as_diagnose(path, offsets, shape, window_start, block_bytes):
                         if g in sci_groups:
                             sci_bytes = memoryview(sci[g * n:(g + 1) * n]).cast("B")
                             copy(sci_bytes, sci_at + 4 * plane)
-                        copy(memoryview(gdq[g * n:(g + 1) * n]), gdq_at + plane)
+                        if with_gdq:
+                            copy(memoryview(gdq[g * n:(g + 1) * n]), gdq_at + plane)
         return time.perf_counter() - start
 
 
 def kernel_alone(path, offsets, shape, window_start, repeat, rows=8):
     """Step 5: CPU seconds of this thread for the slopes pass and the sums pass of the
-    kernel on ``rows`` rows of every integration, in memory, scaled to all rows."""
+    kernel on ``rows`` rows of every integration, in memory, scaled to all rows; the
+    sums pass with the slopes pass's verdicts, as a file's."""
     from rscd.diagnose_measure import Accumulator
     nints, ngroups, ny, nx = shape
     r0 = (ny - rows) // 2
@@ -145,16 +150,19 @@ def kernel_alone(path, offsets, shape, window_start, repeat, rows=8):
     where = dict(integration_start=1, ystart=1 + r0)
     acc = Accumulator(ngroups, window_start, "c", threads=1)
     slopes = sums = float("inf")
+    kept = {}
+    verdicts = SimpleNamespace(put=lambda i, r, ok: kept.__setitem__((i, r), ok.copy()),
+                               get=lambda i, r: kept.get((i, r)))
     for _ in range(repeat):
         start = time.thread_time()
-        state = acc.pixel_slopes(sci, gdq, pdq, **where)
+        state = acc.pixel_slopes(sci, gdq, pdq, verdicts=verdicts, **where)
         slopes = min(slopes, time.thread_time() - start)
     acc.use_slopes(state)
     acc.add_pilot(sci, gdq, pdq, **where)
     acc.finish_pilot()
     for _ in range(repeat):
         start = time.thread_time()
-        acc.add(sci, gdq, pdq, **where)
+        acc.add(sci, gdq, pdq, verdicts=verdicts, **where)
         sums = min(sums, time.thread_time() - start)
     return slopes * ny / rows, sums * ny / rows
 

@@ -414,7 +414,9 @@ class _MappedRamp:
                     self._read_into(sci_bytes[4 * k:4 * (k + nx)], sci_at + 4 * at)
                     self._read_into(gdq_bytes[k:k + nx], gdq_at + at)
                     k += nx
-        return sci.astype(np.float32), gdq, self.pixeldq[rows]
+        if not sci.dtype.isnative:        # native float32 in place, not in a second copy
+            sci = sci.byteswap(inplace=True).view(sci.dtype.newbyteorder())
+        return sci, gdq, self.pixeldq[rows]
 
     def _madvise(self, start, end, page):
         aligned = start - start % page
