@@ -78,7 +78,7 @@ def _profile(acc, kind, parity, s_ref, threshold, group_time):
         return None
     early, early_err = parts.total[:w], parts.total_err[:w]
     measured = recommended_skip(early, threshold)
-    boot = [recommended_skip(t[:w], threshold) for t in parts.boot_total]
+    boot = recommended_skip(parts.boot_total[:, :w], threshold)     # one per resample
     prof = Profile(recommended_skip=None, samples=int(parts.samples[0]),
                    profile=parts.a, uncertainty=parts.a_err, profile_dn=parts.b,
                    profile_dn_uncertainty=parts.b_err, total=parts.total,
