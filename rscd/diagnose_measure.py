@@ -433,12 +433,17 @@ class Accumulator:
         sci_groups = range(self.geom.w, ngroups - 1) if slopes_pass else range(ngroups)
         blocks = [(i, r0, min(ny, r0 + rows)) for i in range(nints)
                   for r0 in range(0, ny if nx else 0, rows)]     # an empty frame: none
-        ok_out = np.empty(rows * nx, np.uint8) if slopes_pass and verdicts else None
+        # the slopes pass writes each block's verdicts here; the sums pass reads them
+        ok_out = (np.empty(rows * nx, np.uint8)
+                  if slopes_pass and verdicts is not None else None)
         kept = None if slopes_pass else verdicts
 
+        def verdict(i, r0):
+            return kept.get(i, r0) if kept is not None else None
+
         def read_block(i, r0, r1):
-            ok = kept.get(i, r0) if kept is not None else None
-            return (reader(i, r0, r1, sci_groups, ok is None) if reader else None), ok
+            ok = verdict(i, r0)
+            return reader(i, r0, r1, sci_groups, ok is None), ok
 
         read = _read_ahead(read_block, blocks) if reader is not None else None
         threads = self.threads or (_kernel_threads_beside_reader() if read is not None else 0)
@@ -459,16 +464,16 @@ class Accumulator:
                 (native, swapped, dq, stride), ok = next(read)
                 where = dict(data_row_first=r0, plane_stride=stride)
             else:
-                ok = read_block(i, r0, r1)[1]
+                ok = verdict(i, r0)
             if slopes_pass:
-                ok = ok_out[:(r1 - r0) * nx] if ok_out is not None else None
+                out = ok_out[:(r1 - r0) * nx] if ok_out is not None else None
                 _core.diagnose_block(native, swapped, dq, pdq, ngroups, r0,
                                      r1 - r0, ystart, self.geom.w, False, STRIPES,
                                      pixel_slope_sum=pixel_slope_sum,
                                      pixel_slope_count=pixel_slope_count,
-                                     nthreads=threads, sample_ok_out=ok, **where)
-                if ok is not None:
-                    verdicts.put(i, r0, ok)
+                                     nthreads=threads, sample_ok_out=out, **where)
+                if out is not None:
+                    verdicts.put(i, r0, out)
             else:
                 used = _core.diagnose_block(
                     native, swapped, dq, pdq, ngroups, r0, r1 - r0, ystart,
