@@ -15,6 +15,7 @@ C_SOURCES = [
     "csrc/fastamp.c",
     "csrc/measured.c",
     "csrc/diagnose.c",
+    "csrc/median.c",
     "csrc/fitsscan.c",
 ]
 HEADERS = ["csrc/rscd.h", "csrc/rscd_internal.h"]

@@ -573,6 +573,18 @@ RSCD_API int rscd_diag_out_init(rscd_diag_out *out, size_t size);
 RSCD_API int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                                  const rscd_params *params);
 
+/* rscd_median_mad: for each of `rows` rows of n values (row r at values + r * n),
+ * median[r] = its median and, when mad is not NULL, mad[r] = the median of |value -
+ * median[r]|, the values numpy.median gives: for an even n the two middle values
+ * added and halved; NaN for a row holding a NaN (and a deviation of NaN where the
+ * median is infinite and so is a value). A row holding both 0.0 and -0.0 may give
+ * either as its median, as numpy may. The pilot's clip tables of `rscd diagnose`
+ * are made of them. values is only read; scratch (n doubles) is the work space.
+ * Returns RSCD_OK, RSCD_ERR_NULL (values, scratch or median NULL) or RSCD_ERR_DIMS
+ * (rows < 0 or n < 1); nothing is written before the checks pass. */
+RSCD_API int rscd_median_mad(const double *values, ptrdiff_t rows, ptrdiff_t n,
+                             double *scratch, double *median, double *mad);
+
 /* (end of the diagnose section) */
 
 /* ---- rscd_measured: subtract the measured transient ---- */

@@ -148,6 +148,8 @@ cdef extern from "rscd.h" nogil:
     int rscd_diag_out_init(rscd_diag_out *out, size_t size) noexcept
     int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                             const rscd_params *params) noexcept
+    int rscd_median_mad(const double *values, ptrdiff_t rows, ptrdiff_t n, double *scratch,
+                        double *median, double *mad) noexcept
     # ---- end of diagnose ----
 
     # ---- measured ----

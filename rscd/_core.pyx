@@ -362,6 +362,32 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     _check(status)
     return out.used
 
+
+def median_mad(const double[:, ::1] rows, bint with_mad=True):
+    """rscd_median_mad on each row of a C-contiguous float64 (rows, n) array, n >= 1:
+    returns (median, mad), float64 arrays of one value a row (mad None without
+    with_mad), numpy.median's values."""
+    import numpy as np
+    cdef ptrdiff_t count = rows.shape[0], n = rows.shape[1]
+    if n < 1:
+        raise ValueError("median_mad: the rows hold no value; expected at least one")
+    median_arr = np.empty(count)
+    mad_arr = np.empty(count) if with_mad else None
+    cdef double[::1] scratch = np.empty(n)
+    cdef double[::1] median = median_arr
+    cdef double[::1] mad
+    cdef double *mad_p = NULL
+    cdef double dummy[1]
+    cdef int status
+    if with_mad:
+        mad = mad_arr
+        mad_p = &mad[0] if count else dummy
+    with nogil:
+        status = rscd_median_mad(&rows[0, 0] if count else dummy, count, n, &scratch[0],
+                                 &median[0] if count else dummy, mad_p)
+    _check(status)
+    return median_arr, mad_arr
+
 # ---- end of diagnose ----
 
 # ---- measured ----

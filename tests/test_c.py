@@ -33,7 +33,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
 TESTS_C = os.path.join(ROOT, "tests", "c")
 CORE = [os.path.join(CSRC, f) for f in ("common.c", "flag.c", "decay.c", "fastamp.c",
-                                         "measured.c", "diagnose.c", "fitsscan.c")]
+                                         "measured.c", "diagnose.c", "median.c", "fitsscan.c")]
 PROGRAMS = {
     "test_rscd": [os.path.join(TESTS_C, "test_rscd.c")] + CORE,
     "test_fastamp": [os.path.join(TESTS_C, "test_fastamp.c"), os.path.join(CSRC, "fastamp.c")],
@@ -110,6 +110,14 @@ def test_diagnose_with_every_slope_bin_sent_to_libm(tmp_path):
     wide spans several bins, so the bins come from libm's asinh, and the vector and the
     portable code must still agree bit for bit (t_vector_paths)."""
     run([build(tmp_path, "test_diagnose", ["-DRSCD_TOL_SCALE=0x1p50"])])
+
+
+@build_matrix
+def test_clip_medians_with_every_selection_sorted_instead(tmp_path):
+    """rscd_median_mad sorts the part left when its selection takes too many rounds
+    (an input that defeats its pivots): with no round allowed, every median comes from
+    that sort, and must be the same (t_median_mad)."""
+    run([build(tmp_path, "test_diagnose", ["-DRSCD_SELECT_SPARE_ROUNDS=-1000"])])
 
 
 @build_matrix

@@ -74,3 +74,37 @@ def test_the_cases_above_hold_bright_faint_and_uncut_bins():
     assert bright.any() and not bright.all()
     z, u, o = pilot(12, 3, 7)
     assert np.isinf(ClipTable(z, u, o).u_h).all()
+
+
+@pytest.mark.parametrize("rows, n", [(1, 1), (3, 2), (22, 701), (5, 1000), (0, 4)])
+def test_median_mad_is_numpys(rows, n):
+    """The clip tables' medians (rscd_median_mad through the adapter) against
+    numpy.median, rows with ties, a NaN and an infinity among them: the same values
+    (where both 0.0 and -0.0 are in a row, either may be the median, as either may
+    be numpy's: the sign of a zero centre changes no cut)."""
+    from rscd import _core
+    rng = np.random.default_rng(rows * 1000 + n)
+    x = rng.standard_t(3, (rows, n))
+    if rows > 2:
+        x[1] = np.round(x[1])            # ties
+        x[2, n // 2] = np.nan
+    if rows > 3:
+        x[3, 0] = np.inf
+    before = x.copy()
+    median, mad = _core.median_mad(x)
+    want = np.median(x, axis=1)
+    want_mad = np.median(np.abs(x - want[:, None]), axis=1)
+    np.testing.assert_array_equal(median, want)
+    np.testing.assert_array_equal(mad, want_mad)
+    assert x.tobytes() == before.tobytes()
+    assert _core.median_mad(x, with_mad=False)[1] is None
+
+
+def test_median_mad_refuses_what_it_cannot_read():
+    from rscd import _core
+    with pytest.raises(ValueError, match="no value"):
+        _core.median_mad(np.zeros((2, 0)))
+    with pytest.raises(ValueError):
+        _core.median_mad(np.zeros((2, 4))[:, ::2])          # not C-contiguous
+    with pytest.raises(ValueError):
+        _core.median_mad(np.zeros((2, 4), np.float32))      # not float64

@@ -1,7 +1,8 @@
 /* test_diagnose.c -- rscd_diagnose_block through the public header, no Python:
  * hand-worked ramps whose sums are known exactly, the DQ rules, byte order, the
  * instrument from other integrations, the outlier cut, thread-count independence,
- * the slopes pass's verdicts in place of GROUPDQ and the argument checks.
+ * the slopes pass's verdicts in place of GROUPDQ and the argument checks; the medians
+ * of the clip tables (rscd_median_mad) against a sort.
  * Build: cc -std=c99 -Wall -Wextra -Werror -Icsrc (the csrc C files) tests/c/test_diagnose.c -lm
  * Prints "ok: 0 failure(s)" and exits 0 on success. */
 #include "rscd.h"
@@ -642,6 +643,90 @@ static void t_vector_paths(void)
     }
 }
 
+/* numpy.median of v[0 .. n-1] the plain way: a sorted copy's middle (the mean of the
+ * two middle values for an even n) */
+static int by_value(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double sorted_median(const double *v, ptrdiff_t n, double *work)
+{
+    memcpy(work, v, (size_t)n * sizeof *v);
+    qsort(work, (size_t)n, sizeof *work, by_value);
+    return n % 2 ? work[n / 2] : (work[n / 2 - 1] + work[n / 2]) / 2.0;
+}
+
+#define MED_N 1001
+
+static void t_median_mad(void)
+{
+    static double v[MED_N], keep[MED_N], scratch[MED_N], work[MED_N], dev[MED_N];
+    const double hand[7] = {5.0, -1.0, 3.0, 3.0, 8.0, -2.0, 3.5};
+    double med[2], mad[2];
+    unsigned seed = 12345u;
+    ptrdiff_t n, i;
+    int kind;
+    /* by hand: sorted -2 -1 3 3 3.5 5 8, median 3, deviations 5 4 0 0 0.5 2 5 -> 2;
+     * the first six: -2 -1 3 3 5 8 -> median 3, deviations 2 4 0 0 5 5 -> 3 */
+    CHECK(rscd_median_mad(hand, 1, 7, scratch, med, mad) == RSCD_OK, "hand 7");
+    CHECK(med[0] == 3.0 && mad[0] == 2.0, "hand 7: %g %g", med[0], mad[0]);
+    CHECK(rscd_median_mad(hand, 1, 6, scratch, med, mad) == RSCD_OK, "hand 6");
+    CHECK(med[0] == 3.0 && mad[0] == 3.0, "hand 6: %g %g", med[0], mad[0]);
+    /* two rows of 3 (row r at r * n); medians only */
+    CHECK(rscd_median_mad(hand, 2, 3, scratch, med, NULL) == RSCD_OK, "two rows");
+    CHECK(med[0] == 3.0 && med[1] == 3.0, "two rows: %g %g", med[0], med[1]);
+    {   /* an even count: the middle values added and halved */
+        const double two[2] = {1.0, 0x1p-1074};
+        CHECK(rscd_median_mad(two, 1, 2, scratch, med, mad) == RSCD_OK && med[0] == 0.5
+              && mad[0] == 0.5, "two values: %g %g", med[0], mad[0]);
+    }
+    {   /* numpy: a NaN makes the median NaN; an infinite median a NaN deviation */
+        const double nan_row[3] = {1.0, NAN, 2.0}, inf_row[3] = {INFINITY, INFINITY, 1.0};
+        CHECK(rscd_median_mad(nan_row, 1, 3, scratch, med, mad) == RSCD_OK
+              && isnan(med[0]) && isnan(mad[0]), "NaN row");
+        CHECK(rscd_median_mad(inf_row, 1, 3, scratch, med, mad) == RSCD_OK
+              && med[0] == INFINITY && isnan(mad[0]), "inf row");
+    }
+    /* refusals, nothing written */
+    med[0] = mad[0] = 7.0;
+    CHECK(rscd_median_mad(NULL, 1, 3, scratch, med, mad) == RSCD_ERR_NULL, "NULL values");
+    CHECK(rscd_median_mad(hand, 1, 3, NULL, med, mad) == RSCD_ERR_NULL, "NULL scratch");
+    CHECK(rscd_median_mad(hand, 1, 3, scratch, NULL, mad) == RSCD_ERR_NULL, "NULL median");
+    CHECK(rscd_median_mad(hand, 1, 0, scratch, med, mad) == RSCD_ERR_DIMS, "n 0");
+    CHECK(rscd_median_mad(hand, -1, 3, scratch, med, mad) == RSCD_ERR_DIMS, "rows -1");
+    CHECK(med[0] == 7.0 && mad[0] == 7.0, "written before refusing");
+    CHECK(rscd_median_mad(hand, 0, 3, scratch, med, mad) == RSCD_OK, "no row");
+    /* against a sort: every length to 64 and some longer, data that is random, sorted,
+     * reversed, an organ pipe, three distinct values, all equal */
+    for (kind = 0; kind < 6; kind++)
+        for (n = 1; n <= MED_N; n += n < 64 ? 1 : 117) {
+            double want_med, want_mad;
+            for (i = 0; i < n; i++) {
+                seed = seed * 1103515245u + 12345u;
+                switch (kind) {
+                case 0: v[i] = (double)(seed >> 8) / 16777216.0 - 0.5; break;
+                case 1: v[i] = (double)i; break;
+                case 2: v[i] = (double)(n - i); break;
+                case 3: v[i] = (double)(i < n / 2 ? i : n - i); break;
+                case 4: v[i] = (double)((seed >> 12) % 3) - 1.0; break;
+                default: v[i] = 2.5; break;
+                }
+            }
+            memcpy(keep, v, (size_t)n * sizeof *v);
+            want_med = sorted_median(v, n, work);
+            for (i = 0; i < n; i++)
+                dev[i] = fabs(v[i] - want_med);
+            want_mad = sorted_median(dev, n, work);
+            CHECK(rscd_median_mad(v, 1, n, scratch, med, mad) == RSCD_OK, "status");
+            CHECK(med[0] == want_med && mad[0] == want_mad,
+                  "kind %d n %ld: %.17g %.17g, want %.17g %.17g", kind, (long)n, med[0],
+                  mad[0], want_med, want_mad);
+            CHECK(memcmp(keep, v, (size_t)n * sizeof *v) == 0, "values changed");
+        }
+}
+
 int main(void)
 {
     t_exact_sums();
@@ -655,6 +740,7 @@ int main(void)
     t_arguments();
     t_struct_rule();
     t_vector_paths();
+    t_median_mad();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
 }
