@@ -89,6 +89,7 @@ typedef struct row_buf {
     double *gscale;          /* CHUNK: the clip's brightness scale */
     double *offs;            /* CHUNK x jp, pixel-major: the offsets (padding 0) */
     int32_t *cell;           /* CHUNK: bin of z in the clip table times jp */
+    int32_t *hbin;           /* CHUNK: the slope histogram's bin (vector code), or -1 */
     double *fin;             /* CHUNK: the sum of the offsets (finite or not) */
     double *hv, *ha, *he;    /* CHUNK: slope / slope_unit, its asinh and error bound */
     uint8_t *flags;          /* CHUNK: GROUPDQ of all groups, or'ed */
@@ -447,17 +448,42 @@ static ALWAYS_INLINE ptrdiff_t slope_bin(double a, const rscd_diag_out *out)
     return (ptrdiff_t)pos;
 }
 
-/* The same bin from rscd_fast_asinh's a ~= asinh(v) within err: where both ends of the
- * interval fall in one bin, libm's asinh(v) does too (every step of slope_bin is
- * monotonic); elsewhere libm's value decides. */
-static ALWAYS_INLINE ptrdiff_t slope_bin_of(double v, double a, double err,
-                                            const rscd_diag_out *out)
+#if HAVE_AVX2_BUILD
+/* The bins of rscd_fast_asinh's a[x] ~= asinh(v) within err[x], four at a time: where
+ * a - err and a + err fall in one bin, libm's asinh(v) does too (every step of
+ * slope_bin is monotonic), and bin[x] is that bin; elsewhere (or err < 0) -1: libm's
+ * asinh decides. The same operations as slope_bin: _MM_FROUND_NEARBYINT is nearbyint,
+ * and the maximum with 0 sends NaN to 0 as slope_bin does. */
+__attribute__((target("avx2"))) static void slope_bins_avx2(const double *a, const double *err,
+                                                            ptrdiff_t n,
+                                                            const rscd_diag_out *out,
+                                                            int32_t *bin)
 {
-    const ptrdiff_t lo = slope_bin(a - err, out);
-    if (err >= 0.0 && lo == slope_bin(a + err, out))
-        return lo;
-    return slope_bin(asinh(v), out);
+    const __m256d span = _mm256_set1_pd(out->slope_span);
+    const __m256d scale = _mm256_set1_pd((double)out->slope_bins / (2.0 * out->slope_span));
+    const __m256d last = _mm256_set1_pd((double)(out->slope_bins - 1));
+    const __m256d zero = _mm256_setzero_pd();
+    ptrdiff_t x, q;
+    for (x = 0; x + LANES <= n; x += LANES) {
+        const __m256d v = _mm256_loadu_pd(a + x), e = _mm256_loadu_pd(err + x);
+        __m256d lo = _mm256_mul_pd(_mm256_add_pd(_mm256_sub_pd(v, e), span), scale);
+        __m256d hi = _mm256_mul_pd(_mm256_add_pd(_mm256_add_pd(v, e), span), scale);
+        int same;
+        lo = _mm256_min_pd(_mm256_max_pd(_mm256_round_pd(lo, _MM_FROUND_NEARBYINT), zero), last);
+        hi = _mm256_min_pd(_mm256_max_pd(_mm256_round_pd(hi, _MM_FROUND_NEARBYINT), zero), last);
+        same = _mm256_movemask_pd(_mm256_and_pd(_mm256_cmp_pd(e, zero, _CMP_GE_OQ),
+                                                _mm256_cmp_pd(lo, hi, _CMP_EQ_OQ)));
+        _mm_storeu_si128((__m128i *)(void *)(bin + x), _mm256_cvtpd_epi32(lo));
+        for (q = 0; q < LANES; q++)
+            if (!((same >> q) & 1))
+                bin[x + q] = -1;
+    }
+    for (; x < n; x++) {
+        const ptrdiff_t lo = slope_bin(a[x] - err[x], out);
+        bin[x] = err[x] >= 0.0 && lo == slope_bin(a[x] + err[x], out) ? (int32_t)lo : -1;
+    }
 }
+#endif
 
 /* The chunk's used samples: u and z (0 where not used), the slope histogram, the clip
  * bin and the cut of u, into the row's arrays from pixel x0. Returns the samples
@@ -472,26 +498,26 @@ static ALWAYS_INLINE ptrdiff_t samples_chunk(const work *wk, ptrdiff_t y, ptrdif
     double *us = rb->us + x0, *zs = rb->zs + x0;
     unsigned char *ok = rb->ok + x0;
     ptrdiff_t used = 0, x, k;
-    for (x = 0; x < n; x++) {
-        const ptrdiff_t p = y * b->nx + x0 + x;
-        double u = 0.0, z = 0.0;
-        ok[x] = rb->okc[x];
-        if (ok[x]) {
-            used++;
-            if (b->halves) {
-                u = rb->u[x];
-                z = rb->z[x];
-            } else {
-                const double others = b->pixel_slope_count[p] - 1.0;
-                u = rb->slope[x];
-                if (others > 0.0)
-                    z = (b->pixel_slope_sum[p] - u) / others;
-                else
-                    ok[x] = 0;
-            }
+    /* u and z of every sample, without a branch (vector loops): those of a sample not
+     * used are set to 0 below */
+    if (b->halves) {
+        for (x = 0; x < n; x++) {
+            us[x] = rb->u[x];
+            zs[x] = rb->z[x];
+            ok[x] = rb->okc[x];
         }
-        us[x] = u;
-        zs[x] = z;
+    } else {
+        const double *sum = b->pixel_slope_sum + y * b->nx + x0;
+        const double *count = b->pixel_slope_count + y * b->nx + x0;
+        for (x = 0; x < n; x++) {
+            const double others = count[x] - 1.0;
+            us[x] = rb->slope[x];
+            zs[x] = others > 0.0 ? (sum[x] - rb->slope[x]) / others : 0.0;
+            ok[x] = (unsigned char)(rb->okc[x] & (others > 0.0));
+        }
+    }
+    for (x = 0; x < n; x++) {
+        used += rb->okc[x];
         rb->cell[x] = 0;
     }
     /* the bin of z: the edges below it (numpy's searchsorted, side "left"), counted
@@ -504,15 +530,21 @@ static ALWAYS_INLINE ptrdiff_t samples_chunk(const work *wk, ptrdiff_t y, ptrdif
         }
     for (x = 0; x < n; x++)
         rb->hv[x] = rb->slope[x] / out->slope_unit;
-    if (vector)   /* asinh four at a time, checked (libm's took a fifth of the pass) */
+#if HAVE_AVX2_BUILD
+    if (vector) { /* asinh four at a time, checked (libm's took a fifth of the pass) */
         rscd_fast_asinh(rb->hv, n, RSCD_TOL_SCALE, rb->ha, rb->he);
+        slope_bins_avx2(rb->ha, rb->he, n, out, rb->hbin);
+    }
+#endif
     for (x = 0; x < n; x++) {
         const double u = us[x], z = zs[x];
         double gscale = 1.0;
         const int32_t bin = rb->cell[x];
         if (ok[x]) {
-            hist[vector ? slope_bin_of(rb->hv[x], rb->ha[x], rb->he[x], out)
-                        : slope_bin(asinh(rb->hv[x]), out)] += 1;
+            ptrdiff_t h = vector ? rb->hbin[x] : -1;
+            if (h < 0)
+                h = slope_bin(asinh(rb->hv[x]), out);
+            hist[h] += 1;
             if (clip) {
                 if (clip->bright[bin])
                     gscale = clip->zmed[bin] / (z > 0.0 ? z : 1.0);
@@ -914,7 +946,7 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
         /* one block of doubles (offs zeroed: its padding is read, never written) */
         rb.tile = (double *)calloc(ch * ((size_t)block->ngroups + 10 + jp) + nx * 3
                                    + 2 * LANES * jp, sizeof(double));
-        rb.cell = (int32_t *)malloc(ch * sizeof(int32_t));
+        rb.cell = (int32_t *)malloc(2 * ch * sizeof(int32_t));
         rb.okc = (unsigned char *)malloc(2 * ch + nx * (2 + jp) + jp);
         if (!rb.tile || !rb.cell || !rb.okc) {
             failed = 1;
@@ -926,6 +958,7 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
             rb.z = rb.slope + 4 * ch;
             rb.gscale = rb.slope + 5 * ch;
             rb.fin = rb.slope + 6 * ch;
+            rb.hbin = rb.cell + ch;
             rb.hv = rb.slope + 7 * ch;
             rb.ha = rb.slope + 8 * ch;
             rb.he = rb.slope + 9 * ch;
