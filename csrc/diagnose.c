@@ -84,6 +84,8 @@ typedef struct work {
 /* Per-thread buffers: of one chunk (CHUNK pixels) and of one row (nx pixels). */
 typedef struct row_buf {
     double *tile;            /* ngroups x CHUNK, group-major: the chunk's values */
+    float *ftile;            /* the same memory, the values as floats (AVX2 code: half
+                                the bytes, so the chunk stays in the first caches) */
     double *slope, *mean;    /* CHUNK: the whole window's line */
     double *u, *umean, *z;   /* CHUNK: halves: half A's line and half B's slope */
     double *gscale;          /* CHUNK: the clip's brightness scale */
@@ -168,23 +170,26 @@ static ALWAYS_INLINE void sci_row(const float *sci, int swapped, uint32_t mask, 
 }
 
 #if HAVE_AVX2_BUILD
-/* sci_row for stored-swapped words: one byte shuffle per 8 words (exact conversion,
- * the same values) */
-__attribute__((target("avx2"))) static void sci_row_swapped_avx2(const float *sci, ptrdiff_t n,
-                                                                  double *t)
+/* The AVX2 code's tile: the values as floats in native order (one byte shuffle per 8
+ * stored-swapped words), converted to double where they are read (exactly: the same
+ * values as sci_row's) */
+__attribute__((target("avx2"))) static void sci_row_avx2(const float *sci, int swapped,
+                                                         ptrdiff_t n, float *t)
 {
     const __m256i order = _mm256_setr_epi8(3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12,
                                            3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12);
     ptrdiff_t x;
-    for (x = 0; x + 8 <= n; x += 8) {
-        const __m256i w = _mm256_shuffle_epi8(
-            _mm256_loadu_si256((const __m256i *)(const void *)(sci + x)), order);
-        const __m256 v = _mm256_castsi256_ps(w);
-        _mm256_storeu_pd(t + x, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-        _mm256_storeu_pd(t + x + 4, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    if (!swapped) {
+        memcpy(t, sci, (size_t)n * sizeof *t);
+        return;
     }
+    for (x = 0; x + 8 <= n; x += 8)
+        _mm256_storeu_si256((__m256i *)(void *)(t + x),
+                            _mm256_shuffle_epi8(
+                                _mm256_loadu_si256((const __m256i *)(const void *)(sci + x)),
+                                order));
     for (; x < n; x++)
-        t[x] = load_f32(sci + x, 1);
+        t[x] = (float)load_f32(sci + x, 1);
 }
 #endif
 
@@ -199,12 +204,11 @@ static ALWAYS_INLINE int is_finite(double v)
  * groups j0 ..; fin[x] += each offset (finite only when all are: none is near the
  * largest double, the values being floats). */
 static ALWAYS_INLINE void offsets_plain(const work *wk, const row_buf *rb, ptrdiff_t n,
-                                        const double *slope, const double *mean, double xbar,
-                                        ptrdiff_t j0)
+                                        const double *slope, const double *mean, double xbar)
 {
     const rscd_diag_block *b = wk->b;
     ptrdiff_t j, x;
-    for (j = j0; j < wk->nmeasured; j++) {
+    for (j = 0; j < wk->nmeasured; j++) {
         const ptrdiff_t grp = j < b->window_start ? j : b->ngroups - 1;
         const double dx = (double)grp - xbar;
         const double *d = rb->tile + grp * CHUNK;
@@ -237,8 +241,8 @@ static ALWAYS_INLINE int sample_plain(const double *o, ptrdiff_t J, const double
 }
 
 #if HAVE_AVX2_BUILD
-/* offsets_plain for four groups and four pixels at a time, then transposed: the same
- * values. */
+/* offsets_plain on the float tile for four groups and four pixels at a time, then
+ * transposed: the same values. */
 __attribute__((target("avx2"))) static void
 offsets_avx2(const work *wk, const row_buf *rb, ptrdiff_t n, const double *slope,
              const double *mean, double xbar)
@@ -247,11 +251,11 @@ offsets_avx2(const work *wk, const row_buf *rb, ptrdiff_t n, const double *slope
     const ptrdiff_t jp = wk->jp, w = b->window_start;
     ptrdiff_t j, x, i;
     for (j = 0; j + LANES <= wk->nmeasured; j += LANES) {
-        const double *d[LANES];
+        const float *d[LANES];
         __m256d dx[LANES];
         for (i = 0; i < LANES; i++) {
             const ptrdiff_t grp = j + i < w ? j + i : b->ngroups - 1;
-            d[i] = rb->tile + grp * CHUNK;
+            d[i] = rb->ftile + grp * CHUNK;
             dx[i] = _mm256_set1_pd((double)grp - xbar);
         }
         for (x = 0; x + LANES <= n; x += LANES) {
@@ -259,7 +263,7 @@ offsets_avx2(const work *wk, const row_buf *rb, ptrdiff_t n, const double *slope
             __m256d o[LANES], t0, t1, t2, t3;
             __m256d f = _mm256_loadu_pd(rb->fin + x);
             for (i = 0; i < LANES; i++) {
-                o[i] = _mm256_sub_pd(_mm256_sub_pd(_mm256_loadu_pd(d[i] + x), m),
+                o[i] = _mm256_sub_pd(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(d[i] + x)), m),
                                      _mm256_mul_pd(dx[i], s));
                 f = _mm256_add_pd(f, o[i]);
             }
@@ -276,13 +280,22 @@ offsets_avx2(const work *wk, const row_buf *rb, ptrdiff_t n, const double *slope
         }
         for (; x < n; x++)
             for (i = 0; i < LANES; i++) {
-                const double o = (d[i][x] - mean[x])
+                const double o = ((double)d[i][x] - mean[x])
                     - ((double)(j + i < w ? j + i : b->ngroups - 1) - xbar) * slope[x];
                 rb->offs[x * jp + j + i] = o;
                 rb->fin[x] += o;
             }
     }
-    offsets_plain(wk, rb, n, slope, mean, xbar, j);
+    for (; j < wk->nmeasured; j++) {   /* the groups left over, one at a time */
+        const ptrdiff_t grp = j < w ? j : b->ngroups - 1;
+        const double dxj = (double)grp - xbar;
+        const float *dj = rb->ftile + grp * CHUNK;
+        for (x = 0; x < n; x++) {
+            const double o = ((double)dj[x] - mean[x]) - dxj * slope[x];
+            rb->offs[x * jp + j] = o;
+            rb->fin[x] += o;
+        }
+    }
 }
 
 /* A cut of four groups jv.. left out some of sample i (k: the kept ones' bits): its
@@ -388,19 +401,19 @@ sums_avx2(const work *wk, const row_buf *rb, ptrdiff_t x0, ptrdiff_t n, const do
     }
 }
 
-/* line_chunk with each pixel's sums in registers: the same additions in the same
- * order (k ascending from 0), so the same bits. */
+/* line_chunk on the float tile, each pixel's sums in registers: the same values and
+ * additions in the same order (k ascending from 0), so the same bits. */
 __attribute__((target("avx2"))) static void
-line_chunk_avx2(const line_coef *l, const double *tile, ptrdiff_t n, double *slope,
+line_chunk_avx2(const line_coef *l, const float *tile, ptrdiff_t n, double *slope,
                 double *mean)
 {
-    const double *row = tile + l->first * CHUNK;
+    const float *row = tile + l->first * CHUNK;
     const __m256d count = _mm256_set1_pd((double)l->count);
     ptrdiff_t k, x;
     for (x = 0; x + LANES <= n; x += LANES) {
         __m256d s = _mm256_setzero_pd(), m = _mm256_setzero_pd();
         for (k = 0; k < l->count; k++) {
-            const __m256d r = _mm256_loadu_pd(row + k * CHUNK + x);
+            const __m256d r = _mm256_cvtps_pd(_mm_loadu_ps(row + k * CHUNK + x));
             s = _mm256_add_pd(s, _mm256_mul_pd(_mm256_set1_pd(l->c[k]), r));
             m = _mm256_add_pd(m, r);
         }
@@ -411,8 +424,8 @@ line_chunk_avx2(const line_coef *l, const double *tile, ptrdiff_t n, double *slo
     for (; x < n; x++) {
         double sv = 0.0, mv = 0.0;
         for (k = 0; k < l->count; k++) {
-            sv += l->c[k] * row[k * CHUNK + x];
-            mv += row[k * CHUNK + x];
+            sv += l->c[k] * (double)row[k * CHUNK + x];
+            mv += (double)row[k * CHUNK + x];
         }
         slope[x] = sv;
         if (mean)
@@ -421,18 +434,18 @@ line_chunk_avx2(const line_coef *l, const double *tile, ptrdiff_t n, double *slo
 }
 #endif
 
-/* line_chunk, on the AVX2 code or not */
-static ALWAYS_INLINE void line_of(const line_coef *l, const double *tile, ptrdiff_t n,
+/* line_chunk, on the AVX2 code (its float tile) or not */
+static ALWAYS_INLINE void line_of(const line_coef *l, const row_buf *rb, ptrdiff_t n,
                                   double *slope, double *mean, int vector)
 {
 #if HAVE_AVX2_BUILD
     if (vector) {
-        line_chunk_avx2(l, tile, n, slope, mean);
+        line_chunk_avx2(l, rb->ftile, n, slope, mean);
         return;
     }
 #endif
     (void)vector;
-    line_chunk(l, tile, n, slope, mean);
+    line_chunk(l, rb->tile, n, slope, mean);
 }
 
 /* The slope histogram's bin of a = asinh(slope / slope_unit) (rscd_diag_out in rscd.h);
@@ -621,8 +634,8 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
          * independent of every other sample) */
         if (sums || (g >= b->window_start && g < N - 1)) {
 #if HAVE_AVX2_BUILD
-            if (vector && wk->swapped)
-                sci_row_swapped_avx2(b->sci + g * stride + at, n, rb->tile + g * CHUNK);
+            if (vector)
+                sci_row_avx2(b->sci + g * stride + at, wk->swapped, n, rb->ftile + g * CHUNK);
             else
 #endif
                 sci_row(b->sci + g * stride + at, wk->swapped, wk->byte_mask, n,
@@ -632,7 +645,7 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
     /* used: no bad flag, and every value read finite, which the whole window's slope
      * shows for the window (each value enters it with a nonzero coefficient, or 0
      * times inf or NaN, which is NaN) and the offsets for the other groups */
-    line_of(&wk->full, rb->tile, n, rb->slope, (sums && !b->halves) ? rb->mean : NULL, vector);
+    line_of(&wk->full, rb, n, rb->slope, (sums && !b->halves) ? rb->mean : NULL, vector);
     for (x = 0; x < n; x++)
         rb->okc[x] = (pdq[x] & BAD_PIXEL) == 0 && (rb->flags[x] & BAD_GROUP) == 0
             && is_finite(rb->slope[x]) && (!verdict || verdict[x]);
@@ -648,8 +661,8 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
         return used;
     }
     if (b->halves) {
-        line_of(&wk->half_b, rb->tile, n, rb->z, NULL, vector);
-        line_of(&wk->half_a, rb->tile, n, rb->u, rb->umean, vector);
+        line_of(&wk->half_b, rb, n, rb->z, NULL, vector);
+        line_of(&wk->half_a, rb, n, rb->u, rb->umean, vector);
         slope = rb->u;
         mean = rb->umean;
         xbar = wk->half_a.xbar;
@@ -665,7 +678,7 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
         offsets_avx2(wk, rb, n, slope, mean, xbar);
     else
 #endif
-        offsets_plain(wk, rb, n, slope, mean, xbar, 0);
+        offsets_plain(wk, rb, n, slope, mean, xbar);
     for (x = 0; x < n; x++)
         rb->okc[x] &= is_finite(rb->fin[x]);
     used = samples_chunk(wk, y, x0, n, rb, hist, clip, vector);
@@ -952,6 +965,7 @@ int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
             failed = 1;
         } else {
             rb.slope = rb.tile + ch * (size_t)block->ngroups;
+            rb.ftile = (float *)(void *)rb.tile;
             rb.mean = rb.slope + ch;
             rb.u = rb.slope + 2 * ch;
             rb.umean = rb.slope + 3 * ch;
