@@ -9,7 +9,8 @@ tests/c/test_rscd.c   the public API (rscd.h), hand-worked flag and decay cases
 tests/c/test_fastamp.c  the vector amplitude's and asinh's error bounds against libm, element by element
 tests/c/test_measured.c  rscd_measured: hand-worked values, refusals, full frames on 1 and 2
                          threads and byte-swapped SCI against the plain statement
-tests/c/test_diagnose.c  rscd_diagnose_block: exact sums of hand-worked ramps, DQ, byte order, threads
+tests/c/test_diagnose.c  rscd_diagnose_block: exact sums of hand-worked ramps, DQ, byte order, threads;
+                         rscd_median_mad against a sort
 tests/c/test_fitsscan.c  rscd_fits_walk: hand-made headers, its messages, every prefix of a file
 """
 import ctypes
