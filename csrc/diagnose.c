@@ -200,8 +200,8 @@ static ALWAYS_INLINE int is_finite(double v)
 }
 
 /* The offsets of the chunk's n pixels from the line (slope, mean) centred at xbar,
- * pixel-major: offs[x * jp + j] = (D - mean) - dx * slope of measured group j, for
- * groups j0 ..; fin[x] += each offset (finite only when all are: none is near the
+ * pixel-major: offs[x * jp + j] = (D - mean) - dx * slope of measured group j;
+ * fin[x] += each offset (finite only when all are: none is near the
  * largest double, the values being floats). */
 static ALWAYS_INLINE void offsets_plain(const work *wk, const row_buf *rb, ptrdiff_t n,
                                         const double *slope, const double *mean, double xbar)
@@ -466,7 +466,8 @@ static ALWAYS_INLINE ptrdiff_t slope_bin(double a, const rscd_diag_out *out)
  * a - err and a + err fall in one bin, libm's asinh(v) does too (every step of
  * slope_bin is monotonic), and bin[x] is that bin; elsewhere (or err < 0) -1: libm's
  * asinh decides. The same operations as slope_bin: _MM_FROUND_NEARBYINT is nearbyint,
- * and the maximum with 0 sends NaN to 0 as slope_bin does. */
+ * and the maximum with 0 sends NaN to 0 as slope_bin does. A bin beyond int32 (a
+ * histogram of 2^31 bins) converts to a negative value: libm then decides too. */
 __attribute__((target("avx2"))) static void slope_bins_avx2(const double *a, const double *err,
                                                             ptrdiff_t n,
                                                             const rscd_diag_out *out,
@@ -493,7 +494,8 @@ __attribute__((target("avx2"))) static void slope_bins_avx2(const double *a, con
     }
     for (; x < n; x++) {
         const ptrdiff_t lo = slope_bin(a[x] - err[x], out);
-        bin[x] = err[x] >= 0.0 && lo == slope_bin(a[x] + err[x], out) ? (int32_t)lo : -1;
+        bin[x] = err[x] >= 0.0 && lo == slope_bin(a[x] + err[x], out) && lo <= INT32_MAX
+                     ? (int32_t)lo : -1;
     }
 }
 #endif
