@@ -206,6 +206,13 @@ def diagnose_block(
     used. ``sample_ok_out`` (slopes pass) gets each sample's verdict; given as
     ``sample_ok`` to the sums pass of the same rows, GROUPDQ is not read."""
 
+def median_mad(
+    rows: npt.NDArray[np.float64], with_mad: bool = True,
+) -> tuple[npt.NDArray[np.float64], Optional[npt.NDArray[np.float64]]]:
+    """``rscd_median_mad`` on each row of a C-contiguous float64 (rows, n) array, n >=
+    1: (median, median absolute deviation), numpy.median's values (mad None without
+    ``with_mad``)."""
+
 # ---- end of diagnose ----
 
 # ---- measured ----
