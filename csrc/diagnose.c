@@ -535,6 +535,18 @@ static ALWAYS_INLINE ptrdiff_t samples_chunk(const work *wk, ptrdiff_t y, ptrdif
         used += rb->okc[x];
         rb->cell[x] = 0;
     }
+    if (out->samples) { /* before the cut: the pilot's values (rscd_diag_out.samples) */
+        const ptrdiff_t plane = b->row_count * b->nx;
+        double *at = out->samples + (y - b->row_first) * b->nx + x0;
+        ptrdiff_t j;
+        for (x = 0; x < n; x++) {
+            at[x] = ok[x] ? us[x] : NAN;
+            at[plane + x] = zs[x];
+        }
+        for (j = 0; j < wk->nmeasured; j++)
+            for (x = 0; x < n; x++)
+                at[(2 + j) * plane + x] = rb->offs[x * jp + j];
+    }
     /* the bin of z: the edges below it (numpy's searchsorted, side "left"), counted
      * edge by edge for the whole chunk */
     if (clip)
@@ -817,6 +829,7 @@ int rscd_diag_out_init(rscd_diag_out *out, size_t size)
     d.slope_hist = NULL;
     d.pixel_slope_sum = d.pixel_slope_count = NULL;
     d.sample_ok = NULL;
+    d.samples = NULL;
     return rscd_init_struct(out, size, &d, sizeof d);
 }
 
@@ -837,6 +850,8 @@ static int check(const rscd_diag_block *b, const rscd_diag_out *out)
         return RSCD_ERR_NULL;
     /* verdicts come out of a slopes pass and go into a sums pass */
     if ((b->sample_ok && !out->sums) || (out->sample_ok && out->sums))
+        return RSCD_ERR_RANGE;
+    if (out->samples && !out->sums)
         return RSCD_ERR_RANGE;
     if (b->ngroups < 6 || b->ny < 1 || b->nx < 1 || b->stripes < 1)
         return RSCD_ERR_DIMS;

@@ -542,6 +542,13 @@ typedef struct rscd_diag_out {
      * GROUPDQ and the window's values pass), else 0; row_count x nx bytes, laid out as
      * rscd_diag_block.sample_ok, for the sums pass of the same rows. */
     uint8_t *sample_ok;
+    /* Sums pass only, optional: each sample's values before the outlier cut, in 2 +
+     * nmeasured planes of row_count x nx doubles: u, z, then the offset of each
+     * measured group; sample (y, x) of plane q at (q * row_count + y - row_first) * nx
+     * + x. u is NaN where the sample is not used (its DQ, a value not finite, no other
+     * usable integration of its pixel). The pilot's clip tables (docs/diagnose.rst,
+     * "Outliers") are made of them. */
+    double *samples;
 } rscd_diag_out;
 
 /* rscd_diag_clip_init, rscd_diag_block_init, rscd_diag_out_init - fill a struct
@@ -568,7 +575,7 @@ RSCD_API int rscd_diag_out_init(rscd_diag_out *out, size_t size);
  * params may be NULL: one thread). Every argument is checked before out is written.
  * Returns RSCD_OK, RSCD_ERR_NULL, RSCD_ERR_PARAMS, RSCD_ERR_STRUCT (block, out or a
  * clip given not initialised by its init macro), RSCD_ERR_DIMS, RSCD_ERR_RANGE
- * (rows, window; sample_ok given to the wrong pass), RSCD_ERR_BYTEORDER or
+ * (rows, window; sample_ok or samples given to the wrong pass), RSCD_ERR_BYTEORDER or
  * RSCD_ERR_NOMEM. */
 RSCD_API int rscd_diagnose_block(const rscd_diag_block *block, rscd_diag_out *out,
                                  const rscd_params *params);

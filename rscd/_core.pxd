@@ -142,6 +142,7 @@ cdef extern from "rscd.h" nogil:
         double *pixel_slope_count
         ptrdiff_t used
         uint8_t *sample_ok
+        double *samples
 
     int rscd_diag_clip_init(rscd_diag_clip *clip, size_t size) noexcept
     int rscd_diag_block_init(rscd_diag_block *block, size_t size) noexcept

@@ -200,11 +200,14 @@ def diagnose_block(
     plane_stride: int = 0,
     sample_ok: Optional[npt.NDArray[np.uint8]] = None,
     sample_ok_out: Optional[npt.NDArray[np.uint8]] = None,
+    samples_out: Optional[npt.NDArray[np.float64]] = None,
 ) -> int:
     """``rscd_diagnose_block`` on rows of one integration (SCI as a flat native-dtype
     view, ``sci_swapped``: stored in the opposite byte order); returns the samples
     used. ``sample_ok_out`` (slopes pass) gets each sample's verdict; given as
-    ``sample_ok`` to the sums pass of the same rows, GROUPDQ is not read."""
+    ``sample_ok`` to the sums pass of the same rows, GROUPDQ is not read.
+    ``samples_out`` (sums pass, ``window_start + 3`` planes of ``row_count x nx``) gets
+    each sample's u, z and offsets before the cut, u NaN where it is not used."""
 
 def median_mad(
     rows: npt.NDArray[np.float64], with_mad: bool = True,

@@ -287,7 +287,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
                    double slope_unit=1.0, double[::1] pixel_slope_sum=None,
                    double[::1] pixel_slope_count=None, int nthreads=0,
                    ptrdiff_t data_row_first=0, ptrdiff_t plane_stride=0,
-                   const uint8_t[::1] sample_ok=None, uint8_t[::1] sample_ok_out=None):
+                   const uint8_t[::1] sample_ok=None, uint8_t[::1] sample_ok_out=None,
+                   double[::1] samples_out=None):
     """Run rscd_diagnose_block on rows [row_first, row_first + row_count) of one
     integration: SCI as a flat native-dtype view of its (ngroups, ny, nx) bytes
     (sci_swapped: stored in the opposite byte order), GROUPDQ flat. sums None: the
@@ -295,7 +296,9 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     and GROUPDQ hold only rows data_row_first... of each group, plane_stride values
     apart (a block read from a file). sample_ok_out (slopes pass): row_count x nx bytes
     that get each sample's verdict (1: used); sample_ok (sums pass): those bytes, and
-    GROUPDQ is then not read. Returns the samples used."""
+    GROUPDQ is then not read. samples_out (sums pass): window_start + 3 planes of
+    row_count x nx doubles that get each sample's u, z and offsets before the cut (u
+    NaN: not used). Returns the samples used."""
     cdef rscd_diag_block b
     cdef rscd_diag_out out
     cdef rscd_params params
@@ -322,6 +325,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     if ((sample_ok is not None and sample_ok.shape[0] != row_count * nx)
             or (sample_ok_out is not None and sample_ok_out.shape[0] != row_count * nx)):
         raise ValueError("sample verdicts must hold row_count x nx bytes")
+    if samples_out is not None and samples_out.shape[0] != row_count * nx * (nmeasured + 2):
+        raise ValueError("samples_out must hold row_count x nx x (window_start + 3) values")
     _check(rscd_diag_block_init(&b, sizeof(b)))   # the ABI rule of rscd.h
     _check(rscd_diag_out_init(&out, sizeof(out)))
     b.sci = &sci_flat[0]
@@ -356,6 +361,8 @@ def diagnose_block(const float[::1] sci_flat, bint sci_swapped, const uint8_t[::
     out.pixel_slope_count = &pixel_slope_count[0] if pixel_slope_count is not None else NULL
     if sample_ok_out is not None and row_count * nx:
         out.sample_ok = &sample_ok_out[0]
+    if samples_out is not None and row_count * nx:
+        out.samples = &samples_out[0]
     _fill_params(&params, nthreads)
     with nogil:
         status = rscd_diagnose_block(&b, &out, &params)

@@ -346,15 +346,56 @@ class Accumulator:
         ``sci``, ``gdq`` (k, N, rows, nx) and ``pixeldq`` (rows, nx) hold the frame rows
         ``frame_rows`` (their parity, and their pixels' slopes) of the integrations
         ``numbers`` (k of them, counted from 1)."""
+        records = None                  # the C kernel's output, one buffer for all
         for k, number in enumerate(numbers):
-            for i, kind, parity, _, u, z, o, _ in self._samples(
-                    sci[k:k + 1], gdq[k:k + 1], pixeldq, int(number), ystart,
-                    frame_rows=frame_rows):
+            kind = "int1" if number == 1 else "int2p"
+            if self.kernel == "c" and records is None:
+                records = np.empty((2 + len(self.geom.measured), sci.shape[2] * sci.shape[3]))
+            parts = (self._c_pilot(sci[k], gdq[k], pixeldq, frame_rows, ystart, records)
+                     if self.kernel == "c" else
+                     ((parity, z, u, o) for _, _, parity, _, u, z, o, _ in self._samples(
+                         sci[k:k + 1], gdq[k:k + 1], pixeldq, int(number), ystart,
+                         frame_rows=frame_rows)))
+            for parity, z, u, o in parts:
                 self.pilot.setdefault((kind, parity), []).append(
                     _every((z, u, o), self.pilot_stride))
         self.pilot_files += 1
         if self.pilot_files > 1:        # one file's pilot is kept whole
             self._thin_pilot()
+
+    def _c_pilot(self, sci, gdq, pixeldq, frame_rows, ystart, records):
+        """The pilot samples of one integration's rows (``sci``, ``gdq`` (N, rows, nx),
+        ``pixeldq`` (rows, nx); frame rows ``frame_rows``) through the C kernel, the
+        same rules and lines as the sums pass: per row parity, ``(parity, z, u, o)``.
+        The rows are handed over as a frame of their own (their pixels' slopes taken
+        from their frame rows); the kernel's own parity of them is not used: there is
+        no cut, and the sums it adds to are dropped. ``records``: (2 + measured groups,
+        rows x nx) float64, the kernel's output planes u, z, offsets (reused: a new
+        buffer's first writes cost more than the kernel)."""
+        from . import _core
+        ngroups, rows, nx = sci.shape
+        if not rows * nx:
+            return                                    # an empty frame: no sample
+        nj = len(self.geom.measured)
+        frame_rows = np.asarray(frame_rows)
+        slope_sum = slope_n = None
+        if not self.halves:
+            where = (frame_rows[:, None] * nx + np.arange(nx)).reshape(-1)
+            slope_sum, slope_n = self.slope_sum[where], self.slope_n[where]
+        _core.diagnose_block(
+            np.ascontiguousarray(sci, dtype=np.float32).reshape(-1), False,
+            np.ascontiguousarray(gdq).reshape(-1),
+            np.ascontiguousarray(pixeldq, dtype=np.uint32), ngroups, 0, rows, ystart,
+            self.geom.w, self.halves, STRIPES, slope_sum=slope_sum, slope_count=slope_n,
+            sums=np.zeros(STRIPES * 2 * nj * len(SUMS)),
+            slope_hist=np.zeros(SLOPE_BINS, np.int64), slope_span=SLOPE_SPAN,
+            slope_unit=SLOPE_UNIT, nthreads=self.threads, samples_out=records.reshape(-1))
+        used = np.isfinite(records[0])
+        odd = np.repeat((ystart + frame_rows) % 2 == 1, nx)   # detector row, 1-based
+        for parity, want in ((0, True), (1, False)):
+            pick = np.flatnonzero(used & (odd == want))
+            if len(pick):
+                yield parity, records[1, pick], records[0, pick], records[2:, pick]
 
     def _thin_pilot(self):
         """A pair of many files: every other pilot sample dropped while the pool is

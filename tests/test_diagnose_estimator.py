@@ -289,6 +289,44 @@ def _c_sums(data, gdq, pdq):
     return acc
 
 
+@pytest.mark.parametrize("nints, ystart", [(1, 1), (3, 1), (3, 4)])
+def test_the_pilot_through_c_is_the_numpy_pilot(nints, ystart):
+    """The pilot samples of the C kernel (rscd_diag_out.samples, which the clip tables
+    of a C run are made of) against the numpy reference (rscd/diagnose_measure.py):
+    the same samples in the same order, of the same integration kind and row parity,
+    with u, z and offsets equal to rounding; on the independent simulator's exposure
+    with every effect, non-finite values, big-endian SCI; one integration (the window's
+    halves) and several (the other integrations), odd and even first rows."""
+    from rscd.diagnose_measure import Accumulator, default_window_start
+    case = next(c for c in CASES if c.name == "mixed")
+    data, gdq, pdq, _ = independent_exposure(case)
+    data = np.ascontiguousarray(data[:nints, :, :, :-3]).astype(">f4")
+    gdq = np.ascontiguousarray(gdq[:nints, :, :, :-3])
+    pdq = np.ascontiguousarray(pdq[:, :-3])
+    data[0, 1, 6, 7] = np.nan          # a pilot row (every row is one in this frame)
+    data[-1, -3, 9, 2] = np.inf        # in the late window
+    kw = dict(integration_start=1, ystart=ystart)
+    w = default_window_start(data.shape[1])
+    # one set of pixel slopes for both: the C slopes pass reads only the window's SCI
+    # (docs/diagnose.rst, "Speed and memory"), so a value not finite outside it leaves
+    # that sample in its pixel's slope, where the reference leaves it out
+    slopes = Accumulator(data.shape[1], w, "c").pixel_slopes(data, gdq, pdq, **kw)
+    pilots = []
+    for kernel in ("c", "numpy"):
+        acc = Accumulator(data.shape[1], w, kernel)
+        acc.use_slopes(slopes)
+        acc.add_pilot(data, gdq, pdq, **kw)
+        pilots.append({key: [np.concatenate([p[n] for p in parts], axis=-1) for n in range(3)]
+                       for key, parts in acc.pilot.items()})
+    c, ref = pilots
+    assert sorted(c) == sorted(ref) and len(ref) >= 2
+    scale = float(np.nanmax(np.abs(data[np.isfinite(data)])))
+    for key in ref:
+        for got, want in zip(c[key], ref[key]):
+            assert got.shape == want.shape, key
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * scale)
+
+
 @pytest.mark.parametrize("nints", [1, 3])
 def test_c_kernel_vector_and_portable_code_give_the_same_bits(monkeypatch, nints):
     """The AVX2 row code (chosen at run time) and the portable C add the same values in

@@ -1,8 +1,8 @@
 /* test_diagnose.c -- rscd_diagnose_block through the public header, no Python:
  * hand-worked ramps whose sums are known exactly, the DQ rules, byte order, the
  * instrument from other integrations, the outlier cut, thread-count independence,
- * the slopes pass's verdicts in place of GROUPDQ and the argument checks; the medians
- * of the clip tables (rscd_median_mad) against a sort.
+ * the slopes pass's verdicts in place of GROUPDQ, the pilot's per-sample values and the
+ * argument checks; the medians of the clip tables (rscd_median_mad) against a sort.
  * Build: cc -std=c99 -Wall -Wextra -Werror -Icsrc (the csrc C files) tests/c/test_diagnose.c -lm
  * Prints "ok: 0 failure(s)" and exits 0 on success. */
 #include "rscd.h"
@@ -643,6 +643,61 @@ static void t_vector_paths(void)
     }
 }
 
+/* rscd_diag_out.samples: each sample's u, z and offsets before the cut, in planes, u
+ * NaN where the sample is not used; the sums are the same with it or without; on the
+ * portable and the vector code alike; refused in the slopes pass. */
+static void t_samples(void)
+{
+    enum { FIRST = 2, ROWS = 4, PLANES = 2 + J };
+    static double got[2][PLANES * ROWS * NX];
+    static double plain_sums[STRIPES * 2 * J * RSCD_DIAG_SUMS];
+    rscd_diag_block b;
+    rscd_diag_out o;
+    rscd_params prm;
+    int v, y, x, j, status;
+    fill();
+    gdq[(1 * NY + 3) * NX + 2] = 2;                 /* (3, 2) SATURATED in group 1 */
+    sci[(0 * NY + 4) * NX + 1] = (float)NAN;        /* (4, 1) a NaN in group 0 */
+    for (v = 0; v < 2; v++) {
+        RSCD_PARAMS_INIT(&prm);
+        prm.use_vector = v;
+        base_block(&b);
+        b.row_first = FIRST;
+        b.row_count = ROWS;
+        base_out(&o);
+        status = rscd_diagnose_block(&b, &o, &prm);
+        CHECK(status == RSCD_OK, "status %d", status);
+        memcpy(plain_sums, sums, sizeof sums);
+        base_out(&o);
+        o.samples = got[v];
+        status = rscd_diagnose_block(&b, &o, &prm);
+        CHECK(status == RSCD_OK, "status %d", status);
+        CHECK(memcmp(plain_sums, sums, sizeof sums) == 0, "vector %d: the sums changed", v);
+        for (y = FIRST; y < FIRST + ROWS; y++)
+            for (x = 0; x < NX; x++) {
+                const double *at = got[v] + (y - FIRST) * NX + x;
+                const int unused = (y == 3 && x == 2) || (y == 4 && x == 1);
+                const ptrdiff_t plane = ROWS * NX;
+                CHECK(unused ? isnan(at[0]) : fabs(at[0] - (10.0 + x)) < 1e-9,
+                      "vector %d (%d, %d): u %g", v, y, x, at[0]);
+                if (unused)
+                    continue;
+                CHECK(fabs(at[plane] - (10.0 + x)) < 1e-9, "(%d, %d): z %g", y, x, at[plane]);
+                for (j = 0; j < J; j++)
+                    CHECK(fabs(at[(2 + j) * plane] - offset_of(j < W ? j : NG - 1)) < 1e-9,
+                          "(%d, %d) group %d: offset %g", y, x, j, at[(2 + j) * plane]);
+            }
+    }
+    CHECK(memcmp(got[0], got[1], sizeof got[0]) == 0, "the vector code's samples differ");
+    base_block(&b);
+    RSCD_DIAG_OUT_INIT(&o);                          /* a slopes pass: refused */
+    o.pixel_slope_sum = plain_sums;
+    o.pixel_slope_count = plain_sums;
+    o.samples = got[0];
+    status = rscd_diagnose_block(&b, &o, NULL);
+    CHECK(status == RSCD_ERR_RANGE, "samples in the slopes pass: status %d", status);
+}
+
 /* numpy.median of v[0 .. n-1] the plain way: a sorted copy's middle (the mean of the
  * two middle values for an even n) */
 static int by_value(const void *a, const void *b)
@@ -740,6 +795,7 @@ int main(void)
     t_arguments();
     t_struct_rule();
     t_vector_paths();
+    t_samples();
     t_median_mad();
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
