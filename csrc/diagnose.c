@@ -200,20 +200,23 @@ static ALWAYS_INLINE int is_finite(double v)
 }
 
 /* The offsets of the chunk's n pixels from the line (slope, mean) centred at xbar,
- * pixel-major: offs[x * jp + j] = (D - mean) - dx * slope of measured group j;
- * fin[x] += each offset (finite only when all are: none is near the
- * largest double, the values being floats). */
+ * pixel-major: offs[x * jp + j] = (D - mean) - dx * slope of measured group j, for
+ * groups j0 ..; fin[x] += each offset (finite only when all are: none is near the
+ * largest double, the values being floats). The values D from the tile of doubles, or
+ * (floats: the AVX2 code) from its tile of floats. */
 static ALWAYS_INLINE void offsets_plain(const work *wk, const row_buf *rb, ptrdiff_t n,
-                                        const double *slope, const double *mean, double xbar)
+                                        const double *slope, const double *mean, double xbar,
+                                        ptrdiff_t j0, int floats)
 {
     const rscd_diag_block *b = wk->b;
     ptrdiff_t j, x;
-    for (j = 0; j < wk->nmeasured; j++) {
+    for (j = j0; j < wk->nmeasured; j++) {
         const ptrdiff_t grp = j < b->window_start ? j : b->ngroups - 1;
         const double dx = (double)grp - xbar;
         const double *d = rb->tile + grp * CHUNK;
+        const float *f = rb->ftile + grp * CHUNK;
         for (x = 0; x < n; x++) {
-            const double o = (d[x] - mean[x]) - dx * slope[x];
+            const double o = ((floats ? (double)f[x] : d[x]) - mean[x]) - dx * slope[x];
             rb->offs[x * wk->jp + j] = o;
             rb->fin[x] += o;
         }
@@ -286,16 +289,7 @@ offsets_avx2(const work *wk, const row_buf *rb, ptrdiff_t n, const double *slope
                 rb->fin[x] += o;
             }
     }
-    for (; j < wk->nmeasured; j++) {   /* the groups left over, one at a time */
-        const ptrdiff_t grp = j < w ? j : b->ngroups - 1;
-        const double dxj = (double)grp - xbar;
-        const float *dj = rb->ftile + grp * CHUNK;
-        for (x = 0; x < n; x++) {
-            const double o = ((double)dj[x] - mean[x]) - dxj * slope[x];
-            rb->offs[x * jp + j] = o;
-            rb->fin[x] += o;
-        }
-    }
+    offsets_plain(wk, rb, n, slope, mean, xbar, j, 1);   /* the groups left over */
 }
 
 /* A cut of four groups jv.. left out some of sample i (k: the kept ones' bits): its
@@ -692,7 +686,7 @@ static ALWAYS_INLINE ptrdiff_t chunk_body(const work *wk, ptrdiff_t y, ptrdiff_t
         offsets_avx2(wk, rb, n, slope, mean, xbar);
     else
 #endif
-        offsets_plain(wk, rb, n, slope, mean, xbar);
+        offsets_plain(wk, rb, n, slope, mean, xbar, 0, 0);
     for (x = 0; x < n; x++)
         rb->okc[x] &= is_finite(rb->fin[x]);
     used = samples_chunk(wk, y, x0, n, rb, hist, clip, vector);

@@ -346,11 +346,11 @@ class Accumulator:
         ``sci``, ``gdq`` (k, N, rows, nx) and ``pixeldq`` (rows, nx) hold the frame rows
         ``frame_rows`` (their parity, and their pixels' slopes) of the integrations
         ``numbers`` (k of them, counted from 1)."""
-        records = None                  # the C kernel's output, one buffer for all
+        # the C kernel's output, one buffer for all the integrations
+        records = (np.empty((2 + len(self.geom.measured), sci.shape[2] * sci.shape[3]))
+                   if self.kernel == "c" else None)
         for k, number in enumerate(numbers):
             kind = "int1" if number == 1 else "int2p"
-            if self.kernel == "c" and records is None:
-                records = np.empty((2 + len(self.geom.measured), sci.shape[2] * sci.shape[3]))
             parts = (self._c_pilot(sci[k], gdq[k], pixeldq, frame_rows, ystart, records)
                      if self.kernel == "c" else
                      ((parity, z, u, o) for _, _, parity, _, u, z, o, _ in self._samples(
